@@ -1,0 +1,1 @@
+"""Thin click commands over the Python API; see ``bioseq --help``."""

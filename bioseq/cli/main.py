@@ -1,0 +1,49 @@
+"""The ``bioseq`` command: a click group whose subcommands each call one API function.
+
+Errors in the user's input (:class:`bioseq.errors.InputError`), missing files and a broken
+pipe end the command with one line on standard error and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bioseq import __version__
+from bioseq.errors import BioseqError
+
+
+class BioseqGroup(click.Group):
+    """A click group that turns expected failures into a one-line message and exit code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BioseqError as err:
+            _fail(str(err))
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+            _fail(f"{err.filename or ''}: {err.strerror}".lstrip(": "))
+        except BrokenPipeError:  # e.g. `bioseq info ... | head`
+            sys.stderr.close()
+            sys.exit(0)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"bioseq: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=BioseqGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="bioseq")
+def main() -> None:
+    """bioseq: pretrain, score variants with, and probe genomic and protein sequence models."""
+
+
+def _register_commands() -> None:
+    from bioseq.cli.info import info
+
+    main.add_command(info)
+
+
+_register_commands()

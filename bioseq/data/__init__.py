@@ -1,0 +1,42 @@
+"""Small real genomes shipped with bioseq, so every default works offline.
+
+>>> from bioseq.data import default_genome, example_genome
+>>> default_genome().name
+'ecoli_k12_mg1655.fa.gz'
+>>> example_genome("lambda").name
+'lambda_NC_001416.gbk'
+
+Open them with any reader, e.g. ``Genome(default_genome())``. Provenance: PROVENANCE.md.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from bioseq.errors import InputError
+
+DEFAULT_GENOME = "ecoli_k12_mg1655.fa.gz"
+EXAMPLE_GENOMES = {
+    "ecoli": DEFAULT_GENOME,
+    "lambda": "lambda_NC_001416.gbk",
+}
+
+
+def _path(name: str) -> Path:
+    return Path(str(files(__name__) / name))
+
+
+def default_genome() -> Path:
+    """E. coli K-12 MG1655 (NC_000913.3, 4,641,652 bp), bgzipped FASTA with its index."""
+    return _path(DEFAULT_GENOME)
+
+
+def example_genome(name: str = "lambda") -> Path:
+    """A bundled genome by short name: ``lambda`` (GenBank, 48,502 bp, 73 CDS) or ``ecoli``."""
+    try:
+        return _path(EXAMPLE_GENOMES[name])
+    except KeyError:
+        raise InputError(
+            f"no bundled genome {name!r} (available: {', '.join(EXAMPLE_GENOMES)})"
+        ) from None

@@ -1,0 +1,111 @@
+"""Per-record statistics of sequence files: length, GC fraction, N fraction, CDS count.
+
+>>> from bioseq.data import example_genome
+>>> from bioseq.io.summary import summarize
+>>> [record] = summarize(example_genome("lambda"))
+>>> record.length, round(record.gc_fraction, 4), record.cds_count
+(48502, 0.4986, 73)
+
+GC fraction is G+C over the unambiguous bases (A, C, G, T); N fraction is the share of the
+record that is unknown (N for nucleotides, X for proteins). Proteins have no GC fraction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bioseq.io.alphabet import DNA, Alphabet, as_codes
+from bioseq.io.formats import detect_format, sniff_alphabet
+
+CHUNK = 1 << 23
+
+
+@dataclass
+class RecordSummary:
+    file: str
+    name: str
+    alphabet: str
+    length: int
+    gc_fraction: float | None
+    n_fraction: float
+    cds_count: int | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Counter:
+    """Accumulates byte counts of normalised sequence, chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros(256, dtype=np.int64)
+
+    def add(self, codes: np.ndarray) -> None:
+        self.counts += np.bincount(codes, minlength=256)
+
+    def summary(self, file: str, name: str, alphabet: Alphabet, cds: int | None) -> RecordSummary:
+        c = self.counts
+        length = int(c.sum())
+        unknown = int(c[ord(alphabet.unknown)])
+        gc = None
+        if alphabet.is_nucleotide():
+            at = int(c[ord("A")] + c[ord("T")] + c[ord("U")])
+            gc_count = int(c[ord("G")] + c[ord("C")])
+            gc = gc_count / (gc_count + at) if gc_count + at else 0.0
+        n_fraction = unknown / length if length else 0.0
+        return RecordSummary(file, name, alphabet.name, length, gc, n_fraction, cds)
+
+
+def _summarize_sequences(
+    file: str, records: Iterable[tuple[str, str | np.ndarray, int | None]], alphabet: Alphabet
+) -> Iterator[RecordSummary]:
+    for name, seq, cds in records:
+        counter = _Counter()
+        counter.add(as_codes(seq))
+        yield counter.summary(file, name, alphabet, cds)
+
+
+def summarize(path: str | Path, alphabet: Alphabet | None = None) -> list[RecordSummary]:
+    """Summarise every record of a FASTA, GenBank or alignment file (``-`` for stdin FASTA)."""
+    return list(iter_summaries(path, alphabet))
+
+
+def iter_summaries(path: str | Path, alphabet: Alphabet | None = None) -> Iterator[RecordSummary]:
+    file = str(path)
+    if file == "-":
+        from bioseq.io.fasta import iter_fasta
+
+        alphabet = alphabet or DNA
+        stream = ((r.name, r.sequence, None) for r in iter_fasta("-", alphabet=alphabet))
+        yield from _summarize_sequences(file, stream, alphabet)
+        return
+    kind = detect_format(path)
+    if kind == "genbank":
+        from bioseq.io.genbank import read_genbank
+
+        records = ((r.name, r.sequence, len(r.cds)) for r in read_genbank(path))
+        yield from _summarize_sequences(file, records, DNA)
+    elif kind == "alignment":
+        from bioseq.io.proteins import read_alignment
+
+        alignment = read_alignment(path)
+        alphabet = alphabet or alignment.alphabet
+        records = ((r.name, r.sequence, None) for r in alignment.records)
+        yield from _summarize_sequences(file, records, alphabet)
+    else:
+        yield from _summarize_fasta(path, alphabet or sniff_alphabet(path))
+
+
+def _summarize_fasta(path: str | Path, alphabet: Alphabet) -> Iterator[RecordSummary]:
+    from bioseq.io.fasta import Genome
+
+    with Genome(path, alphabet=alphabet) as genome:
+        for name, length in genome.contigs.items():
+            counter = _Counter()
+            for start in range(0, length, CHUNK):
+                counter.add(genome.fetch_codes(name, start, min(start + CHUNK, length)))
+            yield counter.summary(str(path), name, alphabet, None)
