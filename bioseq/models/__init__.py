@@ -1,0 +1,28 @@
+"""Hyena, Mamba and Transformer language models, registered with transformers' Auto classes.
+
+>>> import bioseq  # registers the model types
+>>> from transformers import AutoConfig
+>>> AutoConfig.for_model("bioseq-mamba").model_type
+'bioseq-mamba'
+"""
+
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from bioseq.models.config import HyenaConfig, MambaConfig, TransformerConfig
+from bioseq.models.hyena_lm import HyenaLM
+from bioseq.models.lm import BioseqLM, LMOutput
+from bioseq.models.mamba_lm import MambaLM, MambaState
+from bioseq.models.transformer_lm import TransformerLM
+
+MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
+CONFIG_CLASSES = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig}
+
+for _config, _model in ((HyenaConfig, HyenaLM), (MambaConfig, MambaLM),
+                        (TransformerConfig, TransformerLM)):  # fmt: skip
+    AutoConfig.register(_config.model_type, _config, exist_ok=True)
+    AutoModelForCausalLM.register(_config, _model, exist_ok=True)
+
+__all__ = [
+    "BioseqLM", "LMOutput", "HyenaConfig", "HyenaLM", "MambaConfig", "MambaLM", "MambaState",
+    "TransformerConfig", "TransformerLM", "MODEL_CLASSES", "CONFIG_CLASSES",
+]  # fmt: skip

@@ -1,0 +1,183 @@
+"""Model configurations: Hugging Face ``PretrainedConfig`` subclasses with size presets.
+
+>>> from bioseq.models.config import HyenaConfig, MambaConfig
+>>> HyenaConfig.from_preset("tiny", vocab_size=12).d_model
+128
+>>> MambaConfig.from_preset("small", n_layer=2).n_layer
+2
+
+Presets (parameter counts for the 10-token DNA character vocabulary, padded to 16):
+
+| preset | d_model | n_layer | Hyena | Mamba | Transformer |
+|---|---|---|---|---|---|
+| tiny  | 128 | 2 | 0.44 M | 0.23 M | 0.40 M |
+| small | 256 | 4 | 3.3 M  | 1.8 M  | 3.2 M  |
+| base  | 512 | 8 | 25.5 M | 14.0 M | 25.2 M |
+
+(Hyena's count includes its positional features, 5 x ``max_seq_len``; the table uses 8,192.)
+"""
+
+from __future__ import annotations
+
+import math
+
+from transformers import PretrainedConfig
+
+from bioseq.errors import InputError
+
+SIZES = {
+    "tiny": {"d_model": 128, "n_layer": 2},
+    "small": {"d_model": 256, "n_layer": 4},
+    "base": {"d_model": 512, "n_layer": 8},
+}
+
+
+class BioseqConfig(PretrainedConfig):
+    """Fields every bioseq language model shares."""
+
+    def __init__(
+        self,
+        vocab_size: int = 16,
+        d_model: int = 128,
+        n_layer: int = 2,
+        pad_vocab_size_multiple: int = 8,
+        norm_epsilon: float = 1e-5,
+        residual_in_fp32: bool = True,
+        **kwargs,
+    ) -> None:
+        self.vocab_size = vocab_size
+        self.d_model = d_model
+        self.n_layer = n_layer
+        self.pad_vocab_size_multiple = pad_vocab_size_multiple
+        self.norm_epsilon = norm_epsilon
+        self.residual_in_fp32 = residual_in_fp32
+        super().__init__(**kwargs)
+
+    @property
+    def padded_vocab_size(self) -> int:
+        m = self.pad_vocab_size_multiple
+        return math.ceil(self.vocab_size / m) * m
+
+    @property
+    def hidden_size(self) -> int:  # the name transformers' utilities look for
+        return self.d_model
+
+    @property
+    def num_hidden_layers(self) -> int:
+        return self.n_layer
+
+    @classmethod
+    def from_preset(cls, size: str, **overrides) -> BioseqConfig:
+        """A config of size ``tiny``, ``small`` or ``base``; keyword arguments override it."""
+        if size not in SIZES:
+            raise InputError(f"unknown model size {size!r} (expected one of {', '.join(SIZES)})")
+        return cls(**{**SIZES[size], **overrides})
+
+
+class HyenaConfig(BioseqConfig):
+    """HyenaDNA: implicit long filters, order-2 gating, pre-norm blocks with an MLP.
+
+    Names follow the HyenaDNA checkpoints (``emb_dim``, ``filter_order``, ``max_seq_len``...).
+    ``max_seq_len`` bounds the input length, as the positional features are learned per position.
+    """
+
+    model_type = "bioseq-hyena"
+
+    def __init__(
+        self,
+        d_inner: int | None = None,
+        max_seq_len: int = 8192,
+        emb_dim: int = 5,
+        filter_order: int = 64,
+        short_filter_order: int = 3,
+        num_inner_mlps: int = 2,
+        activation_freq: float = 10.0,
+        train_freq: bool = True,
+        modulation_shift: float = 0.05,
+        fast_decay_pct: float = 0.3,
+        slow_decay_pct: float = 1.5,
+        embed_dropout: float = 0.1,
+        hyena_dropout: float = 0.0,
+        resid_dropout: float = 0.0,
+        tie_word_embeddings: bool = False,
+        **kwargs,
+    ) -> None:
+        self.max_seq_len = max_seq_len
+        self.emb_dim = emb_dim
+        self.filter_order = filter_order
+        self.short_filter_order = short_filter_order
+        self.num_inner_mlps = num_inner_mlps
+        self.activation_freq = activation_freq
+        self.train_freq = train_freq
+        self.modulation_shift = modulation_shift
+        self.fast_decay_pct = fast_decay_pct
+        self.slow_decay_pct = slow_decay_pct
+        self.embed_dropout = embed_dropout
+        self.hyena_dropout = hyena_dropout
+        self.resid_dropout = resid_dropout
+        super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+        self.d_inner = d_inner or 4 * self.d_model
+
+
+class MambaConfig(BioseqConfig):
+    """Mamba-1 with the field names of mamba-ssm's ``MambaConfig`` / ``ssm_cfg``."""
+
+    model_type = "bioseq-mamba"
+
+    def __init__(
+        self,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        rms_norm: bool = True,
+        tie_word_embeddings: bool = True,
+        **kwargs,
+    ) -> None:
+        self.rms_norm = rms_norm
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.expand = expand
+        self.dt_min = dt_min
+        self.dt_max = dt_max
+        self.dt_init_floor = dt_init_floor
+        self.conv_bias = conv_bias
+        self.bias = bias
+        super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+        self.dt_rank = math.ceil(self.d_model / 16) if dt_rank == "auto" else int(dt_rank)
+
+    @property
+    def d_inner(self) -> int:
+        return self.expand * self.d_model
+
+
+class TransformerConfig(BioseqConfig):
+    """A pre-norm Transformer with rotary positions: the baseline and linguistic control."""
+
+    model_type = "bioseq-transformer"
+
+    def __init__(
+        self,
+        n_head: int | None = None,
+        d_inner: int | None = None,
+        rope_theta: float = 10000.0,
+        dropout: float = 0.0,
+        tie_word_embeddings: bool = True,
+        **kwargs,
+    ) -> None:
+        self.rope_theta = rope_theta
+        self.dropout = dropout
+        super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+        self.n_head = n_head or max(1, self.d_model // 64)
+        self.d_inner = d_inner or 4 * self.d_model
+        if self.d_model % self.n_head:
+            raise InputError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+
+    @property
+    def num_attention_heads(self) -> int:
+        return self.n_head

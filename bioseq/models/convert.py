@@ -1,0 +1,175 @@
+"""Load checkpoints people already have: mamba-ssm ``MambaLMHeadModel`` and HyenaDNA (HF).
+
+Both are read from a local directory, never downloaded; ``.bin`` files are loaded with
+``torch.load(weights_only=True)`` so nothing is unpickled. Every checkpoint key must be used
+and every model parameter filled, or loading fails with the keys named.
+
+>>> from bioseq.models.convert import load_checkpoint          # doctest: +SKIP
+>>> model, tokenizer = load_checkpoint("hyenadna-tiny-1k-seqlen-hf")  # doctest: +SKIP
+>>> model.save_pretrained("out"); tokenizer.save_pretrained("out")    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from bioseq.errors import InputError
+from bioseq.models.config import HyenaConfig, MambaConfig
+from bioseq.models.hyena_lm import HyenaLM
+from bioseq.models.lm import BioseqLM
+from bioseq.models.mamba_lm import MambaLM
+
+# HyenaDNA's character vocabulary, in id order.
+HYENADNA_VOCAB = [
+    "[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N",
+]  # fmt: skip
+
+
+def read_config(directory: Path) -> dict:
+    path = directory / "config.json"
+    if not path.is_file():
+        raise InputError(f"{directory}: no config.json, expected a model directory")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+
+
+def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
+    """Weights from ``model.safetensors`` or ``pytorch_model.bin`` (never unpickled)."""
+    safetensors = directory / "model.safetensors"
+    if safetensors.is_file():
+        return load_file(str(safetensors))
+    binary = directory / "pytorch_model.bin"
+    if binary.is_file():
+        try:
+            state = torch.load(binary, map_location="cpu", weights_only=True)
+        except Exception as err:  # an unpickling refusal or a corrupt file
+            raise InputError(f"{binary}: cannot be loaded safely ({err})") from None
+        return state.get("state_dict", state) if isinstance(state, dict) else state
+    raise InputError(f"{directory}: no model.safetensors or pytorch_model.bin")
+
+
+def detect_layout(config: dict) -> str:
+    """``hyenadna``, ``mamba_ssm`` or a bioseq model type."""
+    model_type = config.get("model_type", "")
+    if model_type == "hyenadna":
+        return "hyenadna"
+    if model_type.startswith("bioseq-"):
+        return model_type
+    if "ssm_cfg" in config or {"d_model", "n_layer", "vocab_size"} <= config.keys():
+        return "mamba_ssm"
+    raise InputError(
+        f"unrecognised checkpoint (model_type {model_type!r}); expected a mamba-ssm "
+        "MambaLMHeadModel, a HyenaDNA checkpoint or a bioseq model"
+    )
+
+
+def _load_strict(model: BioseqLM, state: dict[str, torch.Tensor], source: Path) -> BioseqLM:
+    expected = set(model.state_dict())
+    if model.config.tie_word_embeddings:
+        state.setdefault("lm_head.weight", state.get("backbone.embedding.weight"))
+    missing = sorted(expected - state.keys())
+    unused = sorted(state.keys() - expected)
+    if missing or unused:
+        raise InputError(
+            f"{source}: checkpoint does not match the model "
+            f"(missing: {missing[:5] or 'none'}; unused: {unused[:5] or 'none'})"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def mamba_ssm_config(config: dict) -> MambaConfig:
+    ssm_cfg = dict(config.get("ssm_cfg") or {})
+    if ssm_cfg.pop("layer", "Mamba1") != "Mamba1":
+        raise InputError("only Mamba-1 checkpoints are supported (ssm_cfg.layer is not Mamba1)")
+    if config.get("d_intermediate", 0) or config.get("attn_layer_idx"):
+        raise InputError("hybrid mamba-ssm checkpoints (MLP or attention layers) are not supported")
+    return MambaConfig(
+        vocab_size=config["vocab_size"], d_model=config["d_model"], n_layer=config["n_layer"],
+        rms_norm=config.get("rms_norm", True),
+        residual_in_fp32=config.get("residual_in_fp32", True),
+        pad_vocab_size_multiple=config.get("pad_vocab_size_multiple", 8),
+        tie_word_embeddings=config.get("tie_embeddings", True), **ssm_cfg,
+    )  # fmt: skip
+
+
+def load_mamba_ssm(directory: str | Path) -> MambaLM:
+    """A mamba-ssm ``MambaLMHeadModel`` checkpoint as a :class:`MambaLM` (same logits)."""
+    directory = Path(directory)
+    model = MambaLM(mamba_ssm_config(read_config(directory)))
+    return _load_strict(model, read_state_dict(directory), directory)
+
+
+def hyenadna_config(config: dict) -> HyenaConfig:
+    if config.get("hyena_order", 2) != 2:
+        raise InputError(f"only hyena_order 2 is supported, not {config['hyena_order']}")
+    return HyenaConfig(
+        vocab_size=config["vocab_size"], d_model=config["d_model"], n_layer=config["n_layer"],
+        d_inner=config.get("d_inner"), max_seq_len=config["max_seq_len"],
+        emb_dim=config.get("emb_dim", 5), filter_order=config.get("filter_order", 64),
+        short_filter_order=config.get("short_filter_order", 3),
+        num_inner_mlps=config.get("num_inner_mlps", 2),
+        activation_freq=config.get("activation_freq", 10.0),
+        train_freq=config.get("train_freq", True),
+        embed_dropout=config.get("embed_dropout", 0.1),
+        hyena_dropout=config.get("hyena_dropout", 0.0),
+        norm_epsilon=config.get("layer_norm_epsilon", 1e-5),
+        pad_vocab_size_multiple=config.get("pad_vocab_size_multiple", 8),
+        pad_token_id=config.get("pad_token_id", 4), tie_word_embeddings=False,
+    )  # fmt: skip
+
+
+_HYENADNA_RENAMES = [
+    (r"^hyena\.backbone\.embeddings\.word_embeddings\.", "backbone.embedding."),
+    (r"^hyena\.backbone\.layers\.(\d+)\.norm1\.", r"backbone.layers.\1.norm."),
+    (r"^hyena\.backbone\.ln_f\.", "backbone.norm_f."),
+    (r"^hyena\.backbone\.", "backbone."),
+]
+
+
+def hyenadna_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename HyenaDNA keys; drop duplicate copies of the shared sine frequency."""
+    out = {}
+    for key, value in state.items():
+        if re.search(r"implicit_filter\.[35]\.freq$", key):
+            continue  # the same shared module as implicit_filter.1
+        for pattern, replacement in _HYENADNA_RENAMES:
+            key, n = re.subn(pattern, replacement, key)
+            if n:
+                break
+        out[key] = value
+    return out
+
+
+def load_hyenadna(directory: str | Path) -> HyenaLM:
+    """A HyenaDNA Hugging Face checkpoint (``LongSafari/hyenadna-*-hf``) as a :class:`HyenaLM`."""
+    directory = Path(directory)
+    model = HyenaLM(hyenadna_config(read_config(directory)))
+    return _load_strict(model, hyenadna_state_dict(read_state_dict(directory)), directory)
+
+
+def hyenadna_tokenizer():
+    """A character tokenizer with HyenaDNA's 12-token vocabulary and ids."""
+    from bioseq.tokenizers import CharTokenizer
+
+    return CharTokenizer.from_vocab(HYENADNA_VOCAB)
+
+
+def load_checkpoint(directory: str | Path):
+    """Any supported checkpoint directory -> ``(model, tokenizer or None)``."""
+    directory = Path(directory)
+    layout = detect_layout(read_config(directory))
+    if layout == "hyenadna":
+        return load_hyenadna(directory), hyenadna_tokenizer()
+    if layout == "mamba_ssm":
+        return load_mamba_ssm(directory), None
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(directory), None

@@ -1,0 +1,131 @@
+"""MambaLM: Mamba-1 blocks with the state-dict layout of mamba-ssm's ``MambaLMHeadModel``.
+
+The recurrent state (per layer a conv state and an SSM state) is a :class:`MambaState`: a
+forward pass with ``use_cache=True`` returns it, and later calls continue from it one token
+at a time. ``generate()`` uses it; so does variant scoring, to compute a prefix once.
+
+>>> import torch
+>>> from bioseq.models import MambaConfig, MambaLM
+>>> model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=12)).eval()
+>>> ids = torch.randint(0, 12, (1, 20))
+>>> full = model(ids).logits
+>>> out = model(ids[:, :15], use_cache=True)
+>>> last = model(ids[:, 15:], past_key_values=out.past_key_values).logits
+>>> torch.allclose(full[:, 15:], last, atol=1e-4)
+True
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bioseq.models.config import MambaConfig
+from bioseq.models.lm import Backbone, BioseqLM, Block
+from bioseq.models.modules.mamba import Mamba
+from bioseq.models.modules.norm import RMSNorm
+
+
+class MambaState:
+    """Per-layer ``(conv_state, ssm_state)`` and how many tokens they have consumed."""
+
+    def __init__(self, states: list[tuple[torch.Tensor, torch.Tensor]], seqlen_offset: int):
+        self.states = states
+        self.seqlen_offset = seqlen_offset
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seqlen_offset
+
+    def select(self, index: torch.Tensor) -> MambaState:
+        """The states of some batch rows (repeat a prefix's state for several alleles)."""
+        return MambaState(
+            [(conv[index], ssm[index]) for conv, ssm in self.states], self.seqlen_offset
+        )
+
+    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
+        self.states = [(c[beam_idx], s[beam_idx]) for c, s in self.states]
+
+
+def _norm(config: MambaConfig) -> nn.Module:
+    if config.rms_norm:
+        return RMSNorm(config.d_model, config.norm_epsilon)
+    return nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
+
+
+class MambaLM(BioseqLM):
+    config_class = MambaConfig
+
+    def _build_backbone(self, config: MambaConfig) -> Backbone:
+        layers = []
+        for _ in range(config.n_layer):
+            mixer = Mamba(
+                config.d_model, config.d_state, config.d_conv, config.expand, config.dt_rank,
+                config.dt_min, config.dt_max, config.dt_init_floor, config.conv_bias, config.bias,
+            )  # fmt: skip
+            # mamba-ssm keeps PyTorch's default Linear init and its own dt initialisation
+            for linear in (mixer.in_proj, mixer.x_proj, mixer.dt_proj, mixer.out_proj):
+                linear._keep_init = True
+            mixer.out_proj._residual_projection = True
+            layers.append(Block(_norm(config), mixer, residual_in_fp32=config.residual_in_fp32))
+        return Backbone(nn.Embedding(config.padded_vocab_size, config.d_model), layers, _norm(config))
+
+    def _run_layers(
+        self, hidden: torch.Tensor, attention_mask=None, past_key_values=None, use_cache=None
+    ) -> tuple[torch.Tensor, MambaState | None]:
+        if past_key_values is not None and past_key_values.seqlen_offset > 0:
+            return self._step_tokens(hidden, past_key_values)
+        if not use_cache:
+            for layer in self.backbone.layers:
+                hidden = layer(hidden, attention_mask=attention_mask)
+            return hidden, None
+        states = []
+        for layer in self.backbone.layers:
+            hidden, state = self._layer_with_state(layer, hidden, attention_mask)
+            states.append(state)
+        return hidden, MambaState(states, hidden.shape[1])
+
+    @staticmethod
+    def _layer_with_state(layer: Block, hidden: torch.Tensor, attention_mask) -> tuple:
+        residual = hidden.float() if layer.residual_in_fp32 else hidden
+        out, state = layer.mixer(
+            layer.norm(residual.to(layer.norm.weight.dtype)), attention_mask, return_state=True
+        )
+        return residual + out, state
+
+    def _step_tokens(self, hidden: torch.Tensor, cache: MambaState) -> tuple:
+        """Advance the recurrent state token by token over ``hidden`` (batch, L, d_model)."""
+        outputs = []
+        for t in range(hidden.shape[1]):
+            x = hidden[:, t : t + 1]
+            for i, layer in enumerate(self.backbone.layers):
+                residual = x.float() if layer.residual_in_fp32 else x
+                normed = layer.norm(residual.to(layer.norm.weight.dtype))
+                out, conv_state, ssm_state = layer.mixer.step(normed, *cache.states[i])
+                cache.states[i] = (conv_state, ssm_state)
+                x = residual + out
+            outputs.append(x)
+        cache.seqlen_offset += hidden.shape[1]
+        return torch.cat(outputs, dim=1), cache
+
+    # -- generation: carry our own recurrent state instead of a key/value cache -------------
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False
+
+    def prepare_inputs_for_generation(
+        self, input_ids, past_key_values=None, attention_mask=None, use_cache=True, **kwargs
+    ) -> dict:
+        if past_key_values is not None and past_key_values.seqlen_offset > 0:
+            input_ids = input_ids[:, past_key_values.seqlen_offset :]
+            attention_mask = None  # the state already holds the prefix
+        return {
+            "input_ids": input_ids, "past_key_values": past_key_values,
+            "attention_mask": attention_mask, "use_cache": use_cache,
+        }  # fmt: skip
+
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs) -> dict:
+        model_kwargs["past_key_values"] = outputs.past_key_values
+        mask = model_kwargs.get("attention_mask")
+        if mask is not None:
+            model_kwargs["attention_mask"] = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], -1)
+        return model_kwargs

@@ -1,0 +1,1 @@
+"""Layers: one ``nn.Module`` per idea, composed into full networks in ``bioseq.models``."""

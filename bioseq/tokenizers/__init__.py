@@ -1,0 +1,40 @@
+"""Sequence tokenizers: one character per token, or non-overlapping k-mers.
+
+Both are Hugging Face python-backend tokenizers (``transformers.PreTrainedTokenizer``) with a
+vectorised numpy fast path, :meth:`~bioseq.tokenizers.base.SequenceTokenizer.encode_array`, used by
+the datasets. Importing this package registers them with ``transformers.AutoTokenizer``, so after
+``import bioseq`` a directory written by ``save_pretrained`` loads with
+``AutoTokenizer.from_pretrained(dir)`` as the same class.
+
+Public API:
+
+* :class:`CharTokenizer` (``alphabet="dna" | "rna" | "protein" | "<characters>"``)
+* :class:`KmerTokenizer` (``k=6``, ``alphabet="dna" | "rna"``)
+* :class:`SequenceTokenizer`: the shared interface (special tokens, ``encode``, ``decode``,
+  ``encode_array``, ``batch_encode``, ``__call__``, ``save_pretrained``/``from_pretrained``)
+* :func:`load_tokenizer`: ``"char"``, ``"protein"``, ``"kmer:6"``, a directory, ...
+
+>>> import numpy as np
+>>> from bioseq.tokenizers import load_tokenizer
+>>> tok = load_tokenizer("kmer:2")
+>>> tok.encode_array(np.frombuffer(b"ACGTA", dtype=np.uint8)).tolist()
+[6, 16, 21]
+>>> tok.decode([2, 6, 16, 21, 3])
+'ACGTA'
+"""
+
+from bioseq.tokenizers.auto import TOKENIZER_CLASSES, load_tokenizer, register_with_transformers
+from bioseq.tokenizers.base import SequenceTokenizer
+from bioseq.tokenizers.char import CharTokenizer
+from bioseq.tokenizers.kmer import KmerTokenizer
+
+__all__ = [
+    "TOKENIZER_CLASSES",
+    "CharTokenizer",
+    "KmerTokenizer",
+    "SequenceTokenizer",
+    "load_tokenizer",
+    "register_with_transformers",
+]
+
+register_with_transformers()

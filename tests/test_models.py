@@ -1,0 +1,145 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+import bioseq  # noqa: F401  (registers the Auto classes)
+from bioseq.errors import InputError
+from bioseq.models import (
+    HyenaConfig,
+    HyenaLM,
+    MambaConfig,
+    MambaLM,
+    TransformerConfig,
+    TransformerLM,
+)
+from bioseq.models.ops.fftconv import fftconv, fftconv_ref
+
+VOCAB = 10
+
+
+def tiny(kind: str, **overrides):
+    if kind == "hyena":
+        config = HyenaConfig.from_preset("tiny", vocab_size=VOCAB, max_seq_len=128, d_model=32,
+                                         embed_dropout=0.0, **overrides)  # fmt: skip
+        return HyenaLM(config).eval()
+    if kind == "mamba":
+        return MambaLM(MambaConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)).eval()
+    return TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)).eval()
+
+
+KINDS = ["hyena", "mamba", "transformer"]
+
+
+@pytest.mark.parametrize("L", [1, 7, 64, 300])
+def test_fftconv_matches_direct_convolution(L):
+    torch.manual_seed(L)
+    u, k, D = torch.randn(3, 5, L), torch.randn(5, L), torch.randn(5)
+    expected = fftconv_ref(u.double(), k.double(), D.double())
+    assert torch.allclose(fftconv(u, k, D).double(), expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_changing_token_t_never_changes_earlier_logits(kind):
+    torch.manual_seed(0)
+    model = tiny(kind)
+    ids = torch.randint(0, VOCAB, (2, 60))
+    for t in (0, 17, 59):
+        changed = ids.clone()
+        changed[:, t] = (changed[:, t] + 1) % VOCAB
+        a, b = model(ids).logits, model(changed).logits
+        assert torch.equal(a[:, :t], b[:, :t]) or torch.allclose(a[:, :t], b[:, :t], atol=1e-6)
+        assert not torch.allclose(a[:, t:], b[:, t:])  # and the change is seen from t on
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_save_load_round_trip_through_auto_class(kind, tmp_path):
+    torch.manual_seed(1)
+    model = tiny(kind)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file()
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    assert type(loaded) is type(model)
+    ids = torch.randint(0, VOCAB, (2, 40))
+    assert torch.equal(model(ids).logits, loaded(ids).logits)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_loss_is_shifted_cross_entropy(kind):
+    model = tiny(kind)
+    ids = torch.randint(0, VOCAB, (2, 30))
+    out = model(ids, labels=ids)
+    logp = out.logits[:, :-1].log_softmax(-1)
+    expected = -logp.gather(-1, ids[:, 1:, None]).mean()
+    assert torch.allclose(out.loss, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generate_with_and_without_cache_agree(kind):
+    torch.manual_seed(2)
+    model = tiny(kind)
+    prompt = torch.randint(0, VOCAB, (2, 12))
+    kwargs = {"max_new_tokens": 8, "do_sample": False, "pad_token_id": 0}
+    cached = model.generate(prompt, **kwargs)
+    uncached = model.generate(prompt, use_cache=False, **kwargs)
+    assert cached.shape == (2, 20) and torch.equal(cached, uncached)
+    # greedy decoding by hand
+    ids = prompt
+    for _ in range(8):
+        ids = torch.cat([ids, model(ids).logits[:, -1:].argmax(-1)], dim=1)
+    assert torch.equal(cached, ids)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_left_padding_gives_the_same_logits_as_no_padding(kind):
+    torch.manual_seed(3)
+    model = tiny(kind)
+    short = torch.randint(1, VOCAB, (1, 20))
+    padded = torch.cat([torch.zeros(1, 7, dtype=torch.long), short], dim=1)
+    mask = torch.cat([torch.zeros(1, 7), torch.ones(1, 20)], dim=1).long()
+    expected = model(short).logits
+    got = model(padded, attention_mask=mask).logits[:, 7:]
+    assert torch.allclose(expected, got, atol=1e-5)
+
+
+def test_mamba_step_by_step_decoding_equals_parallel_forward():
+    torch.manual_seed(4)
+    model = tiny("mamba")
+    ids = torch.randint(0, VOCAB, (3, 25))
+    full = model(ids).logits
+    out = model(ids[:, :1], use_cache=True)
+    steps = [out.logits]
+    for t in range(1, 25):
+        out = model(ids[:, t : t + 1], past_key_values=out.past_key_values)
+        steps.append(out.logits)
+    assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-4)
+
+
+def test_mamba_prefix_state_can_be_shared_across_alleles():
+    torch.manual_seed(5)
+    model = tiny("mamba")
+    prefix = torch.randint(0, VOCAB, (1, 30))
+    suffixes = torch.randint(0, VOCAB, (4, 10))
+    state = model(prefix, use_cache=True).past_key_values
+    reused = model(suffixes, past_key_values=state.select(torch.zeros(4, dtype=torch.long)))
+    direct = model(torch.cat([prefix.expand(4, -1), suffixes], dim=1)).logits[:, 30:]
+    assert torch.allclose(reused.logits, direct, atol=1e-4)
+
+
+def test_mamba_dt_initialisation_survives_post_init():
+    model = tiny("mamba", dt_min=0.001, dt_max=0.1)
+    dt = torch.nn.functional.softplus(model.backbone.layers[0].mixer.dt_proj.bias)
+    assert dt.min() >= 1e-4 - 1e-7 and dt.max() <= 0.1 + 1e-6 and dt.std() > 0
+
+
+def test_hyena_rejects_inputs_longer_than_max_seq_len():
+    model = tiny("hyena")
+    with pytest.raises(InputError, match="max_seq_len 128"):
+        model(torch.zeros(1, 129, dtype=torch.long))
+
+
+def test_presets_and_overrides():
+    config = MambaConfig.from_preset("small", n_layer=3)
+    assert (config.d_model, config.n_layer, config.dt_rank) == (256, 3, 16)
+    with pytest.raises(InputError, match="unknown model size"):
+        HyenaConfig.from_preset("huge")
+    assert TransformerConfig.from_preset("base").n_head == 8
