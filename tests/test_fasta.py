@@ -21,8 +21,9 @@ from bioseq.errors import InputError
 from bioseq.io.alphabet import PROTEIN
 from bioseq.io.fasta import FastaRecord, Genome, iter_fasta
 from bioseq.io.source import SequenceSource
+from tests.conftest import SHARED_DATA
 
-PHIX = Path("/work/shared/data/genomes/phix174_NC_001422.fna")
+PHIX = SHARED_DATA / "genomes" / "phix174_NC_001422.fna"
 _COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 
 
@@ -257,6 +258,8 @@ def test_header_without_name(tmp_path):
     (b">a\nACGT\nACGTA\nAC\n", 3, "inconsistent line length"),  # longer middle line
     (b">a\nACGT\n\nACGT\n", 3, "blank line inside the sequence of contig 'a'"),
     (b">a\nACGT\r\nACGT\nAC\n", 3, "line ending differs"),
+    (b">a\r\nACGT\r\nAC\r\n\r\n>b\r\nA\r\n", 4, "blank line after the sequence of contig 'a'"),
+    (b">a\nACGT\nAC\n\n\n>b\nAC\n", 5, "blank line after the sequence of contig 'a'"),
 ])
 def test_inconsistent_lines(tmp_path, compression, data, line, what):
     path = write(tmp_path / "bad.fa.gz", data, compression)
@@ -306,8 +309,12 @@ def test_other_compression_rejected(tmp_path):
 @pytest.mark.parametrize("compression", ["plain", "bgzf", "gzip"])
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
 def test_invalid_character_line_number(tmp_path, compression, newline):
-    lines = [";comment", "", ">chr0 first", "ACGTACGT", "ACGTACGT", "AC", "",
-             ">chr1", "ACGTACGT", "ACGTACGT", "ACGJACGT", "ACGTAC"]
+    # faidx allows one blank line ending a record, but only "\n" (not "\r\n").
+    if newline == "\n":
+        head = [";comment", "", ">chr0 first", "ACGTACGT", "ACGTACGT", "AC", ""]
+    else:
+        head = [";comment", ">chr0 first", "ACGTACGT", "ACGTACGT", "AC", ">x", "A"]
+    lines = [*head, ">chr1", "ACGTACGT", "ACGTACGT", "ACGJACGT", "ACGTAC"]
     data = newline.join(lines).encode() + newline.encode()
     path = write(tmp_path / "genome.fa.gz", data, compression)
     expected = (r"genome\.fa\.gz:11: invalid character 'J' in contig 'chr1' \(expected DNA: "
@@ -330,7 +337,8 @@ def test_invalid_character_line_number(tmp_path, compression, newline):
         genome.validate()
     with pytest.raises(InputError, match=expected):
         list(iter_fasta(path, alphabet="dna"))
-    assert [r.sequence for r in iter_fasta(path, alphabet="dna", invalid="unknown")][1][19] == "N"
+    streamed = {r.name: r.sequence for r in iter_fasta(path, alphabet="dna", invalid="unknown")}
+    assert streamed["chr1"][19] == "N"
 
 
 def test_invalid_non_ascii_and_whitespace(tmp_path):
@@ -466,7 +474,7 @@ def test_bundled_style_gzip_is_in_memory(tmp_path):
     with Genome(path) as genome:
         assert genome.index_path is None
         assert genome.contigs == {"a": 6, "b": 2}
-        assert genome.fetch("a", 1, 5, "-") == "GTAC"
+        assert genome.fetch("a", 1, 5, "-") == "TACG"
         assert genome.fetch_mask("a").tolist() == [False, False, True, True, False, False]
         assert pickle.loads(pickle.dumps(genome)).fetch("b") == "TT"
     assert not (tmp_path / "g.fa.gz.fai").exists()
@@ -537,3 +545,24 @@ def test_iter_fasta_matches_genome(tmp_path):
     streamed = {r.name: r.sequence for r in iter_fasta(path, alphabet="dna")}
     with Genome(path) as genome:
         assert streamed == {name: genome.fetch(name) for name in genome.contigs}
+
+
+def test_failed_indexing_leaves_no_index(tmp_path):
+    # A bgzip file without its end-of-file block: pyfaidx writes the .fai, then fails on .gzi.
+    path = write(tmp_path / "noeof.fa.gz", make_fasta({"a": "ACGT" * 100}, 60), "bgzf")
+    data = path.read_bytes()
+    eof = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+    assert data.endswith(eof)
+    path.write_bytes(data[: -len(eof)])
+    with pytest.raises(InputError, match=r"noeof\.fa\.gz: truncated or corrupt gzip file"):
+        Genome(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["noeof.fa.gz"]
+    # An index built for a bad file is removed; one that was already there is left alone.
+    path = write(tmp_path / "g.fa", b">a\nACGT\n>a\nAC\n")
+    with pytest.raises(InputError, match=r"g\.fa:3: duplicate contig name 'a'"):
+        Genome(path)
+    assert not (tmp_path / "g.fa.fai").exists()
+    (tmp_path / "g.fa.fai").write_text("a\t4\t3\t4\t5\na\t2\t11\t2\t3\n")
+    with pytest.raises(InputError, match=r"g\.fa:3: duplicate contig name 'a'"):
+        Genome(path)
+    assert (tmp_path / "g.fa.fai").exists()

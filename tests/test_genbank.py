@@ -13,8 +13,9 @@ from Bio import SeqIO
 
 from bioseq.errors import InputError
 from bioseq.io.genbank import CDS, GenBankGenome, GenBankRecord, read_genbank
+from tests.conftest import SHARED_DATA
 
-DATA = Path("/work/shared/data/genomes")
+DATA = SHARED_DATA / "genomes"
 LAMBDA = DATA / "lambda_NC_001416.gbk"
 if not LAMBDA.exists():  # the identical copy bundled with the package
     LAMBDA = Path(str(files("bioseq.data") / "lambda_NC_001416.gbk"))

@@ -14,8 +14,9 @@ import pytest
 from bioseq.errors import InputError
 from bioseq.io.alphabet import PROTEIN
 from bioseq.io.proteins import Alignment, parse_region, read_alignment, read_protein_fasta
+from tests.conftest import SHARED_DATA
 
-PROTEINS = Path("/work/shared/data/proteins")
+PROTEINS = SHARED_DATA / "proteins"
 BLAT_A2M = PROTEINS / "BLAT_ECOLX_r24-286.a2m"
 BLAT_DMS = PROTEINS / "BLAT_ECOLX_Ranganathan2015.csv"
 

@@ -12,7 +12,9 @@ from bioseq.io.summary import iter_summaries
 
 
 def _fraction(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    if value is None:
+        return "-"
+    return f"{value:.4f}" if value == 0 or value >= 1e-4 else f"{value:.1e}"
 
 
 @click.command()
@@ -25,8 +27,16 @@ def _fraction(value: float | None) -> str:
     show_default=True,
     help="Alphabet of FASTA input; auto guesses from the first lines.",
 )
-def info(paths: tuple[str, ...], as_json: bool, alphabet: str) -> None:
-    """Length, GC fraction and N fraction of every record in FASTA, GenBank or alignment files.
+@click.option(
+    "--invalid",
+    type=click.Choice(["error", "N"]),
+    default="error",
+    show_default=True,
+    help="What to do with characters outside the alphabet: stop, or count them as N (X).",
+)
+def info(paths: tuple[str, ...], as_json: bool, alphabet: str, invalid: str) -> None:
+    """Length, GC fraction and N fraction of every record in FASTA, GenBank, GFF3 (with its
+    ##FASTA section) or alignment files.
 
     PATHS may be plain, gzip or bgzip files; '-' reads FASTA from standard input. With no
     PATHS, describes the bundled default genome (E. coli K-12 MG1655).
@@ -40,7 +50,7 @@ def info(paths: tuple[str, ...], as_json: bool, alphabet: str) -> None:
     if not as_json:
         click.echo("file\trecord\talphabet\tlength\tgc_fraction\tn_fraction\tcds")
     for path in paths:
-        for record in iter_summaries(path, chosen):
+        for record in iter_summaries(path, chosen, "unknown" if invalid == "N" else "error"):
             if as_json:
                 click.echo(json.dumps(record.to_dict()))
             else:

@@ -72,7 +72,7 @@ _EMPTY = np.zeros(0, dtype=np.uint8)
 _EMPTY.flags.writeable = False
 _VALIDATE_CHUNK = 1 << 22  # bases per chunk in Genome.validate (bounded memory)
 # Errors that reading a damaged gzip/BGZF stream raises (zlib, gzip, Bio.bgzf, struct).
-_GZIP_ERRORS = (EOFError, zlib.error, OSError, ValueError, struct.error)
+_GZIP_ERRORS = (EOFError, zlib.error, OSError, ValueError, RuntimeError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,15 @@ def _dir_writable(directory: Path) -> bool:
     return True
 
 
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """Identity of a file's current version (inode, mtime), None when absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
 def _fresh(index: Path | None, data: Path) -> bool:
     """An index file that exists and is not older than the data file."""
     if index is None:
@@ -249,7 +258,9 @@ def _open_lines(source: Any, label: str) -> Iterator[Iterator[bytes]]:
     elif _peek(source, 2) == GZIP_MAGIC:
         with gzip.GzipFile(fileobj=source, mode="rb") as gz:
             yield _guarded(gz, label)
-    else:
+    elif isinstance(source, (io.BufferedIOBase, io.RawIOBase)):
+        yield iter(source)
+    else:  # any other iterable of lines, text or bytes
         yield _text_lines(source)
 
 
@@ -302,11 +313,14 @@ def _check_codes(
     return out
 
 
-def _layout_problem(lines: Iterable[bytes]) -> tuple[int | None, str] | None:
+def _layout_problem(
+    lines: Iterable[bytes], blank_lines: bool = True
+) -> tuple[int | None, str] | None:
     """The first thing that stops a file being indexed (line, message), or None.
 
     Mirrors what faidx accepts: all sequence lines of a record have the same length and line
-    ending except the last, which may be shorter; at most one blank line ends a record.
+    ending except the last, which may be shorter; at most one blank line ends a record (checked
+    only with ``blank_lines``: pyfaidx sometimes accepts more, and they do not break the index).
     """
     name: str | None = None
     width: tuple[int, int] | None = None  # (bases, bytes) of the record's first line
@@ -330,10 +344,10 @@ def _layout_problem(lines: Iterable[bytes]) -> tuple[int | None, str] | None:
             return lineno, _not_header(line)
         bases = len(line.rstrip(b"\r\n"))
         if bases == 0:
-            if blank is not None or line != b"\n":
+            if blank_lines and (blank is not None or line != b"\n"):
                 return lineno, (f"blank line after the sequence of contig {name!r} (an indexed "
                                 f"FASTA allows at most one blank line, ending in \\n, per record)")
-            blank = lineno
+            blank = blank or lineno
             continue
         if blank is not None:
             return blank, f"blank line inside the sequence of contig {name!r}"
@@ -418,8 +432,10 @@ class Genome:
     gives the reverse complement) and ``fetch_mask`` the soft-mask track (lower case in the
     file). The ``.fai`` (and for bgzip ``.gzi``) index is reused when present and current,
     otherwise built next to the file, or in a temporary directory that :meth:`close` removes
-    when that folder is not writable. A contig with no sequence (a header directly followed by
-    another header or the end of the file) is an error, as are duplicate names.
+    when that folder is not writable; ``index_path`` says where (None for plain gzip, which is
+    parsed into memory). A contig with no sequence (a header directly followed by another header
+    or the end of the file) is an error, as are duplicate names. Genomes pickle by path (for
+    DataLoader workers) and are usable as context managers.
     """
 
     def __init__(
@@ -517,20 +533,46 @@ class Genome:
         )
 
     def _open_indexed(self, hint: tuple[Path, Path | None] | None) -> None:
-        import pyfaidx
-
         bgzf = self._kind == "bgzf"
         default = (Path(f"{self.path}.fai"), Path(f"{self.path}.gzi") if bgzf else None)
         fai, gzi = hint if hint is not None and _fresh(hint[0], self.path) else default
         fresh = _fresh(fai, self.path) and _fresh(gzi, self.path)
         if not fresh and (fai, gzi) == default and not _dir_writable(self.path.parent):
             fai, gzi = self._temp_index()
-            fresh = False
-        faidx = None
+        before = {p: _stamp(p) for p in (*default, fai, gzi) if p is not None}
+        try:
+            faidx, fai, gzi = self._build_or_read_index(fai, gzi, default)
+            self.index_path, self._gzi_path = fai, gzi
+            self._rows = _read_fai(fai)
+            if bgzf:
+                self._faidx = faidx
+            else:
+                faidx.close()
+                self._mm = np.asarray(np.memmap(self.path, dtype=np.uint8, mode="r"))
+            built = _stamp(fai) != before.get(fai)
+            self._check_rows(built)
+            if bgzf and built:
+                # pyfaidx accepts a last line longer than the others (plain files are checked
+                # against the index in _check_layout); check a newly indexed bgzip file's layout.
+                problem = self._diagnose(blank_lines=False)
+                if problem is not None:
+                    raise InputError(located(self._label, problem[0], problem[1]))
+        except BaseException:
+            # Never leave behind an index written for a file that turned out to be bad.
+            for index, stamp in before.items():
+                if _stamp(index) != stamp:
+                    with contextlib.suppress(OSError):
+                        index.unlink()
+            raise
+
+    def _build_or_read_index(
+        self, fai: Path, gzi: Path | None, default: tuple[Path, Path | None]
+    ) -> tuple[Any, Path, Path | None]:
+        import pyfaidx
+
         for attempt in range(2):
             try:
-                faidx = self._faidx_open(fai, gzi)
-                break
+                return self._faidx_open(fai, gzi), fai, gzi
             except (pyfaidx.FastaIndexingError, UnicodeDecodeError) as err:
                 raise self._indexing_error(err) from None
             except _GZIP_ERRORS as err:
@@ -538,28 +580,11 @@ class Genome:
                 # directory. A second failure is the file's fault.
                 if attempt == 0 and (fai, gzi) == default:
                     fai, gzi = self._temp_index()
-                    fresh = False
                     continue
-                if bgzf:
+                if self._kind == "bgzf":
                     raise _corrupt_gzip(self._label) from None
-                raise InputError(f"{self._label}: cannot index FASTA file ({err})") from None
-        self.index_path, self._gzi_path = fai, gzi
-        built = not fresh
-        try:
-            self._rows = _read_fai(fai)
-            if bgzf:
-                self._faidx = faidx
-            else:
-                faidx.close()
-                self._mm = np.asarray(np.memmap(self.path, dtype=np.uint8, mode="r"))
-            self._check_rows(built)
-        except BaseException:
-            if built:  # never leave an index of a bad file behind
-                for index in (fai, gzi):
-                    if index is not None:
-                        with contextlib.suppress(OSError):
-                            index.unlink()
-            raise
+                raise self._indexing_error(err) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _indexing_error(self, err: Exception) -> InputError:
         problem = self._diagnose()
@@ -567,14 +592,14 @@ class Genome:
             return InputError(located(self._label, problem[0], problem[1]))
         return InputError(f"{self._label}: cannot index FASTA file ({err})")
 
-    def _diagnose(self) -> tuple[int | None, str] | None:
+    def _diagnose(self, blank_lines: bool = True) -> tuple[int | None, str] | None:
         """Scan the file for the first layout problem (on error paths only)."""
         try:
             if self._kind == "plain":
                 with open(self.path, "rb") as handle:
-                    return _layout_problem(handle)
+                    return _layout_problem(handle, blank_lines)
             with gzip.open(self.path, "rb") as handle:
-                return _layout_problem(_guarded(handle, self._label))
+                return _layout_problem(_guarded(handle, self._label), blank_lines)
         except OSError as err:
             raise InputError(f"{self._label}: cannot read file ({err.strerror or err})") from None
 

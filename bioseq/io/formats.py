@@ -20,7 +20,7 @@ from bioseq.errors import InputError
 from bioseq.io.alphabet import DNA, Alphabet, AmbiguousPolicy, InvalidPolicy, guess_alphabet
 from bioseq.io.source import SequenceSource
 
-Format = Literal["fasta", "genbank", "alignment"]
+Format = Literal["fasta", "genbank", "alignment", "gff"]
 ALIGNMENT_SUFFIXES = {".a2m", ".a3m", ".sto", ".aln"}
 GENBANK_SUFFIXES = {".gb", ".gbk", ".gbff", ".genbank"}
 GZIP_MAGIC = b"\x1f\x8b"
@@ -52,7 +52,7 @@ def _suffix(path: Path) -> str:
 
 
 def detect_format(path: str | Path) -> Format:
-    """``fasta``, ``genbank`` or ``alignment`` (a2m/a3m), judged by content and suffix."""
+    """``fasta``, ``genbank``, ``gff`` or ``alignment`` (a2m/a3m), by content and suffix."""
     path = Path(path)
     lines = [line for line in head_lines(path) if line.strip()]
     if not lines:
@@ -60,12 +60,14 @@ def detect_format(path: str | Path) -> Format:
     first = lines[0].lstrip("\ufeff")
     if first.startswith("LOCUS"):
         return "genbank"
+    if first.startswith("##gff-version"):
+        return "gff"
     if first.startswith(">"):
         return "alignment" if _suffix(path) in ALIGNMENT_SUFFIXES else "fasta"
     if _suffix(path) in GENBANK_SUFFIXES:
         raise InputError(f"{path}:1: expected a GenBank 'LOCUS' line, found {first[:40]!r}")
     raise InputError(
-        f"{path}:1: expected a FASTA header starting with '>' or a GenBank 'LOCUS' line, "
+        f"{path}:1: expected a FASTA header '>', a GenBank 'LOCUS' line or '##gff-version', "
         f"found {first[:40]!r}"
     )
 
@@ -88,8 +90,8 @@ def open_genome(
         from bioseq.io.genbank import GenBankGenome
 
         return GenBankGenome(path, ambiguous=ambiguous, invalid=invalid)
-    if kind == "alignment":
-        raise InputError(f"{path}: is an alignment, expected a genome (FASTA or GenBank)")
+    if kind in ("alignment", "gff"):
+        raise InputError(f"{path}: is {kind} input, expected a genome (FASTA or GenBank)")
     from bioseq.io.fasta import Genome
 
     return Genome(path, alphabet=alphabet, ambiguous=ambiguous, invalid=invalid)

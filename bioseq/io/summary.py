@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bioseq.io.alphabet import DNA, Alphabet, as_codes
+from bioseq.io.alphabet import DNA, Alphabet, InvalidPolicy, as_codes
 from bioseq.io.formats import detect_format, sniff_alphabet
 
 CHUNK = 1 << 23
@@ -69,41 +69,68 @@ def _summarize_sequences(
         yield counter.summary(file, name, alphabet, cds)
 
 
-def summarize(path: str | Path, alphabet: Alphabet | None = None) -> list[RecordSummary]:
-    """Summarise every record of a FASTA, GenBank or alignment file (``-`` for stdin FASTA)."""
-    return list(iter_summaries(path, alphabet))
+def summarize(
+    path: str | Path, alphabet: Alphabet | None = None, invalid: InvalidPolicy = "error"
+) -> list[RecordSummary]:
+    """Summarise every record of a FASTA, GenBank, GFF3 or alignment file (``-``: stdin FASTA).
+
+    ``invalid="unknown"`` counts characters outside the alphabet as N (or X) instead of failing.
+    """
+    return list(iter_summaries(path, alphabet, invalid))
 
 
-def iter_summaries(path: str | Path, alphabet: Alphabet | None = None) -> Iterator[RecordSummary]:
+def iter_summaries(
+    path: str | Path, alphabet: Alphabet | None = None, invalid: InvalidPolicy = "error"
+) -> Iterator[RecordSummary]:
     file = str(path)
     if file == "-":
         from bioseq.io.fasta import iter_fasta
 
         alphabet = alphabet or DNA
-        stream = ((r.name, r.sequence, None) for r in iter_fasta("-", alphabet=alphabet))
-        yield from _summarize_sequences(file, stream, alphabet)
+        stream = iter_fasta("-", alphabet=alphabet, invalid=invalid)
+        yield from _summarize_sequences(
+            file, ((r.name, r.sequence, None) for r in stream), alphabet
+        )
         return
     kind = detect_format(path)
     if kind == "genbank":
         from bioseq.io.genbank import read_genbank
 
-        records = ((r.name, r.sequence, len(r.cds)) for r in read_genbank(path))
+        records = ((r.name, r.sequence, len(r.cds)) for r in read_genbank(path, invalid=invalid))
         yield from _summarize_sequences(file, records, DNA)
+    elif kind == "gff":
+        yield from _summarize_gff(path)
     elif kind == "alignment":
         from bioseq.io.proteins import read_alignment
 
-        alignment = read_alignment(path)
+        alignment = read_alignment(path, invalid=invalid)
         alphabet = alphabet or alignment.alphabet
         records = ((r.name, r.sequence, None) for r in alignment.records)
         yield from _summarize_sequences(file, records, alphabet)
     else:
-        yield from _summarize_fasta(path, alphabet or sniff_alphabet(path))
+        yield from _summarize_fasta(path, alphabet or sniff_alphabet(path), invalid)
 
 
-def _summarize_fasta(path: str | Path, alphabet: Alphabet) -> Iterator[RecordSummary]:
+def _summarize_gff(path: str | Path) -> Iterator[RecordSummary]:
+    """GC and N from an embedded ##FASTA section when there is one; else only the length."""
+    from bioseq.io.gff import read_gff
+
+    for record in read_gff(path):
+        cds = record.feature_counts.get("CDS", 0)
+        if record.sequence is not None:
+            yield from _summarize_sequences(str(path), [(record.name, record.sequence, cds)], DNA)
+        else:
+            yield RecordSummary(
+                str(path), record.name, DNA.name, record.length or 0, None, 0.0, cds
+            )
+
+
+def _summarize_fasta(
+    path: str | Path, alphabet: Alphabet, invalid: InvalidPolicy
+) -> Iterator[RecordSummary]:
     from bioseq.io.fasta import Genome
 
-    with Genome(path, alphabet=alphabet) as genome:
+    with Genome(path, alphabet=alphabet, invalid=invalid) as genome:
         for name, length in genome.contigs.items():
             counter = _Counter()
             for start in range(0, length, CHUNK):

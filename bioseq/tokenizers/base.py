@@ -239,7 +239,7 @@ class SequenceTokenizer(PreTrainedTokenizer):
     ) -> list[int]:
         """Token ids of one sequence; plain calls go straight to the numpy encoder."""
         if isinstance(text, str) and text_pair is None and not any(kwargs.values()):
-            ids = self._text_to_array(text)
+            ids = self._text_to_array(text, self.split_special_tokens)
             return self._with_specials(ids, add_special_tokens).tolist()
         return super().encode(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)
 
