@@ -7,9 +7,8 @@ load bioseq directories.
 
 __version__ = "0.1.0"
 
-from bioseq.errors import BioseqError, InputError  # noqa: E402
-
-import bioseq.tokenizers  # noqa: E402, F401  (registers with AutoTokenizer)
 import bioseq.models  # noqa: E402, F401  (registers with AutoConfig / AutoModelForCausalLM)
+import bioseq.tokenizers  # noqa: E402, F401  (registers with AutoTokenizer)
+from bioseq.errors import BioseqError, InputError  # noqa: E402
 
 __all__ = ["BioseqError", "InputError", "__version__"]

@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bioseq.errors import InputError
 from bioseq.io.alphabet import (
     DNA,
     PROTEIN,
@@ -15,7 +16,6 @@ from bioseq.io.alphabet import (
     reverse_complement,
     reverse_complement_array,
 )
-from bioseq.errors import InputError
 
 IUPAC = "ACGTURYSWKMBDHVN"
 iupac_text = st.text(alphabet=IUPAC + IUPAC.lower(), max_size=300)

@@ -26,11 +26,21 @@ def write_mamba_ssm_checkpoint(directory, d_model=32, n_layer=2, vocab_size=13, 
         state[key] = state[key] + 0.05 * torch.randn_like(state[key].float())
     state["lm_head.weight"] = state["backbone.embedding.weight"]
     directory.mkdir(exist_ok=True)
-    (directory / "config.json").write_text(json.dumps({
-        "d_model": d_model, "n_layer": n_layer, "vocab_size": vocab_size,
-        "ssm_cfg": {"d_state": d_state}, "rms_norm": True, "residual_in_fp32": True,
-        "fused_add_norm": True, "pad_vocab_size_multiple": 8, "tie_embeddings": True,
-    }))  # fmt: skip
+    (directory / "config.json").write_text(
+        json.dumps(
+            {
+                "d_model": d_model,
+                "n_layer": n_layer,
+                "vocab_size": vocab_size,
+                "ssm_cfg": {"d_state": d_state},
+                "rms_norm": True,
+                "residual_in_fp32": True,
+                "fused_add_norm": True,
+                "pad_vocab_size_multiple": 8,
+                "tie_embeddings": True,
+            }
+        )
+    )
     torch.save(state, directory / "pytorch_model.bin")
     return state
 
@@ -41,12 +51,25 @@ def test_mamba_ssm_checkpoint_gives_transformers_mamba_logits(tmp_path):
 
     state = write_mamba_ssm_checkpoint(tmp_path)
     model = load_mamba_ssm(tmp_path)
-    hf = MambaForCausalLM(HFMambaConfig(
-        vocab_size=16, hidden_size=32, state_size=8, num_hidden_layers=2, expand=2,
-        conv_kernel=4, use_bias=False, use_conv_bias=True, time_step_rank=math.ceil(32 / 16),
-        residual_in_fp32=True, layer_norm_epsilon=1e-5, tie_word_embeddings=True,
-    )).eval()  # fmt: skip
-    renamed = {k.replace("backbone.embedding.", "backbone.embeddings."): v for k, v in state.items()}
+    hf = MambaForCausalLM(
+        HFMambaConfig(
+            vocab_size=16,
+            hidden_size=32,
+            state_size=8,
+            num_hidden_layers=2,
+            expand=2,
+            conv_kernel=4,
+            use_bias=False,
+            use_conv_bias=True,
+            time_step_rank=math.ceil(32 / 16),
+            residual_in_fp32=True,
+            layer_norm_epsilon=1e-5,
+            tie_word_embeddings=True,
+        )
+    ).eval()
+    renamed = {
+        k.replace("backbone.embedding.", "backbone.embeddings."): v for k, v in state.items()
+    }
     hf.load_state_dict(renamed, strict=True)
     ids = torch.randint(0, 13, (2, 40))
     with torch.no_grad():
@@ -67,13 +90,28 @@ def hyenadna_checkpoint(directory, d_model=16, n_layer=2, max_seq_len=66):
     """A tiny checkpoint in the LongSafari/hyenadna-*-hf layout, with random weights."""
     torch.manual_seed(1)
     config = {
-        "model_type": "hyenadna", "vocab_size": 12, "d_model": d_model, "d_inner": 4 * d_model,
-        "n_layer": n_layer, "max_seq_len": max_seq_len, "emb_dim": 5, "filter_order": 16,
-        "short_filter_order": 3, "hyena_order": 2, "num_inner_mlps": 2, "activation_freq": 10,
-        "train_freq": True, "use_bias": True, "embed_dropout": 0.1, "hyena_dropout": 0.0,
-        "hyena_filter_dropout": 0.0, "layer_norm_epsilon": 1e-5, "pad_vocab_size_multiple": 8,
-        "pad_token_id": 4, "tie_word_embeddings": False,
-    }  # fmt: skip
+        "model_type": "hyenadna",
+        "vocab_size": 12,
+        "d_model": d_model,
+        "d_inner": 4 * d_model,
+        "n_layer": n_layer,
+        "max_seq_len": max_seq_len,
+        "emb_dim": 5,
+        "filter_order": 16,
+        "short_filter_order": 3,
+        "hyena_order": 2,
+        "num_inner_mlps": 2,
+        "activation_freq": 10,
+        "train_freq": True,
+        "use_bias": True,
+        "embed_dropout": 0.1,
+        "hyena_dropout": 0.0,
+        "hyena_filter_dropout": 0.0,
+        "layer_norm_epsilon": 1e-5,
+        "pad_vocab_size_multiple": 8,
+        "pad_token_id": 4,
+        "tie_word_embeddings": False,
+    }
     d, order, L = d_model, 16, max_seq_len
 
     def rnd(*shape, scale=0.3):
@@ -83,23 +121,38 @@ def hyenadna_checkpoint(directory, d_model=16, n_layer=2, max_seq_len=66):
     for i in range(n_layer):
         p = f"hyena.backbone.layers.{i}."
         f = p + "mixer.filter_fn."
-        state.update({
-            p + "mixer.in_proj.weight": rnd(3 * d, d), p + "mixer.in_proj.bias": rnd(3 * d),
-            p + "mixer.short_filter.weight": rnd(3 * d, 1, 3), p + "mixer.short_filter.bias": rnd(3 * d),
-            p + "mixer.out_proj.weight": rnd(d, d), p + "mixer.out_proj.bias": rnd(d),
-            f + "bias": rnd(d), f + "pos_emb.z": rnd(1, L, 5, scale=1.0),
-            f + "pos_emb.t": torch.linspace(0, 1, L)[None, :, None],
-            f + "modulation.deltas": torch.linspace(math.log(1e-2) / 1.5, math.log(1e-2) / 0.3, d)[None, None],
-            f + "implicit_filter.0.weight": rnd(order, 5), f + "implicit_filter.0.bias": rnd(order),
-            f + "implicit_filter.1.freq": 10 * torch.ones(1, order) + rnd(1, order),
-            f + "implicit_filter.2.weight": rnd(order, order), f + "implicit_filter.2.bias": rnd(order),
-            f + "implicit_filter.4.weight": rnd(order, order), f + "implicit_filter.4.bias": rnd(order),
-            f + "implicit_filter.6.weight": rnd(d, order),
-            p + "mlp.fc1.weight": rnd(4 * d, d), p + "mlp.fc1.bias": rnd(4 * d),
-            p + "mlp.fc2.weight": rnd(d, 4 * d), p + "mlp.fc2.bias": rnd(d),
-            p + "norm1.weight": 1 + rnd(d), p + "norm1.bias": rnd(d),
-            p + "norm2.weight": 1 + rnd(d), p + "norm2.bias": rnd(d),
-        })  # fmt: skip
+        state.update(
+            {
+                p + "mixer.in_proj.weight": rnd(3 * d, d),
+                p + "mixer.in_proj.bias": rnd(3 * d),
+                p + "mixer.short_filter.weight": rnd(3 * d, 1, 3),
+                p + "mixer.short_filter.bias": rnd(3 * d),
+                p + "mixer.out_proj.weight": rnd(d, d),
+                p + "mixer.out_proj.bias": rnd(d),
+                f + "bias": rnd(d),
+                f + "pos_emb.z": rnd(1, L, 5, scale=1.0),
+                f + "pos_emb.t": torch.linspace(0, 1, L)[None, :, None],
+                f + "modulation.deltas": torch.linspace(
+                    math.log(1e-2) / 1.5, math.log(1e-2) / 0.3, d
+                )[None, None],
+                f + "implicit_filter.0.weight": rnd(order, 5),
+                f + "implicit_filter.0.bias": rnd(order),
+                f + "implicit_filter.1.freq": 10 * torch.ones(1, order) + rnd(1, order),
+                f + "implicit_filter.2.weight": rnd(order, order),
+                f + "implicit_filter.2.bias": rnd(order),
+                f + "implicit_filter.4.weight": rnd(order, order),
+                f + "implicit_filter.4.bias": rnd(order),
+                f + "implicit_filter.6.weight": rnd(d, order),
+                p + "mlp.fc1.weight": rnd(4 * d, d),
+                p + "mlp.fc1.bias": rnd(4 * d),
+                p + "mlp.fc2.weight": rnd(d, 4 * d),
+                p + "mlp.fc2.bias": rnd(d),
+                p + "norm1.weight": 1 + rnd(d),
+                p + "norm1.bias": rnd(d),
+                p + "norm2.weight": 1 + rnd(d),
+                p + "norm2.bias": rnd(d),
+            }
+        )
     state["hyena.backbone.ln_f.weight"] = 1 + rnd(d)
     state["hyena.backbone.ln_f.bias"] = rnd(d)
     state["lm_head.weight"] = rnd(16, d, scale=1.0)
@@ -124,8 +177,13 @@ def hyenadna_reference_logits(config, state, ids):
         p = f"hyena.backbone.layers.{i}."
         f = p + "mixer.filter_fn."
         u = linear(layer_norm(x, p + "norm1"), p + "mixer.in_proj").transpose(1, 2)
-        u = F.conv1d(u, state[p + "mixer.short_filter.weight"], state[p + "mixer.short_filter.bias"],
-                     padding=2, groups=3 * d)[..., :L]  # fmt: skip
+        u = F.conv1d(
+            u,
+            state[p + "mixer.short_filter.weight"],
+            state[p + "mixer.short_filter.bias"],
+            padding=2,
+            groups=3 * d,
+        )[..., :L]
         x0, x1, v = u.split(d, dim=1)
         freq = state[f + "implicit_filter.1.freq"]
         h = state[f + "pos_emb.z"][:, :L]
@@ -159,7 +217,7 @@ def test_hyenadna_checkpoint_gives_the_reference_logits(tmp_path):
 
 def test_hyenadna_duplicate_freq_copies_are_accepted_and_extra_keys_refused(tmp_path):
     config, state = hyenadna_checkpoint(tmp_path)
-    freq = state["hyena.backbone.layers.0.mixer.filter_fn.implicit_filter.1.freq"]
+    freq = state["hyena.backbone.layers.0.mixer.filter_fn.implicit_filter.1.freq"].clone()
     state["hyena.backbone.layers.0.mixer.filter_fn.implicit_filter.3.freq"] = freq
     save_file(state, str(tmp_path / "model.safetensors"))
     load_hyenadna(tmp_path)

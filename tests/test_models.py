@@ -19,12 +19,17 @@ VOCAB = 10
 
 def tiny(kind: str, **overrides):
     if kind == "hyena":
-        config = HyenaConfig.from_preset("tiny", vocab_size=VOCAB, max_seq_len=128, d_model=32,
-                                         embed_dropout=0.0, **overrides)  # fmt: skip
+        config = HyenaConfig.from_preset(
+            "tiny", vocab_size=VOCAB, max_seq_len=128, d_model=32, embed_dropout=0.0, **overrides
+        )
         return HyenaLM(config).eval()
     if kind == "mamba":
-        return MambaLM(MambaConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)).eval()
-    return TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)).eval()
+        return MambaLM(
+            MambaConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)
+        ).eval()
+    return TransformerLM(
+        TransformerConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)
+    ).eval()
 
 
 KINDS = ["hyena", "mamba", "transformer"]

@@ -26,8 +26,8 @@ import numpy as np
 from bioseq.errors import InputError
 from bioseq.io.alphabet import (
     DNA,
-    AmbiguousPolicy,
     Alphabet,
+    AmbiguousPolicy,
     InvalidCharacterError,
     InvalidPolicy,
     as_codes,

@@ -67,7 +67,9 @@ class MambaLM(BioseqLM):
                 linear._keep_init = True
             mixer.out_proj._residual_projection = True
             layers.append(Block(_norm(config), mixer, residual_in_fp32=config.residual_in_fp32))
-        return Backbone(nn.Embedding(config.padded_vocab_size, config.d_model), layers, _norm(config))
+        return Backbone(
+            nn.Embedding(config.padded_vocab_size, config.d_model), layers, _norm(config)
+        )
 
     def _run_layers(
         self, hidden: torch.Tensor, attention_mask=None, past_key_values=None, use_cache=None

@@ -68,9 +68,9 @@ class CausalSelfAttention(nn.Module):
             mask = causal
             if key_padding_mask is not None:
                 # a padding query still sees itself, so no row is all -inf (which gives NaN)
-                itself = torch.ones_like(causal).tril(total - L) & ~torch.ones_like(
-                    causal
-                ).tril(total - L - 1)
+                itself = torch.ones_like(causal).tril(total - L) & ~torch.ones_like(causal).tril(
+                    total - L - 1
+                )
                 mask = (causal & key_padding_mask[:, None, None, -total:].bool()) | itself
             is_causal = False
         y = F.scaled_dot_product_attention(

@@ -155,7 +155,7 @@ class HyenaOperator(nn.Module):
         """u (batch, L, d_model); ``attention_mask`` (batch, L), 0 at left padding, makes padded
         rows give the same outputs as unpadded ones."""
         L = u.shape[1]
-        if L > self.max_seq_len:
+        if self.max_seq_len < L:
             raise InputError(
                 f"sequence length {L} exceeds the model's max_seq_len {self.max_seq_len}"
             )

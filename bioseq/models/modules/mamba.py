@@ -53,7 +53,7 @@ class Mamba(nn.Module):
     @torch.no_grad()
     def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:
         """dt log-uniform in [dt_min, dt_max] at init, stored through softplus's inverse."""
-        nn.init.uniform_(self.dt_proj.weight, -self.dt_rank**-0.5, self.dt_rank**-0.5)
+        nn.init.uniform_(self.dt_proj.weight, -(self.dt_rank**-0.5), self.dt_rank**-0.5)
         u = torch.rand(self.d_inner)
         dt = torch.exp(u * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
         dt = dt.clamp(min=floor)

@@ -54,20 +54,31 @@ def resolve_backend(u: Tensor, backend: str | None = None) -> str:
     choice = choice.strip().lower()
     if choice not in BACKENDS:
         source = "backend=" if backend is not None else f"${ENV_VAR}="
-        raise InputError(f"selective_scan: unknown backend {source}{choice!r}; "
-                         f"choose one of {', '.join(BACKENDS)}")
+        raise InputError(
+            f"selective_scan: unknown backend {source}{choice!r}; "
+            f"choose one of {', '.join(BACKENDS)}"
+        )
     if choice == "cuda" and not cuda_available():
         raise ScanBackendUnavailable(
             "selective_scan backend 'cuda' was requested but is unavailable: it needs a CUDA "
-            "device and mamba-ssm (pip install 'bioseq[cuda]'); use 'cpu' or 'reference'")
+            "device and mamba-ssm (pip install 'bioseq[cuda]'); use 'cpu' or 'reference'"
+        )
     return choice
 
 
-def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                   D: Tensor | None = None, z: Tensor | None = None,
-                   delta_bias: Tensor | None = None, delta_softplus: bool = False,
-                   return_last_state: bool = False,
-                   backend: str | None = None) -> Tensor | tuple[Tensor, Tensor]:
+def selective_scan(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+    backend: str | None = None,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Mamba-1 selective scan with mamba-ssm's signature and semantics.
 
     Shapes: u, delta, z (batch, dim, L); A (dim, N); B, C (dim, N), (batch, N, L) or
@@ -75,8 +86,13 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     ``(out, last_state)`` with ``last_state`` (batch, dim, N) fp32 when ``return_last_state``.
     """
     name = resolve_backend(u, backend)
-    kwargs = dict(D=D, z=z, delta_bias=delta_bias, delta_softplus=delta_softplus,
-                  return_last_state=return_last_state)
+    kwargs = dict(
+        D=D,
+        z=z,
+        delta_bias=delta_bias,
+        delta_softplus=delta_softplus,
+        return_last_state=return_last_state,
+    )
     if name == "cuda":
         return selective_scan_cuda(u, delta, A, B, C, **kwargs)
     if name == "reference":
@@ -84,8 +100,17 @@ def selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
     if u.device.type != "cpu":  # cpu forced on device tensors: round-trip, autograd included
         device = u.device
         cpu = [None if t is None else t.cpu() for t in (D, z, delta_bias)]
-        res = selective_scan_cpu(u.cpu(), delta.cpu(), A.cpu(), B.cpu(), C.cpu(), D=cpu[0],
-                                 z=cpu[1], delta_bias=cpu[2], delta_softplus=delta_softplus,
-                                 return_last_state=return_last_state)
+        res = selective_scan_cpu(
+            u.cpu(),
+            delta.cpu(),
+            A.cpu(),
+            B.cpu(),
+            C.cpu(),
+            D=cpu[0],
+            z=cpu[1],
+            delta_bias=cpu[2],
+            delta_softplus=delta_softplus,
+            return_last_state=return_last_state,
+        )
         return tuple(t.to(device) for t in res) if return_last_state else res.to(device)
     return selective_scan_cpu(u, delta, A, B, C, **kwargs)

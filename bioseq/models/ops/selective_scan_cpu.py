@@ -139,8 +139,32 @@ def _scan_fwd(u, delta, A, B, C, D, z, bias, softplus, has_z, out, last_state, c
 
 
 @njit(parallel=True, fastmath=False, cache=True)
-def _scan_bwd(u, delta, A, B, C, D, z, bias, softplus, has_z, ckpt, dout, dlast, has_dlast,
-              n_parts, b_inner, du, ddelta, dz, dA_part, dB_part, dC_part, dD_part, dbias_part):
+def _scan_bwd(
+    u,
+    delta,
+    A,
+    B,
+    C,
+    D,
+    z,
+    bias,
+    softplus,
+    has_z,
+    ckpt,
+    dout,
+    dlast,
+    has_dlast,
+    n_parts,
+    b_inner,
+    du,
+    ddelta,
+    dz,
+    dA_part,
+    dB_part,
+    dC_part,
+    dD_part,
+    dbias_part,
+):
     batch, dim, L = u.shape
     N = A.shape[1]
     per_gb, per_gc = dim // B.shape[1], dim // C.shape[1]
@@ -288,14 +312,29 @@ class _SelectiveScanFn(torch.autograd.Function):
         ckpt = torch.empty((batch, dim, -(-length // CHUNK), n) if save else (1, 1, 1, n))
         out = torch.empty(batch, dim, length)
         last = torch.empty(batch, dim, n)
-        _scan_fwd(u32.numpy(), delta32.numpy(), A32.numpy(), B32.numpy(), C32.numpy(),
-                  D32.numpy(), z32.numpy(), bias32.numpy(), bool(delta_softplus), z is not None,
-                  out.numpy(), last.numpy(), ckpt.numpy(), save)
+        _scan_fwd(
+            u32.numpy(),
+            delta32.numpy(),
+            A32.numpy(),
+            B32.numpy(),
+            C32.numpy(),
+            D32.numpy(),
+            z32.numpy(),
+            bias32.numpy(),
+            bool(delta_softplus),
+            z is not None,
+            out.numpy(),
+            last.numpy(),
+            ckpt.numpy(),
+            save,
+        )
         if save:
             ctx.save_for_backward(u32, delta32, A32, B32, C32, D32, z32, bias32, ckpt)
             ctx.softplus, ctx.has_z = bool(delta_softplus), z is not None
-            ctx.meta = [None if t is None else (t.dtype, t.dim())
-                        for t in (u, delta, A, B, C, D, z, delta_bias)]
+            ctx.meta = [
+                None if t is None else (t.dtype, t.dim())
+                for t in (u, delta, A, B, C, D, z, delta_bias)
+            ]
         ctx.set_materialize_grads(False)
         return out.to(u.dtype), last
 
@@ -315,37 +354,80 @@ class _SelectiveScanFn(torch.autograd.Function):
         dbias_part = np.empty((batch, dim), np.float64)
         dB_part = np.zeros((parts, *B.shape), np.float32)
         dC_part = np.zeros((parts, *C.shape), np.float32)
-        _scan_bwd(u.numpy(), delta.numpy(), A.numpy(), B.numpy(), C.numpy(), D.numpy(),
-                  z.numpy(), bias.numpy(), ctx.softplus, ctx.has_z, ckpt.numpy(),
-                  _f32(dout).numpy(), _f32(dlast if dlast is not None else torch.zeros(1, 1, n)).numpy(),
-                  dlast is not None, parts, b_inner, du.numpy(), ddelta.numpy(), dz.numpy(),
-                  dA_part, dB_part, dC_part, dD_part, dbias_part)
+        _scan_bwd(
+            u.numpy(),
+            delta.numpy(),
+            A.numpy(),
+            B.numpy(),
+            C.numpy(),
+            D.numpy(),
+            z.numpy(),
+            bias.numpy(),
+            ctx.softplus,
+            ctx.has_z,
+            ckpt.numpy(),
+            _f32(dout).numpy(),
+            _f32(dlast if dlast is not None else torch.zeros(1, 1, n)).numpy(),
+            dlast is not None,
+            parts,
+            b_inner,
+            du.numpy(),
+            ddelta.numpy(),
+            dz.numpy(),
+            dA_part,
+            dB_part,
+            dC_part,
+            dD_part,
+            dbias_part,
+        )
         meta = ctx.meta
         grads = [
-            du, ddelta, torch.from_numpy(dA_part.sum(axis=0)),
-            _bc_grad(dB_part, meta[3][1], meta[3][0]), _bc_grad(dC_part, meta[4][1], meta[4][0]),
+            du,
+            ddelta,
+            torch.from_numpy(dA_part.sum(axis=0)),
+            _bc_grad(dB_part, meta[3][1], meta[3][0]),
+            _bc_grad(dC_part, meta[4][1], meta[4][0]),
             None if meta[5] is None else torch.from_numpy(dD_part.sum(axis=0)),
             dz if ctx.has_z else None,
             None if meta[7] is None else torch.from_numpy(dbias_part.sum(axis=0)),
         ]
-        grads = [None if g is None or not need else g.to(m[0])
-                 for g, need, m in zip(grads, ctx.needs_input_grad[:8], meta, strict=True)]
+        grads = [
+            None if g is None or not need else g.to(m[0])
+            for g, need, m in zip(grads, ctx.needs_input_grad[:8], meta, strict=True)
+        ]
         return (*grads, None, None)
 
 
-def selective_scan_cpu(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                       D: Tensor | None = None, z: Tensor | None = None,
-                       delta_bias: Tensor | None = None, delta_softplus: bool = False,
-                       return_last_state: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def selective_scan_cpu(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Selective scan on CPU tensors with the fused numba kernels (see the module docstring).
 
     Returns ``out`` (u's shape and dtype), or ``(out, last_state)`` with ``last_state`` the fp32
     state after the last position, shape (batch, dim, N); gradients flow through both.
     """
-    for name, t in (("u", u), ("delta", delta), ("A", A), ("B", B), ("C", C), ("D", D),
-                    ("z", z), ("delta_bias", delta_bias)):
+    for name, t in (
+        ("u", u),
+        ("delta", delta),
+        ("A", A),
+        ("B", B),
+        ("C", C),
+        ("D", D),
+        ("z", z),
+        ("delta_bias", delta_bias),
+    ):
         if t is not None and t.device.type != "cpu":
             raise InputError(f"selective_scan_cpu: {name} is on {t.device}, expected a CPU tensor")
-    out, last = _SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                       return_last_state)
+    out, last = _SelectiveScanFn.apply(
+        u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state
+    )
     return (out, last) if return_last_state else out

@@ -40,16 +40,35 @@ def cuda_available() -> bool:
     return torch.cuda.is_available() and _import_mamba()[0] is not None
 
 
-def selective_scan_cuda(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                        D: Tensor | None = None, z: Tensor | None = None,
-                        delta_bias: Tensor | None = None, delta_softplus: bool = False,
-                        return_last_state: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def selective_scan_cuda(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Selective scan on CUDA tensors via ``mamba_ssm``'s ``selective_scan_fn``."""
     fn, why = _import_mamba()
     if fn is None or not torch.cuda.is_available():
         reason = why if fn is None else "torch.cuda.is_available() is False"
         raise ScanBackendUnavailable(
             f"selective_scan backend 'cuda' is unavailable ({reason}); install mamba-ssm on a "
-            "CUDA machine (pip install 'bioseq[cuda]') or use backend='cpu' / 'reference'")
-    return fn(u, delta, A, B, C, D=D, z=z, delta_bias=delta_bias,
-              delta_softplus=delta_softplus, return_last_state=return_last_state)
+            "CUDA machine (pip install 'bioseq[cuda]') or use backend='cpu' / 'reference'"
+        )
+    return fn(
+        u,
+        delta,
+        A,
+        B,
+        C,
+        D=D,
+        z=z,
+        delta_bias=delta_bias,
+        delta_softplus=delta_softplus,
+        return_last_state=return_last_state,
+    )

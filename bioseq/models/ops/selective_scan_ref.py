@@ -33,9 +33,16 @@ from bioseq.errors import InputError
 __all__ = ["check_scan_shapes", "selective_scan_ref"]
 
 
-def check_scan_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                      D: Tensor | None = None, z: Tensor | None = None,
-                      delta_bias: Tensor | None = None) -> tuple[int, int, int, int]:
+def check_scan_shapes(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+) -> tuple[int, int, int, int]:
     """Validate the scan arguments' shapes; return ``(batch, dim, L, N)``.
 
     Raises :class:`~bioseq.errors.InputError` naming the offending argument.
@@ -44,8 +51,9 @@ def check_scan_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
         raise InputError(f"selective_scan: u must be (batch, dim, L), got shape {tuple(u.shape)}")
     batch, dim, length = u.shape
     if tuple(delta.shape) != (batch, dim, length):
-        raise InputError(f"selective_scan: delta must have u's shape {tuple(u.shape)}, "
-                         f"got {tuple(delta.shape)}")
+        raise InputError(
+            f"selective_scan: delta must have u's shape {tuple(u.shape)}, got {tuple(delta.shape)}"
+        )
     if A.is_complex():
         raise InputError("selective_scan: complex A is not supported, pass a real (dim, N) A")
     if A.dim() != 2 or A.shape[0] != dim:
@@ -56,21 +64,29 @@ def check_scan_shapes(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
         ok = (
             (m.dim() == 2 and shape == (dim, n))
             or (m.dim() == 3 and shape == (batch, n, length))
-            or (m.dim() == 4 and shape[0] == batch and shape[2:] == (n, length)
-                and shape[1] > 0 and dim % shape[1] == 0)
+            or (
+                m.dim() == 4
+                and shape[0] == batch
+                and shape[2:] == (n, length)
+                and shape[1] > 0
+                and dim % shape[1] == 0
+            )
         )
         if not ok:
             raise InputError(
                 f"selective_scan: {name} must be (dim, N)=({dim}, {n}), (batch, N, L)="
                 f"({batch}, {n}, {length}) or (batch, G, N, L) with G dividing {dim}; "
-                f"got {shape}")
+                f"got {shape}"
+            )
     for name, v in (("D", D), ("delta_bias", delta_bias)):
         if v is not None and tuple(v.shape) != (dim,):
-            raise InputError(f"selective_scan: {name} must be (dim,)=({dim},), "
-                             f"got {tuple(v.shape)}")
+            raise InputError(
+                f"selective_scan: {name} must be (dim,)=({dim},), got {tuple(v.shape)}"
+            )
     if z is not None and tuple(z.shape) != (batch, dim, length):
-        raise InputError(f"selective_scan: z must have u's shape {tuple(u.shape)}, "
-                         f"got {tuple(z.shape)}")
+        raise InputError(
+            f"selective_scan: z must have u's shape {tuple(u.shape)}, got {tuple(z.shape)}"
+        )
     return batch, dim, length, n
 
 
@@ -83,10 +99,18 @@ def _per_channel(m: Tensor, dim: int) -> Tensor:
     return m.repeat_interleave(dim // m.shape[1], dim=1)  # (batch, G, N, L) -> (batch, dim, N, L)
 
 
-def selective_scan_ref(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                       D: Tensor | None = None, z: Tensor | None = None,
-                       delta_bias: Tensor | None = None, delta_softplus: bool = False,
-                       return_last_state: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+def selective_scan_ref(
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor | None = None,
+    z: Tensor | None = None,
+    delta_bias: Tensor | None = None,
+    delta_softplus: bool = False,
+    return_last_state: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
     """Selective scan by a sequential loop over time (see the module docstring).
 
     Returns ``out`` (u's shape and dtype), or ``(out, last_state)`` with ``last_state`` the fp32
