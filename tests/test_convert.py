@@ -240,3 +240,24 @@ def test_load_checkpoint_detects_the_layout_and_gives_hyenadna_its_tokenizer(tmp
     (tmp_path / "other" / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(InputError, match="unrecognised checkpoint"):
         load_checkpoint(tmp_path / "other")
+
+
+def test_convert_command_writes_a_loadable_model_directory(tmp_path):
+    from click.testing import CliRunner
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from bioseq.cli.main import main
+
+    config, state = hyenadna_checkpoint(tmp_path / "src")
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "src"), str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    model = AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "out")
+    ids = torch.tensor([tokenizer.encode("ACGTTGCAN", add_special_tokens=False)])
+    assert ids.tolist() == [[7, 8, 9, 10, 10, 9, 8, 7, 11]]
+    with torch.no_grad():
+        assert torch.allclose(
+            model(ids).logits, hyenadna_reference_logits(config, state, ids), atol=1e-4
+        )
+    bad = CliRunner().invoke(main, ["convert", str(tmp_path), str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "no config.json" in bad.stderr

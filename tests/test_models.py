@@ -148,3 +148,25 @@ def test_presets_and_overrides():
     with pytest.raises(InputError, match="unknown model size"):
         HyenaConfig.from_preset("huge")
     assert TransformerConfig.from_preset("base").n_head == 8
+
+
+def test_strand_log_likelihoods_match_a_hand_computation():
+    from bioseq.io.alphabet import reverse_complement
+    from bioseq.models.rc import strand_log_likelihoods
+    from bioseq.tokenizers import CharTokenizer
+
+    torch.manual_seed(6)
+    tok = CharTokenizer("dna")
+    model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=tok.vocab_size, d_model=32)).eval()
+    sequences = ["ACGTTGCAAC", "GGATCN", "T"]
+
+    def by_hand(seq):
+        ids = torch.tensor([[tok.bos_token_id] + tok.encode(seq, add_special_tokens=False)])
+        logp = model(ids).logits.log_softmax(-1)[0]
+        return [logp[i, ids[0, i + 1]].item() for i in range(len(seq))]
+
+    forward, reverse, average = strand_log_likelihoods(model, tok, sequences, batch_size=2)
+    for seq, f, r, a in zip(sequences, forward, reverse, average, strict=True):
+        assert f == pytest.approx(by_hand(seq), abs=1e-5)
+        assert r == pytest.approx(by_hand(reverse_complement(seq))[::-1], abs=1e-5)
+        assert a == pytest.approx((f + r) / 2)

@@ -41,9 +41,11 @@ def main() -> None:
 
 
 def _register_commands() -> None:
+    from bioseq.cli.convert import convert
     from bioseq.cli.info import info
 
     main.add_command(info)
+    main.add_command(convert)
 
 
 _register_commands()

@@ -173,3 +173,28 @@ def load_checkpoint(directory: str | Path):
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(directory), None
+
+
+TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+    "merges.txt", "vocab.txt",
+)  # fmt: skip
+
+
+def convert_checkpoint(source: str | Path, destination: str | Path) -> Path:
+    """Write any supported checkpoint as a bioseq model directory (safetensors + config).
+
+    The tokenizer goes with it: HyenaDNA's character vocabulary, or the tokenizer files the
+    source directory already has.
+    """
+    source, destination = Path(source), Path(destination)
+    model, tokenizer = load_checkpoint(source)
+    destination.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(destination)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(destination)
+    else:
+        for name in TOKENIZER_FILES:
+            if (source / name).is_file():
+                (destination / name).write_bytes((source / name).read_bytes())
+    return destination
