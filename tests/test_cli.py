@@ -144,3 +144,28 @@ def test_example_genome_names():
     assert example_genome("lambda").exists() and example_genome("ecoli") == default_genome()
     with pytest.raises(Exception, match="no bundled genome"):
         example_genome("yeast")
+
+
+def test_fetch_prints_regions_as_fasta_on_either_strand():
+    from bioseq.io.alphabet import reverse_complement
+
+    lam = example_genome("lambda")
+    expected = str(next(SeqIO.parse(lam, "genbank")).seq[99:250]).upper()
+    result = run("fetch", lam, "NC_001416.1:100-250", "--width", "50")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == ">NC_001416.1:100-250" and [len(x) for x in lines[1:]] == [50, 50, 50, 1]
+    assert "".join(lines[1:]) == expected
+    minus = run("fetch", lam, "NC_001416.1:100-250", "--strand", "-").stdout.splitlines()
+    assert "".join(minus[1:]) == reverse_complement(expected)
+
+
+@pytest.mark.parametrize(
+    ("region", "fragment"),
+    [("NC_001416.1:48500-48600", "past the end"), ("chrZ:1-10", "no contig named 'chrZ'"),
+     ("NC_001416.1:0-10", "START must be >= 1")],
+)  # fmt: skip
+def test_fetch_bad_regions(region, fragment):
+    result = run("fetch", example_genome("lambda"), region)
+    assert result.exit_code == 2 and fragment in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -42,9 +42,11 @@ def main() -> None:
 
 def _register_commands() -> None:
     from bioseq.cli.convert import convert
+    from bioseq.cli.fetch import fetch
     from bioseq.cli.info import info
 
     main.add_command(info)
+    main.add_command(fetch)
     main.add_command(convert)
 
 

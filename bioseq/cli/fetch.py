@@ -1,0 +1,51 @@
+"""``bioseq fetch``: regions of a genome as FASTA, like ``samtools faidx``."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from bioseq.errors import InputError
+from bioseq.io.formats import open_genome
+
+REGION = re.compile(r"^(?P<contig>.+?)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
+
+
+def parse_region(text: str) -> tuple[str, int | None, int | None]:
+    """``chr1:101-200`` (1-based, inclusive, as samtools) -> ``("chr1", 100, 200)``."""
+    match = REGION.match(text)
+    if not match:
+        raise InputError(f"region {text!r}: expected CONTIG or CONTIG:START-END")
+    if match["start"] is None:
+        return match["contig"], None, None
+    start, end = int(match["start"].replace(",", "")), int(match["end"].replace(",", ""))
+    if start < 1 or end < start:
+        raise InputError(f"region {text!r}: START must be >= 1 and END >= START (1-based)")
+    return match["contig"], start - 1, end
+
+
+@click.command()
+@click.argument("genome", type=click.Path())
+@click.argument("regions", nargs=-1, required=True)
+@click.option("--strand", type=click.Choice(["+", "-"]), default="+", show_default=True)
+@click.option("--width", type=int, default=60, show_default=True, help="Bases per line.")
+def fetch(genome: str, regions: tuple[str, ...], strand: str, width: int) -> None:
+    """Print REGIONS (CONTIG or CONTIG:START-END, 1-based inclusive) of GENOME as FASTA.
+
+    \b
+    Example:
+        bioseq fetch genome.fa.gz chr1:1,000,001-1,000,100 --strand -
+    """
+    source = open_genome(genome)
+    for region in regions:
+        contig, start, end = parse_region(region)
+        length = source.contigs.get(contig)
+        if length is not None and end is not None and end > length:
+            raise InputError(
+                f"{genome}: region {region} extends past the end of {contig} (length {length:,})"
+            )
+        seq = source.fetch(contig, start or 0, end, strand=strand)
+        click.echo(f">{region}{'(-)' if strand == '-' else ''}")
+        for i in range(0, len(seq), width):
+            click.echo(seq[i : i + width])
