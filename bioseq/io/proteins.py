@@ -45,6 +45,7 @@ import numpy as np
 
 from bioseq.errors import InputError, located
 from bioseq.io.alphabet import PROTEIN, Alphabet, AmbiguousPolicy, InvalidPolicy, get_alphabet
+from bioseq.io.fasta import FastaRecord
 
 __all__ = [
     "AlignedRecord",
@@ -61,17 +62,7 @@ _RANGE = re.compile(r"^(?P<id>.+)/(?P<start>\d+)-(?P<end>\d+)$")
 _GAPS = b"-."
 
 
-@dataclass
-class ProteinRecord:
-    """One protein sequence; ``line`` is the 1-based line of its header."""
-
-    name: str
-    description: str
-    sequence: str
-    line: int
-
-    def __len__(self) -> int:
-        return len(self.sequence)
+ProteinRecord = FastaRecord  # one protein sequence; ``line`` is its header's line
 
 
 @dataclass
