@@ -170,3 +170,35 @@ def test_strand_log_likelihoods_match_a_hand_computation():
         assert f == pytest.approx(by_hand(seq), abs=1e-5)
         assert r == pytest.approx(by_hand(reverse_complement(seq))[::-1], abs=1e-5)
         assert a == pytest.approx((f + r) / 2)
+
+
+def test_documented_preset_parameter_counts_are_true():
+    import re
+
+    import bioseq.models.config as config_module
+
+    rows = re.findall(r"^\| (tiny|small|base)\s*\|.*?\| ([\d.]+) M \| ([\d.]+) M \| ([\d.]+) M \|",
+                      config_module.__doc__, re.M)  # fmt: skip
+    assert len(rows) == 3
+    for size, *documented in rows:
+        models = [
+            HyenaLM(HyenaConfig.from_preset(size, vocab_size=10, max_seq_len=8192)),
+            MambaLM(MambaConfig.from_preset(size, vocab_size=10)),
+            TransformerLM(TransformerConfig.from_preset(size, vocab_size=10)),
+        ]
+        for model, text in zip(models, documented, strict=True):
+            count = sum(p.numel() for p in model.parameters()) / 1e6
+            assert count == pytest.approx(float(text), abs=0.051), (size, type(model))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("kind", KINDS)
+def test_cuda_forward_matches_cpu(kind, monkeypatch):
+    """On a GPU the models (Mamba through mamba-ssm's kernels when installed) match the CPU."""
+    torch.manual_seed(7)
+    model = tiny(kind)
+    ids = torch.randint(0, VOCAB, (2, 64))
+    expected = model(ids).logits
+    got = model.cuda()(ids.cuda()).logits.cpu()
+    assert torch.allclose(got, expected, atol=1e-3, rtol=1e-3)

@@ -10,9 +10,9 @@ Presets (parameter counts for the 10-token DNA character vocabulary, padded to 1
 
 | preset | d_model | n_layer | Hyena | Mamba | Transformer |
 |---|---|---|---|---|---|
-| tiny  | 128 | 2 | 0.44 M | 0.23 M | 0.40 M |
-| small | 256 | 4 | 3.3 M  | 1.8 M  | 3.2 M  |
-| base  | 512 | 8 | 25.5 M | 14.0 M | 25.2 M |
+| tiny  | 128 | 2 | 0.52 M | 0.24 M | 0.40 M |
+| small | 256 | 4 | 3.45 M | 1.76 M | 3.16 M |
+| base  | 512 | 8 | 25.9 M | 13.6 M | 25.2 M |
 
 (Hyena's count includes its positional features, 5 x ``max_seq_len``; the table uses 8,192.)
 """
