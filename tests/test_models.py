@@ -194,7 +194,7 @@ def test_documented_preset_parameter_counts_are_true():
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("kind", KINDS)
-def test_cuda_forward_matches_cpu(kind, monkeypatch):
+def test_cuda_forward_matches_cpu(kind):
     """On a GPU the models (Mamba through mamba-ssm's kernels when installed) match the CPU."""
     torch.manual_seed(7)
     model = tiny(kind)

@@ -44,10 +44,18 @@ def _register_commands() -> None:
     from bioseq.cli.convert import convert
     from bioseq.cli.fetch import fetch
     from bioseq.cli.info import info
+    from bioseq.cli.pretrain import pretrain
+    from bioseq.cli.probe import probe
+    from bioseq.cli.score import make_snv_vcf, score_mutations, score_vcf
 
     main.add_command(info)
     main.add_command(fetch)
     main.add_command(convert)
+    main.add_command(pretrain)
+    main.add_command(score_vcf)
+    main.add_command(score_mutations)
+    main.add_command(make_snv_vcf)
+    main.add_command(probe)
 
 
 _register_commands()

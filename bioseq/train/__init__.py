@@ -1,0 +1,22 @@
+"""Pretraining: ``bioseq pretrain`` and its Python API.
+
+>>> from bioseq.train import TrainConfig, pretrain
+>>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP  (the E. coli demo)
+>>> run = pretrain({"inputs": ["genome.fa"], "out": "runs/g", "steps": 1000})  # doctest: +SKIP
+
+Modules: :mod:`~bioseq.train.config` (the run configuration and its YAML),
+:mod:`~bioseq.train.data` (batches as a function of the step), :mod:`~bioseq.train.loop` (the
+loop), :mod:`~bioseq.train.checkpoint` (atomic checkpoints, :func:`resolve_model_dir`),
+:mod:`~bioseq.train.distributed` (torchrun / DDP), :mod:`~bioseq.train.markov` (the Markov
+reference), :mod:`~bioseq.train.plot` (``loss.png``).
+"""
+
+from bioseq.train.checkpoint import latest_checkpoint, resolve_model_dir
+from bioseq.train.config import TrainConfig, load_yaml, merge
+from bioseq.train.loop import TIMING_FIELDS, TrainingDiverged, pretrain
+from bioseq.train.markov import MarkovModel, markov_bits_per_base
+
+__all__ = [
+    "TIMING_FIELDS", "MarkovModel", "TrainConfig", "TrainingDiverged", "latest_checkpoint",
+    "load_yaml", "markov_bits_per_base", "merge", "pretrain", "resolve_model_dir",
+]  # fmt: skip

@@ -128,13 +128,14 @@ def selective_scan_ref(
 
     decay = torch.exp(delta[..., None] * A[:, None, :])  # (batch, dim, L, N)
     drive = (delta * u)[..., None] * Bc.transpose(-1, -2)  # (batch, dim, L, N)
+    # unbind (not decay[:, :, t]) so that autograd does not build a full-size gradient per step
+    c_steps = (Cc[..., 0],) * length if C.dim() == 2 else Cc.unbind(-1)
     x = u.new_zeros(u.shape[0], dim, A.shape[1])
     ys = []
-    for t in range(length):
-        x = decay[:, :, t] * x + drive[:, :, t]
-        c_t = Cc[..., t] if Cc.shape[-1] > 1 else Cc[..., 0]
+    for decay_t, drive_t, c_t in zip(decay.unbind(2), drive.unbind(2), c_steps, strict=True):
+        x = decay_t * x + drive_t
         ys.append((x * c_t).sum(-1))
-    out = torch.stack(ys, dim=-1)
+    out = torch.stack(ys, dim=-1) if ys else u.new_zeros(u.shape)
     if D is not None:
         out = out + D.float()[:, None] * u
     if z is not None:

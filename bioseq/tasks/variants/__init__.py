@@ -1,0 +1,71 @@
+"""Zero-shot variant effect scoring: DNA variants from VCF, protein substitutions from DMS tables.
+
+DNA (Evo 2 style; :mod:`~bioseq.tasks.variants.dna`, :mod:`~bioseq.tasks.variants.vcf`)::
+
+    from bioseq.tasks.variants import load_model, score_vcf
+    loaded = load_model("runs/ecoli-mamba")
+    result = score_vcf(loaded.model, loaded.tokenizer, "genome.fa.gz", "calls.vcf.gz",
+                       out="scored.vcf.gz", window=8192, strand="both")
+    [(s.chrom, s.pos, s.alt, s.score, s.status) for s in result.alleles]
+
+Proteins (:mod:`~bioseq.tasks.variants.mutations`,
+:mod:`~bioseq.tasks.variants.site_independent`)::
+
+    from bioseq.tasks.variants import (SiteIndependentModel, mutation_metrics,
+                                       read_mutation_table, read_wildtype, score_mutations)
+    wildtype, offset = read_wildtype("BLAT_ECOLX_r24-286.a2m")
+    model = SiteIndependentModel.from_a2m("BLAT_ECOLX_r24-286.a2m")
+    table = read_mutation_table("BLAT_ECOLX_Ranganathan2015.csv")
+    rows = score_mutations(model, wildtype, table, offset, score_col="2500")
+    mutation_metrics(rows)["spearman"]
+
+The engine under both (:class:`PairScorer`) scores each reference once and recomputes only the
+suffix of each alternative; :func:`naive_pair_scores` is the slow reference it is tested against.
+"""
+
+from bioseq.tasks.variants.contigs import ContigMatcher
+from bioseq.tasks.variants.dna import (
+    STATUSES,
+    DnaVariantScorer,
+    Variant,
+    VariantScore,
+    score_variants,
+    window_bounds,
+)
+from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
+from bioseq.tasks.variants.loading import LoadedModel, load_model
+from bioseq.tasks.variants.metrics import auroc, mutation_metrics, snv_summary, spearman
+from bioseq.tasks.variants.mutations import (
+    CausalMutationScorer,
+    MutationScore,
+    Substitution,
+    apply_mutant,
+    check_mutant,
+    parse_mutant,
+    read_mutation_table,
+    read_wildtype,
+    score_mutations,
+    write_mutation_scores,
+)
+from bioseq.tasks.variants.site_independent import SiteIndependentModel, sequence_weights
+from bioseq.tasks.variants.snv import CodingSnv, coding_snvs, make_snv_vcf, select_cds
+from bioseq.tasks.variants.vcf import (
+    VcfData,
+    VcfResult,
+    read_vcf,
+    score_entries,
+    score_vcf,
+    write_tsv,
+    write_vcf,
+)
+
+__all__ = [
+    "STATUSES", "ContigMatcher", "DnaVariantScorer", "Variant", "VariantScore",
+    "score_variants", "window_bounds", "PairScore", "PairScorer", "naive_pair_scores",
+    "LoadedModel", "load_model", "auroc", "mutation_metrics", "snv_summary", "spearman",
+    "CausalMutationScorer", "MutationScore", "Substitution", "apply_mutant", "check_mutant",
+    "parse_mutant", "read_mutation_table", "read_wildtype", "score_mutations",
+    "write_mutation_scores", "SiteIndependentModel", "sequence_weights", "CodingSnv",
+    "coding_snvs", "make_snv_vcf", "select_cds", "VcfData", "VcfResult", "read_vcf",
+    "score_entries", "score_vcf", "write_tsv", "write_vcf",
+]  # fmt: skip

@@ -1,0 +1,148 @@
+"""``bioseq pretrain``: train a language model on FASTA, GenBank or protein alignment files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from bioseq.errors import InputError
+
+_SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
+
+
+def parse_count(text: str) -> int:
+    """``"2.5M"`` -> 2500000; plain integers and ``1e6`` work too."""
+    raw = text.strip().lower().replace(",", "").replace("_", "")
+    scale = _SUFFIXES.get(raw[-1:], 1)
+    try:
+        value = float(raw[:-1] if scale > 1 else raw)
+    except ValueError:
+        raise InputError(
+            f"--tokens: expected a count such as 5000000 or 5M, not {text!r}"
+        ) from None
+    return int(value * scale)
+
+
+def parse_model_config(items: tuple[str, ...]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--model-config: expected KEY=VALUE, not {item!r}")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return out
+
+
+def _choice(*values: str) -> click.Choice:
+    return click.Choice(values)
+
+
+@click.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--out", "-o", type=click.Path(), help="Run directory to create.")
+@click.option("--resume", type=click.Path(), help="Continue the run in this directory.")
+@click.option("--overwrite", is_flag=True, default=None, help="Replace the run in --out.")
+@click.option("--config", "config_file", type=click.Path(), help="YAML file of settings.")
+@click.option("--alphabet", type=_choice("auto", "dna", "protein"), help="[default: auto]")
+@click.option("--model", type=_choice("hyena", "mamba", "transformer"), help="[default: hyena]")
+@click.option("--size", type=_choice("tiny", "small", "base"), help="[default: tiny]")
+@click.option("--d-model", type=int, help="Override the size preset's width.")
+@click.option("--n-layer", type=int, help="Override the size preset's depth.")
+@click.option("--model-config", multiple=True, metavar="KEY=VALUE",
+              help="Any other model config field, e.g. d_state=32 (repeatable).")  # fmt: skip
+@click.option("--tokenizer", help="char, kmer, kmer:K or a tokenizer directory [default: char]")
+@click.option("--context", type=int, help="Tokens per training sequence [default: 256]")
+@click.option("--context-warmup", type=int,
+              help="Steps of context warm-up, doubling from 64 tokens [default: 0]")  # fmt: skip
+@click.option("--batch-size", type=int,
+              help="Sequences per optimizer step, over all processes [default: 16]")  # fmt: skip
+@click.option("--grad-accum", type=int, help="Micro-batches per step and process [default: 1]")
+@click.option("--steps", type=int, help="Optimizer steps [default: 200]")
+@click.option("--tokens", help="Train on about this many tokens instead of --steps (e.g. 50M).")
+@click.option("--lr", type=float, help="Peak learning rate [default: 3e-3]")
+@click.option("--min-lr-ratio", type=float, help="Final / peak learning rate [default: 0.1]")
+@click.option("--warmup-steps", type=int, help="Linear warm-up [default: 10% of the steps]")
+@click.option("--weight-decay", type=float, help="AdamW weight decay [default: 0.1]")
+@click.option("--grad-clip", type=float, help="Gradient norm clip, 0 = off [default: 1.0]")
+@click.option("--seed", type=int, help="[default: 0]")
+@click.option("--val-fraction", type=float,
+              help="Hold out the last fraction of every contig [default: 0.1]")  # fmt: skip
+@click.option("--val-contigs", help="Comma-separated contigs (or record names) to hold out.")
+@click.option("--rc-augment/--no-rc-augment", default=None,
+              help="Reverse-complement half the training windows [default: off]")  # fmt: skip
+@click.option("--precision", type=_choice("auto", "fp32", "bf16"),
+              help="auto: bf16 autocast on CUDA, fp32 on CPU [default: auto]")  # fmt: skip
+@click.option("--direction", type=_choice("forward", "reverse"),
+              help="reverse: a right-to-left model [default: forward]")  # fmt: skip
+@click.option("--device", type=_choice("auto", "cpu", "cuda"), help="[default: auto]")
+@click.option("--threads", type=int,
+              help="CPU threads per process, 0 = the idle cores [default: 0]")  # fmt: skip
+@click.option("--log-every", type=int, help="[default: 10]")
+@click.option("--eval-every", type=int, help="[default: 50]")
+@click.option("--eval-windows", type=int, help="Validation windows per evaluation [default: 64]")
+@click.option("--final-eval-windows", type=int,
+              help="Validation windows at the end, 0 = all [default: 1024]")  # fmt: skip
+@click.option("--save-every", type=int, help="Checkpoint interval in steps [default: 100]")
+@click.option("--keep-checkpoints", type=int, help="Newest checkpoints kept, 0 = all [default: 3]")
+@click.option("--markov-order", type=int, help="Order of the Markov reference [default: 4]")
+@click.option("--max-bad-steps", type=int,
+              help="Stop after this many NaN/inf steps in a row [default: 5]")  # fmt: skip
+@click.option("--stop-after", type=int, help="Stop with a checkpoint after this step.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | None,
+             quiet: bool, **flags) -> None:  # fmt: skip
+    """Pretrain a Hyena, Mamba or Transformer language model on INPUTS: FASTA, GenBank or
+    protein alignment (a2m/a3m) files or folders of them. With no INPUTS, trains on the bundled
+    E. coli genome: `bioseq pretrain --out runs/demo` is a complete demo (1-2 minutes on 2
+    CPU cores).
+
+    Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
+    `import bioseq`), OUT/checkpoints/step-N/, OUT/metrics.jsonl, OUT/loss.png and
+    OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint;
+    --resume OUT continues exactly. Under `torchrun --nproc_per_node=N -m bioseq pretrain ...`
+    the processes train one model with DistributedDataParallel.
+
+    \b
+    Examples:
+        bioseq pretrain --out runs/demo
+        bioseq pretrain genome.fa.gz --model mamba --size small --context 4096 --out runs/g
+        bioseq pretrain proteins.a2m --direction reverse --out runs/p --config run.yaml
+        bioseq pretrain --resume runs/g --steps 20000
+    """
+    from bioseq.train import TrainConfig, TrainingDiverged, load_yaml, merge
+    from bioseq.train import pretrain as run_pretrain
+
+    values = {k: v for k, v in flags.items() if v is not None and v != ()}
+    if "tokens" in values:
+        values["tokens"] = parse_count(values["tokens"])
+    if "model_config" in values:
+        values["model_config"] = parse_model_config(values["model_config"])
+    if "val_contigs" in values:
+        values["val_contigs"] = [c.strip() for c in values["val_contigs"].split(",") if c.strip()]
+    if inputs:
+        values["inputs"] = list(inputs)
+    if resume is not None:
+        if config_file or inputs:
+            raise InputError("--resume takes its inputs and settings from the run's config.yaml")
+        if values.get("out") not in (None, resume):
+            raise InputError("--resume DIR continues in DIR; leave out --out")
+        saved = Path(resume) / "config.yaml"
+        if not saved.is_file():
+            raise InputError(f"{resume}: not a run directory (no config.yaml) to resume")
+        base = load_yaml(saved)
+        values.update(out=resume, resume=True)
+    else:
+        base = load_yaml(config_file) if config_file else TrainConfig()
+    if base.tokens is None and "tokens" in values and base.steps is not None:
+        base = merge(base, {"steps": None})  # --tokens replaces the file's steps
+    if "steps" in values and base.tokens is not None:
+        base = merge(base, {"tokens": None})
+    config = merge(base, values, source="command line")
+    try:
+        run_pretrain(config, quiet=quiet)
+    except TrainingDiverged as err:
+        click.echo(f"bioseq: error: {err}", err=True)
+        sys.exit(1)

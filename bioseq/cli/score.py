@@ -1,0 +1,328 @@
+"""``bioseq score-vcf``, ``bioseq score-mutations`` and ``bioseq make-snv-vcf``.
+
+Thin wrappers over :mod:`bioseq.tasks.variants`: parse options, call the API, report. Problems
+with single records or rows are counted and shown (the first few of each kind), never fatal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import click
+
+from bioseq.errors import InputError
+
+_EXAMPLES = 3  # problems shown per status
+
+
+def _warn(message: str) -> None:
+    click.echo(f"bioseq: warning: {message}", err=True)
+
+
+def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str) -> None:
+    """problems: (status, where, detail). One summary line, then a few examples per status."""
+    counts = Counter(status for status, _, _ in problems)
+    if not counts:
+        return
+    summary = ", ".join(f"{n:,} {status}" for status, n in counts.most_common())
+    click.echo(f"not scored: {summary} (of {total:,} {what})", err=True)
+    shown: dict[str, int] = defaultdict(int)
+    for status, where, detail in problems:
+        if shown[status] < _EXAMPLES:
+            shown[status] += 1
+            click.echo(f"  {status}: {where}: {detail}", err=True)
+
+
+# -- score-vcf ------------------------------------------------------------------------------
+
+
+@click.command("score-vcf")
+@click.option("--model", required=True, help="Model directory or `bioseq pretrain` run.")
+@click.option("--fasta", required=True, help="Reference: FASTA (plain/bgzip/gzip) or GenBank.")
+@click.option("--vcf", "vcf_path", required=True, help="Variants: VCF (plain/gz) or BCF.")
+@click.option("--out", required=True, help="OUT.vcf, OUT.vcf.gz (+ tabix), OUT.bcf or OUT.tsv.")
+@click.option("--window", default=8192, show_default=True, help="Bases per window.")
+@click.option(
+    "--strand",
+    type=click.Choice(["forward", "both"]),
+    default="forward",
+    show_default=True,
+    help="Score the + strand, or average it with the - strand.",
+)
+@click.option(
+    "--reduce",
+    type=click.Choice(["mean", "sum"]),
+    default="mean",
+    show_default=True,
+    help="Per-token mean or sum of log-likelihoods (indels always use the sum).",
+)
+@click.option("--batch-size", default=8, show_default=True, help="Sequences per forward pass.")
+@click.option(
+    "--window-step",
+    default=1,
+    show_default=True,
+    help="Snap windows to this grid so nearby SNVs share one reference window.",
+)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def score_vcf(
+    model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str, reduce: str,
+    batch_size: int, window_step: int, device: str | None, progress: bool,
+) -> None:  # fmt: skip
+    """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
+
+    Every input record is written out with INFO BIOSEQ_LLR (per ALT) and BIOSEQ_STATUS (ok,
+    or why not scored: ref_mismatch, contig_missing, window_mostly_N, symbolic_allele...).
+
+    \b
+    Example:
+        bioseq score-vcf --model runs/ecoli --fasta genome.fa.gz --vcf calls.vcf.gz \\
+            --out scored.vcf.gz --strand both
+    """
+    from bioseq.tasks.variants.loading import load_model
+    from bioseq.tasks.variants.metrics import output_paths, write_metrics
+    from bioseq.tasks.variants.vcf import score_vcf as run
+
+    loaded = load_model(model, device)
+    meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
+    result = run(
+        loaded.model, loaded.tokenizer, fasta, vcf_path, out, progress=progress, meta=meta,
+        window=window, strand=strand, reduce=reduce, batch_size=batch_size,
+        window_step=window_step,
+    )  # fmt: skip
+    if not result.data.entries:
+        _warn(f"{vcf_path}: no variant records; wrote an empty {out}")
+    alleles = result.alleles
+    ok = sum(s.status == "ok" for s in alleles)
+    rate = ok / result.seconds if result.seconds > 0 else 0.0
+    click.echo(f"scored {ok:,} of {len(alleles):,} alleles in {result.seconds:.1f} s "
+               f"({rate:,.1f} variants/s); wrote {out}", err=True)  # fmt: skip
+    problems = [
+        (s.status, entry.where() + ("" if entry.record is None else
+                                    f" {s.chrom}:{s.pos} {s.ref}>{s.alt}"), s.detail)
+        for entry, scores in zip(result.data.entries, result.scores, strict=True)
+        for s in scores if s.status != "ok"
+    ]  # fmt: skip
+    _report_problems(problems, len(alleles), "alleles")
+    if result.warning:
+        _warn(result.warning)
+    if result.snv_metrics is not None:
+        metrics_path, _ = output_paths(out)
+        write_metrics(metrics_path, result.snv_metrics)
+        m = result.snv_metrics
+        click.echo(
+            "codon position mean score: " + ", ".join(
+                f"{p}: {m[f'mean_codon_pos{p}']:.4g}" for p in (1, 2, 3)
+                if m[f"mean_codon_pos{p}"] is not None)
+            + f"; AUROC synonymous vs nonsynonymous: {m['auroc_synonymous']}; "
+            f"wrote {metrics_path}", err=True,
+        )  # fmt: skip
+
+
+# -- score-mutations ------------------------------------------------------------------------
+
+
+def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device):
+    """The scorer named by --model (site-independent or one/two causal models)."""
+    from bioseq.tasks.variants.loading import load_model
+    from bioseq.tasks.variants.mutations import CausalMutationScorer
+    from bioseq.tasks.variants.site_independent import SiteIndependentModel
+
+    if models == ("site-independent",):
+        if alignment is None:
+            raise InputError("--model site-independent needs --alignment FILE.a2m")
+        return SiteIndependentModel.from_a2m(alignment, theta=theta, pseudocount=pseudocount)
+    if "site-independent" in models:
+        raise InputError("--model site-independent cannot be combined with other models")
+    loaded = [load_model(m, device) for m in models]
+    pairs = {id(x): (x.model, x.tokenizer) for x in loaded}
+    if strategy == "causal":
+        if len(loaded) != 1:
+            raise InputError("--strategy causal takes one --model (causal-both takes two)")
+        (one,) = loaded
+        if one.direction == "reverse":
+            return CausalMutationScorer(reverse=pairs[id(one)], batch_size=batch_size)
+        return CausalMutationScorer(forward=pairs[id(one)], batch_size=batch_size)
+    if len(loaded) == 1:
+        (one,) = loaded
+        if one.direction != "both":
+            raise InputError(
+                f"--strategy causal-both needs a right-to-left model too: pass --model twice "
+                f"(forward and reverse runs) or one run trained both ways ({one.path} reads "
+                f"{one.direction})"
+            )
+        return CausalMutationScorer(pairs[id(one)], pairs[id(one)], batch_size=batch_size)
+    if len(loaded) != 2:
+        raise InputError("--strategy causal-both takes one or two --model options")
+    first, second = loaded
+    if first.direction == "reverse" and second.direction != "reverse":
+        first, second = second, first
+    if first.direction == "reverse" or second.direction == "forward":
+        raise InputError(f"causal-both: {first.path} reads {first.direction} and "
+                         f"{second.path} reads {second.direction}; need one of each")  # fmt: skip
+    return CausalMutationScorer(pairs[id(first)], pairs[id(second)], batch_size=batch_size)
+
+
+@click.command("score-mutations")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    help="Model directory or run (twice for causal-both), or 'site-independent'.",
+)
+@click.option(
+    "--wildtype",
+    default=None,
+    help="Wild type: a sequence, a FASTA file, or an a2m/a3m (its first record).",
+)
+@click.option(
+    "--offset",
+    type=int,
+    default=None,
+    help="Residue number of the wild type's first residue (default 1, or the range "
+    "in an alignment/FASTA header such as BLAT_ECOLX/24-286).",
+)
+@click.option("--mutations", required=True, help="Table: EVmutation (;) or ProteinGym (,) format.")
+@click.option("--mutant-col", default="mutant", show_default=True)
+@click.option("--score-col", default=None, help="Measured column: Spearman, AUROC, scatter plot.")
+@click.option(
+    "--strategy", type=click.Choice(["causal", "causal-both"]), default="causal", show_default=True
+)
+@click.option("--alignment", default=None, help="a2m/a3m homologs (for site-independent).")
+@click.option("--binary-col", default=None, help="0/1 column for AUROC (ProteinGym DMS_score_bin).")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="AUROC of measured >= THRESHOLD (when no --binary-col).",
+)
+@click.option(
+    "--theta",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="Identity for site-independent sequence weights.",
+)
+@click.option("--unweighted", is_flag=True, help="Site-independent without sequence weights.")
+@click.option("--pseudocount", type=float, default=0.1, show_default=True)
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--device", default=None)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--out", required=True, help="OUT.csv (also OUT.metrics.json, OUT.scatter.png).")
+def score_mutations(
+    models: tuple[str, ...], wildtype: str | None, offset: int | None, mutations: str,
+    mutant_col: str, score_col: str | None, strategy: str, alignment: str | None,
+    binary_col: str | None, threshold: float | None, theta: float, unweighted: bool,
+    pseudocount: float, batch_size: int, device: str | None, progress: bool, out: str,
+) -> None:  # fmt: skip
+    """Zero-shot scores of protein substitutions (H24C, H24C:G45A) in a DMS table.
+
+    causal: log p(mutant) - log p(wild type); causal-both: the average of a left-to-right and
+    a right-to-left model; site-independent: per-column log-odds from --alignment.
+
+    \b
+    Example:
+        bioseq score-mutations --model site-independent --alignment BLAT_ECOLX_r24-286.a2m \\
+            --wildtype BLAT_ECOLX_r24-286.a2m --mutations BLAT_ECOLX_Ranganathan2015.csv \\
+            --score-col 2500 --out blat.csv
+    """
+    from tqdm.auto import tqdm
+
+    from bioseq.tasks.variants import metrics as m
+    from bioseq.tasks.variants import mutations as mut
+
+    if wildtype is None and alignment is None:
+        raise InputError("give --wildtype (sequence, FASTA or alignment) or --alignment")
+    sequence, offset = mut.read_wildtype(wildtype or alignment, offset)
+    table = mut.read_mutation_table(mutations)
+    model = _mutation_model(models, strategy, alignment, None if unweighted else theta,
+                            pseudocount, batch_size, device)  # fmt: skip
+    with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
+        scores = mut.score_mutations(model, sequence, table, offset, mutant_col, score_col,
+                                     progress=bar.update)  # fmt: skip
+    mut.write_mutation_scores(scores, table.columns, out)
+    n_ok = sum(s.status == "ok" for s in scores)
+    click.echo(f"scored {n_ok:,} of {len(scores):,} mutants; wrote {out}", err=True)
+    problems = [(s.status, f"line {s.line}", s.detail) for s in scores if s.status != "ok"]
+    _report_problems(problems, len(scores), "rows")
+    if sum(s.status == "wildtype_mismatch" for s in scores) > len(scores) // 2:
+        parsed = []
+        for s in scores:
+            try:
+                parsed.append(mut.parse_mutant(s.mutant))
+            except InputError:
+                continue
+        better = mut.suggest_offset(parsed, sequence)
+        if better is not None and better != offset:
+            _warn(f"most wild-type residues do not match at offset {offset}; "
+                  f"--offset {better} matches more")  # fmt: skip
+    if score_col is None:
+        return
+    metrics = m.mutation_metrics(scores, binary_col, threshold)
+    metrics_path, plot_path = m.output_paths(out)
+    m.write_metrics(metrics_path, metrics)
+    pairs = [(s.score, s.measured) for s in scores if None not in (s.score, s.measured)]
+    if pairs:
+        rho = metrics["spearman"]
+        rho_text = "n/a" if rho is None else f"{rho:.3f}"
+        title = f"{Path(mutations).name}: Spearman {rho_text} (n = {metrics['n_scored']:,})"
+        m.scatter_plot([p[0] for p in pairs], [p[1] for p in pairs], plot_path, title,
+                       xlabel=score_col)  # fmt: skip
+    text = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in metrics.items())  # fmt: skip
+    click.echo(text)
+    click.echo(f"wrote {metrics_path} and {plot_path}", err=True)
+
+
+# -- make-snv-vcf ---------------------------------------------------------------------------
+
+
+@click.command("make-snv-vcf")
+@click.option("--genbank", required=True, help="GenBank file (plain or gzip).")
+@click.option(
+    "--cds",
+    "cds_names",
+    multiple=True,
+    help="CDS to mutate, by locus tag, gene or protein id (repeatable).",
+)
+@click.option("--all-cds", is_flag=True, help="Every CDS of the file.")
+@click.option(
+    "--region", default=None, help="Only CDS wholly inside CONTIG:START-END (1-based, inclusive)."
+)
+@click.option("--limit", type=int, default=None, help="At most this many CDS (file order).")
+@click.option("--out", required=True, help="OUT.vcf or OUT.vcf.gz (bgzip + tabix).")
+def make_snv_vcf(
+    genbank: str, cds_names: tuple[str, ...], all_cds: bool, region: str | None,
+    limit: int | None, out: str,
+) -> None:  # fmt: skip
+    """Write every possible SNV of chosen CDS as a VCF, annotated with the CDS, the codon
+    position (BIOSEQ_CODON_POS) and synonymous/nonsynonymous (BIOSEQ_EFFECT).
+
+    \b
+    Example:
+        bioseq make-snv-vcf --genbank ecoli.gbff.gz --cds thrA --cds lacZ --out snvs.vcf.gz
+        bioseq make-snv-vcf --genbank ecoli.gbff.gz --region NC_000913.3:4177488-4641652 \
+            --limit 10 --out heldout.vcf.gz
+        bioseq score-vcf --model runs/ecoli --fasta ecoli.gbff.gz --vcf snvs.vcf.gz --out s.tsv
+    """
+    from bioseq.cli.fetch import parse_region
+    from bioseq.tasks.variants.snv import make_snv_vcf as run
+
+    if sum((bool(cds_names), all_cds, region is not None)) != 1:
+        raise InputError("choose CDS with --cds (repeatable), --region or --all-cds (one of them)")
+    where = None
+    if region is not None:
+        contig, start, end = parse_region(region)
+        if start is None:
+            raise InputError(f"--region {region!r}: expected CONTIG:START-END")
+        where = (contig, start, end)
+    snvs = run(genbank, out, list(cds_names) or None, where, limit)
+    if not snvs:
+        raise InputError(f"{genbank}: no CDS lies wholly inside --region {region} "
+                         f"({out} holds no record)")  # fmt: skip
+    genes = len({s.cds for s in snvs})
+    synonymous = sum(s.synonymous for s in snvs)
+    click.echo(f"wrote {len(snvs):,} SNVs of {genes:,} CDS ({synonymous:,} synonymous) to {out}",
+               err=True)  # fmt: skip

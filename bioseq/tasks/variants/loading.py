@@ -1,0 +1,81 @@
+"""Load a scoring model from a pretraining run or a model directory.
+
+``--model`` may name a ``bioseq pretrain`` run directory (mapped to its model directory by
+``bioseq.train.checkpoint.resolve_model_dir``) or any directory holding a model and tokenizer
+saved with ``save_pretrained``. The reading direction a model was trained in (``forward``,
+``reverse`` or ``both``) is read from its config.
+
+>>> loaded = load_model("runs/blat-forward")  # doctest: +SKIP
+>>> loaded.direction, type(loaded.model).__name__  # doctest: +SKIP
+('forward', 'MambaLM')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bioseq.errors import InputError
+
+DIRECTIONS = ("forward", "reverse", "both")
+_DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
+
+
+@dataclass
+class LoadedModel:
+    """A causal LM, its tokenizer, where it came from and the direction it reads."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    path: Path
+    direction: str = "forward"
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """The model directory of a pretraining run, or ``path`` itself (no ``bioseq.train``)."""
+    try:
+        from bioseq.train.checkpoint import resolve_model_dir as resolve
+    except ImportError:
+        return Path(path)
+    return Path(resolve(path))
+
+
+def model_direction(config) -> str:
+    """``forward`` unless the config records ``reverse`` or ``both``."""
+    for key in _DIRECTION_KEYS:
+        value = getattr(config, key, None)
+        if value is not None:
+            value = str(value).lower()
+            if value not in DIRECTIONS:
+                raise InputError(f"model config {key}={value!r} is not one of {DIRECTIONS}")
+            return value
+    return "forward"
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_model(path: str | Path, device: str | None = None) -> LoadedModel:
+    """Load model and tokenizer (``AutoModelForCausalLM`` / ``AutoTokenizer`` after ``import
+    bioseq``), in eval mode on ``device`` (default: CUDA when available)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such model directory")
+    model_dir = resolve_model_dir(path)
+    if not (model_dir / "config.json").is_file():
+        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
+                         "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"{model_dir}: cannot load the model or tokenizer ({err})") from None
+    model = model.to(device or default_device()).eval()
+    return LoadedModel(model, tokenizer, model_dir, model_direction(model.config))

@@ -1,0 +1,168 @@
+"""Checkpoints written atomically, resumed exactly; finding the model inside a run directory.
+
+A checkpoint ``RUN/checkpoints/step-N/`` is a complete model directory (``config.json``,
+``model.safetensors``, tokenizer files) plus ``trainer_state.pt``: optimizer and scheduler state,
+the RNG states (python, numpy, torch, CUDA), the data position (the step; the batch of a step is
+a pure function of the seed and the step) and the loop's running counters. It is written into a
+temporary folder beside its final place and renamed, so a kill at any moment leaves the previous
+checkpoints intact and never a half-written ``step-N``.
+
+>>> from bioseq.train.checkpoint import resolve_model_dir
+>>> resolve_model_dir("runs/demo")  # doctest: +SKIP
+PosixPath('runs/demo/final')
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bioseq.errors import InputError
+
+STATE_FILE = "trainer_state.pt"
+STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+@contextmanager
+def quiet_transformers():
+    """Silence transformers' per-file progress bars while saving and loading."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(),
+             "torch": torch.get_rng_state()}  # fmt: skip
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_model_dir(path: Path, model, tokenizer) -> None:
+    """``save_pretrained`` of the model (safetensors) and its tokenizer into ``path``."""
+    with quiet_transformers():
+        model.save_pretrained(path)
+        tokenizer.save_pretrained(path)
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move ``tmp`` onto ``final``; an existing ``final`` is swapped out first, then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_model_atomic(path: Path, model, tokenizer) -> Path:
+    """Write a model directory at ``path`` through a temporary folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+    save_model_dir(tmp, model, tokenizer)
+    _replace_dir(tmp, path)
+    return path
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, model, tokenizer, optimizer, scheduler, state: dict[str, Any],
+    keep: int = 0,
+) -> Path:  # fmt: skip
+    """Write ``run_dir/checkpoints/step-{step}`` atomically; keep the newest ``keep`` (0 = all)."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".step-*"):  # left by a run killed while saving
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step}-", dir=root))
+    save_model_dir(tmp, model, tokenizer)
+    payload = {"step": step, "optimizer": optimizer.state_dict(),
+               "scheduler": scheduler.state_dict(), "rng": rng_state(), **state}  # fmt: skip
+    torch.save(payload, tmp / STATE_FILE)
+    final = root / f"step-{step}"
+    _replace_dir(tmp, final)
+    if keep > 0:
+        for old in list_checkpoints(run_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = []
+    for path in root.iterdir():
+        match = STEP_DIR.match(path.name)
+        if match and (path / STATE_FILE).is_file():
+            found.append((int(match[1]), path))
+    return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    """Restore model weights, optimizer, scheduler and RNG states; return the saved state."""
+    state_path = Path(path) / STATE_FILE
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as err:
+        raise InputError(f"{state_path}: unreadable checkpoint state ({err})") from None
+    with quiet_transformers():
+        saved = type(model).from_pretrained(path)
+    model.load_state_dict(saved.state_dict())
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    set_rng_state(state["rng"])
+    return state
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """The model directory meant by ``path``: a model directory itself, else a run directory's
+    ``final/``, else its latest checkpoint.
+
+    Every command that takes ``--model`` accepts either, e.g.
+    ``AutoModelForCausalLM.from_pretrained(resolve_model_dir("runs/demo"))``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such model or run directory")
+    if (path / "config.json").is_file():
+        return path
+    if (path / "final" / "config.json").is_file():
+        return path / "final"
+    latest = latest_checkpoint(path)
+    if latest is not None:
+        return latest
+    raise InputError(
+        f"{path}: not a model directory (no config.json) nor a run directory "
+        "(no final/ or checkpoints/step-N/)"
+    )

@@ -1,0 +1,244 @@
+"""The resolved configuration of a training run, and its YAML form.
+
+A :class:`TrainConfig` holds every setting of ``bioseq pretrain``; the YAML keys of
+``--config run.yaml`` are its field names (``batch_size`` or ``batch-size``). Values are
+layered: the defaults, then the file, then the flags given on the command line. An unknown key
+or a value of the wrong type is an :class:`~bioseq.errors.InputError` naming the file and line.
+The run directory keeps the resolved configuration as ``config.yaml``.
+
+>>> from bioseq.train.config import TrainConfig, merge
+>>> config = merge(TrainConfig(), {"steps": 50, "batch-size": 8}, source="flags")
+>>> config.steps, config.batch_size, config.model
+(50, 8, 'hyena')
+>>> merge(config, {"stepz": 1}, source="run.yaml")
+Traceback (most recent call last):
+...
+bioseq.errors.InputError: run.yaml: unknown key 'stepz' (did you mean 'steps'?)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bioseq.errors import InputError, located
+
+CHOICES = {
+    "alphabet": ("auto", "dna", "protein"),
+    "model": ("hyena", "mamba", "transformer"),
+    "size": ("tiny", "small", "base"),
+    "precision": ("auto", "fp32", "bf16"),
+    "direction": ("forward", "reverse"),
+    "device": ("auto", "cpu", "cuda"),
+}
+# how to start this run, not part of its recipe (left out of config.yaml)
+RUNTIME_KEYS = ("resume", "overwrite", "stop_after")
+DEFAULT_STEPS = 200
+DEFAULT_VAL_FRACTION = 0.1
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a pretraining run (the defaults are the E. coli demo's)."""
+
+    # data
+    inputs: list[str] = field(default_factory=list)  # files or folders; none = bundled E. coli
+    alphabet: str = "auto"
+    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory
+    context: int = 256  # tokens per training sequence
+    context_warmup: int = 0  # steps of staged context warm-up from 64 tokens (0 = off)
+    val_fraction: float | None = None  # default 0.1 (the last tenth of every contig, or a
+    # tenth of the records) unless val_contigs is given
+    val_contigs: list[str] = field(default_factory=list)  # held-out contigs (or record names)
+    rc_augment: bool = False
+    direction: str = "forward"  # reverse: a right-to-left model
+    # model
+    model: str = "hyena"
+    size: str = "tiny"
+    d_model: int | None = None
+    n_layer: int | None = None
+    model_config: dict[str, Any] = field(default_factory=dict)  # any other config field
+    # optimisation
+    batch_size: int = 16  # sequences per optimizer step, over all processes
+    grad_accum: int = 1  # micro-batches each process splits its share into
+    steps: int | None = None  # default 200 unless tokens is given
+    tokens: int | None = None  # alternative to steps: tokens to train on, rounded up to steps
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
+    warmup_steps: int | None = None  # default: 10% of the steps, at most 1,000
+    weight_decay: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+    grad_clip: float = 1.0  # 0 = no clipping
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
+    device: str = "auto"
+    threads: int = 0  # CPU threads per process; 0 = auto: the cores not busy with other work
+    seed: int = 0
+    max_bad_steps: int = 5  # stop after this many NaN/inf steps in a row
+    # bookkeeping
+    out: str | None = None
+    log_every: int = 10
+    eval_every: int = 50
+    eval_windows: int = 64  # validation windows for the periodic evaluation
+    final_eval_windows: int = 1024  # and for the final one (0 = every window)
+    save_every: int = 100
+    keep_checkpoints: int = 3  # 0 = keep all
+    markov_order: int = 4
+    resume: bool = False  # continue the run in ``out`` from its latest checkpoint
+    overwrite: bool = False  # replace a finished or stopped run in ``out``
+    stop_after: int | None = None  # stop with a checkpoint after this step, as Ctrl-C would
+
+    def to_dict(self, runtime: bool = False) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        return data if runtime else {k: v for k, v in data.items() if k not in RUNTIME_KEYS}
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def resolved(self) -> TrainConfig:
+        """A validated copy with the defaults that depend on other keys filled in:
+        ``steps`` (from ``tokens``), ``val_fraction`` and ``warmup_steps``."""
+        self.validate()
+        steps = self.steps
+        if self.tokens is not None:
+            steps = -(-self.tokens // (self.batch_size * self.context))
+        steps = DEFAULT_STEPS if steps is None else steps
+        val_fraction = self.val_fraction
+        if val_fraction is None:
+            val_fraction = 0.0 if self.val_contigs else DEFAULT_VAL_FRACTION
+        warmup = self.warmup_steps
+        if warmup is None:
+            warmup = min(1000, steps // 10)
+        return dataclasses.replace(
+            self, steps=steps, tokens=None, val_fraction=val_fraction, warmup_steps=warmup
+        )
+
+    def with_absolute_paths(self) -> TrainConfig:
+        """Inputs and a tokenizer directory as absolute paths (for ``config.yaml``, so
+        ``--resume`` works from any directory)."""
+        inputs = [str(Path(p).absolute()) for p in self.inputs]
+        tokenizer = self.tokenizer
+        if Path(tokenizer).is_dir():
+            tokenizer = str(Path(tokenizer).absolute())
+        return dataclasses.replace(self, inputs=inputs, tokenizer=tokenizer)
+
+    def validate(self) -> TrainConfig:
+        """Check values that make no sense together; returns ``self``."""
+        for key, allowed in CHOICES.items():
+            value = getattr(self, key)
+            if value not in allowed:
+                raise InputError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+        positive = ("context", "batch_size", "grad_accum", "log_every", "eval_every", "save_every",
+                    "max_bad_steps")  # fmt: skip
+        for key in positive:
+            if getattr(self, key) <= 0:
+                raise InputError(f"{key} must be positive, not {getattr(self, key)}")
+        if self.steps is not None and self.tokens is not None:
+            raise InputError("give steps or tokens, not both")
+        for key in ("steps", "tokens"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise InputError(f"{key} must be positive, not {value}")
+        if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
+            raise InputError(f"val_fraction must be in [0, 1), not {self.val_fraction}")
+        if self.val_contigs and self.val_fraction:
+            raise InputError("give val_contigs or val_fraction, not both")
+        if self.lr <= 0:
+            raise InputError(f"lr must be positive, not {self.lr}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise InputError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
+        if self.warmup_steps is not None and self.warmup_steps < 0:
+            raise InputError(f"warmup_steps must be >= 0, not {self.warmup_steps}")
+        if len(self.betas) != 2:
+            raise InputError(f"betas must be two numbers, not {self.betas}")
+        if self.batch_size % self.grad_accum:
+            raise InputError(
+                f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
+            )
+        return self
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+_HINTS = typing.get_type_hints(TrainConfig)
+
+
+def _check_type(key: str, value: Any, where: str) -> Any:
+    """``value`` converted to the field's type, or an InputError naming ``where``."""
+    hint = _HINTS[key]
+    args = typing.get_args(hint)
+    optional = isinstance(hint, types.UnionType) and type(None) in args
+    base = next((a for a in args if a is not type(None)), hint) if optional else hint
+    origin = typing.get_origin(base) or base
+    if value is None and optional:
+        return None
+    ok = {
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, (int, float)) and not isinstance(value, bool),
+        str: isinstance(value, (str, Path)),
+        bool: isinstance(value, bool),
+        list: isinstance(value, (list, tuple)),
+        dict: isinstance(value, Mapping),
+    }[origin]
+    if not ok:
+        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+                 list: "a list", dict: "a mapping"}  # fmt: skip
+        raise InputError(located(where, None, f"{key} must be {names[origin]}, not {value!r}"))
+    if origin is float:
+        return float(value)
+    if origin is str:
+        return str(value)
+    if origin is list:
+        (item,) = typing.get_args(base)
+        return [float(v) if item is float else str(v) for v in value]
+    if origin is dict:
+        return dict(value)
+    return value
+
+
+def merge(
+    config: TrainConfig, values: Mapping[str, Any], source: str = "config", lines=None
+) -> TrainConfig:
+    """A copy of ``config`` with ``values`` applied (keys may use ``-`` or ``_``).
+
+    ``lines`` maps keys to line numbers for messages naming ``source:line``.
+    """
+    updates = {}
+    for raw_key, value in values.items():
+        key = str(raw_key).replace("-", "_")
+        where = source if not lines or raw_key not in lines else f"{source}:{lines[raw_key]}"
+        if key not in FIELDS:
+            close = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(FIELDS)}"
+            raise InputError(f"{where}: unknown key {raw_key!r} ({hint})")
+        updates[key] = _check_type(key, value, where)
+    return dataclasses.replace(config, **updates)
+
+
+def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
+    """``base`` (default: the defaults) with the keys of the YAML file ``path`` applied."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such configuration file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise InputError(located(path, line, f"invalid YAML: {problem}")) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        raise InputError(f"{path}: expected a mapping of keys to values, found a {kind}")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if node is not None else {}
+    return merge(base or TrainConfig(), data, source=str(path), lines=lines)

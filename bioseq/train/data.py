@@ -1,0 +1,420 @@
+"""Training and validation data for a run: genome windows or sequence records, batch by step.
+
+The batch of optimizer step ``s`` is a pure function of ``(seed, s)``: it holds the global
+samples ``s * batch_size ... (s + 1) * batch_size - 1``, and process ``rank`` of ``world_size``
+takes a contiguous share of them, cut into ``grad_accum`` micro-batches. So a resumed run sees
+exactly the data of an uninterrupted one, whatever the number of processes.
+
+* DNA (FASTA, GenBank; one or many files) -> :class:`GenomeData`: random windows of
+  ``context`` tokens from the train split (:class:`~bioseq.io.GenomeWindows`), and tiled windows
+  of the validation split (by default the last tenth of every contig).
+* Protein (FASTA, a2m/a3m with gaps removed) -> :class:`RecordData`: one record per sequence
+  (:class:`~bioseq.io.SequenceRecords`, cropped to ``context`` tokens), batches of similar
+  length (:class:`~bioseq.io.LengthBucketSampler`), a seeded tenth of the records held out.
+
+>>> from bioseq.train.config import TrainConfig
+>>> from bioseq.train.data import build_data
+>>> data = build_data(TrainConfig(context=128).resolved())  # the bundled E. coli genome
+>>> [batch] = data.batch(step=0, context=128, batch_size=4)
+>>> batch.input_ids.shape, batch.n_tokens
+(torch.Size([4, 128]), 508)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bioseq.errors import InputError
+from bioseq.io.alphabet import DNA, PROTEIN, reverse_complement_array
+from bioseq.io.datasets import GenomeWindows, LengthBucketSampler, SequenceRecords, pad_collate
+from bioseq.io.formats import detect_format, open_genome, sniff_alphabet
+from bioseq.io.intervals import Interval, restrict_territory, split_territory
+from bioseq.train.config import TrainConfig
+from bioseq.train.distributed import rank_slice
+
+SEQUENCE_SUFFIXES = {
+    ".fa", ".fasta", ".fna", ".ffn", ".faa", ".fas", ".mfa", ".afa",
+    ".gb", ".gbk", ".gbff", ".genbank", ".a2m", ".a3m",
+}  # fmt: skip
+MIN_WARMUP_CONTEXT = 64
+IGNORE = -100
+
+
+@dataclass
+class Batch:
+    """Token ids ``(batch, length)``, labels (``-100`` at padding) and the labelled count."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    n_tokens: int  # positions whose next token is predicted (labels[:, 1:] != -100)
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files as given, and the sequence files (by suffix, gzip allowed) inside folders."""
+    out = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.is_file() and _suffix(p) in SEQUENCE_SUFFIXES
+            )
+            if not found:
+                suffixes = ", ".join(sorted(SEQUENCE_SUFFIXES))
+                raise InputError(f"{path}: folder holds no sequence file ({suffixes})")
+            out.extend(found)
+        elif not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        else:
+            out.append(path)
+    return out
+
+
+def _suffix(path: Path) -> str:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bgz")]
+    return suffixes[-1] if suffixes else ""
+
+
+def choose_alphabet(paths: Sequence[Path], requested: str = "auto") -> str:
+    """``"dna"`` or ``"protein"``: as requested, or guessed from every file's content."""
+    found = {}
+    for path in paths:
+        kind = detect_format(path)  # an unreadable file fails here, naming it
+        if kind == "gff":
+            raise InputError(f"{path}: is GFF3 annotation, expected FASTA, GenBank or an alignment")
+        guessed = "dna" if kind == "genbank" else sniff_alphabet(path).name.lower()
+        if requested == "dna" and guessed == "protein":
+            raise InputError(
+                f"{path}: holds protein sequences (judged by content), but --alphabet dna was given"
+            )
+        found[path] = guessed if requested == "auto" else requested
+    kinds = set(found.values())
+    if len(kinds) > 1:
+        dna = next(p for p, k in found.items() if k == "dna")
+        protein = next(p for p, k in found.items() if k == "protein")
+        raise InputError(f"inputs mix DNA ({dna}) and protein ({protein}); train on one kind")
+    return kinds.pop()
+
+
+def make_tokenizer(spec: str, alphabet: str):
+    """The tokenizer named by ``spec`` (``char``, ``kmer[:K]``, a directory) for ``alphabet``."""
+    from bioseq.tokenizers import CharTokenizer, load_tokenizer
+
+    if spec in ("char", f"char:{alphabet}"):
+        return CharTokenizer(alphabet)
+    if spec.startswith("kmer") and alphabet != "dna":
+        raise InputError(f"tokenizer {spec!r} needs DNA input, but the inputs are {alphabet}")
+    tokenizer = load_tokenizer(spec)
+    own = getattr(tokenizer, "alphabet", alphabet)
+    if own != alphabet and not (own == "rna" and alphabet == "dna"):
+        raise InputError(f"tokenizer {spec!r} is for {own}, but the inputs are {alphabet}")
+    return tokenizer
+
+
+def context_at(step: int, config: TrainConfig) -> int:
+    """Tokens per sequence at ``step``: staged warm-up doubling from 64 up to ``context``.
+
+    >>> from bioseq.train.config import TrainConfig
+    >>> c = TrainConfig(context=512, context_warmup=300)
+    >>> [context_at(s, c) for s in (0, 99, 100, 200, 299, 300)]
+    [64, 64, 128, 256, 256, 512]
+    """
+    if not config.context_warmup or config.context <= MIN_WARMUP_CONTEXT:
+        return config.context
+    stages = math.ceil(math.log2(config.context / MIN_WARMUP_CONTEXT))
+    if step >= config.context_warmup:
+        return config.context
+    stage = step * stages // config.context_warmup
+    return min(config.context, MIN_WARMUP_CONTEXT << stage)
+
+
+class TrainData:
+    """What the loop needs from the data; see :class:`GenomeData` and :class:`RecordData`."""
+
+    alphabet: str
+    tokenizer: object
+    description: str
+
+    def __init__(self, config: TrainConfig, tokenizer, alphabet: str) -> None:
+        self.config, self.tokenizer, self.alphabet = config, tokenizer, alphabet
+        self.pad_id = int(tokenizer.pad_token_id)
+        self.bases_per_token = int(getattr(tokenizer, "bases_per_token", 1))
+        self._val_cache: dict[tuple[int, int, int], list] = {}
+
+    def batch(
+        self, step: int, context: int, batch_size: int, rank: int = 0, world_size: int = 1,
+        grad_accum: int = 1,
+    ) -> list[Batch]:  # fmt: skip
+        """This process's micro-batches of optimizer step ``step``."""
+        per_rank = batch_size // world_size
+        share = rank_slice(batch_size, rank, world_size)
+        items = self._items(step, context, batch_size, share)
+        micro = per_rank // grad_accum
+        return [self._collate(items[i : i + micro], context) for i in range(0, per_rank, micro)]
+
+    def eval_batches(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1):
+        """Batches of a fixed, evenly spread subset of ``n`` validation items (0 = all)."""
+        key = (n, rank, world_size)
+        if key not in self._val_cache:  # the same items at every evaluation
+            self._val_cache[key] = self._val_items(self._val_indices(n)[rank::world_size])
+        items = self._val_cache[key]
+        for i in range(0, len(items), batch_size):
+            yield self._collate(items[i : i + batch_size], self.config.context)
+
+    @property
+    def has_val(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def markov_letters(self) -> str:
+        """The symbols the Markov reference counts (``N``, ``X`` and the like are skipped)."""
+        alphabet = DNA if self.alphabet == "dna" else PROTEIN
+        return alphabet.letters.replace(alphabet.unknown, "")
+
+    def markov_sequences(self) -> tuple[Iterator[np.ndarray], Iterator[np.ndarray]]:
+        """(train, val) uint8 code arrays, oriented as the model reads them."""
+        raise NotImplementedError
+
+    def _items(self, step: int, context: int, batch_size: int, share: slice) -> list:
+        """Items ``share`` of the ``batch_size`` items of step ``step``."""
+        raise NotImplementedError
+
+    def _val_indices(self, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _val_items(self, indices: np.ndarray) -> list:
+        raise NotImplementedError
+
+    def _collate(self, items: list, context: int) -> Batch:
+        raise NotImplementedError
+
+    def _orient(self, codes: np.ndarray) -> np.ndarray:
+        return codes[::-1].copy() if self.config.direction == "reverse" else codes
+
+
+def _evenly_spaced(total: int, n: int) -> np.ndarray:
+    if n <= 0 or n >= total:
+        return np.arange(total)
+    return np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+
+
+class GenomeData(TrainData):
+    """Random train windows and tiled validation windows of one or more genomes."""
+
+    def __init__(self, paths: Sequence[Path], config: TrainConfig, tokenizer) -> None:
+        super().__init__(config, tokenizer, "dna")
+        self.sources = [open_genome(p) for p in paths]
+        lengths: dict[str, int] = {}
+        for source in self.sources:
+            for contig, n in source.contigs.items():
+                lengths[contig] = max(n, lengths.get(contig, 0))
+        names = ", ".join(str(p) for p in paths)
+        window = config.context * self.bases_per_token
+        longest = max(lengths, key=lengths.get)
+        if lengths[longest] < window:
+            raise InputError(
+                f"{names}: context {config.context} ({window:,} bp) is longer than every contig "
+                f"(longest: {longest}, {lengths[longest]:,} bp); lower --context"
+            )
+        for contig in config.val_contigs:
+            if contig not in lengths:
+                known = ", ".join(list(lengths)[:5]) + (", ..." if len(lengths) > 5 else "")
+                raise InputError(f"{names}: no contig named {contig!r} (val_contigs; has {known})")
+        territory = restrict_territory(lengths, min_length=window, source_name=names)
+        self.train_intervals: list[Interval] = territory
+        self.val_intervals: list[Interval] = []
+        held_out = config.val_contigs or config.val_fraction
+        if held_out:
+            split = dict(
+                split_by="contig" if config.val_contigs else "interval",
+                val_fraction=config.val_fraction or 0.0,
+                val_contigs=config.val_contigs or None,
+                block_size=None,
+            )
+            self.train_intervals = split_territory(territory, "train", **split)
+            self.val_intervals = split_territory(territory, "val", **split)
+        self._train: dict[int, GenomeWindows] = {}
+        self.val: GenomeWindows | None = None
+        if held_out:
+            try:
+                self.val = self._windows(self.val_intervals, window, mode="tiled")
+            except InputError:
+                what = (
+                    "val_contigs" if config.val_contigs else f"the last {config.val_fraction:.0%}"
+                )
+                raise InputError(
+                    f"{names}: the validation split ({what} of each contig) holds no window of "
+                    f"{window:,} bp; lower --context or raise --val-fraction"
+                ) from None
+        self.train_windows(config.context)  # fails early when the train split is too small
+        size = sum(e - s for _, s, e in self.train_intervals)
+        val_size = sum(e - s for _, s, e in self.val_intervals)
+        self.description = (
+            f"{names}: {len(lengths)} contig(s), train {size:,} bp, validation {val_size:,} bp"
+        )
+
+    @property
+    def has_val(self) -> bool:
+        return self.val is not None
+
+    def _windows(self, intervals, window: int, mode: str = "random") -> GenomeWindows:
+        with warnings.catch_warnings():  # short intervals are skipped, as expected
+            warnings.simplefilter("ignore")
+            return GenomeWindows(
+                self.sources, window, mode=mode, bed=list(intervals),
+                rc_augment=self.config.rc_augment and mode == "random", seed=self.config.seed,
+            )  # fmt: skip
+
+    def train_windows(self, context: int) -> GenomeWindows:
+        if context not in self._train:
+            window = context * self.bases_per_token
+            self._train[context] = self._windows(self.train_intervals, window)
+        return self._train[context]
+
+    def _items(self, step: int, context: int, batch_size: int, share: slice) -> list:
+        windows, out = self.train_windows(context), []
+        for g in range(step * batch_size + share.start, step * batch_size + share.stop):
+            epoch, index = divmod(g, len(windows))
+            if windows.epoch != epoch:
+                windows.set_epoch(epoch)
+            out.append(windows[index]["input_ids"].numpy())
+        return out
+
+    def _val_indices(self, n: int) -> np.ndarray:
+        return _evenly_spaced(len(self.val), n)
+
+    def _val_items(self, indices: np.ndarray) -> list:
+        return [self.val[int(i)]["input_ids"].numpy() for i in indices]
+
+    def _collate(self, items: list, context: int) -> Batch:
+        ids = torch.full((len(items), context), self.pad_id, dtype=torch.long)
+        for row, codes in enumerate(items):
+            tokens = self.tokenizer.encode_array(self._orient(codes))[:context]
+            ids[row, : len(tokens)] = torch.from_numpy(tokens)
+        labels = ids.masked_fill(ids == self.pad_id, IGNORE)
+        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+
+    def _codes(self, intervals: list[Interval], rc: bool) -> Iterator[np.ndarray]:
+        for source in self.sources:
+            for contig, start, end in intervals:
+                if contig in source.contigs and start < source.contigs[contig]:
+                    codes = source.fetch_codes(contig, start, min(end, source.contigs[contig]))
+                    yield self._orient(codes)
+                    if rc:
+                        yield self._orient(reverse_complement_array(codes))
+
+    def markov_sequences(self):
+        rc = self.config.rc_augment
+        return self._codes(self.train_intervals, rc), self._codes(self.val_intervals, False)
+
+
+class RecordData(TrainData):
+    """Protein (or other) records: length-bucketed train batches, a held-out set of records."""
+
+    def __init__(self, paths: Sequence[Path], config: TrainConfig, tokenizer, alphabet: str):
+        super().__init__(config, tokenizer, alphabet)
+        pairs = [pair for path in paths for pair in _read_records(path, alphabet)]
+        pairs = [(name, self._orient(codes)) for name, codes in pairs]
+        names = ", ".join(str(p) for p in paths)
+        held = np.zeros(len(pairs), dtype=bool)
+        if config.val_contigs:
+            wanted = set(config.val_contigs)
+            held = np.array([name in wanted for name, _ in pairs])
+            missing = wanted - {name for name, _ in pairs}
+            if missing:
+                raise InputError(f"{names}: no record named {sorted(missing)[0]!r} (val_contigs)")
+        elif config.val_fraction:
+            if len(pairs) < 2:
+                raise InputError(f"{names}: a validation split needs at least 2 records")
+            n_val = max(1, round(config.val_fraction * len(pairs)))
+            held[np.random.default_rng(0).permutation(len(pairs))[:n_val]] = True
+        self.train_pairs = [p for p, h in zip(pairs, held, strict=True) if not h]
+        self.val_pairs = [p for p, h in zip(pairs, held, strict=True) if h]
+        if not self.train_pairs:
+            raise InputError(f"{names}: no records left for training after the validation split")
+        self._train: dict[int, tuple[SequenceRecords, LengthBucketSampler]] = {}
+        self._epoch_batches: dict[tuple[int, int], list[list[int]]] = {}
+        self.val = self._records(self.val_pairs, config.context, "left") if self.val_pairs else None
+        self.train_records(config.context)
+        self.description = (
+            f"{names}: {len(pairs):,} {alphabet} records, train {len(self.train_pairs):,}, "
+            f"validation {len(self.val_pairs):,}"
+        )
+
+    @property
+    def has_val(self) -> bool:
+        return self.val is not None
+
+    def _records(self, pairs, context: int, crop: str) -> SequenceRecords:
+        return SequenceRecords(
+            pairs, tokenizer=self.tokenizer, max_length=context, crop=crop, seed=self.config.seed
+        )
+
+    def train_records(self, context: int) -> tuple[SequenceRecords, LengthBucketSampler]:
+        if context not in self._train:
+            records = self._records(self.train_pairs, context, "random")
+            bs = self.config.batch_size
+            if len(records) < bs:
+                raise InputError(f"{len(records)} training records is fewer than --batch-size {bs}")
+            sampler = LengthBucketSampler(records, bs, seed=self.config.seed, drop_last=True)
+            self._train[context] = (records, sampler)
+        return self._train[context]
+
+    def _items(self, step: int, context: int, batch_size: int, share: slice) -> list:
+        records, sampler = self.train_records(context)  # batches of config.batch_size
+        epoch, index = divmod(step, len(sampler))
+        key = (context, epoch)
+        if key not in self._epoch_batches:
+            sampler.set_epoch(epoch)
+            self._epoch_batches = {key: list(sampler)}  # keep one epoch's order
+        records.set_epoch(epoch)
+        return [records[i]["input_ids"] for i in self._epoch_batches[key][index][share]]
+
+    def _val_indices(self, n: int) -> np.ndarray:
+        order = _evenly_spaced(len(self.val), n)
+        return order[np.argsort(self.val.lengths[order], kind="stable")]  # less padding
+
+    def _val_items(self, indices: np.ndarray) -> list:
+        return [self.val[int(i)]["input_ids"] for i in indices]
+
+    def _collate(self, items: list, context: int) -> Batch:
+        batch = pad_collate([{"input_ids": ids} for ids in items], self.pad_id)
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        labels = ids.masked_fill(mask == 0, IGNORE)
+        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+
+    def markov_sequences(self):
+        return (c for _, c in self.train_pairs), (c for _, c in self.val_pairs)
+
+
+def _read_records(path: Path, alphabet: str) -> list[tuple[str, np.ndarray]]:
+    from bioseq.io.proteins import read_alignment, read_protein_fasta
+
+    chosen = PROTEIN if alphabet == "protein" else DNA
+    kind = detect_format(path)
+    if kind == "alignment":
+        records = read_alignment(path, alphabet=chosen).records  # sequence: gaps removed
+    elif kind == "fasta":
+        records = read_protein_fasta(path, alphabet=chosen)
+    else:
+        raise InputError(f"{path}: is {kind} input, expected FASTA or an alignment of {alphabet}")
+    return [(r.name, np.frombuffer(r.sequence.encode("ascii"), dtype=np.uint8)) for r in records]
+
+
+def build_data(config: TrainConfig) -> TrainData:
+    """The data of a resolved config: its inputs, or the bundled E. coli genome."""
+    from bioseq.data import default_genome
+
+    paths = expand_inputs(config.inputs) if config.inputs else [default_genome()]
+    alphabet = choose_alphabet(paths, config.alphabet)
+    tokenizer = make_tokenizer(config.tokenizer, alphabet)
+    records = alphabet != "dna" or any(detect_format(p) == "alignment" for p in paths)
+    if records:
+        return RecordData(paths, config, tokenizer, alphabet)
+    return GenomeData(paths, config, tokenizer)

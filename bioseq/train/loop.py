@@ -1,0 +1,406 @@
+"""The training loop of ``bioseq pretrain``, meant to be read in one sitting.
+
+One optimizer step: fetch the step's batch (a pure function of seed and step, see
+:mod:`bioseq.train.data`), run ``grad_accum`` micro-batches forward and backward (bf16 autocast on
+CUDA), clip the gradient norm, and take an AdamW step with a linear-warmup-then-cosine learning
+rate. A step whose loss or gradient is NaN or infinite is skipped and counted; ``max_bad_steps``
+of them in a row stop the run. Every ``log_every`` steps a line goes to ``metrics.jsonl``; every
+``eval_every`` steps the validation loss is measured on a fixed subset of held-out windows; every
+``save_every`` steps (and at the end, and on Ctrl-C or SIGTERM) a checkpoint is written.
+
+>>> from bioseq.train import TrainConfig, pretrain
+>>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP
+>>> run / "final"  # doctest: +SKIP
+PosixPath('runs/demo/final')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bioseq.errors import BioseqError, InputError
+from bioseq.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    save_model_atomic,
+)
+from bioseq.train.config import TrainConfig, load_yaml, merge
+from bioseq.train.data import TrainData, build_data, context_at
+from bioseq.train.distributed import Dist, param_digest, setup, teardown
+from bioseq.train.markov import MarkovModel
+from bioseq.train.model import build_model, make_optimizer, make_scheduler
+from bioseq.train.progress import Progress, StopSignal
+
+TIMING_FIELDS = ("tokens_per_s", "elapsed_s")  # differ between runs; everything else is exact
+LN2 = math.log(2)
+
+
+class TrainingDiverged(BioseqError):
+    """The loss was NaN or infinite for ``max_bad_steps`` steps in a row."""
+
+
+def pretrain(config: TrainConfig | Mapping[str, Any] | str | Path, quiet: bool = False) -> Path:
+    """Train a model as ``bioseq pretrain`` does and return the run directory.
+
+    ``config`` is a :class:`TrainConfig`, a mapping of its keys, or a YAML file. The run
+    directory holds ``final/`` (the model), ``checkpoints/step-N/``, ``metrics.jsonl``,
+    ``loss.png`` and ``config.yaml``. With ``resume=True`` the run in ``out`` continues from its
+    latest checkpoint. Under ``torchrun`` each process calls this and rank 0 writes.
+    """
+    if isinstance(config, (str, Path)):
+        config = load_yaml(config)
+    elif isinstance(config, Mapping):
+        config = merge(TrainConfig(), config, source="pretrain()")
+    dist = setup(config.device)
+    if dist.device.type == "cpu":
+        if config.threads <= 0:  # resolved once and saved, so a resumed run uses the same
+            config = dataclasses.replace(config, threads=auto_threads())
+        torch.set_num_threads(config.threads)
+    try:
+        return Trainer(config, dist, quiet=quiet).run()
+    finally:
+        teardown(dist)
+
+
+def auto_threads() -> int:
+    """CPU threads for this process: PyTorch's count (every core, or 1 per process under
+    torchrun) less the cores other processes keep busy (the 1-minute load average).
+
+    Oversubscribed OpenMP threads spin-wait on each other: on 2 busy cores, 2 threads can run
+    ten times slower than 1, so leaving the busy cores alone is worth the fixed choice.
+    """
+    threads = torch.get_num_threads()
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return threads
+    cores = os.cpu_count() or threads
+    free = cores - busy + 0.5  # about half a core of the load is this process starting up
+    return max(1, min(threads, int(free + 0.5)))
+
+
+class Trainer:
+    """Holds one run's state; :meth:`run` is the loop."""
+
+    def __init__(self, config: TrainConfig, dist: Dist, quiet: bool = False) -> None:
+        self.dist, self.quiet = dist, quiet
+        self.run_dir, self.config = _check_run_dir(config)
+        dist.barrier()  # every process has looked before rank 0 writes
+        config = self.config
+        if config.batch_size % (dist.world_size * config.grad_accum):
+            raise InputError(
+                f"batch_size {config.batch_size} must be divisible by processes x grad_accum "
+                f"({dist.world_size} x {config.grad_accum})"
+            )
+        self.data: TrainData = build_data(config)  # bad input fails here, before any writing
+        torch.manual_seed(config.seed)
+        self.model = build_model(config, self.data).to(dist.device)
+        _create_run_dir(self.run_dir, config, dist)
+        self.optimizer = make_optimizer(self.model, config)
+        self.scheduler = make_scheduler(self.optimizer, config)
+        self.step, self.bad_in_a_row = 0, 0
+        self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0}
+        self.markov: float | None = None
+        if config.resume:
+            ckpt = latest_checkpoint(self.run_dir)
+            if ckpt is None:
+                raise InputError(f"{self.run_dir}: no checkpoint to resume from")
+            state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler)
+            self.step = state["step"]
+            self.counters.update(state["counters"])
+            self.markov = state.get("markov_bits_per_base")
+            if dist.is_main:
+                _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+        if self.markov is None and dist.is_main and self.data.has_val:
+            self.markov = self._markov_reference()
+        self.ddp = self.model
+        if dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [dist.device.index] if dist.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(self.model, device_ids=ids)
+        use_bf16 = config.precision == "bf16" or (
+            config.precision == "auto" and dist.device.type == "cuda"
+        )
+        self.autocast = (
+            (lambda: torch.autocast(dist.device.type, dtype=torch.bfloat16))
+            if use_bf16
+            else contextlib.nullcontext
+        )
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self) -> Path:
+        config, dist = self.config, self.dist
+        total = config.steps
+        progress = Progress(total, self.step, enabled=dist.is_main and not self.quiet)
+        stop = StopSignal()
+        interval = {"tokens": 0, "time": time.perf_counter()}
+        start_time = time.perf_counter()
+        with stop, progress:
+            if dist.is_main:
+                progress.note(self._describe())
+            while self.step < total:
+                loss, n_tokens, lr = self._train_step()
+                self.step += 1
+                interval["tokens"] += n_tokens
+                final = self.step == total
+                evaluate = final or self.step % config.eval_every == 0
+                row = None
+                if evaluate or self.step % config.log_every == 0:
+                    val = self._evaluate(final) if evaluate else None
+                    elapsed = time.perf_counter() - start_time
+                    row = self._log(val, lr, interval, final, elapsed)
+                progress.update(self.step, row)
+                self.bad_in_a_row = 0 if math.isfinite(loss) else self.bad_in_a_row + 1
+                if self.bad_in_a_row >= config.max_bad_steps:
+                    self._diverged()
+                stopping = dist.any(stop.requested is not None) or self.step == config.stop_after
+                if final or stopping or self.step % config.save_every == 0:
+                    self._save(check_sync=final)
+                if stopping and not final:
+                    self._plot()
+                    why = stop.requested or f"--stop-after {config.stop_after}"
+                    if dist.is_main:  # even with --quiet: the user needs this line
+                        print(f"stopped after step {self.step} ({why}); checkpoint "
+                              f"{self._latest()}\nresume with: bioseq pretrain --resume "
+                              f"{self.run_dir}", file=sys.stderr, flush=True)  # fmt: skip
+                    return self.run_dir
+        if dist.is_main:
+            save_model_atomic(self.run_dir / "final", self.model, self.data.tokenizer)
+            self._plot()
+            if not self.quiet:
+                print(self._summary(time.perf_counter() - start_time), flush=True)
+        dist.barrier()
+        return self.run_dir
+
+    def _train_step(self) -> tuple[float, int, float]:
+        """One optimizer step; returns (mean loss in nats per token, tokens, learning rate)."""
+        config, dist = self.config, self.dist
+        micro = self.data.batch(
+            self.step, context_at(self.step, config), config.batch_size, dist.rank,
+            dist.world_size, config.grad_accum,
+        )  # fmt: skip
+        # dropout masks depend only on (seed, step, rank), whatever happened before a resume
+        torch.manual_seed(config.seed * 1_000_003 + self.step * 1009 + dist.rank)
+        local_tokens = sum(b.n_tokens for b in micro)
+        (n_global,) = dist.all_reduce_sum([local_tokens])
+        loss_sum = 0.0
+        for i, batch in enumerate(micro):
+            last = i == len(micro) - 1
+            sync = contextlib.nullcontext() if last or not dist.enabled else self.ddp.no_sync()
+            with sync, self.autocast():
+                out = self.ddp(batch.input_ids.to(dist.device), labels=batch.labels.to(dist.device))
+                # sum over this micro-batch's tokens / all tokens of the step; DDP averages
+                # gradients over processes, hence the factor world_size
+                weight = batch.n_tokens * dist.world_size / n_global
+                loss = out.loss * weight
+            loss.backward()
+            loss_sum += out.loss.item() * batch.n_tokens
+        clip = config.grad_clip if config.grad_clip > 0 else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+        (loss_sum,) = dist.all_reduce_sum([loss_sum])
+        loss = loss_sum / n_global
+        lr = self.scheduler.get_last_lr()[0]
+        if math.isfinite(loss) and math.isfinite(grad_norm):
+            self.optimizer.step()
+            self.counters["loss_sum"] += loss
+            self.counters["loss_steps"] += 1
+        else:
+            loss = float("nan")
+            self.counters["skipped_steps"] += 1
+        self.optimizer.zero_grad(set_to_none=True)
+        with warnings.catch_warnings():  # a skipped first step is not the mistake it warns of
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            self.scheduler.step()
+        self.counters["tokens"] += int(n_global)
+        return loss, int(n_global), lr
+
+    # -- evaluation and logging -----------------------------------------------------------
+    @torch.no_grad()
+    def _evaluate(self, final: bool) -> float | None:
+        """Mean validation loss (nats per token) on the fixed subset of held-out windows."""
+        if not self.data.has_val:
+            return None
+        config, dist = self.config, self.dist
+        n = config.final_eval_windows if final else config.eval_windows
+        batch_size = max(1, config.batch_size // (dist.world_size * config.grad_accum))
+        self.model.eval()
+        total = count = 0.0
+        for batch in self.data.eval_batches(n, batch_size, dist.rank, dist.world_size):
+            with self.autocast():
+                ids, labels = batch.input_ids.to(dist.device), batch.labels.to(dist.device)
+                out = self.model(ids, labels=labels)
+            total += out.loss.float().item() * batch.n_tokens
+            count += batch.n_tokens
+        self.model.train()
+        total, count = dist.all_reduce_sum([total, count])
+        return total / count if count else None
+
+    def _bits(self, nats: float | None) -> float | None:
+        return None if nats is None else nats / LN2 / self.data.bases_per_token
+
+    def _log(self, val: float | None, lr: float, interval: dict, final: bool, elapsed: float):
+        c = self.counters
+        train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
+        now = time.perf_counter()
+        row = {
+            "step": self.step,
+            "tokens": c["tokens"],
+            "train_loss": train,
+            "train_bits_per_base": self._bits(train),
+            "val_loss": val,
+            "val_bits_per_base": self._bits(val),
+            "markov_bits_per_base": self.markov,
+            "markov_order": self.config.markov_order,
+            "lr": lr,
+            "skipped_steps": c["skipped_steps"],
+            "tokens_per_s": interval["tokens"] / max(now - interval["time"], 1e-9),
+            "elapsed_s": elapsed,
+        }
+        finite = {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
+        row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
+        if final:
+            row["final"] = True
+        c["loss_sum"], c["loss_steps"] = 0.0, 0
+        interval.update(tokens=0, time=now)
+        if self.dist.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(row) + "\n")
+        return row
+
+    def _markov_reference(self) -> float:
+        letters = self.data.markov_letters
+        train, val = self.data.markov_sequences()
+        model = MarkovModel(self.config.markov_order, letters).fit(train)
+        return model.bits_per_symbol(val)
+
+    # -- saving ------------------------------------------------------------------------------
+    def _save(self, check_sync: bool = False) -> None:
+        state = {"counters": dict(self.counters), "markov_bits_per_base": self.markov,
+                 "world_size": self.dist.world_size}  # fmt: skip
+        if check_sync and self.dist.enabled:  # DDP keeps replicas identical; prove it at the end
+            digests = self.dist.gather(param_digest(self.model))
+            if len(set(digests)) > 1:
+                raise RuntimeError(f"processes ended with different weights: {digests}")
+            state["rank_digests"] = digests
+        if self.dist.is_main:
+            save_checkpoint(
+                self.run_dir, self.step, self.model, self.data.tokenizer, self.optimizer,
+                self.scheduler, state, keep=self.config.keep_checkpoints,
+            )  # fmt: skip
+        self.dist.barrier()
+
+    def _latest(self) -> Path | None:
+        return latest_checkpoint(self.run_dir)
+
+    def _plot(self) -> None:
+        from bioseq.train.plot import plot_metrics
+
+        metrics = self.run_dir / "metrics.jsonl"
+        if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
+            plot_metrics(metrics, self.run_dir / "loss.png", title=self._title())
+
+    def _diverged(self) -> None:
+        self._save()  # the weights are still the last finite ones: skipped steps change nothing
+        raise TrainingDiverged(
+            f"the loss was NaN or infinite for {self.bad_in_a_row} steps in a row (up to step "
+            f"{self.step}); stopped. Last good checkpoint: {self._latest()}. Try a lower --lr "
+            f"(now {self.config.lr:g}) or --precision fp32"
+        )
+
+    # -- text --------------------------------------------------------------------------------
+    def _title(self) -> str:
+        c = self.config
+        return f"{c.model} {c.size}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
+
+    def _describe(self) -> str:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        n = self.config.threads
+        threads = f" ({n} thread{'s' * (n != 1)})" if self.dist.device.type == "cpu" else ""
+        markov = "" if self.markov is None else (
+            f"; order-{self.config.markov_order} Markov reference {self.markov:.4f} bits/base"
+        )  # fmt: skip
+        return (
+            f"{self.data.description}\n{self._title()}, {n_params / 1e6:.2f} M parameters, "
+            f"{self.config.steps} steps on {self.dist.world_size} process(es), "
+            f"{self.dist.device}{threads}{markov}"
+        )
+
+    def _summary(self, elapsed: float) -> str:
+        from bioseq.train.plot import read_metrics
+
+        rows = read_metrics(self.run_dir / "metrics.jsonl")
+        last = rows[-1] if rows else {}
+        val, markov = last.get("val_bits_per_base"), self.markov
+        run = self.run_dir
+        tokens = self.counters["tokens"]
+        lines = [f"trained {self.step} steps ({tokens:,} tokens) in {elapsed:.0f} s"]
+        if val is not None and markov is not None:
+            verdict = "below" if val < markov else "NOT below"
+            lines.append(
+                f"validation {val:.4f} bits/base, {verdict} the order-"
+                f"{self.config.markov_order} Markov reference {markov:.4f}"
+            )
+        lines += [
+            f"model       {run / 'final'}  (AutoModelForCausalLM.from_pretrained after "
+            "import bioseq)",
+            f"checkpoints {run / 'checkpoints'}",
+            f"metrics     {run / 'metrics.jsonl'}",
+            f"plot        {run / 'loss.png'}",
+            f"config      {run / 'config.yaml'}",
+        ]
+        return "\n".join(lines)
+
+
+def _check_run_dir(config: TrainConfig) -> tuple[Path, TrainConfig]:
+    """The run directory and the resolved config; refuse to mix two runs in one directory."""
+    if config.out is None:
+        raise InputError("no output directory: pass --out DIR (or --resume DIR)")
+    run_dir = Path(config.out)
+    config = config.resolved()
+    if config.resume:
+        if not (run_dir / "config.yaml").is_file():
+            raise InputError(f"{run_dir}: not a run directory (no config.yaml) to resume")
+    elif run_dir.exists() and any(run_dir.iterdir()) and not config.overwrite:
+        raise InputError(
+            f"{run_dir}: already holds files; use --resume {run_dir} to continue that run, "
+            "--overwrite to replace it, or another --out"
+        )
+    return run_dir, config
+
+
+def _create_run_dir(run_dir: Path, config: TrainConfig, dist: Dist) -> None:
+    """Create the run directory (emptied of a previous run with ``overwrite``); write
+    ``config.yaml``."""
+    if dist.is_main:
+        if config.overwrite and not config.resume:
+            for name in ("final", "checkpoints"):
+                shutil.rmtree(run_dir / name, ignore_errors=True)
+            for name in ("metrics.jsonl", "loss.png", "config.yaml"):
+                (run_dir / name).unlink(missing_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(config.with_absolute_paths().to_yaml(), "utf-8")
+    dist.barrier()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after the checkpoint being resumed (they will be logged again)."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -1,0 +1,88 @@
+"""The model, optimizer and learning-rate schedule of a run.
+
+>>> from bioseq.train.model import lr_factor
+>>> [round(lr_factor(s, warmup=10, total=100, min_ratio=0.1), 3) for s in (0, 9, 10, 55, 100)]
+[0.1, 1.0, 1.0, 0.55, 0.1]
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import torch
+
+from bioseq.errors import InputError
+from bioseq.train.config import TrainConfig
+
+
+def _config_keys(cls) -> set[str]:
+    keys = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) and klass.__module__.startswith("bioseq"):
+            keys |= set(inspect.signature(klass.__init__).parameters) - {"self", "kwargs"}
+    return keys
+
+
+def build_model(config: TrainConfig, data) -> torch.nn.Module:
+    """A freshly initialised model of ``config.model`` / ``config.size`` for ``data``'s tokenizer.
+
+    The model config also records ``alphabet``, ``direction`` and ``training_context``, so
+    scoring code knows how the model reads sequences.
+    """
+    from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES
+
+    cls = CONFIG_CLASSES[config.model]
+    known = _config_keys(cls)
+    overrides = dict(config.model_config)
+    for key in overrides:
+        if key not in known:
+            raise InputError(
+                f"model_config: unknown key {key!r} for {config.model} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+    for key in ("d_model", "n_layer"):
+        if getattr(config, key) is not None:
+            overrides[key] = getattr(config, key)
+    if config.model == "hyena":
+        overrides.setdefault("max_seq_len", config.context)
+        if overrides["max_seq_len"] < config.context:
+            raise InputError(
+                f"model_config max_seq_len {overrides['max_seq_len']} is below --context "
+                f"{config.context} (Hyena's filters are learned per position)"
+            )
+    tok = data.tokenizer
+    model_config = cls.from_preset(
+        config.size, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **overrides,
+    )  # fmt: skip
+    model_config.alphabet = data.alphabet
+    model_config.direction = config.direction
+    model_config.training_context = config.context
+    return MODEL_CLASSES[config.model](model_config)
+
+
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay on matrices (and embeddings), none on biases and norms (nanoGPT)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``min_ratio`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    """The schedule of a resolved config as a ``LambdaLR`` (its state goes in checkpoints)."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: lr_factor(step, config.warmup_steps, config.steps, config.min_lr_ratio),
+    )

@@ -1,0 +1,48 @@
+"""``loss.png``: train and validation bits per base against tokens, with the Markov reference.
+
+>>> from bioseq.train.plot import plot_metrics
+>>> plot_metrics("runs/demo/metrics.jsonl", "runs/demo/loss.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The JSON objects of a ``metrics.jsonl`` file, in order."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def plot_metrics(metrics: str | Path, out: str | Path, title: str | None = None) -> Path:
+    """Draw ``metrics.jsonl`` into the PNG ``out`` (matplotlib's Agg backend, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(metrics)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    train = [(r["tokens"], r["train_bits_per_base"]) for r in rows
+             if r.get("train_bits_per_base") is not None]  # fmt: skip
+    val = [(r["tokens"], r["val_bits_per_base"]) for r in rows
+           if r.get("val_bits_per_base") is not None]  # fmt: skip
+    if train:
+        ax.plot(*zip(*train, strict=True), label="train", color="tab:blue", alpha=0.6)
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation", color="tab:orange")
+    markov = next((r["markov_bits_per_base"] for r in rows if r.get("markov_bits_per_base")), None)
+    if markov is not None:
+        order = rows[0].get("markov_order", 4)
+        ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:.3f})")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("bits per base")
+    ax.set_title(title or "bioseq pretrain")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return Path(out)

@@ -1,0 +1,116 @@
+"""What the user sees while training: a tqdm bar on a terminal, plain lines otherwise; and
+Ctrl-C / SIGTERM turned into a request to stop after the current step.
+
+>>> from bioseq.train.progress import Progress, format_row
+>>> format_row({"step": 10, "train_bits_per_base": 1.95, "val_bits_per_base": None,
+...             "tokens_per_s": 31000.0, "lr": 0.003}, total=300)
+'step 10/300 | train 1.9500 bits/base | 31,000 tok/s | lr 3.0e-03'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+
+from tqdm.auto import tqdm
+
+
+def format_row(row: dict, total: int, eta: float | None = None) -> str:
+    """One plain log line for a metrics row."""
+    parts = [f"step {row['step']}/{total}"]
+    if row.get("train_bits_per_base") is not None:
+        parts.append(f"train {row['train_bits_per_base']:.4f} bits/base")
+    if row.get("val_bits_per_base") is not None:
+        val = f"val {row['val_bits_per_base']:.4f}"
+        if row.get("markov_bits_per_base") is not None:
+            val += f" (Markov {row['markov_bits_per_base']:.4f})"
+        parts.append(val)
+    parts += [f"{row['tokens_per_s']:,.0f} tok/s", f"lr {row['lr']:.1e}"]
+    if eta is not None:
+        parts.append(f"eta {int(eta // 60)}m{int(eta % 60):02d}s")
+    return " | ".join(parts)
+
+
+class Progress:
+    """A progress bar on a terminal (loss, bits/base, tokens/s, ETA), else one line per log."""
+
+    def __init__(self, total: int, initial: int = 0, enabled: bool = True) -> None:
+        self.total, self.initial, self.enabled = total, initial, enabled
+        self.start = time.perf_counter()
+        self.val: float | None = None
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            self.bar = tqdm(total=total, initial=initial, unit="step", file=sys.stderr,
+                            dynamic_ncols=True, desc="pretrain")  # fmt: skip
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, step: int, row: dict | None) -> None:
+        if not self.enabled:
+            return
+        if row is not None and row.get("val_bits_per_base") is not None:
+            self.val = row["val_bits_per_base"]
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            if row is not None:
+                postfix = {
+                    "loss": _fmt(row["train_loss"]),
+                    "bits/base": _fmt(row["train_bits_per_base"]),
+                    "val": _fmt(self.val),
+                    "tok/s": f"{row['tokens_per_s']:,.0f}",
+                }
+                self.bar.set_postfix(postfix, refresh=False)
+        elif row is not None:
+            done = step - self.initial
+            elapsed = time.perf_counter() - self.start
+            eta = elapsed / done * (self.total - step) if done else None
+            print(format_row(row, self.total, eta), file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        """A message that does not break the bar."""
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+class StopSignal:
+    """Within ``with StopSignal() as stop``, SIGINT and SIGTERM set ``stop.requested`` (the
+    signal's name) instead of killing the process; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.requested is not None:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash the run
+            print(f"\n{self.requested}: finishing this step and saving a checkpoint "
+                  "(send it again to abort at once)", file=sys.stderr, flush=True)  # fmt: skip
