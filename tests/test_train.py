@@ -243,7 +243,7 @@ def test_nan_steps_are_skipped_then_the_run_stops(tmp_path, monkeypatch):
     assert "step-3" in str(err.value)
     rows = metrics(tmp_path / "run")
     assert [r["skipped_steps"] for r in rows] == [1, 2, 3]
-    state = torch.load(latest_checkpoint(tmp_path / "run") / STATE_FILE, weights_only=False)
+    state = torch.load(latest_checkpoint(tmp_path / "run") / STATE_FILE, weights_only=True)
     assert state["counters"]["skipped_steps"] == 3
 
 
@@ -289,7 +289,7 @@ def test_torchrun_two_processes_match_one(tmp_path):
            str(ddp), "--quiet", *flags]  # fmt: skip
     done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
-    state = torch.load(ddp / "checkpoints" / "step-4" / STATE_FILE, weights_only=False)
+    state = torch.load(ddp / "checkpoints" / "step-4" / STATE_FILE, weights_only=True)
     assert state["world_size"] == 2 and len(set(state["rank_digests"])) == 1  # identical ranks
     single = tmp_path / "single"
     result = run_cli("pretrain", LAMBDA, "--out", single, "--quiet", *flags)

@@ -15,6 +15,7 @@ PosixPath('runs/demo/final')
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import re
 import shutil
@@ -47,8 +48,11 @@ def quiet_transformers():
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(),
-             "torch": torch.get_rng_state()}  # fmt: skip
+    """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                   "has_gauss": has_gauss, "cached_gaussian": cached_gaussian}  # fmt: skip
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -56,7 +60,9 @@ def rng_state() -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -133,8 +139,8 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
     """Restore model weights, optimizer, scheduler and RNG states; return the saved state."""
     state_path = Path(path) / STATE_FILE
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as err:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise InputError(f"{state_path}: unreadable checkpoint state ({err})") from None
     with quiet_transformers():
         saved = type(model).from_pretrained(path)
