@@ -1,4 +1,5 @@
-"""``bioseq pretrain``: train a language model on FASTA, GenBank or protein alignment files."""
+"""``bioseq pretrain``: train a language model on FASTA, GenBank or protein alignment files, or
+on plain text (``--text``, the linguistic control)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,8 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory.")
 @click.option("--overwrite", is_flag=True, default=None, help="Replace the run in --out.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file of settings.")
+@click.option("--text", is_flag=True, default=None,
+              help="INPUTS are UTF-8 text, one byte a token [none: bundled text]")  # fmt: skip
 @click.option("--alphabet", type=_choice("auto", "dna", "protein"), help="[default: auto]")
 @click.option("--model", type=_choice("hyena", "mamba", "transformer"), help="[default: hyena]")
 @click.option("--size", type=_choice("tiny", "small", "base"), help="[default: tiny]")
@@ -53,7 +56,8 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--n-layer", type=int, help="Override the size preset's depth.")
 @click.option("--model-config", multiple=True, metavar="KEY=VALUE",
               help="Any other model config field, e.g. d_state=32 (repeatable).")  # fmt: skip
-@click.option("--tokenizer", help="char, kmer, kmer:K or a tokenizer directory [default: char]")
+@click.option("--tokenizer",
+              help="char, kmer, kmer:K, byte or a tokenizer directory [default: char]")  # fmt: skip
 @click.option("--context", type=int, help="Tokens per training sequence [default: 256]")
 @click.option("--context-warmup", type=int,
               help="Steps of context warm-up, doubling from 64 tokens [default: 0]")  # fmt: skip
@@ -99,6 +103,11 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
     E. coli genome: `bioseq pretrain --out runs/demo` is a complete demo (1-2 minutes on 2
     CPU cores).
 
+    With --text, INPUTS are UTF-8 text files (plain or gzipped; folders: their *.txt and
+    *.txt.gz files) and the model reads bytes: the linguistic control for a DNA model of the
+    same size. With no INPUTS it trains on the bundled Alice's Adventures in Wonderland. Bits
+    per base are then bits per byte, against an order-k byte Markov reference.
+
     Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
     `import bioseq`), OUT/checkpoints/step-N/, OUT/metrics.jsonl, OUT/loss.png and
     OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint;
@@ -110,6 +119,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain --out runs/demo
         bioseq pretrain genome.fa.gz --model mamba --size small --context 4096 --out runs/g
         bioseq pretrain proteins.a2m --direction reverse --out runs/p --config run.yaml
+        bioseq pretrain --text --model mamba --size small --out runs/text
         bioseq pretrain --resume runs/g --steps 20000
     """
     from bioseq.train import TrainConfig, TrainingDiverged, load_yaml, merge

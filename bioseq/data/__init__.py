@@ -1,10 +1,13 @@
-"""Small real genomes shipped with bioseq, so every default works offline.
+"""Small real genomes and a public-domain English text shipped with bioseq, so every default
+works offline.
 
->>> from bioseq.data import default_genome, example_genome
+>>> from bioseq.data import default_genome, default_text, example_genome
 >>> default_genome().name
 'ecoli_k12_mg1655.fa.gz'
 >>> example_genome("lambda").name
 'lambda_NC_001416.gbk'
+>>> default_text().name
+'alice_in_wonderland.txt.gz'
 
 Open them with any reader, e.g. ``Genome(default_genome())``. Provenance: PROVENANCE.md.
 """
@@ -17,6 +20,7 @@ from pathlib import Path
 from bioseq.errors import InputError
 
 DEFAULT_GENOME = "ecoli_k12_mg1655.fa.gz"
+DEFAULT_TEXT = "alice_in_wonderland.txt.gz"
 EXAMPLE_GENOMES = {
     "ecoli": DEFAULT_GENOME,
     "lambda": "lambda_NC_001416.gbk",
@@ -30,6 +34,12 @@ def _path(name: str) -> Path:
 def default_genome() -> Path:
     """E. coli K-12 MG1655 (NC_000913.3, 4,641,652 bp), bgzipped FASTA with its index."""
     return _path(DEFAULT_GENOME)
+
+
+def default_text() -> Path:
+    """Lewis Carroll, *Alice's Adventures in Wonderland* (1865; public domain), gzipped UTF-8
+    (ASCII) text of 148,480 bytes: the default corpus of ``bioseq pretrain --text``."""
+    return _path(DEFAULT_TEXT)
 
 
 def example_genome(name: str = "lambda") -> Path:

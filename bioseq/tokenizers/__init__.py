@@ -1,4 +1,4 @@
-"""Sequence tokenizers: one character per token, or non-overlapping k-mers.
+"""Sequence tokenizers: one character per token, non-overlapping k-mers, or bytes of text.
 
 Both are Hugging Face python-backend tokenizers (``transformers.PreTrainedTokenizer``) with a
 vectorised numpy fast path, :meth:`~bioseq.tokenizers.base.SequenceTokenizer.encode_array`, used by
@@ -10,9 +10,10 @@ Public API:
 
 * :class:`CharTokenizer` (``alphabet="dna" | "rna" | "protein" | "<characters>"``)
 * :class:`KmerTokenizer` (``k=6``, ``alphabet="dna" | "rna"``)
+* :class:`ByteTokenizer` (UTF-8 bytes, ``alphabet="text"``: the linguistic control)
 * :class:`SequenceTokenizer`: the shared interface (special tokens, ``encode``, ``decode``,
   ``encode_array``, ``batch_encode``, ``__call__``, ``save_pretrained``/``from_pretrained``)
-* :func:`load_tokenizer`: ``"char"``, ``"protein"``, ``"kmer:6"``, a directory, ...
+* :func:`load_tokenizer`: ``"char"``, ``"protein"``, ``"kmer:6"``, ``"byte"``, a directory, ...
 
 >>> import numpy as np
 >>> from bioseq.tokenizers import load_tokenizer
@@ -25,11 +26,13 @@ Public API:
 
 from bioseq.tokenizers.auto import TOKENIZER_CLASSES, load_tokenizer, register_with_transformers
 from bioseq.tokenizers.base import SequenceTokenizer
+from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
 
 __all__ = [
     "TOKENIZER_CLASSES",
+    "ByteTokenizer",
     "CharTokenizer",
     "KmerTokenizer",
     "SequenceTokenizer",

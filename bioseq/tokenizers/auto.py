@@ -6,15 +6,16 @@
 * ``"char"`` (DNA), ``"dna"``, ``"rna"``, ``"protein"``, or ``"char:<alphabet>"``
   -> :class:`~bioseq.tokenizers.char.CharTokenizer`;
 * ``"kmer"`` (k=6) or ``"kmer:<k>"`` -> :class:`~bioseq.tokenizers.kmer.KmerTokenizer`;
+* ``"byte"`` or ``"text"`` -> :class:`~bioseq.tokenizers.byte.ByteTokenizer` (UTF-8 bytes);
 * a directory written by ``save_pretrained`` -> the saved tokenizer.
 
 How ``AutoTokenizer.from_pretrained(dir)`` finds our classes (transformers 5.x): it reads
 ``tokenizer_config.json``, whose ``"tokenizer_class"`` is the class name written by
-``save_pretrained`` (``"CharTokenizer"`` / ``"KmerTokenizer"``), and resolves that name with
-``tokenizer_class_from_name``, which first looks in the classes registered through
+``save_pretrained`` (``"CharTokenizer"``, ``"KmerTokenizer"``, ``"ByteTokenizer"``), and resolves
+that name with ``tokenizer_class_from_name``, which first looks in the classes registered through
 ``AutoTokenizer.register``. ``register`` needs a config class as mapping key; each tokenizer gets
-a small key config below (``model_type`` ``bioseq-char-tokenizer`` / ``bioseq-kmer-tokenizer``),
-which is never written to disk and never registered with ``AutoConfig``. No ``auto_map`` and no
+a small key config below (``model_type`` ``bioseq-char-tokenizer`` and the like), which is never
+written to disk and never registered with ``AutoConfig``. No ``auto_map`` and no
 ``trust_remote_code``: the classes are found because ``import bioseq`` registered them.
 
 >>> from bioseq.tokenizers import load_tokenizer
@@ -35,12 +36,14 @@ from transformers import AutoTokenizer, PretrainedConfig
 
 from bioseq.errors import InputError
 from bioseq.tokenizers.base import SequenceTokenizer
+from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
 
 TOKENIZER_CLASSES: dict[str, type[SequenceTokenizer]] = {
     "CharTokenizer": CharTokenizer,
     "KmerTokenizer": KmerTokenizer,
+    "ByteTokenizer": ByteTokenizer,
 }
 
 
@@ -56,10 +59,17 @@ class KmerTokenizerKey(PretrainedConfig):
     model_type = "bioseq-kmer-tokenizer"
 
 
+class ByteTokenizerKey(PretrainedConfig):
+    """Registry key for :class:`ByteTokenizer` in ``AutoTokenizer`` (not a model config)."""
+
+    model_type = "bioseq-byte-tokenizer"
+
+
 def register_with_transformers() -> None:
     """Make ``AutoTokenizer.from_pretrained`` resolve our class names (idempotent)."""
     AutoTokenizer.register(CharTokenizerKey, tokenizer_class=CharTokenizer, exist_ok=True)
     AutoTokenizer.register(KmerTokenizerKey, tokenizer_class=KmerTokenizer, exist_ok=True)
+    AutoTokenizer.register(ByteTokenizerKey, tokenizer_class=ByteTokenizer, exist_ok=True)
 
 
 def load_tokenizer(
@@ -80,6 +90,8 @@ def load_tokenizer(
     kind = kind.lower()
     if kind in ("dna", "rna", "protein") and not arg:
         return CharTokenizer(kind, **kwargs)
+    if kind in ("byte", "bytes", "text") and not arg:
+        return ByteTokenizer(**kwargs)
     if kind == "char":
         return CharTokenizer(arg or "dna", **kwargs)
     if kind == "kmer":
@@ -90,7 +102,7 @@ def load_tokenizer(
         return KmerTokenizer(k=k, **kwargs)
     raise InputError(
         f"unknown tokenizer {spec!r}: expected 'char', 'dna', 'rna', 'protein', 'char:<alphabet>', "
-        "'kmer', 'kmer:<k>' or a directory saved with save_pretrained"
+        "'kmer', 'kmer:<k>', 'byte' or a directory saved with save_pretrained"
     )
 
 

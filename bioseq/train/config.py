@@ -51,8 +51,9 @@ class TrainConfig:
 
     # data
     inputs: list[str] = field(default_factory=list)  # files or folders; none = bundled E. coli
+    text: bool = False  # inputs are UTF-8 text, one token a byte; none = the bundled text
     alphabet: str = "auto"
-    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory
+    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory (text: bytes)
     context: int = 256  # tokens per training sequence
     context_warmup: int = 0  # steps of staged context warm-up from 64 tokens (0 = off)
     val_fraction: float | None = None  # default 0.1 (the last tenth of every contig, or a
@@ -158,6 +159,14 @@ class TrainConfig:
             raise InputError(f"warmup_steps must be >= 0, not {self.warmup_steps}")
         if len(self.betas) != 2:
             raise InputError(f"betas must be two numbers, not {self.betas}")
+        if self.text:
+            for key, given in (("alphabet", self.alphabet != "auto"),
+                               ("rc_augment", self.rc_augment),
+                               ("val_contigs", bool(self.val_contigs))):  # fmt: skip
+                if given:
+                    raise InputError(f"{key} does not apply to text (--text); leave it out")
+            if not 0 <= self.markov_order <= 6:
+                raise InputError(f"markov_order must be in 0..6 for text, not {self.markov_order}")
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"

@@ -11,6 +11,8 @@ exactly the data of an uninterrupted one, whatever the number of processes.
 * Protein (FASTA, a2m/a3m with gaps removed) -> :class:`RecordData`: one record per sequence
   (:class:`~bioseq.io.SequenceRecords`, cropped to ``context`` tokens), batches of similar
   length (:class:`~bioseq.io.LengthBucketSampler`), a seeded tenth of the records held out.
+* Plain text (``text: true``) -> :class:`~bioseq.train.text.TextData`: random windows of
+  ``context`` bytes, the last tenth of every file held out.
 
 >>> from bioseq.train.config import TrainConfig
 >>> from bioseq.train.data import build_data
@@ -38,6 +40,7 @@ from bioseq.io.formats import detect_format, open_genome, sniff_alphabet
 from bioseq.io.intervals import Interval, restrict_territory, split_territory
 from bioseq.train.config import TrainConfig
 from bioseq.train.distributed import rank_slice
+from bioseq.train.markov import MarkovModel
 
 SEQUENCE_SUFFIXES = {
     ".fa", ".fasta", ".fna", ".ffn", ".faa", ".fas", ".mfa", ".afa",
@@ -85,7 +88,12 @@ def choose_alphabet(paths: Sequence[Path], requested: str = "auto") -> str:
     """``"dna"`` or ``"protein"``: as requested, or guessed from every file's content."""
     found = {}
     for path in paths:
-        kind = detect_format(path)  # an unreadable file fails here, naming it
+        try:
+            kind = detect_format(path)  # an unreadable file fails here, naming it
+        except InputError as err:
+            if _suffix(path) != ".txt":
+                raise
+            raise InputError(f"{err}; to train on plain text pass --text") from None
         if kind == "gff":
             raise InputError(f"{path}: is GFF3 annotation, expected FASTA, GenBank or an alignment")
         guessed = "dna" if kind == "genbank" else sniff_alphabet(path).name.lower()
@@ -140,6 +148,7 @@ class TrainData:
     alphabet: str
     tokenizer: object
     description: str
+    unit = "base"  # what one symbol of the bits-per-symbol metrics is
 
     def __init__(self, config: TrainConfig, tokenizer, alphabet: str) -> None:
         self.config, self.tokenizer, self.alphabet = config, tokenizer, alphabet
@@ -177,6 +186,10 @@ class TrainData:
         alphabet = DNA if self.alphabet == "dna" else PROTEIN
         return alphabet.letters.replace(alphabet.unknown, "")
 
+    def markov_model(self, order: int):
+        """An unfitted Markov reference model of this data's symbols."""
+        return MarkovModel(order, self.markov_letters)
+
     def markov_sequences(self) -> tuple[Iterator[np.ndarray], Iterator[np.ndarray]]:
         """(train, val) uint8 code arrays, oriented as the model reads them."""
         raise NotImplementedError
@@ -196,6 +209,15 @@ class TrainData:
 
     def _orient(self, codes: np.ndarray) -> np.ndarray:
         return codes[::-1].copy() if self.config.direction == "reverse" else codes
+
+    def _window_batch(self, items: list, context: int) -> Batch:
+        """Windows of codes, each tokenized and cropped to ``context``, right-padded."""
+        ids = torch.full((len(items), context), self.pad_id, dtype=torch.long)
+        for row, codes in enumerate(items):
+            tokens = self.tokenizer.encode_array(self._orient(codes))[:context]
+            ids[row, : len(tokens)] = torch.from_numpy(tokens)
+        labels = ids.masked_fill(ids == self.pad_id, IGNORE)
+        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
 
 
 def _evenly_spaced(total: int, n: int) -> np.ndarray:
@@ -293,12 +315,7 @@ class GenomeData(TrainData):
         return [self.val[int(i)]["input_ids"].numpy() for i in indices]
 
     def _collate(self, items: list, context: int) -> Batch:
-        ids = torch.full((len(items), context), self.pad_id, dtype=torch.long)
-        for row, codes in enumerate(items):
-            tokens = self.tokenizer.encode_array(self._orient(codes))[:context]
-            ids[row, : len(tokens)] = torch.from_numpy(tokens)
-        labels = ids.masked_fill(ids == self.pad_id, IGNORE)
-        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+        return self._window_batch(items, context)
 
     def _codes(self, intervals: list[Interval], rc: bool) -> Iterator[np.ndarray]:
         for source in self.sources:
@@ -408,9 +425,13 @@ def _read_records(path: Path, alphabet: str) -> list[tuple[str, np.ndarray]]:
 
 
 def build_data(config: TrainConfig) -> TrainData:
-    """The data of a resolved config: its inputs, or the bundled E. coli genome."""
+    """The data of a resolved config: its inputs, or the bundled E. coli genome (or text)."""
     from bioseq.data import default_genome
 
+    if config.text:
+        from bioseq.train.text import build_text_data
+
+        return build_text_data(config)
     paths = expand_inputs(config.inputs) if config.inputs else [default_genome()]
     alphabet = choose_alphabet(paths, config.alphabet)
     tokenizer = make_tokenizer(config.tokenizer, alphabet)

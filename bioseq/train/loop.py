@@ -41,7 +41,6 @@ from bioseq.train.checkpoint import (
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.data import TrainData, build_data, context_at
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
-from bioseq.train.markov import MarkovModel
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
 from bioseq.train.progress import Progress, StopSignal
 
@@ -146,7 +145,8 @@ class Trainer:
     def run(self) -> Path:
         config, dist = self.config, self.dist
         total = config.steps
-        progress = Progress(total, self.step, enabled=dist.is_main and not self.quiet)
+        progress = Progress(total, self.step, enabled=dist.is_main and not self.quiet,
+                            unit=self.data.unit)  # fmt: skip
         stop = StopSignal()
         interval = {"tokens": 0, "time": time.perf_counter()}
         start_time = time.perf_counter()
@@ -283,9 +283,8 @@ class Trainer:
         return row
 
     def _markov_reference(self) -> float:
-        letters = self.data.markov_letters
         train, val = self.data.markov_sequences()
-        model = MarkovModel(self.config.markov_order, letters).fit(train)
+        model = self.data.markov_model(self.config.markov_order).fit(train)
         return model.bits_per_symbol(val)
 
     # -- saving ------------------------------------------------------------------------------
@@ -312,7 +311,8 @@ class Trainer:
 
         metrics = self.run_dir / "metrics.jsonl"
         if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
-            plot_metrics(metrics, self.run_dir / "loss.png", title=self._title())
+            png = self.run_dir / "loss.png"
+            plot_metrics(metrics, png, title=self._title(), unit=self.data.unit)
 
     def _diverged(self) -> None:
         self._save()  # the weights are still the last finite ones: skipped steps change nothing
@@ -325,14 +325,16 @@ class Trainer:
     # -- text --------------------------------------------------------------------------------
     def _title(self) -> str:
         c = self.config
-        return f"{c.model} {c.size}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
+        text = " on text" if c.text else ""
+        return f"{c.model} {c.size}{text}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
 
     def _describe(self) -> str:
         n_params = sum(p.numel() for p in self.model.parameters())
         n = self.config.threads
         threads = f" ({n} thread{'s' * (n != 1)})" if self.dist.device.type == "cpu" else ""
         markov = "" if self.markov is None else (
-            f"; order-{self.config.markov_order} Markov reference {self.markov:.4f} bits/base"
+            f"; order-{self.config.markov_order} Markov reference {self.markov:.4f} "
+            f"bits/{self.data.unit}"
         )  # fmt: skip
         return (
             f"{self.data.description}\n{self._title()}, {n_params / 1e6:.2f} M parameters, "
@@ -352,7 +354,7 @@ class Trainer:
         if val is not None and markov is not None:
             verdict = "below" if val < markov else "NOT below"
             lines.append(
-                f"validation {val:.4f} bits/base, {verdict} the order-"
+                f"validation {val:.4f} bits/{self.data.unit}, {verdict} the order-"
                 f"{self.config.markov_order} Markov reference {markov:.4f}"
             )
         lines += [

@@ -4,6 +4,8 @@ Every training run reports it beside its own validation loss, so a user sees at 
 network learned more than k-mer statistics. Counting is vectorised numpy (``np.bincount`` over
 rolling base-``A`` context indices); positions whose context or target is not a letter of the
 alphabet (``N``, ``X``, gaps) are skipped, and so are the first ``k`` symbols of a sequence.
+Text runs use :class:`ByteMarkovModel`: every one of the 256 byte values is a symbol, and the
+``256 ** (k + 1)`` table is kept sparse (the observed k-grams only), giving bits per byte.
 
 >>> import numpy as np
 >>> from bioseq.train.markov import MarkovModel
@@ -60,11 +62,8 @@ class MarkovModel:
         return value[valid]
 
     def _chunks(self, sequences: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
-        for codes in sequences:
-            codes = np.asarray(codes, dtype=np.uint8)
-            # chunks overlap by ``order`` symbols so no k-mer is lost or counted twice
-            for start in range(0, max(1, len(codes) - self.order), _CHUNK):
-                yield self._kmers(codes[start : start + _CHUNK + self.order])
+        for chunk in _overlapping_chunks(sequences, self.order):
+            yield self._kmers(chunk)
 
     def fit(self, sequences: Iterable[np.ndarray]) -> MarkovModel:
         """Add the k-mer counts of ``sequences`` (uint8 ASCII code arrays); returns ``self``."""
@@ -84,6 +83,97 @@ class MarkovModel:
             total -= float(logp[kmers].sum())
             n += len(kmers)
         return total / n if n else float("nan")
+
+
+class ByteMarkovModel:
+    """Order-``order`` Markov chain over all 256 byte values, for text: sparse counts (sorted
+    unique keys of the observed n-grams, 8 bits a byte) and interpolated Witten-Bell smoothing,
+
+    ``P_j(s | c) = (n(c s) + t(c) P_{j-1}(s | c')) / (n(c) + t(c))``, ``P_{-1} = 1 / 256``,
+
+    where ``c`` holds the last ``j`` bytes, ``c'`` the last ``j - 1``, ``n`` counts and ``t(c)``
+    is the number of distinct bytes seen after ``c`` (an unseen context falls back entirely).
+    Add-one smoothing, fine for 4 letters, would spread most of the mass over 256 unseen bytes.
+    Positions with fewer than ``order`` bytes before them are neither counted nor scored.
+
+    >>> text = np.frombuffer(b"hello world. " * 200, dtype=np.uint8)
+    >>> model = ByteMarkovModel(order=3).fit([text])
+    >>> model.bits_per_symbol([text]) < 0.001  # three bytes tell the next one
+    True
+    """
+
+    size = 256
+
+    def __init__(self, order: int = 4) -> None:
+        if not 0 <= order <= 6:  # order + 1 bytes must fit an int64 key
+            raise InputError(f"a byte Markov model's order must be in 0..6, not {order}")
+        self.order = order
+        self.masks = [(1 << 8 * (j + 1)) - 1 for j in range(order + 1)]
+        empty = np.zeros(0, dtype=np.int64)
+        self.tables = [(empty, empty)] * (order + 1)  # per order j: sorted keys, counts
+
+    def _grams(self, codes: np.ndarray) -> np.ndarray:
+        k, n = self.order + 1, len(codes)
+        value = np.zeros(max(0, n - k + 1), dtype=np.int64)
+        for j in range(k if n >= k else 0):
+            value = (value << 8) | codes[j : n - k + 1 + j]
+        return value
+
+    def fit(self, sequences: Iterable[np.ndarray]) -> ByteMarkovModel:
+        """Add the counts of ``sequences`` (uint8 arrays); returns ``self``."""
+        parts = [[table] for table in self.tables]
+        for chunk in _overlapping_chunks(sequences, self.order):
+            grams = self._grams(chunk)
+            for j, mask in enumerate(self.masks):
+                parts[j].append(np.unique(grams & mask, return_counts=True))
+        self.tables = []
+        for tables in parts:
+            keys, inverse = np.unique(np.concatenate([k for k, _ in tables]), return_inverse=True)
+            counts = np.bincount(inverse, weights=np.concatenate([c for _, c in tables]))
+            self.tables.append((keys, counts.astype(np.int64)))
+        return self
+
+    def bits_per_symbol(self, sequences: Iterable[np.ndarray]) -> float:
+        """Mean ``-log2 P`` over the scored positions of ``sequences`` (nan when none)."""
+        contexts = []
+        for keys, counts in self.tables:
+            found, inverse = np.unique(keys >> 8, return_inverse=True)
+            seen = np.bincount(inverse, weights=counts, minlength=found.size)
+            kinds = np.bincount(inverse, minlength=found.size).astype(np.float64)
+            contexts.append((found, seen, kinds))
+        total, n = 0.0, 0
+        for chunk in _overlapping_chunks(sequences, self.order):
+            grams = self._grams(chunk)
+            prob = np.full(len(grams), 1 / self.size)
+            for (keys, counts), (found, seen, kinds), mask in zip(
+                self.tables, contexts, self.masks, strict=True
+            ):
+                gram = grams & mask
+                hits = _lookup(keys, counts.astype(np.float64), gram)
+                n_ctx, t_ctx = _lookup(found, seen, gram >> 8), _lookup(found, kinds, gram >> 8)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mixed = (hits + t_ctx * prob) / (n_ctx + t_ctx)
+                prob = np.where(n_ctx > 0, mixed, prob)
+            total -= float(np.log2(prob).sum())
+            n += len(grams)
+        return total / n if n else float("nan")
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``values`` of ``query`` in the sorted ``keys``; 0 where absent."""
+    if not keys.size:
+        return np.zeros(len(query))
+    at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
+    return np.where(keys[at] == query, values[at], 0.0)
+
+
+def _overlapping_chunks(sequences: Iterable[np.ndarray], order: int) -> Iterable[np.ndarray]:
+    """Pieces of at most ``_CHUNK + order`` symbols of every sequence; consecutive pieces overlap
+    by ``order`` symbols, so no k-mer is lost or counted twice."""
+    for codes in sequences:
+        codes = np.asarray(codes, dtype=np.uint8)
+        for start in range(0, max(1, len(codes) - order), _CHUNK):
+            yield codes[start : start + _CHUNK + order]
 
 
 def markov_bits_per_base(

@@ -16,8 +16,11 @@ def read_metrics(path: str | Path) -> list[dict]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-def plot_metrics(metrics: str | Path, out: str | Path, title: str | None = None) -> Path:
-    """Draw ``metrics.jsonl`` into the PNG ``out`` (matplotlib's Agg backend, no display)."""
+def plot_metrics(
+    metrics: str | Path, out: str | Path, title: str | None = None, unit: str = "base"
+) -> Path:
+    """Draw ``metrics.jsonl`` into the PNG ``out`` (matplotlib's Agg backend, no display);
+    ``unit`` names the symbol of the bits (``byte`` for text runs)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,7 +41,7 @@ def plot_metrics(metrics: str | Path, out: str | Path, title: str | None = None)
         order = rows[0].get("markov_order", 4)
         ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:.3f})")
     ax.set_xlabel("training tokens")
-    ax.set_ylabel("bits per base")
+    ax.set_ylabel(f"bits per {unit}")
     ax.set_title(title or "bioseq pretrain")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -18,11 +18,11 @@ import time
 from tqdm.auto import tqdm
 
 
-def format_row(row: dict, total: int, eta: float | None = None) -> str:
-    """One plain log line for a metrics row."""
+def format_row(row: dict, total: int, eta: float | None = None, unit: str = "base") -> str:
+    """One plain log line for a metrics row (bits per ``unit``: base, or byte for text)."""
     parts = [f"step {row['step']}/{total}"]
     if row.get("train_bits_per_base") is not None:
-        parts.append(f"train {row['train_bits_per_base']:.4f} bits/base")
+        parts.append(f"train {row['train_bits_per_base']:.4f} bits/{unit}")
     if row.get("val_bits_per_base") is not None:
         val = f"val {row['val_bits_per_base']:.4f}"
         if row.get("markov_bits_per_base") is not None:
@@ -37,8 +37,10 @@ def format_row(row: dict, total: int, eta: float | None = None) -> str:
 class Progress:
     """A progress bar on a terminal (loss, bits/base, tokens/s, ETA), else one line per log."""
 
-    def __init__(self, total: int, initial: int = 0, enabled: bool = True) -> None:
-        self.total, self.initial, self.enabled = total, initial, enabled
+    def __init__(
+        self, total: int, initial: int = 0, enabled: bool = True, unit: str = "base"
+    ) -> None:
+        self.total, self.initial, self.enabled, self.unit = total, initial, enabled, unit
         self.start = time.perf_counter()
         self.val: float | None = None
         self.bar = None
@@ -63,7 +65,7 @@ class Progress:
             if row is not None:
                 postfix = {
                     "loss": _fmt(row["train_loss"]),
-                    "bits/base": _fmt(row["train_bits_per_base"]),
+                    f"bits/{self.unit}": _fmt(row["train_bits_per_base"]),
                     "val": _fmt(self.val),
                     "tok/s": f"{row['tokens_per_s']:,.0f}",
                 }
@@ -72,7 +74,7 @@ class Progress:
             done = step - self.initial
             elapsed = time.perf_counter() - self.start
             eta = elapsed / done * (self.total - step) if done else None
-            print(format_row(row, self.total, eta), file=sys.stderr, flush=True)
+            print(format_row(row, self.total, eta, self.unit), file=sys.stderr, flush=True)
 
     def note(self, text: str) -> None:
         """A message that does not break the bar."""
