@@ -38,6 +38,9 @@ def _fail(message: str) -> None:
 @click.version_option(__version__, "--version", "-V", prog_name="bioseq")
 def main() -> None:
     """bioseq: pretrain, score variants with, and probe genomic and protein sequence models."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Loading weights" bars; our commands show their own
 
 
 def _register_commands() -> None:
