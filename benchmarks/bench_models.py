@@ -33,8 +33,9 @@ from bioseq.models import (
 VOCAB = 16
 
 
-def timed(fn, repeats: int = 3, device: str = "cpu") -> float:
-    fn()  # warm-up (numba compilation, allocator)
+def timed(fn, repeats: int = 3, device: str = "cpu", warmup: bool = True) -> float:
+    if warmup:
+        fn()  # numba compilation, allocator
     best = float("inf")
     for _ in range(repeats):
         if device == "cuda":
@@ -67,7 +68,9 @@ def mamba_vs_hf(device: str, length: int = 4096, d_model: int = 256, n_layer: in
         return run
 
     t_ours = timed(step(ours), device=device)
-    t_hf = timed(step(hf), repeats=1, device=device)
+    # no warm-up: nothing to compile, and on CPU one step takes many minutes (its fallback scan's
+    # backward is quadratic in L: every per-step select backward allocates a full-size gradient)
+    t_hf = timed(step(hf), repeats=1, device=device, warmup=False)
     print(f"\nMambaLM vs transformers MambaForCausalLM, forward+backward, d_model {d_model}, "
           f"{n_layer} layers, L {length}, batch 1, {device}")  # fmt: skip
     print("| model | seconds | tokens/s | ratio |")
@@ -160,10 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table", choices=["mamba-vs-hf", "scaling", "million", "all"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--max-length", type=int, default=65536)
+    parser.add_argument("--max-length", type=int, default=65536, help="scaling: longest L")
+    parser.add_argument("--length", type=int, default=4096,
+                        help="mamba-vs-hf: L (on CPU transformers' step at 4,096 takes > 30 min)")
     args = parser.parse_args()
     if args.table in ("mamba-vs-hf", "all"):
-        mamba_vs_hf(args.device)
+        mamba_vs_hf(args.device, length=args.length)
     if args.table in ("scaling", "all"):
         scaling(args.device, args.max_length)
     if args.table in ("million", "all"):
