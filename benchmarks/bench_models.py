@@ -29,6 +29,7 @@ from bioseq.models import (
     TransformerConfig,
     TransformerLM,
 )
+from bioseq.models.ops.allocator import tune_cpu_allocator
 
 VOCAB = 16
 
@@ -156,6 +157,7 @@ def million(device: str, timeout: float = 590) -> None:
 
 
 def main() -> None:
+    tune_cpu_allocator()  # as the CLI does; BIOSEQ_MALLOC_TUNING=0 measures without
     if len(sys.argv) > 1 and sys.argv[1] == "_one":
         kind, length, device, repeats = sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
         print(json.dumps(forward_once(kind, length, device, repeats)))

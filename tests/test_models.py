@@ -1,3 +1,5 @@
+import sys
+
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
@@ -202,3 +204,14 @@ def test_cuda_forward_matches_cpu(kind):
     expected = model(ids).logits
     got = model.cuda()(ids.cuda()).logits.cpu()
     assert torch.allclose(got, expected, atol=1e-3, rtol=1e-3)
+
+
+def test_cpu_allocator_tuning_applies_on_glibc_and_can_be_turned_off(monkeypatch):
+    import platform
+
+    from bioseq.models.ops.allocator import tune_cpu_allocator
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert tune_cpu_allocator() is glibc
+    monkeypatch.setenv("BIOSEQ_MALLOC_TUNING", "0")
+    assert tune_cpu_allocator() is False

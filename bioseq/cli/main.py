@@ -12,6 +12,7 @@ import click
 
 from bioseq import __version__
 from bioseq.errors import BioseqError
+from bioseq.models.ops.allocator import tune_cpu_allocator
 
 
 class BioseqGroup(click.Group):
@@ -41,6 +42,7 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # "Loading weights" bars; our commands show their own
+    tune_cpu_allocator()
 
 
 def _register_commands() -> None:
