@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
+from bioseq.train.checkpoint import resolve_model_dir
 
 
 @runtime_checkable
@@ -55,18 +56,6 @@ class Adapter(Protocol):
     def complete(self, prompts: Sequence[str], n_symbols: int = 8) -> list[str]:
         """Greedy continuation text of each prompt (``n_symbols`` tokens, special tokens kept
         as text so that parsing stops at them)."""
-
-
-def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """The model directory of a training run directory, or ``path`` itself.
-
-    Uses ``bioseq.train.checkpoint.resolve_model_dir`` when that module exists.
-    """
-    try:
-        from bioseq.train.checkpoint import resolve_model_dir as resolve
-    except ImportError:
-        return Path(path)
-    return Path(resolve(path))
 
 
 class CausalLMAdapter:

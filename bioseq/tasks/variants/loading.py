@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from bioseq.errors import InputError
+from bioseq.train.checkpoint import resolve_model_dir
 
 DIRECTIONS = ("forward", "reverse", "both")
 _DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
@@ -31,15 +32,6 @@ class LoadedModel:
     tokenizer: object
     path: Path
     direction: str = "forward"
-
-
-def resolve_model_dir(path: str | Path) -> Path:
-    """The model directory of a pretraining run, or ``path`` itself (no ``bioseq.train``)."""
-    try:
-        from bioseq.train.checkpoint import resolve_model_dir as resolve
-    except ImportError:
-        return Path(path)
-    return Path(resolve(path))
 
 
 def model_direction(config) -> str:
