@@ -6,8 +6,9 @@ forward pass page-faults and zero-fills all of its memory again: for a tiny Hyen
 tokens on one core that was 45% of the forward time, and it made the time per token jump beyond
 16k (see ``benchmarks/RESULTS.md``). Raising the mmap, trim and top-pad thresholds keeps freed
 blocks in the heap for the next pass. The cost: the process does not hand memory back to the
-system before it exits, so the CLI applies it (set ``BIOSEQ_MALLOC_TUNING=0`` to opt out) and a
-library user calls it explicitly.
+system before it exits, and fragmentation can raise the peak (a 1M-token Hyena pass: 13.8 GiB
+instead of 10.1, and 69 s instead of 85), so the CLI applies it (set
+``BIOSEQ_MALLOC_TUNING=0`` to opt out) and a library user calls it explicitly.
 
 >>> from bioseq.models.ops.allocator import tune_cpu_allocator
 >>> tune_cpu_allocator()  # doctest: +SKIP
