@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,18 +59,20 @@ class Batch:
     n_tokens: int  # positions whose next token is predicted (labels[:, 1:] != -100)
 
 
-def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
-    """Files as given, and the sequence files (by suffix, gzip allowed) inside folders."""
+def expand_inputs(
+    inputs: Sequence[str | Path], suffixes: Collection[str] = SEQUENCE_SUFFIXES,
+    kind: str = "sequence",
+) -> list[Path]:  # fmt: skip
+    """Files as given, and the files inside folders whose suffix (gzip allowed) is one of
+    ``suffixes``."""
     out = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(
-                p for p in path.iterdir() if p.is_file() and _suffix(p) in SEQUENCE_SUFFIXES
-            )
+            found = sorted(p for p in path.iterdir() if p.is_file() and _suffix(p) in suffixes)
             if not found:
-                suffixes = ", ".join(sorted(SEQUENCE_SUFFIXES))
-                raise InputError(f"{path}: folder holds no sequence file ({suffixes})")
+                listed = ", ".join(sorted(suffixes))
+                raise InputError(f"{path}: folder holds no {kind} file ({listed})")
             out.extend(found)
         elif not path.exists():
             raise InputError(f"{path}: no such file or folder")

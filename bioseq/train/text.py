@@ -33,29 +33,15 @@ import numpy as np
 
 from bioseq.errors import InputError
 from bioseq.train.config import TrainConfig
-from bioseq.train.data import Batch, TrainData, _evenly_spaced
+from bioseq.train.data import Batch, TrainData, _evenly_spaced, expand_inputs
 from bioseq.train.markov import ByteMarkovModel
 
-TEXT_SUFFIXES = (".txt", ".txt.gz")
 _CHECK_CHUNK = 1 << 24  # bytes decoded at a time when checking that a file is UTF-8
 
 
 def expand_text_inputs(inputs: Sequence[str | Path]) -> list[Path]:
     """Files as given, and the ``*.txt`` / ``*.txt.gz`` files inside folders."""
-    out = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.name.lower().endswith(TEXT_SUFFIXES))  # fmt: skip
-            if not found:
-                raise InputError(f"{path}: folder holds no text file (*.txt, *.txt.gz)")
-            out.extend(found)
-        elif not path.exists():
-            raise InputError(f"{path}: no such file or folder")
-        else:
-            out.append(path)
-    return out
+    return expand_inputs(inputs, suffixes={".txt"}, kind="text")
 
 
 def read_text(path: str | Path) -> np.ndarray:
