@@ -149,6 +149,27 @@ class SequenceTokenizer(PreTrainedTokenizer):
         return 1
 
     @property
+    def token_lengths(self) -> np.ndarray:
+        """Sequence characters held by each token id (0 for special tokens), read-only.
+
+        ``token_lengths[ids].sum()`` is the exact number of bases a tokenised stretch covers,
+        whatever the tokenizer (single bases, k-mers with single-base fallback, BPE), so bits per
+        base and windows in bases agree across tokenizers.
+        """
+        if getattr(self, "_token_lengths", None) is None:
+            special = set(self.all_special_ids)
+            lengths = np.array(
+                [0 if i in special else self._token_length(t)
+                 for i, t in enumerate(self._id_to_token)], dtype=np.int64,
+            )  # fmt: skip
+            lengths.flags.writeable = False
+            self._token_lengths = lengths
+        return self._token_lengths
+
+    def _token_length(self, token: str) -> int:
+        return len(token)
+
+    @property
     def vocab_size(self) -> int:
         """Size of the base vocabulary (special tokens included, user-added tokens excluded)."""
         return len(self._id_to_token)

@@ -52,6 +52,9 @@ class ByteTokenizer(SequenceTokenizer):
         self._byte_of = byte_of
         self._byte_of_name = {name: b for b, name in enumerate(BYTE_NAMES)}
 
+    def _token_length(self, token: str) -> int:
+        return 1  # "<0x0A>" names one byte
+
     def encode_array(self, codes: SeqInput, add_special_tokens: bool = False) -> np.ndarray:
         """Vectorised encoding of text (str, as UTF-8), bytes or a uint8 array to int64 ids."""
         if isinstance(codes, str):
