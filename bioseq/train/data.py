@@ -57,6 +57,19 @@ class Batch:
     input_ids: torch.Tensor
     labels: torch.Tensor
     n_tokens: int  # positions whose next token is predicted (labels[:, 1:] != -100)
+    n_bases: int = -1  # bases those predicted tokens hold (-1: one per token)
+
+    def __post_init__(self) -> None:
+        if self.n_bases < 0:
+            self.n_bases = self.n_tokens
+
+
+def labelled_batch(ids: torch.Tensor, labels: torch.Tensor, token_lengths: torch.Tensor) -> Batch:
+    """A :class:`Batch` counting predicted tokens and the bases they hold (exact for k-mers, BPE)."""
+    predicted = labels[:, 1:]
+    mask = predicted != IGNORE
+    lengths = token_lengths[predicted.clamp(min=0)]
+    return Batch(ids, labels, int(mask.sum()), int(lengths[mask].sum()))
 
 
 def expand_inputs(
@@ -155,7 +168,9 @@ class TrainData:
     def __init__(self, config: TrainConfig, tokenizer, alphabet: str) -> None:
         self.config, self.tokenizer, self.alphabet = config, tokenizer, alphabet
         self.pad_id = int(tokenizer.pad_token_id)
-        self.bases_per_token = int(getattr(tokenizer, "bases_per_token", 1))
+        self.bases_per_token = float(getattr(tokenizer, "bases_per_token", 1))
+        lengths = getattr(tokenizer, "token_lengths", None)
+        self.token_lengths = None if lengths is None else torch.tensor(np.array(lengths))
         self._val_cache: dict[tuple[int, int, int], list] = {}
 
     def batch(
@@ -219,7 +234,19 @@ class TrainData:
             tokens = self.tokenizer.encode_array(self._orient(codes))[:context]
             ids[row, : len(tokens)] = torch.from_numpy(tokens)
         labels = ids.masked_fill(ids == self.pad_id, IGNORE)
-        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+        return self._batch(ids, labels)
+
+    def _batch(self, ids: torch.Tensor, labels: torch.Tensor) -> Batch:
+        if self.token_lengths is None:
+            return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+        return labelled_batch(ids, labels, self.token_lengths)
+
+    def window_bases(self, context: int) -> int:
+        """Bases per window that give ``context`` tokens: exact for fixed-length tokens, and for
+        variable-length ones (BPE) a margin over the mean so most windows fill the context."""
+        if getattr(self.tokenizer, "variable_length", False):
+            return math.ceil(context * self.bases_per_token * 1.25) + 16
+        return context * round(self.bases_per_token)
 
 
 def _evenly_spaced(total: int, n: int) -> np.ndarray:
@@ -239,7 +266,7 @@ class GenomeData(TrainData):
             for contig, n in source.contigs.items():
                 lengths[contig] = max(n, lengths.get(contig, 0))
         names = ", ".join(str(p) for p in paths)
-        window = config.context * self.bases_per_token
+        window = self.window_bases(config.context)
         longest = max(lengths, key=lengths.get)
         if lengths[longest] < window:
             raise InputError(
@@ -297,7 +324,7 @@ class GenomeData(TrainData):
 
     def train_windows(self, context: int) -> GenomeWindows:
         if context not in self._train:
-            window = context * self.bases_per_token
+            window = self.window_bases(context)
             self._train[context] = self._windows(self.train_intervals, window)
         return self._train[context]
 
@@ -406,7 +433,7 @@ class RecordData(TrainData):
         batch = pad_collate([{"input_ids": ids} for ids in items], self.pad_id)
         ids, mask = batch["input_ids"], batch["attention_mask"]
         labels = ids.masked_fill(mask == 0, IGNORE)
-        return Batch(ids, labels, int((labels[:, 1:] != IGNORE).sum()))
+        return self._batch(ids, labels)
 
     def markov_sequences(self):
         return (c for _, c in self.train_pairs), (c for _, c in self.val_pairs)

@@ -112,7 +112,8 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.bad_in_a_row = 0, 0
-        self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0}
+        self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0,
+                         "bits_sum": 0.0}  # fmt: skip
         self.markov: float | None = None
         if config.resume:
             ckpt = latest_checkpoint(self.run_dir)
@@ -197,7 +198,7 @@ class Trainer:
         # dropout masks depend only on (seed, step, rank), whatever happened before a resume
         torch.manual_seed(config.seed * 1_000_003 + self.step * 1009 + dist.rank)
         local_tokens = sum(b.n_tokens for b in micro)
-        (n_global,) = dist.all_reduce_sum([local_tokens])
+        n_global, bases_global = dist.all_reduce_sum([local_tokens, sum(b.n_bases for b in micro)])
         loss_sum = 0.0
         for i, batch in enumerate(micro):
             last = i == len(micro) - 1
@@ -218,6 +219,7 @@ class Trainer:
         if math.isfinite(loss) and math.isfinite(grad_norm):
             self.optimizer.step()
             self.counters["loss_sum"] += loss
+            self.counters["bits_sum"] += loss_sum / max(bases_global, 1) / LN2
             self.counters["loss_steps"] += 1
         else:
             loss = float("nan")
@@ -231,39 +233,40 @@ class Trainer:
 
     # -- evaluation and logging -----------------------------------------------------------
     @torch.no_grad()
-    def _evaluate(self, final: bool) -> float | None:
-        """Mean validation loss (nats per token) on the fixed subset of held-out windows."""
+    def _evaluate(self, final: bool) -> tuple[float, float] | None:
+        """Validation loss on the fixed subset of held-out windows: (nats per token, bits per
+        base), where bases are those the predicted tokens hold."""
         if not self.data.has_val:
             return None
         config, dist = self.config, self.dist
         n = config.final_eval_windows if final else config.eval_windows
         batch_size = max(1, config.batch_size // (dist.world_size * config.grad_accum))
         self.model.eval()
-        total = count = 0.0
+        total = count = bases = 0.0
         for batch in self.data.eval_batches(n, batch_size, dist.rank, dist.world_size):
             with self.autocast():
                 ids, labels = batch.input_ids.to(dist.device), batch.labels.to(dist.device)
                 out = self.model(ids, labels=labels)
             total += out.loss.float().item() * batch.n_tokens
             count += batch.n_tokens
+            bases += batch.n_bases
         self.model.train()
-        total, count = dist.all_reduce_sum([total, count])
-        return total / count if count else None
+        total, count, bases = dist.all_reduce_sum([total, count, bases])
+        return (total / count, total / max(bases, 1) / LN2) if count else None
 
-    def _bits(self, nats: float | None) -> float | None:
-        return None if nats is None else nats / LN2 / self.data.bases_per_token
-
-    def _log(self, val: float | None, lr: float, interval: dict, final: bool, elapsed: float):
+    def _log(self, val: tuple[float, float] | None, lr: float, interval: dict, final: bool, elapsed: float):
         c = self.counters
         train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
+        train_bits = c.get("bits_sum", 0.0) / c["loss_steps"] if c["loss_steps"] else None
+        val_loss, val_bits = val if val is not None else (None, None)
         now = time.perf_counter()
         row = {
             "step": self.step,
             "tokens": c["tokens"],
             "train_loss": train,
-            "train_bits_per_base": self._bits(train),
-            "val_loss": val,
-            "val_bits_per_base": self._bits(val),
+            "train_bits_per_base": train_bits,
+            "val_loss": val_loss,
+            "val_bits_per_base": val_bits,
             "markov_bits_per_base": self.markov,
             "markov_order": self.config.markov_order,
             "lr": lr,
@@ -275,7 +278,7 @@ class Trainer:
         row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
         if final:
             row["final"] = True
-        c["loss_sum"], c["loss_steps"] = 0.0, 0
+        c["loss_sum"], c["bits_sum"], c["loss_steps"] = 0.0, 0.0, 0
         interval.update(tokens=0, time=now)
         if self.dist.is_main:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
