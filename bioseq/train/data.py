@@ -65,7 +65,7 @@ class Batch:
 
 
 def labelled_batch(ids: torch.Tensor, labels: torch.Tensor, token_lengths: torch.Tensor) -> Batch:
-    """A :class:`Batch` counting predicted tokens and the bases they hold (exact for k-mers, BPE)."""
+    """A :class:`Batch` counting predicted tokens and the bases they hold (k-mers, BPE)."""
     predicted = labels[:, 1:]
     mask = predicted != IGNORE
     lengths = token_lengths[predicted.clamp(min=0)]

@@ -254,7 +254,10 @@ class Trainer:
         total, count, bases = dist.all_reduce_sum([total, count, bases])
         return (total / count, total / max(bases, 1) / LN2) if count else None
 
-    def _log(self, val: tuple[float, float] | None, lr: float, interval: dict, final: bool, elapsed: float):
+    def _log(
+        self, val: tuple[float, float] | None, lr: float, interval: dict, final: bool,
+        elapsed: float,
+    ):  # fmt: skip
         c = self.counters
         train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
         train_bits = c.get("bits_sum", 0.0) / c["loss_steps"] if c["loss_steps"] else None
