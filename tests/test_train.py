@@ -154,6 +154,41 @@ def test_protein_alignment_reverse_direction(tmp_path):
     assert b"-" not in bytes(fwd[0][1])
 
 
+def test_sequence_weights_sample_a_duplicated_cluster_as_one_record(tmp_path):
+    # 10 copies of one sequence and 10 unrelated ones: with theta 0.8 the copies share one
+    # record's weight, so together they are drawn about 1/11 of the time instead of 1/2
+    rng = np.random.default_rng(1)
+    letters = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+    copy = "".join(rng.choice(letters, 30))
+    rows = [copy] * 10 + ["".join(rng.choice(letters, 30)) for _ in range(10)]
+    a2m = tmp_path / "family.a2m"
+    a2m.write_text("".join(f">s{i}\n{row}\n" for i, row in enumerate(rows)))
+    base = {"inputs": [str(a2m)], "context": 64, "val_fraction": 0.0, "batch_size": 4}
+    data = build_data(merge(TrainConfig(), dict(base, sequence_weights=0.8)).resolved())
+    drawn = [bytes(ids[1:-1].numpy().astype(np.uint8)) for step in range(500)
+             for b in data.batch(step, 64, 4) for ids in b.input_ids]  # fmt: skip
+    copy_ids = bytes(np.array(data.tokenizer.encode(copy, add_special_tokens=False), np.uint8))
+    share = np.mean([d == copy_ids for d in drawn])
+    assert abs(share - 1 / 11) < 0.03, share
+    again = build_data(merge(TrainConfig(), dict(base, sequence_weights=0.8)).resolved())
+    assert torch.equal(data.batch(7, 64, 4)[0].input_ids, again.batch(7, 64, 4)[0].input_ids)
+    fasta = tmp_path / "family.fa"
+    fasta.write_text(a2m.read_text())
+    with pytest.raises(InputError, match="need an alignment"):
+        build_data(merge(TrainConfig(), dict(base, inputs=[str(fasta)],
+                                             sequence_weights=0.8)).resolved())  # fmt: skip
+
+
+def test_batches_count_the_bases_their_predicted_tokens_hold():
+    config = merge(TrainConfig(), dict(TINY, tokenizer="kmer:3")).resolved()
+    data = build_data(config)
+    [batch] = data.batch(0, 64, 4)
+    predicted = batch.labels[:, 1:]
+    tokens = data.tokenizer.convert_ids_to_tokens(predicted[predicted != -100].tolist())
+    assert batch.n_bases == sum(len(t) for t in tokens) and batch.n_tokens == len(tokens)
+    assert batch.n_bases == 3 * batch.n_tokens  # lambda has no N: every token is a 3-mer
+
+
 # -- the CLI end to end --------------------------------------------------------------------------
 
 

@@ -77,6 +77,9 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--val-contigs", help="Comma-separated contigs (or record names) to hold out.")
 @click.option("--rc-augment/--no-rc-augment", default=None,
               help="Reverse-complement half the training windows [default: off]")  # fmt: skip
+@click.option("--sequence-weights", type=float, metavar="THETA",
+              help="Alignments: sample homologs by 1/(neighbours at >= THETA identity), "
+                   "e.g. 0.8 [default: uniform]")  # fmt: skip
 @click.option("--precision", type=_choice("auto", "fp32", "bf16"),
               help="auto: bf16 autocast on CUDA, fp32 on CPU [default: auto]")  # fmt: skip
 @click.option("--direction", type=_choice("forward", "reverse"),

@@ -125,6 +125,12 @@ class Alignment:
         codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         return codes.reshape(len(self.records), self.width)
 
+    def sequence_weights(self, theta: float = 0.8) -> np.ndarray:
+        """Per-record ``1 / neighbours at >= theta identity`` (see :mod:`bioseq.io.weights`)."""
+        from bioseq.io.weights import sequence_weights
+
+        return sequence_weights(self.match_matrix(), theta)
+
     def __len__(self) -> int:
         return len(self.records)
 

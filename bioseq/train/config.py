@@ -60,6 +60,8 @@ class TrainConfig:
     # tenth of the records) unless val_contigs is given
     val_contigs: list[str] = field(default_factory=list)  # held-out contigs (or record names)
     rc_augment: bool = False
+    sequence_weights: float | None = None  # alignments: sample records by 1/neighbours at
+    # >= this identity (0.8 = EVcouplings' theta) instead of uniformly
     direction: str = "forward"  # reverse: a right-to-left model
     # model
     model: str = "hyena"
@@ -147,6 +149,8 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise InputError(f"{key} must be positive, not {value}")
+        if self.sequence_weights is not None and not 0 < self.sequence_weights <= 1:
+            raise InputError(f"sequence_weights must be in (0, 1], not {self.sequence_weights}")
         if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
             raise InputError(f"val_fraction must be in [0, 1), not {self.val_fraction}")
         if self.val_contigs and self.val_fraction:

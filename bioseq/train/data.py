@@ -365,8 +365,13 @@ class RecordData(TrainData):
 
     def __init__(self, paths: Sequence[Path], config: TrainConfig, tokenizer, alphabet: str):
         super().__init__(config, tokenizer, alphabet)
-        pairs = [pair for path in paths for pair in _read_records(path, alphabet)]
-        pairs = [(name, self._orient(codes)) for name, codes in pairs]
+        theta = config.sequence_weights
+        pairs, weights = [], []
+        for path in paths:
+            found, found_weights = _read_records(path, alphabet, theta)
+            pairs += [(name, self._orient(codes)) for name, codes in found]
+            weights.append(found_weights)
+        weights = np.concatenate(weights)
         names = ", ".join(str(p) for p in paths)
         held = np.zeros(len(pairs), dtype=bool)
         if config.val_contigs:
@@ -382,6 +387,8 @@ class RecordData(TrainData):
             held[np.random.default_rng(0).permutation(len(pairs))[:n_val]] = True
         self.train_pairs = [p for p, h in zip(pairs, held, strict=True) if not h]
         self.val_pairs = [p for p, h in zip(pairs, held, strict=True) if h]
+        # sampling probabilities of the train records (None: uniform epochs)
+        self.train_p = None if theta is None else weights[~held] / weights[~held].sum()
         if not self.train_pairs:
             raise InputError(f"{names}: no records left for training after the validation split")
         self._train: dict[int, tuple[SequenceRecords, LengthBucketSampler]] = {}
@@ -392,6 +399,11 @@ class RecordData(TrainData):
             f"{names}: {len(pairs):,} {alphabet} records, train {len(self.train_pairs):,}, "
             f"validation {len(self.val_pairs):,}"
         )
+        if theta is not None:
+            self.description += (
+                f"; sampled by sequence weight (theta {theta}, effective records "
+                f"{weights[~held].sum():,.1f})"
+            )
 
     @property
     def has_val(self) -> bool:
@@ -413,6 +425,8 @@ class RecordData(TrainData):
         return self._train[context]
 
     def _items(self, step: int, context: int, batch_size: int, share: slice) -> list:
+        if self.train_p is not None:
+            return self._weighted_items(step, context, batch_size, share)
         records, sampler = self.train_records(context)  # batches of config.batch_size
         epoch, index = divmod(step, len(sampler))
         key = (context, epoch)
@@ -421,6 +435,16 @@ class RecordData(TrainData):
             self._epoch_batches = {key: list(sampler)}  # keep one epoch's order
         records.set_epoch(epoch)
         return [records[i]["input_ids"] for i in self._epoch_batches[key][index][share]]
+
+    def _weighted_items(self, step: int, context: int, batch_size: int, share: slice) -> list:
+        """Records drawn with replacement by sequence weight; a pure function of (seed, step)."""
+        records, _ = self.train_records(context)
+        rng = np.random.default_rng([self.config.seed, step])
+        chosen = rng.choice(len(records), size=batch_size, p=self.train_p)
+        records.set_epoch(step)  # a fresh random crop of long records at every step
+        chosen = chosen[share]
+        chosen = chosen[np.argsort(records.lengths[chosen], kind="stable")]  # less padding
+        return [records[int(i)]["input_ids"] for i in chosen]
 
     def _val_indices(self, n: int) -> np.ndarray:
         order = _evenly_spaced(len(self.val), n)
@@ -439,18 +463,28 @@ class RecordData(TrainData):
         return (c for _, c in self.train_pairs), (c for _, c in self.val_pairs)
 
 
-def _read_records(path: Path, alphabet: str) -> list[tuple[str, np.ndarray]]:
+def _read_records(
+    path: Path, alphabet: str, theta: float | None = None
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """(name, codes) of every record, and their sequence weights at ``theta`` (ones if None)."""
     from bioseq.io.proteins import read_alignment, read_protein_fasta
 
     chosen = PROTEIN if alphabet == "protein" else DNA
     kind = detect_format(path)
     if kind == "alignment":
-        records = read_alignment(path, alphabet=chosen).records  # sequence: gaps removed
+        alignment = read_alignment(path, alphabet=chosen)
+        records = alignment.records  # sequence: gaps removed
+        weights = alignment.sequence_weights(theta) if theta is not None else None
     elif kind == "fasta":
-        records = read_protein_fasta(path, alphabet=chosen)
+        if theta is not None:
+            raise InputError(
+                f"{path}: sequence weights need an alignment (a2m/a3m), not unaligned FASTA"
+            )
+        records, weights = read_protein_fasta(path, alphabet=chosen), None
     else:
         raise InputError(f"{path}: is {kind} input, expected FASTA or an alignment of {alphabet}")
-    return [(r.name, np.frombuffer(r.sequence.encode("ascii"), dtype=np.uint8)) for r in records]
+    pairs = [(r.name, np.frombuffer(r.sequence.encode("ascii"), dtype=np.uint8)) for r in records]
+    return pairs, np.ones(len(pairs)) if weights is None else weights
 
 
 def build_data(config: TrainConfig) -> TrainData:

@@ -18,55 +18,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from numba import njit, prange
 
 from bioseq.errors import InputError
 from bioseq.io.proteins import Alignment, read_alignment
+from bioseq.io.weights import sequence_weights
 from bioseq.tasks.variants.mutations import Mutant
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _GAP = len(AMINO_ACIDS)  # code of gaps and anything that is not one of the 20
-_BLOCK = 32  # columns compared between two early-exit checks
 _LOOKUP = np.full(256, _GAP, dtype=np.uint8)
 for _i, _a in enumerate(AMINO_ACIDS):
     _LOOKUP[ord(_a)] = _i
-
-
-@njit(parallel=True, cache=True)
-def _neighbour_counts(codes: np.ndarray, max_mismatches: int) -> np.ndarray:
-    """For every row, the number of rows (itself included) with at most ``max_mismatches``.
-
-    Columns are compared in blocks of ``_BLOCK`` (a vectorisable loop), and a pair is dropped as
-    soon as its mismatches pass the limit, which for most homolog pairs is within a few blocks.
-    """
-    n, width = codes.shape
-    counts = np.ones(n, dtype=np.int64)
-    for i in prange(n):
-        row = codes[i]
-        found = 0
-        for j in range(n):
-            if j == i:
-                continue
-            other = codes[j]
-            mismatches = 0
-            for k0 in range(0, width, _BLOCK):
-                block = 0
-                for k in range(k0, min(k0 + _BLOCK, width)):
-                    block += row[k] != other[k]
-                mismatches += block
-                if mismatches > max_mismatches:
-                    break
-            if mismatches <= max_mismatches:
-                found += 1
-        counts[i] += found
-    return counts
-
-
-def sequence_weights(codes: np.ndarray, theta: float = 0.8) -> np.ndarray:
-    """``1 / neighbours`` at ``>= theta`` identity (fraction of identical match columns)."""
-    width = codes.shape[1]
-    max_mismatches = int(np.floor((1.0 - theta) * width + 1e-9))
-    return 1.0 / _neighbour_counts(np.ascontiguousarray(codes), max_mismatches)
 
 
 class SiteIndependentModel:
