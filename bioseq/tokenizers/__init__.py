@@ -1,6 +1,7 @@
-"""Sequence tokenizers: one character per token, non-overlapping k-mers, or bytes of text.
+"""Sequence tokenizers: one character per token, non-overlapping k-mers, learned BPE merges, or
+bytes of text.
 
-Both are Hugging Face python-backend tokenizers (``transformers.PreTrainedTokenizer``) with a
+All are Hugging Face python-backend tokenizers (``transformers.PreTrainedTokenizer``) with a
 vectorised numpy fast path, :meth:`~bioseq.tokenizers.base.SequenceTokenizer.encode_array`, used by
 the datasets. Importing this package registers them with ``transformers.AutoTokenizer``, so after
 ``import bioseq`` a directory written by ``save_pretrained`` loads with
@@ -11,6 +12,8 @@ Public API:
 * :class:`CharTokenizer` (``alphabet="dna" | "rna" | "protein" | "<characters>"``)
 * :class:`KmerTokenizer` (``k=6``, ``alphabet="dna" | "rna"``)
 * :class:`ByteTokenizer` (UTF-8 bytes, ``alphabet="text"``: the linguistic control)
+* :class:`BpeTokenizer` (learned merges, ``variable_length``), trained by :func:`train_bpe`;
+  :func:`compression_report` measures bases per token of any of them on files
 * :class:`SequenceTokenizer`: the shared interface (special tokens, ``encode``, ``decode``,
   ``encode_array``, ``batch_encode``, ``__call__``, ``save_pretrained``/``from_pretrained``)
 * :func:`load_tokenizer`: ``"char"``, ``"protein"``, ``"kmer:6"``, ``"byte"``, a directory, ...
@@ -26,18 +29,22 @@ Public API:
 
 from bioseq.tokenizers.auto import TOKENIZER_CLASSES, load_tokenizer, register_with_transformers
 from bioseq.tokenizers.base import SequenceTokenizer
+from bioseq.tokenizers.bpe import BpeTokenizer, compression_report, train_bpe
 from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
 
 __all__ = [
     "TOKENIZER_CLASSES",
+    "BpeTokenizer",
     "ByteTokenizer",
     "CharTokenizer",
     "KmerTokenizer",
     "SequenceTokenizer",
+    "compression_report",
     "load_tokenizer",
     "register_with_transformers",
+    "train_bpe",
 ]
 
 register_with_transformers()

@@ -7,15 +7,19 @@
   -> :class:`~bioseq.tokenizers.char.CharTokenizer`;
 * ``"kmer"`` (k=6) or ``"kmer:<k>"`` -> :class:`~bioseq.tokenizers.kmer.KmerTokenizer`;
 * ``"byte"`` or ``"text"`` -> :class:`~bioseq.tokenizers.byte.ByteTokenizer` (UTF-8 bytes);
+* a directory written by :func:`~bioseq.tokenizers.bpe.train_bpe` then ``save_pretrained``
+  -> :class:`~bioseq.tokenizers.bpe.BpeTokenizer` (a BPE vocabulary must be learned, so it has
+  no short name);
 * a directory written by ``save_pretrained`` -> the saved tokenizer.
 
 How ``AutoTokenizer.from_pretrained(dir)`` finds our classes (transformers 5.x): it reads
 ``tokenizer_config.json``, whose ``"tokenizer_class"`` is the class name written by
-``save_pretrained`` (``"CharTokenizer"``, ``"KmerTokenizer"``, ``"ByteTokenizer"``), and resolves
-that name with ``tokenizer_class_from_name``, which first looks in the classes registered through
-``AutoTokenizer.register``. ``register`` needs a config class as mapping key; each tokenizer gets
-a small key config below (``model_type`` ``bioseq-char-tokenizer`` and the like), which is never
-written to disk and never registered with ``AutoConfig``. No ``auto_map`` and no
+``save_pretrained`` (``"CharTokenizer"``, ``"KmerTokenizer"``, ``"ByteTokenizer"``,
+``"BpeTokenizer"``), and resolves that name with ``tokenizer_class_from_name``, which first looks
+in the classes registered through ``AutoTokenizer.register``. ``register`` needs a config class as
+mapping key; each tokenizer gets a small key config below (``model_type``
+``bioseq-char-tokenizer`` and the like), which is never written to disk and never registered with
+``AutoConfig``. No ``auto_map`` and no
 ``trust_remote_code``: the classes are found because ``import bioseq`` registered them.
 
 >>> from bioseq.tokenizers import load_tokenizer
@@ -36,6 +40,7 @@ from transformers import AutoTokenizer, PretrainedConfig
 
 from bioseq.errors import InputError
 from bioseq.tokenizers.base import SequenceTokenizer
+from bioseq.tokenizers.bpe import BpeTokenizer
 from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
@@ -44,6 +49,7 @@ TOKENIZER_CLASSES: dict[str, type[SequenceTokenizer]] = {
     "CharTokenizer": CharTokenizer,
     "KmerTokenizer": KmerTokenizer,
     "ByteTokenizer": ByteTokenizer,
+    "BpeTokenizer": BpeTokenizer,
 }
 
 
@@ -65,11 +71,18 @@ class ByteTokenizerKey(PretrainedConfig):
     model_type = "bioseq-byte-tokenizer"
 
 
+class BpeTokenizerKey(PretrainedConfig):
+    """Registry key for :class:`BpeTokenizer` in ``AutoTokenizer`` (not a model config)."""
+
+    model_type = "bioseq-bpe-tokenizer"
+
+
 def register_with_transformers() -> None:
     """Make ``AutoTokenizer.from_pretrained`` resolve our class names (idempotent)."""
     AutoTokenizer.register(CharTokenizerKey, tokenizer_class=CharTokenizer, exist_ok=True)
     AutoTokenizer.register(KmerTokenizerKey, tokenizer_class=KmerTokenizer, exist_ok=True)
     AutoTokenizer.register(ByteTokenizerKey, tokenizer_class=ByteTokenizer, exist_ok=True)
+    AutoTokenizer.register(BpeTokenizerKey, tokenizer_class=BpeTokenizer, exist_ok=True)
 
 
 def load_tokenizer(
