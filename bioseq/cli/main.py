@@ -52,6 +52,7 @@ def _register_commands() -> None:
     from bioseq.cli.pretrain import pretrain
     from bioseq.cli.probe import probe
     from bioseq.cli.score import make_snv_vcf, score_mutations, score_vcf
+    from bioseq.cli.tokenizer import tokenizer
 
     main.add_command(info)
     main.add_command(fetch)
@@ -61,6 +62,7 @@ def _register_commands() -> None:
     main.add_command(score_mutations)
     main.add_command(make_snv_vcf)
     main.add_command(probe)
+    main.add_command(tokenizer)
 
 
 _register_commands()

@@ -1,0 +1,105 @@
+"""``bioseq tokenizer``: train a BPE (or save a k-mer) tokenizer and report its compression."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bioseq.errors import InputError
+
+REPORT_COLUMNS = ("file", "bases", "tokens", "bases_per_token")
+REPORT_FILE = "compression.tsv"
+
+
+def _inputs(inputs: tuple[str, ...]) -> list[Path]:
+    from bioseq.data import default_genome
+
+    return [Path(p) for p in inputs] if inputs else [default_genome()]
+
+
+def _report_lines(report: list[dict[str, Any]]) -> list[str]:
+    rows = [[str(row[c]) for c in REPORT_COLUMNS] for row in report]
+    return ["\t".join(row) for row in [list(REPORT_COLUMNS), *rows]]
+
+
+def _echo_report(report: list[dict[str, Any]], out: Path | None = None) -> None:
+    lines = _report_lines(report)
+    click.echo("\n".join(lines))
+    if out is not None:
+        (out / REPORT_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@click.group()
+def tokenizer() -> None:
+    """Train tokenizers (BPE, k-mer) and measure their compression in bases per token."""
+
+
+@tokenizer.command(context_settings={"show_default": True})
+@click.argument("inputs", nargs=-1, type=click.Path())
+@click.option("--type", "kind", type=click.Choice(["bpe", "kmer"]), default="bpe")
+@click.option("--vocab-size", type=int, default=4096,
+              help="BPE vocabulary, special tokens included.")  # fmt: skip
+@click.option("--k", type=int, default=6, help="k-mer length (--type kmer).")
+@click.option("--max-token-length", type=int, default=16, help="Longest BPE token, in bases.")
+@click.option("--min-frequency", type=int, default=2, help="Fewest occurrences of a BPE merge.")
+@click.option("--chunk-length", type=int, default=None,
+              help="Bases per BPE chunk, trained and encoded alone [default: 4096]")  # fmt: skip
+@click.option("--alphabet", type=click.Choice(["auto", "dna", "protein"]), default="auto")
+@click.option("--out", "-o", type=click.Path(), required=True, help="Directory to write.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output.")
+def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token_length: int,
+          min_frequency: int, chunk_length: int | None, alphabet: str, out: str,
+          quiet: bool) -> None:  # fmt: skip
+    """Train a BPE tokenizer on INPUTS (FASTA, GenBank, protein FASTA or a2m/a3m files, or
+    folders of them), or save a k-mer tokenizer, into OUT; then print the bases per token on
+    each input and write them to OUT/compression.tsv. With no INPUTS, uses the bundled E. coli
+    genome. OUT works as `bioseq pretrain --tokenizer OUT`.
+
+    \b
+    Examples:
+        bioseq tokenizer train --out tok/bpe4k
+        bioseq tokenizer train genome.fa.gz --vocab-size 8192 --max-token-length 12 --out tok/g
+        bioseq tokenizer train --type kmer --k 6 --out tok/kmer6
+    """
+    from bioseq.tokenizers import KmerTokenizer, compression_report, train_bpe
+    from bioseq.tokenizers.bpe import DEFAULT_CHUNK_LENGTH
+
+    paths = _inputs(inputs)
+    start = time.perf_counter()
+    if kind == "kmer":
+        if alphabet == "protein":
+            raise InputError("--type kmer tokenizes DNA; use --type bpe for proteins")
+        tok = KmerTokenizer(k=k)
+    else:
+        tok = train_bpe(
+            paths, vocab_size=vocab_size, alphabet=alphabet, max_token_length=max_token_length,
+            chunk_length=chunk_length or DEFAULT_CHUNK_LENGTH, min_frequency=min_frequency,
+            progress=not quiet,
+        )  # fmt: skip
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(str(target))
+    if not quiet:
+        took = time.perf_counter() - start
+        click.echo(f"saved {type(tok).__name__} ({len(tok)} tokens) to {target} in {took:.1f} s",
+                   err=True)  # fmt: skip
+    _echo_report(compression_report(tok, paths, progress=not quiet), target)
+
+
+@tokenizer.command()
+@click.argument("tokenizer_dir", metavar="TOKENIZER")
+@click.argument("inputs", nargs=-1, type=click.Path())
+def report(tokenizer_dir: str, inputs: tuple[str, ...]) -> None:
+    """Print the bases per token of TOKENIZER (a saved directory, or a name such as kmer:6)
+    on each of INPUTS (default: the bundled E. coli genome).
+
+    \b
+    Example:
+        bioseq tokenizer report tok/bpe4k genome.fa.gz proteins.a2m
+    """
+    from bioseq.tokenizers import compression_report, load_tokenizer
+
+    _echo_report(compression_report(load_tokenizer(tokenizer_dir), _inputs(inputs)))
