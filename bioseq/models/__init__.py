@@ -1,4 +1,5 @@
-"""Hyena, Mamba and Transformer language models, registered with transformers' Auto classes.
+"""Hyena, Mamba and Transformer language models, registered with transformers' Auto classes;
+and MergeLM (learned merging, :mod:`bioseq.models.merge_lm`), an ``AutoModelForMaskedLM``.
 
 >>> import bioseq  # registers the model types
 >>> from transformers import AutoConfig
@@ -6,12 +7,13 @@
 'bioseq-mamba'
 """
 
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
-from bioseq.models.config import HyenaConfig, MambaConfig, TransformerConfig
+from bioseq.models.config import HyenaConfig, MambaConfig, MergeConfig, TransformerConfig
 from bioseq.models.hyena_lm import HyenaLM
 from bioseq.models.lm import BioseqLM, LMOutput
 from bioseq.models.mamba_lm import MambaLM, MambaState
+from bioseq.models.merge_lm import MergeLM, MergeOutput
 from bioseq.models.transformer_lm import TransformerLM
 
 MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
@@ -21,8 +23,12 @@ for _config, _model in ((HyenaConfig, HyenaLM), (MambaConfig, MambaLM),
                         (TransformerConfig, TransformerLM)):  # fmt: skip
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
     AutoModelForCausalLM.register(_config, _model, exist_ok=True)
+# learned-merge models are not causal LMs: they reconstruct and unmask their input bases
+AutoConfig.register(MergeConfig.model_type, MergeConfig, exist_ok=True)
+AutoModelForMaskedLM.register(MergeConfig, MergeLM, exist_ok=True)
 
 __all__ = [
     "BioseqLM", "LMOutput", "HyenaConfig", "HyenaLM", "MambaConfig", "MambaLM", "MambaState",
-    "TransformerConfig", "TransformerLM", "MODEL_CLASSES", "CONFIG_CLASSES",
+    "TransformerConfig", "TransformerLM", "MergeConfig", "MergeLM", "MergeOutput",
+    "MODEL_CLASSES", "CONFIG_CLASSES",
 ]  # fmt: skip

@@ -181,3 +181,71 @@ class TransformerConfig(BioseqConfig):
     @property
     def num_attention_heads(self) -> int:
         return self.n_head
+
+
+BACKBONE_CONFIGS = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig}
+
+
+class MergeConfig(BioseqConfig):
+    """MergeDNA-style learned merging (:class:`~bioseq.models.merge_lm.MergeLM`).
+
+    ``d_model`` is the width of every part; ``n_layer`` the depth of the latent encoder, a
+    ``backbone`` (hyena, mamba or transformer) stack whose other fields go in
+    ``backbone_kwargs`` (e.g. ``{"max_seq_len": 1024}``, ``{"d_state": 32}``). The local encoder
+    has ``n_merge_layer`` merge layers that bring ``merge_ratio`` bases per token on average,
+    no token holding more than ``window`` bases. Pretraining masks about ``mask_ratio`` of the
+    tokens; the loss is masked-token loss + ``reconstruction_weight`` x reconstruction loss.
+
+    >>> MergeConfig.from_preset("tiny", backbone="mamba", merge_ratio=3.0).latent_config(2).d_model
+    128
+    """
+
+    model_type = "bioseq-merge"
+
+    def __init__(
+        self,
+        backbone: str = "hyena",
+        backbone_kwargs: dict | None = None,
+        merge_ratio: float = 2.0,
+        window: int = 16,
+        n_merge_layer: int = 4,
+        merge_dim: int = 32,
+        local_kernel: int = 9,
+        local_d_inner: int | None = None,
+        n_decoder_layer: int = 1,
+        n_local_decoder_layer: int = 1,
+        mask_ratio: float = 0.15,
+        reconstruction_weight: float = 0.25,
+        tie_word_embeddings: bool = False,
+        **kwargs,
+    ) -> None:
+        if backbone not in BACKBONE_CONFIGS:
+            known = ", ".join(BACKBONE_CONFIGS)
+            raise InputError(f"unknown merge backbone {backbone!r} (expected one of {known})")
+        if not 1 <= merge_ratio <= window:
+            raise InputError(f"merge_ratio must be in [1, window={window}], not {merge_ratio}")
+        if local_kernel % 2 == 0:
+            raise InputError(f"local_kernel must be odd, not {local_kernel}")
+        if not 0 <= mask_ratio < 1:
+            raise InputError(f"mask_ratio must be in [0, 1), not {mask_ratio}")
+        self.backbone = backbone
+        self.backbone_kwargs = dict(backbone_kwargs or {})
+        self.merge_ratio = float(merge_ratio)
+        self.window = window
+        self.n_merge_layer = n_merge_layer
+        self.merge_dim = merge_dim
+        self.local_kernel = local_kernel
+        self.n_decoder_layer = n_decoder_layer
+        self.n_local_decoder_layer = n_local_decoder_layer
+        self.mask_ratio = mask_ratio
+        self.reconstruction_weight = reconstruction_weight
+        super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+        self.local_d_inner = local_d_inner or 2 * self.d_model
+
+    def latent_config(self, n_layer: int) -> BioseqConfig:
+        """The backbone's config for a stack of ``n_layer`` blocks over merged tokens."""
+        return BACKBONE_CONFIGS[self.backbone](
+            vocab_size=self.vocab_size, d_model=self.d_model, n_layer=n_layer,
+            norm_epsilon=self.norm_epsilon, residual_in_fp32=self.residual_in_fp32,
+            **self.backbone_kwargs,
+        )  # fmt: skip

@@ -1,0 +1,260 @@
+"""MergeLM: MergeDNA-style learned tokenization, a hierarchical autoencoder over single bases.
+
+1. Local Encoder (the tokenizer): ``n_merge_layer`` x (a local mixing block, a
+   :class:`~bioseq.models.modules.merge.TokenMerge` layer) bring the bases to about
+   ``merge_ratio`` bases per token, no token longer than ``window`` bases. Every row's merges
+   go to its most similar adjacent pairs wherever they are, so repeats can merge more.
+2. Latent Encoder: ``n_layer`` blocks of the ``backbone`` (HyenaLM, MambaLM or TransformerLM,
+   built and run by those classes' own code) over the merged tokens, left to right.
+3. Latent Decoder: ``n_decoder_layer`` blocks of the same backbone, right to left, so every
+   token's output depends on the whole sequence (the backbones are causal).
+4. Local Decoder: tokens back at base resolution through the source matrix S (a gather), plus
+   each base's offset inside its token and the token's length, then local blocks and a head.
+
+Pretraining loss (``labels`` given; the targets are the input bases themselves, ``labels`` only
+drops positions set to -100):
+
+* adaptive masked token modelling: about ``mask_ratio`` of each row's tokens are masked, drawn
+  with probability proportional to 1 / bases in the token (the least merged tokens, those the
+  merging judged informative, most often). Their bases enter the local encoder as a [MASK]
+  embedding, with the merge decisions of an unmasked pass kept, so neighbouring tokens cannot
+  carry the hidden bases; the model predicts every base of the masked tokens;
+* merged token reconstruction: every other base is predicted from the merged representation;
+* loss = masked-token loss + ``reconstruction_weight`` (0.25) x reconstruction loss (mean
+  cross-entropy per base, nats).
+
+The merge choice is discrete; its projection learns through a straight-through gate: the local
+decoder also receives ``(1 - gate) x`` each unmasked base's own embedding, which is zero in value
+(the gate is exactly 1) but whose gradient tells each merge score how much the decoder missed the
+bases that merge hid. Merges that cost reconstruction are pushed down, cheap ones (repeats) win
+the budget.
+
+Not reproduced: MergeDNA's further global merge inside the latent encoder (the latent encoder
+keeps every token); the masking choice uses token lengths instead.
+
+>>> import torch
+>>> from bioseq.models import MergeConfig, MergeLM
+>>> model = MergeLM(MergeConfig.from_preset("tiny", vocab_size=10, backbone="hyena")).eval()
+>>> ids = torch.randint(5, 9, (2, 64))
+>>> out = model(ids, labels=ids)
+>>> out.logits.shape, round(float(out.bases_per_token), 2)
+(torch.Size([2, 64, 10]), 2.0)
+>>> len(model.segment("ACGT" * 8))  # 32 bases in 16 tokens
+16
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from bioseq.models.config import BioseqConfig, MergeConfig
+from bioseq.models.hyena_lm import HyenaLM
+from bioseq.models.lm import BioseqLM, Block
+from bioseq.models.mamba_lm import MambaLM
+from bioseq.models.modules.merge import LocalConv, MergeState, TokenMerge, merge_budget
+from bioseq.models.modules.mlp import MLP
+from bioseq.models.transformer_lm import TransformerLM
+
+LM_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
+IGNORE = -100
+
+
+@dataclass
+class MergeOutput(ModelOutput):
+    """The MergeDNA loss and its two terms (nats per base), per-base logits, the learned bases
+    per token over the batch's real bases, and the token holding each base (batch, L)."""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    bases_per_token: torch.Tensor | None = None
+    masked_token_loss: torch.Tensor | None = None
+    reconstruction_loss: torch.Tensor | None = None
+    source: torch.Tensor | None = None
+
+
+def _local_block(config: MergeConfig) -> Block:
+    mixer = LocalConv(config.d_model, config.local_kernel)
+    mlp = MLP(config.d_model, config.local_d_inner)
+    mixer.out_proj._residual_projection = True
+    mlp.fc2._residual_projection = True
+    norm = nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
+    norm2 = nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
+    return Block(norm, mixer, norm2, mlp, residual_in_fp32=config.residual_in_fp32)
+
+
+class LocalEncoder(nn.Module):
+    """``n_merge_layer`` x (local mixing block, merge layer) over single-base features."""
+
+    def __init__(self, config: MergeConfig) -> None:
+        super().__init__()
+        self.ratio = config.merge_ratio
+        self.blocks = nn.ModuleList(_local_block(config) for _ in range(config.n_merge_layer))
+        self.merges = nn.ModuleList(
+            TokenMerge(config.d_model, config.merge_dim, config.window)
+            for _ in range(config.n_merge_layer)
+        )
+
+    def forward(
+        self, hidden: torch.Tensor, mask: torch.Tensor, merges: tuple | None = None
+    ) -> MergeState:
+        """Merge the bases (batch, L, d) at ``mask``; with ``merges`` (an earlier state's),
+        repeat those decisions instead of choosing."""
+        state = MergeState.from_bases(hidden, mask)
+        n = len(self.merges)
+        for i, (block, merge) in enumerate(zip(self.blocks, self.merges, strict=True)):
+            state = dataclasses.replace(state, hidden=block(state.hidden, mask=state.real))
+            if merges is None:
+                state = merge(state, merge_budget(state, self.ratio, i, n))
+            else:
+                state = merge(state, chosen=merges[i])
+        return state
+
+
+class LatentStack(nn.Module):
+    """The blocks and final norm of a HyenaLM, MambaLM or TransformerLM over token features,
+    built and run by that class's own ``_build_backbone`` and ``_run_layers``."""
+
+    def __init__(self, lm_class: type[BioseqLM], config: BioseqConfig) -> None:
+        super().__init__()
+        self.lm_class = lm_class
+        self.backbone = lm_class._build_backbone(self, config)
+        self.backbone.embedding = None  # tokens arrive as features
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden, _ = self.lm_class._run_layers(self, hidden, attention_mask=mask)
+        return self.backbone.norm_f(hidden.to(self.backbone.norm_f.weight.dtype))
+
+
+class MergeLM(PreTrainedModel):
+    config_class = MergeConfig
+    base_model_prefix = "merge"
+    main_input_name = "input_ids"
+    _init_weights = BioseqLM._init_weights
+
+    def __init__(self, config: MergeConfig) -> None:
+        super().__init__(config)
+        d, lm_class = config.d_model, LM_CLASSES[config.backbone]
+        self.embedding = nn.Embedding(config.padded_vocab_size, d)
+        self.mask_embedding = nn.Embedding(1, d)
+        self.local_encoder = LocalEncoder(config)
+        self.latent_encoder = LatentStack(lm_class, config.latent_config(config.n_layer))
+        self.latent_decoder = LatentStack(lm_class, config.latent_config(config.n_decoder_layer))
+        self.offset_embedding = nn.Embedding(config.window, d)
+        self.length_embedding = nn.Embedding(config.window + 1, d)
+        self.local_decoder = nn.ModuleList(
+            _local_block(config) for _ in range(config.n_local_decoder_layer)
+        )
+        self.norm_f = nn.LayerNorm(d, eps=config.norm_epsilon)
+        self.lm_head = nn.Linear(d, config.padded_vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embedding
+
+    # -- forward ------------------------------------------------------------------------
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> MergeOutput:
+        """Per-base logits (batch, L, vocab_size) of the input bases; with ``labels`` the
+        pretraining loss on a masked pass (see the module doc). ``attention_mask`` defaults to
+        ``input_ids != pad_token_id``."""
+        mask = self._base_mask(input_ids, attention_mask)
+        if labels is None:
+            state = self.local_encoder(self.embedding(input_ids), mask)
+            return self._output(self._decode(state), state)
+        with torch.no_grad():  # the tokenization, and which tokens to mask
+            unmasked = self.local_encoder(self.embedding(input_ids), mask)
+            masked = unmasked.unmerge(self._choose_masked(unmasked)[..., None])[..., 0] & mask
+        embedded = self.embedding(input_ids)
+        embedded = torch.where(masked[..., None], self.mask_embedding.weight[0], embedded)
+        state = self.local_encoder(embedded, mask, merges=unmasked.merges)
+        logits = self._decode(state, skip=embedded * ~masked[..., None])
+        counted = mask & (labels != IGNORE)
+        target = input_ids.masked_fill(~counted, IGNORE)
+        ce = F.cross_entropy(
+            logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="none"
+        ).view_as(target)
+        mtm, recon = _mean(ce, counted & masked), _mean(ce, counted & ~masked)
+        loss = mtm + self.config.reconstruction_weight * recon
+        return self._output(logits, state, loss, mtm, recon)
+
+    def _decode(self, state: MergeState, skip: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent encoder (left to right), latent decoder (right to left), local decoder."""
+        latent = self.latent_encoder(state.hidden, state.real)
+        latent = self.latent_decoder(latent.flip(1), state.real.flip(1)).flip(1)
+        window = self.config.window
+        lengths = state.sizes.gather(1, state.source).long().clamp(max=window)
+        hidden = state.unmerge(latent) + self.offset_embedding(
+            state.offsets().clamp(max=window - 1)
+        )
+        hidden = hidden + self.length_embedding(lengths)
+        if skip is not None:  # zero in value; its gradient scores each merge by what it hid
+            hidden = hidden + (1 - state.unmerge(state.gate[..., None])) * skip
+        for block in self.local_decoder:
+            hidden = block(hidden, mask=state.base_mask)
+        hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
+        return self.lm_head(hidden)[..., : self.config.vocab_size]
+
+    def _choose_masked(self, state: MergeState) -> torch.Tensor:
+        """About ``mask_ratio`` of each row's real tokens (batch, N), drawn without replacement
+        with probability proportional to 1 / length (Gumbel top-k); fixed draws in eval mode."""
+        generator = None
+        if not self.training:
+            generator = torch.Generator(state.sizes.device).manual_seed(0)
+        u = torch.rand(state.sizes.shape, generator=generator, device=state.sizes.device)
+        keys = -state.sizes.clamp(min=1).log() - torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-7)))
+        order = keys.masked_fill(~state.real, -torch.inf).argsort(dim=1, descending=True)
+        ranks = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1],
+                                                 device=order.device).expand_as(order))  # fmt: skip
+        k = torch.round(state.n_tokens * self.config.mask_ratio)
+        return state.real & (ranks < k[:, None])
+
+    def _base_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None):
+        if attention_mask is not None:
+            return attention_mask.bool()
+        pad = getattr(self.config, "pad_token_id", None)
+        if pad is None:
+            return torch.ones_like(input_ids, dtype=torch.bool)
+        return input_ids != pad
+
+    def _output(self, logits, state: MergeState, loss=None, mtm=None, recon=None) -> MergeOutput:
+        bases_per_token = state.base_mask.sum() / state.n_tokens.sum().clamp(min=1)
+        return MergeOutput(
+            loss=loss, logits=logits, bases_per_token=bases_per_token, masked_token_loss=mtm,
+            reconstruction_loss=recon, source=state.source,
+        )  # fmt: skip
+
+    # -- the learned tokenization --------------------------------------------------------
+    @torch.no_grad()
+    def merge_tokens(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None
+    ) -> MergeState:
+        """The local encoder's tokens: ``.source`` (the token of each base), ``.token_lengths()``,
+        ``.bases_per_token`` (per row), ``.source_matrix()``."""
+        mask = self._base_mask(input_ids, attention_mask)
+        return self.local_encoder(self.embedding(input_ids), mask)
+
+    def segment(self, sequence: str, tokenizer=None) -> list[str]:
+        """``sequence`` cut into the learned tokens, e.g. ``["AC", "G", "TTTT", ...]``."""
+        from bioseq.tokenizers import CharTokenizer
+
+        tokenizer = tokenizer or CharTokenizer("dna")
+        ids = torch.from_numpy(tokenizer.encode_array(sequence))[None]
+        lengths = self.merge_tokens(ids.to(self.device)).token_lengths()[0]
+        ends = torch.tensor(lengths).cumsum(0).tolist()
+        return [sequence[end - n : end] for n, end in zip(lengths, ends, strict=True)]
+
+
+def _mean(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    return (values * where).sum() / where.sum().clamp(min=1)
