@@ -57,7 +57,11 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--model-config", multiple=True, metavar="KEY=VALUE",
               help="Any other model config field, e.g. d_state=32 (repeatable).")  # fmt: skip
 @click.option("--tokenizer",
-              help="char, kmer, kmer:K, byte or a tokenizer directory [default: char]")  # fmt: skip
+              help="char, kmer, kmer:K, byte, a tokenizer directory, or merge: learned merging "
+                   "(a MergeLM over single bases whose latent backbone is --model) "
+                   "[default: char]")  # fmt: skip
+@click.option("--merge-ratio", type=float,
+              help="--tokenizer merge: target bases per learned token [default: 2]")  # fmt: skip
 @click.option("--context", type=int, help="Tokens per training sequence [default: 256]")
 @click.option("--context-warmup", type=int,
               help="Steps of context warm-up, doubling from 64 tokens [default: 0]")  # fmt: skip
@@ -123,6 +127,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain genome.fa.gz --model mamba --size small --context 4096 --out runs/g
         bioseq pretrain proteins.a2m --direction reverse --out runs/p --config run.yaml
         bioseq pretrain --text --model mamba --size small --out runs/text
+        bioseq pretrain --tokenizer merge --merge-ratio 3 --model hyena --out runs/m
         bioseq pretrain --resume runs/g --steps 20000
     """
     from bioseq.train import TrainConfig, TrainingDiverged, load_yaml, merge

@@ -53,7 +53,9 @@ class TrainConfig:
     inputs: list[str] = field(default_factory=list)  # files or folders; none = bundled E. coli
     text: bool = False  # inputs are UTF-8 text, one token a byte; none = the bundled text
     alphabet: str = "auto"
-    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory (text: bytes)
+    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory (text: bytes);
+    # merge: learned merging (a MergeLM whose latent backbone is ``model``)
+    merge_ratio: float | None = None  # merge: target bases per token (default 2)
     context: int = 256  # tokens per training sequence
     context_warmup: int = 0  # steps of staged context warm-up from 64 tokens (0 = off)
     val_fraction: float | None = None  # default 0.1 (the last tenth of every contig, or a
@@ -171,6 +173,12 @@ class TrainConfig:
                     raise InputError(f"{key} does not apply to text (--text); leave it out")
             if not 0 <= self.markov_order <= 6:
                 raise InputError(f"markov_order must be in 0..6 for text, not {self.markov_order}")
+        if self.merge_ratio is not None and self.tokenizer != "merge":
+            raise InputError("merge_ratio applies only to tokenizer merge (--tokenizer merge)")
+        if self.tokenizer == "merge" and self.text:
+            raise InputError("tokenizer merge needs DNA input, not text (--text)")
+        if self.merge_ratio is not None and not 1 <= self.merge_ratio <= 16:
+            raise InputError(f"merge_ratio must be in [1, 16], not {self.merge_ratio}")
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"

@@ -108,12 +108,13 @@ class Trainer:
         self.data: TrainData = build_data(config)  # bad input fails here, before any writing
         torch.manual_seed(config.seed)
         self.model = build_model(config, self.data).to(dist.device)
+        self.merging = config.tokenizer == "merge"  # a MergeLM: its own loss, not next-token
         _create_run_dir(self.run_dir, config, dist)
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.bad_in_a_row = 0, 0
         self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0,
-                         "bits_sum": 0.0}  # fmt: skip
+                         "bits_sum": 0.0, "bpt_sum": 0.0, "bpt_n": 0}  # fmt: skip
         self.markov: float | None = None
         if config.resume:
             ckpt = latest_checkpoint(self.run_dir)
@@ -125,7 +126,7 @@ class Trainer:
             self.markov = state.get("markov_bits_per_base")
             if dist.is_main:
                 _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
-        if self.markov is None and dist.is_main and self.data.has_val:
+        if self.markov is None and dist.is_main and self.data.has_val and not self.merging:
             self.markov = self._markov_reference()
         self.ddp = self.model
         if dist.enabled:
@@ -165,7 +166,9 @@ class Trainer:
                     val = self._evaluate(final) if evaluate else None
                     elapsed = time.perf_counter() - start_time
                     row = self._log(val, lr, interval, final, elapsed)
-                progress.update(self.step, row)
+                progress.update(self.step, None if self.merging else row)
+                if self.merging and row is not None:
+                    progress.note(format_merge_row(row, total))
                 self.bad_in_a_row = 0 if math.isfinite(loss) else self.bad_in_a_row + 1
                 if self.bad_in_a_row >= config.max_bad_steps:
                     self._diverged()
@@ -211,6 +214,9 @@ class Trainer:
                 loss = out.loss * weight
             loss.backward()
             loss_sum += out.loss.item() * batch.n_tokens
+            if self.merging:  # the learned tokenization's bases per token
+                self.counters["bpt_sum"] += float(out.bases_per_token)
+                self.counters["bpt_n"] += 1
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         (loss_sum,) = dist.all_reduce_sum([loss_sum])
@@ -277,6 +283,8 @@ class Trainer:
             "tokens_per_s": interval["tokens"] / max(now - interval["time"], 1e-9),
             "elapsed_s": elapsed,
         }
+        if self.merging:
+            row = self._merge_row(row)
         finite = {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
         row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
         if final:
@@ -287,6 +295,18 @@ class Trainer:
             with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
         return row
+
+    def _merge_row(self, row: dict) -> dict:
+        """A merge run's row: the MergeDNA loss under its own name and the learned bases per
+        token; no bits per base (the loss is not next-token) and no Markov reference."""
+        c = self.counters
+        renamed = {"train_loss": "train_mergedna_loss", "val_loss": "val_mergedna_loss"}
+        dropped = ("train_bits_per_base", "val_bits_per_base", "markov_bits_per_base",
+                   "markov_order")  # fmt: skip
+        out = {renamed.get(k, k): v for k, v in row.items() if k not in dropped}
+        out["bases_per_token"] = c["bpt_sum"] / c["bpt_n"] if c["bpt_n"] else None
+        c["bpt_sum"], c["bpt_n"] = 0.0, 0
+        return out
 
     def _markov_reference(self) -> float:
         train, val = self.data.markov_sequences()
@@ -309,6 +329,20 @@ class Trainer:
             )  # fmt: skip
         self.dist.barrier()
 
+    def _merge_summary(self, last: dict) -> list[str]:
+        weight = self.model.config.reconstruction_weight
+        lines = []
+        if last.get("val_mergedna_loss") is not None:
+            lines.append(
+                f"validation MergeDNA loss {last['val_mergedna_loss']:.4f} nats/base (masked "
+                f"tokens + {weight:g} x reconstruction; not a next-token loss: no Markov reference)"
+            )
+        if last.get("bases_per_token") is not None:
+            ratio = self.model.config.merge_ratio
+            lines.append(f"learned tokens: {last['bases_per_token']:.2f} bases/token "
+                         f"(merge ratio {ratio:g})")  # fmt: skip
+        return lines
+
     def _latest(self) -> Path | None:
         return latest_checkpoint(self.run_dir)
 
@@ -316,6 +350,8 @@ class Trainer:
         from bioseq.train.plot import plot_metrics
 
         metrics = self.run_dir / "metrics.jsonl"
+        if self.merging:  # loss.png draws bits per base, which a merge run has not
+            return
         if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
             png = self.run_dir / "loss.png"
             plot_metrics(metrics, png, title=self._title(), unit=self.data.unit)
@@ -332,6 +368,8 @@ class Trainer:
     def _title(self) -> str:
         c = self.config
         text = " on text" if c.text else ""
+        if self.merging:
+            text = f" with learned merging (ratio {c.merge_ratio or 2:g})"
         return f"{c.model} {c.size}{text}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
 
     def _describe(self) -> str:
@@ -356,7 +394,10 @@ class Trainer:
         val, markov = last.get("val_bits_per_base"), self.markov
         run = self.run_dir
         tokens = self.counters["tokens"]
+        auto = "AutoModelForMaskedLM" if self.merging else "AutoModelForCausalLM"
         lines = [f"trained {self.step} steps ({tokens:,} tokens) in {elapsed:.0f} s"]
+        if self.merging:
+            lines += self._merge_summary(last)
         if val is not None and markov is not None:
             verdict = "below" if val < markov else "NOT below"
             lines.append(
@@ -364,14 +405,25 @@ class Trainer:
                 f"{self.config.markov_order} Markov reference {markov:.4f}"
             )
         lines += [
-            f"model       {run / 'final'}  (AutoModelForCausalLM.from_pretrained after "
-            "import bioseq)",
+            f"model       {run / 'final'}  ({auto}.from_pretrained after import bioseq)",
             f"checkpoints {run / 'checkpoints'}",
             f"metrics     {run / 'metrics.jsonl'}",
-            f"plot        {run / 'loss.png'}",
+            *([] if self.merging else [f"plot        {run / 'loss.png'}"]),
             f"config      {run / 'config.yaml'}",
         ]
         return "\n".join(lines)
+
+
+def format_merge_row(row: dict, total: int) -> str:
+    """A merge run's progress line: the MergeDNA loss (nats per base) and bases per token."""
+    parts = [f"step {row['step']}/{total}"]
+    for key, name in (("train_mergedna_loss", "train"), ("val_mergedna_loss", "val")):
+        if row.get(key) is not None:
+            parts.append(f"{name} MergeDNA loss {row[key]:.4f}")
+    if row.get("bases_per_token") is not None:
+        parts.append(f"{row['bases_per_token']:.2f} bases/token")
+    parts += [f"{row['tokens_per_s']:,.0f} bases/s", f"lr {row['lr']:.1e}"]
+    return " | ".join(parts)
 
 
 def _check_run_dir(config: TrainConfig) -> tuple[Path, TrainConfig]:

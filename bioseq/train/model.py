@@ -25,15 +25,19 @@ def _config_keys(cls) -> set[str]:
 
 
 def build_model(config: TrainConfig, data) -> torch.nn.Module:
-    """A freshly initialised model of ``config.model`` / ``config.size`` for ``data``'s tokenizer.
+    """A freshly initialised model of ``config.model`` / ``config.size`` for ``data``'s tokenizer
+    (with tokenizer ``merge``: a MergeLM whose latent backbone is ``config.model``).
 
     The model config also records ``alphabet``, ``direction`` and ``training_context``, so
     scoring code knows how the model reads sequences.
     """
-    from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES
+    from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
 
     cls = CONFIG_CLASSES[config.model]
     known = _config_keys(cls)
+    merging = config.tokenizer == "merge"
+    if merging:
+        known |= _config_keys(MergeConfig) - {"backbone", "backbone_kwargs"}
     overrides = dict(config.model_config)
     for key in overrides:
         if key not in known:
@@ -52,6 +56,15 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
                 f"{config.context} (Hyena's filters are learned per position)"
             )
     tok = data.tokenizer
+    if merging:
+        cls, model_class = MergeConfig, MergeLM
+        own = _config_keys(MergeConfig)
+        backbone_kwargs = {k: v for k, v in overrides.items() if k not in own}
+        overrides = {k: v for k, v in overrides.items() if k in own}
+        overrides.update(backbone=config.model, backbone_kwargs=backbone_kwargs,
+                         merge_ratio=config.merge_ratio or 2.0)  # fmt: skip
+    else:
+        model_class = MODEL_CLASSES[config.model]
     model_config = cls.from_preset(
         config.size, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **overrides,
@@ -59,7 +72,7 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     model_config.alphabet = data.alphabet
     model_config.direction = config.direction
     model_config.training_context = config.context
-    return MODEL_CLASSES[config.model](model_config)
+    return model_class(model_config)
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
