@@ -126,10 +126,15 @@ def choose_alphabet(paths: Sequence[Path], requested: str = "auto") -> str:
 
 
 def make_tokenizer(spec: str, alphabet: str):
-    """The tokenizer named by ``spec`` (``char``, ``kmer[:K]``, a directory) for ``alphabet``."""
+    """The tokenizer named by ``spec`` (``char``, ``kmer[:K]``, a directory) for ``alphabet``;
+    ``merge`` (learned merging, a MergeLM) reads single bases."""
     from bioseq.tokenizers import CharTokenizer, load_tokenizer
 
     if spec in ("char", f"char:{alphabet}"):
+        return CharTokenizer(alphabet)
+    if spec == "merge":
+        if alphabet != "dna":
+            raise InputError(f"tokenizer 'merge' needs DNA input, but the inputs are {alphabet}")
         return CharTokenizer(alphabet)
     if spec.startswith("kmer") and alphabet != "dna":
         raise InputError(f"tokenizer {spec!r} needs DNA input, but the inputs are {alphabet}")
