@@ -159,10 +159,14 @@ class DnaVariantScorer:
         self.scorer = PairScorer(model, tokenizer, batch_size, strategy, add_bos=False)
         self.reverse = model_direction(model.config) == "reverse"
         self.max_tokens = getattr(model.config, "max_seq_len", None)
-        if self.max_tokens is not None and window > self.max_tokens:
+        # k-mer and BPE tokens hold several bases: windows are then checked once tokenised
+        self.multi_base = self.scorer.lengths is not None
+        per_token = float(getattr(tokenizer, "bases_per_token", 1)) if self.multi_base else 1.0
+        if self.max_tokens is not None and window / per_token > self.max_tokens:
+            fits = int(self.max_tokens * per_token)
             raise InputError(
-                f"a {window}-base window needs {window} tokens but the model reads at most "
-                f"{self.max_tokens}; use --window {self.max_tokens} or less"
+                f"a {window}-base window needs about {window / per_token:.0f} tokens but the "
+                f"model reads at most {self.max_tokens}; use --window {fits} or less"
             )
         self.contigs = genome.contigs
         self.matcher = ContigMatcher(self.contigs)
@@ -192,7 +196,7 @@ class DnaVariantScorer:
             return None, "ref_mismatch", f"REF {ref} but the genome has {genome_ref}"
         indel = len(ref) != len(alt)
         start, end = window_bounds(pos0, len(ref), indel, length, self.window, self.window_step)
-        if self.max_tokens is not None and end - start - len(ref) + len(alt) > self.max_tokens:
+        if self.max_tokens is not None and self._too_long(contig, start, end, pos0, ref, alt):
             return None, "window_too_long", f"window of {end - start} bases plus ALT is too long"
         n_fraction = self._n_fraction(contig, start, end)
         if n_fraction > self.max_n_fraction:
@@ -251,6 +255,15 @@ class DnaVariantScorer:
             groups.append((seqs[0], seqs[1:]))
             keys.append(list(alts.values()))
         return groups, keys
+
+    def _too_long(self, contig: str, start: int, end: int, pos0: int, ref: str, alt: str) -> bool:
+        """Whether the reference or alternative window has more tokens than the model reads."""
+        if not self.multi_base:
+            return end - start - len(ref) + len(alt) > self.max_tokens
+        window = self.genome.fetch(contig, start, end)
+        alt_window = window[: pos0 - start] + alt + window[pos0 - start + len(ref) :]
+        longest = max(len(self.scorer.encode(w)) for w in (window, alt_window))
+        return longest > self.max_tokens
 
     def _n_fraction(self, contig: str, start: int, end: int) -> float:
         key = (contig, start, end)

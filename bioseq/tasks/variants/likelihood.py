@@ -55,7 +55,9 @@ class PairScore:
     """Summed log-likelihoods (nats) of a reference/alternative pair.
 
     ``shared`` covers the tokens both share at the start (same context, same token);
-    ``ref_rest``/``alt_rest`` the remaining scored tokens; ``*_tokens`` count scored tokens.
+    ``ref_rest``/``alt_rest`` the remaining scored tokens; ``*_tokens`` count scored tokens and
+    ``*_bases`` the sequence characters they hold (as many as tokens for single-base tokenizers;
+    with k-mer or BPE tokens the reference and alternative may tokenise differently).
     """
 
     shared: float
@@ -63,6 +65,14 @@ class PairScore:
     alt_rest: float
     ref_tokens: int
     alt_tokens: int
+    ref_bases: int = -1  # -1: one base per token
+    alt_bases: int = -1
+
+    def __post_init__(self) -> None:
+        if self.ref_bases < 0:
+            object.__setattr__(self, "ref_bases", self.ref_tokens)
+        if self.alt_bases < 0:
+            object.__setattr__(self, "alt_bases", self.alt_tokens)
 
     @property
     def ref_total(self) -> float:
@@ -73,15 +83,16 @@ class PairScore:
         return self.shared + self.alt_rest
 
     def llr(self, reduce: Reduce = "sum") -> float:
-        """``alt - ref``: summed log-likelihoods, or per-token means with ``reduce="mean"``."""
+        """``alt - ref``: summed log-likelihoods, or per-base means with ``reduce="mean"``
+        (bases, not tokens, so windows that tokenise differently share one denominator)."""
         if reduce not in ("mean", "sum"):
             raise InputError(f"reduce must be 'mean' or 'sum', not {reduce!r}")
         diff = self.alt_rest - self.ref_rest
         if reduce == "sum":
             return diff
-        if self.ref_tokens == self.alt_tokens:
-            return diff / max(self.ref_tokens, 1)
-        return self.alt_total / max(self.alt_tokens, 1) - self.ref_total / max(self.ref_tokens, 1)
+        if self.ref_bases == self.alt_bases:
+            return diff / max(self.ref_bases, 1)
+        return self.alt_total / max(self.alt_bases, 1) - self.ref_total / max(self.ref_bases, 1)
 
 
 def encode(tokenizer, sequence: str, add_bos: bool = True, add_eos: bool = False) -> np.ndarray:
@@ -141,6 +152,7 @@ class PairScorer:
         self.batch_size = batch_size
         self.add_bos, self.add_eos = add_bos, add_eos
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.lengths = _token_lengths(tokenizer)
         self.device = next(model.parameters()).device
         if strategy == "full":
             self.kind = "full"
@@ -177,7 +189,7 @@ class PairScorer:
             ]
             ref_lls = getattr(self, f"_score_{self.kind}")(refs, pairs)
             for ref_ids, ref_ll, group in zip(refs, ref_lls, pairs, strict=True):
-                results.append([_pair_score(ref_ids, ref_ll, p) for p in group])
+                results.append([_pair_score(ref_ids, ref_ll, p, self.lengths) for p in group])
             if progress is not None:
                 progress(sum(len(alts) for _, alts in part))
         return results
@@ -304,14 +316,29 @@ def _prefix_cache(cache, k: int, n: int) -> DynamicCache:
     return prefix
 
 
-def _pair_score(ref_ids: np.ndarray, ref_ll: np.ndarray, pair: _Pair) -> PairScore:
+def _token_lengths(tokenizer) -> np.ndarray | None:
+    """Bases per token id, or None for tokenizers of one symbol per token (or unknown ones)."""
+    lengths = getattr(tokenizer, "token_lengths", None)
+    return None if lengths is None or lengths.max(initial=0) <= 1 else np.asarray(lengths)
+
+
+def _bases(ids: np.ndarray, lengths: np.ndarray | None) -> int:
+    """Bases held by the scored tokens ``ids[1:]`` (-1: one per token)."""
+    return -1 if lengths is None else int(lengths[ids[1:]].sum())
+
+
+def _pair_score(
+    ref_ids: np.ndarray, ref_ll: np.ndarray, pair: _Pair, lengths: np.ndarray | None = None
+) -> PairScore:
     s = max(pair.k - 1, 0)  # tokens 1..k-1 share token and context
+    ref_bases = _bases(ref_ids, lengths)
     if np.array_equal(pair.ids, ref_ids):
         rest = float(ref_ll[s:].sum())
-        return PairScore(float(ref_ll[:s].sum()), rest, rest, len(ref_ll), len(ref_ll))
+        return PairScore(float(ref_ll[:s].sum()), rest, rest, len(ref_ll), len(ref_ll),
+                         ref_bases, ref_bases)  # fmt: skip
     return PairScore(
         float(ref_ll[:s].sum()), float(ref_ll[s:].sum()), float(pair.rest),
-        len(ref_ll), len(pair.ids) - 1,
+        len(ref_ll), len(pair.ids) - 1, ref_bases, _bases(pair.ids, lengths),
     )  # fmt: skip
 
 
@@ -323,13 +350,15 @@ def naive_pair_scores(
     """Score each ``(reference, alternative)`` by two independent full forward passes."""
     model = model.eval()
     device = next(model.parameters()).device
+    lengths = _token_lengths(tokenizer)
     out = []
     for ref, alt in pairs:
         totals = []
         for seq in (ref, alt):
-            ids = torch.from_numpy(encode(tokenizer, seq, add_bos, add_eos))[None].to(device)
+            encoded = encode(tokenizer, seq, add_bos, add_eos)
+            ids = torch.from_numpy(encoded)[None].to(device)
             totals.append((float(_token_ll(model(ids).logits[:, :-1], ids[:, 1:]).sum()),
-                           ids.shape[1] - 1))  # fmt: skip
-        (ref_total, n_ref), (alt_total, n_alt) = totals
-        out.append(PairScore(0.0, ref_total, alt_total, n_ref, n_alt))
+                           ids.shape[1] - 1, _bases(encoded, lengths)))  # fmt: skip
+        (ref_total, n_ref, ref_bases), (alt_total, n_alt, alt_bases) = totals
+        out.append(PairScore(0.0, ref_total, alt_total, n_ref, n_alt, ref_bases, alt_bases))
     return out
