@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,8 @@ def train_bpe(
     for name, value in (("vocab_size", vocab_size), ("max_token_length", max_token_length),
                         ("min_frequency", min_frequency)):  # fmt: skip
         _positive(name, value)
+    if max_token_length < 2:
+        raise InputError(f"max_token_length must be at least 2, got {max_token_length}")
     sequences, paths = _split_inputs(sequences_or_paths)
     name = _choose_alphabet(paths, sequences, alphabet)
     _, alpha, letters = _resolve_alphabet(name)
@@ -254,16 +257,38 @@ def train_bpe(
         raise InputError("train_bpe: no sequence to train on")
     trainer = trainers.BpeTrainer(
         vocab_size=int(vocab_size), min_frequency=int(min_frequency),
-        max_token_length=int(max_token_length), special_tokens=list(SPECIALS),
+        max_token_length=_trainer_limit(int(max_token_length)), special_tokens=list(SPECIALS),
         initial_alphabet=list(letters), show_progress=progress,
     )  # fmt: skip
     trained = Tokenizer(models.BPE(unk_token=UNK))
     trained.train_from_iterator(chunks, trainer, length=len(chunks))
     backend = _finish_backend(trained)
+    longest = max(len(t) for t in backend.get_vocab() if t not in SPECIALS)
+    if longest > max_token_length:  # a guard on the trainer's semantics (see _trainer_limit)
+        raise RuntimeError(f"BpeTrainer made a {longest}-letter token (max {max_token_length})")
     n_tokens = sum(len(e.ids) for e in backend.encode_batch(chunks, add_special_tokens=False))
     mean = sum(map(len, chunks)) / max(n_tokens, 1)
     return BpeTokenizer(alphabet=name, chunk_length=step, bases_per_token=round(mean, 4),
                         tokenizer_object=backend)  # fmt: skip
+
+
+@cache
+def _trainer_inclusive() -> bool:
+    """Whether ``BpeTrainer(max_token_length=m)`` allows tokens of ``m`` letters.
+
+    tokenizers 0.23 only pairs symbols whose joint length is *below* the limit after the first
+    merge (``word.rs``: ``len + new_len < max_length``), so its tokens stop at ``m - 1``; a tiny
+    training run tells, so a fixed release is used as documented too.
+    """
+    probe = Tokenizer(models.BPE())
+    trainer = trainers.BpeTrainer(vocab_size=50, min_frequency=1, max_token_length=3,
+                                  show_progress=False)  # fmt: skip
+    probe.train_from_iterator(["AAAAAAAAA"] * 4, trainer)
+    return "AAA" in probe.get_vocab()
+
+
+def _trainer_limit(max_token_length: int) -> int:
+    return max_token_length if _trainer_inclusive() else max_token_length + 1
 
 
 def _normalised_text(codes: SeqInput, table: np.ndarray, alphabet: Alphabet) -> str:
