@@ -179,17 +179,18 @@ class MergeLM(PreTrainedModel):
         embedded = self.embedding(input_ids)
         embedded = torch.where(masked[..., None], self.mask_embedding.weight[0], embedded)
         state = self.local_encoder(embedded, mask, merges=unmasked.merges)
-        logits = self._decode(state, skip=embedded * ~masked[..., None])
+        logits = self._decode(state)
         counted = mask & (labels != IGNORE)
         target = input_ids.masked_fill(~counted, IGNORE)
         ce = F.cross_entropy(
             logits.float().flatten(0, 1), target.flatten(), ignore_index=IGNORE, reduction="none"
         ).view_as(target)
-        mtm, recon = _mean(ce, counted & masked), _mean(ce, counted & ~masked)
-        loss = mtm + self.config.reconstruction_weight * recon
+        recon_at = counted & ~masked
+        mtm, recon = _mean(ce, counted & masked), _mean(ce, recon_at)
+        loss = mtm + self.config.reconstruction_weight * recon + _merge_cost(state, ce, recon_at)
         return self._output(logits, state, loss, mtm, recon)
 
-    def _decode(self, state: MergeState, skip: torch.Tensor | None = None) -> torch.Tensor:
+    def _decode(self, state: MergeState) -> torch.Tensor:
         """Latent encoder (left to right), latent decoder (right to left), local decoder."""
         latent = self.latent_encoder(state.hidden, state.real)
         latent = self.latent_decoder(latent.flip(1), state.real.flip(1)).flip(1)
@@ -199,8 +200,6 @@ class MergeLM(PreTrainedModel):
             state.offsets().clamp(max=window - 1)
         )
         hidden = hidden + self.length_embedding(lengths)
-        if skip is not None:  # zero in value; its gradient scores each merge by what it hid
-            hidden = hidden + (1 - state.unmerge(state.gate[..., None])) * skip
         for block in self.local_decoder:
             hidden = block(hidden, mask=state.base_mask)
         hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
@@ -258,3 +257,13 @@ class MergeLM(PreTrainedModel):
 
 def _mean(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     return (values * where).sum() / where.sum().clamp(min=1)
+
+
+def _merge_cost(state: MergeState, ce: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Zero in value; its gradient on each merge score is the mean over the bases the merged
+    token holds of their reconstruction loss less the batch mean (detached): merges whose bases
+    reconstruct badly lose score, cheap ones gain it (a REINFORCE-style straight-through
+    estimate through ``MergeState.gate``)."""
+    gate = state.unmerge(state.gate[..., None])[..., 0]
+    cost = ce.detach() - _mean(ce.detach(), where)
+    return _mean((gate - 1) * cost, where)
