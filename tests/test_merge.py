@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import pytest
 import torch
@@ -71,7 +70,10 @@ def reference_merge(layers, hidden, mask, ratio, window):
         for i, layer in enumerate(layers):
             keys = [layer.proj(f) for f in feats]
             keys = [k / k.norm() for k in keys]
-            scores = [float(keys[j] @ keys[j + 1]) for j in range(len(feats) - 1)]
+            density = [float(layer.density(f)) for f in feats]
+            scores = [float(keys[j] @ keys[j + 1])
+                      - layer.density_weight * (density[j] + density[j + 1]) / 2
+                      for j in range(len(feats) - 1)]  # fmt: skip
             valid = [real[j] and real[j + 1] and sizes[j] + sizes[j + 1] <= window
                      for j in range(len(scores))]  # fmt: skip
             taken: set[int] = set()
@@ -202,12 +204,13 @@ def test_gradients_reach_the_merge_projection():
     out = model(ids, labels=ids)
     assert torch.isfinite(out.loss)
     torch.testing.assert_close(
-        out.loss, out.masked_token_loss + 0.25 * out.reconstruction_loss
+        out.loss, out.masked_token_loss + 0.25 * out.reconstruction_loss + out.density_loss
     )  # the merge-score term is zero in value
     out.loss.backward()
     for merge in model.local_encoder.merges:
-        grad = merge.proj.weight.grad
-        assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+        for param in (merge.proj.weight, merge.density[0].weight, merge.density[2].weight):
+            grad = param.grad
+            assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
 def test_masking_prefers_the_least_merged_tokens():
@@ -298,10 +301,6 @@ def region_bases_per_token(model: MergeLM, ids, region) -> float:
     return float(region.sum() / (share * region).sum())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not learned: after 45 s repeats get 1.76 bases/token, random 2.32 (RESULTS.md)",
-)
 def test_repeats_merge_into_longer_tokens_after_short_training():
     torch.set_num_threads(1)
     model = tiny(backbone="transformer", d_model=64)
@@ -311,8 +310,8 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
               region_bases_per_token(model, test_ids, ~test_repeat))  # fmt: skip
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    gen, start = torch.Generator().manual_seed(1), time.perf_counter()
-    while time.perf_counter() - start < 45:
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(200):
         ids, _ = repeat_batch(gen, 16)
         model(ids, labels=ids).loss.backward()
         optimizer.step()
@@ -321,5 +320,6 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
     after = (region_bases_per_token(model, test_ids, test_repeat),
              region_bases_per_token(model, test_ids, ~test_repeat))  # fmt: skip
     # untrained, the two regions merge alike; trained, the repeat takes clearly longer tokens
+    # (measured: 2.43 vs 1.70 bases per token after 200 steps)
     assert abs(before[0] - before[1]) < 0.1
-    assert after[0] > after[1] + 0.3, (before, after)
+    assert after[0] > after[1] + 0.4, (before, after)

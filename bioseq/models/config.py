@@ -193,8 +193,10 @@ class MergeConfig(BioseqConfig):
     ``backbone`` (hyena, mamba or transformer) stack whose other fields go in
     ``backbone_kwargs`` (e.g. ``{"max_seq_len": 1024}``, ``{"d_state": 32}``). The local encoder
     has ``n_merge_layer`` merge layers that bring ``merge_ratio`` bases per token on average,
-    no token holding more than ``window`` bases. Pretraining masks about ``mask_ratio`` of the
-    tokens; the loss is masked-token loss + ``reconstruction_weight`` x reconstruction loss.
+    no token holding more than ``window`` bases; a pair's merge score is the cosine similarity
+    of its tokens less ``density_weight`` x their predicted information density. Pretraining
+    masks about ``mask_ratio`` of the tokens; the loss is masked-token loss +
+    ``reconstruction_weight`` x reconstruction loss (+ the density probes' regression loss).
 
     >>> MergeConfig.from_preset("tiny", backbone="mamba", merge_ratio=3.0).latent_config(2).d_model
     128
@@ -216,6 +218,7 @@ class MergeConfig(BioseqConfig):
         n_local_decoder_layer: int = 1,
         mask_ratio: float = 0.15,
         reconstruction_weight: float = 0.25,
+        density_weight: float = 2.0,
         tie_word_embeddings: bool = False,
         **kwargs,
     ) -> None:
@@ -239,6 +242,7 @@ class MergeConfig(BioseqConfig):
         self.n_local_decoder_layer = n_local_decoder_layer
         self.mask_ratio = mask_ratio
         self.reconstruction_weight = reconstruction_weight
+        self.density_weight = density_weight
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
         self.local_d_inner = local_d_inner or 2 * self.d_model
 

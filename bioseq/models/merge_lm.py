@@ -23,11 +23,13 @@ drops positions set to -100):
 * loss = masked-token loss + ``reconstruction_weight`` (0.25) x reconstruction loss (mean
   cross-entropy per base, nats).
 
-The merge choice is discrete; its projection learns through a straight-through gate: the local
-decoder also receives ``(1 - gate) x`` each unmasked base's own embedding, which is zero in value
-(the gate is exactly 1) but whose gradient tells each merge score how much the decoder missed the
-bases that merge hid. Merges that cost reconstruction are pushed down, cheap ones (repeats) win
-the budget.
+What makes the tokenization adaptive: each merge layer scores a pair by the cosine similarity
+of a learned projection less ``density_weight`` x the pair's predicted information density, from
+a small probe trained to predict the masked-token loss (nats per base) its tokens' bases get when
+masked. Predictable stretches (repeats) thus take the merge budget and dense ones keep fine
+tokens. The choice itself is discrete; the scores also learn through a straight-through gate
+(``MergeState.gate``, 1 in value): a zero-valued term whose gradient lowers the score of merges
+whose bases reconstruct worse than the batch's mean (a REINFORCE-style estimate).
 
 Not reproduced: MergeDNA's further global merge inside the latent encoder (the latent encoder
 keeps every token); the masking choice uses token lengths instead.
@@ -68,14 +70,16 @@ IGNORE = -100
 
 @dataclass
 class MergeOutput(ModelOutput):
-    """The MergeDNA loss and its two terms (nats per base), per-base logits, the learned bases
-    per token over the batch's real bases, and the token holding each base (batch, L)."""
+    """The MergeDNA loss and its terms (nats per base; ``density_loss``: the density probes'
+    squared error), per-base logits, the learned bases per token over the batch's real bases,
+    and the token holding each base (batch, L)."""
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     bases_per_token: torch.Tensor | None = None
     masked_token_loss: torch.Tensor | None = None
     reconstruction_loss: torch.Tensor | None = None
+    density_loss: torch.Tensor | None = None
     source: torch.Tensor | None = None
 
 
@@ -97,7 +101,7 @@ class LocalEncoder(nn.Module):
         self.ratio = config.merge_ratio
         self.blocks = nn.ModuleList(_local_block(config) for _ in range(config.n_merge_layer))
         self.merges = nn.ModuleList(
-            TokenMerge(config.d_model, config.merge_dim, config.window)
+            TokenMerge(config.d_model, config.merge_dim, config.window, config.density_weight)
             for _ in range(config.n_merge_layer)
         )
 
@@ -188,7 +192,22 @@ class MergeLM(PreTrainedModel):
         recon_at = counted & ~masked
         mtm, recon = _mean(ce, counted & masked), _mean(ce, recon_at)
         loss = mtm + self.config.reconstruction_weight * recon + _merge_cost(state, ce, recon_at)
-        return self._output(logits, state, loss, mtm, recon)
+        density = self._density_loss(unmasked, ce.detach(), counted & masked)
+        return self._output(logits, state, loss + density, mtm, recon, density)
+
+    def _density_loss(self, state: MergeState, ce: torch.Tensor, masked: torch.Tensor):
+        """Each merge layer's density probe, on the features that layer saw when it chose the
+        merges (``state.layer_inputs``), regressed on the masked-token loss (nats per base) of
+        the masked bases its tokens hold; squared error over tokens holding any."""
+        total = ce.new_zeros(())
+        weight = masked.to(ce.dtype)
+        for merge, inputs in zip(self.local_encoder.merges, state.layer_inputs, strict=True):
+            hidden, source, real = inputs
+            count = weight.new_zeros(real.shape).scatter_add_(1, source, weight)
+            summed = weight.new_zeros(real.shape).scatter_add_(1, source, ce * weight)
+            target = summed / count.clamp(min=1)
+            total = total + _mean((merge.densities(hidden) - target) ** 2, real & (count > 0))
+        return total
 
     def _decode(self, state: MergeState) -> torch.Tensor:
         """Latent encoder (left to right), latent decoder (right to left), local decoder."""
@@ -227,11 +246,13 @@ class MergeLM(PreTrainedModel):
             return torch.ones_like(input_ids, dtype=torch.bool)
         return input_ids != pad
 
-    def _output(self, logits, state: MergeState, loss=None, mtm=None, recon=None) -> MergeOutput:
+    def _output(
+        self, logits, state: MergeState, loss=None, mtm=None, recon=None, density=None
+    ) -> MergeOutput:
         bases_per_token = state.base_mask.sum() / state.n_tokens.sum().clamp(min=1)
         return MergeOutput(
             loss=loss, logits=logits, bases_per_token=bases_per_token, masked_token_loss=mtm,
-            reconstruction_loss=recon, source=state.source,
+            reconstruction_loss=recon, density_loss=density, source=state.source,
         )  # fmt: skip
 
     # -- the learned tokenization --------------------------------------------------------

@@ -14,11 +14,13 @@ similarity of a learned projection and merges the most similar non-overlapping p
 * a merged token never holds more than ``window`` bases, and padding never merges;
 * merged features are the size-weighted average of the pair.
 
-The choice is discrete; gradients reach the projection through ``MergeState.gate``, a
-straight-through merge gate: it is exactly 1 in value and has derivative 1 with respect to the
-score of every merge the token went through. A model that uses ``(1 - gate)`` as the weight of
-what merging threw away (see :class:`~bioseq.models.merge_lm.MergeLM`) learns to give low scores
-to merges that cost it, without changing any forward value.
+A pair's score is the cosine similarity less ``density_weight`` x the mean predicted density
+of its two tokens (:meth:`TokenMerge.densities`, a probe the model trains on its masked-token
+loss), so predictable neighbours merge first. The choice is discrete; gradients also reach the
+scores through ``MergeState.gate``, a straight-through merge gate: exactly 1 in value, with
+derivative 1 with respect to the score of every merge the token went through. A model that
+weights what merging cost by ``(gate - 1)`` (see :class:`~bioseq.models.merge_lm.MergeLM`) learns
+to give low scores to costly merges, without changing any forward value.
 
 >>> import torch
 >>> from bioseq.models.modules.merge import MergeState, TokenMerge, merge_budget
@@ -48,7 +50,8 @@ class MergeState:
     ``real`` (batch, N) False for padding and empty slots; ``source`` (batch, L) the token holding
     each base; ``base_mask`` (batch, L) True at real bases; ``gate`` (batch, N) the
     straight-through merge gate (1 in value); ``merges`` the pairs each layer merged so far (to
-    repeat them on other features, see :meth:`TokenMerge.forward`).
+    repeat them on other features, see :meth:`TokenMerge.forward`); ``layer_inputs`` each merge
+    layer's input ``(detached features, source, real)``, on which its density probe trains.
     """
 
     hidden: torch.Tensor
@@ -58,6 +61,7 @@ class MergeState:
     base_mask: torch.Tensor
     gate: torch.Tensor
     merges: tuple[torch.Tensor, ...] = ()
+    layer_inputs: tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], ...] = ()
 
     @classmethod
     def from_bases(cls, hidden: torch.Tensor, mask: torch.Tensor) -> MergeState:
@@ -153,7 +157,8 @@ def merge_pairs(state: MergeState, chosen: torch.Tensor, scores: torch.Tensor) -
     gate = gate.scatter_add(1, index, state.gate - 1).scatter_add(1, index[:, :-1], step) + 1
     source = index.gather(1, state.source)
     merges = (*state.merges, chosen)
-    return MergeState(hidden, sizes, real, source, state.base_mask, gate, merges)
+    inputs = (*state.layer_inputs, (state.hidden.detach(), state.source, state.real))
+    return MergeState(hidden, sizes, real, source, state.base_mask, gate, merges, inputs)
 
 
 class LocalConv(nn.Module):
@@ -176,15 +181,33 @@ class LocalConv(nn.Module):
 class TokenMerge(nn.Module):
     """One merge layer: score adjacent tokens, merge the best ``n_merges`` pairs per row."""
 
-    def __init__(self, d_model: int, merge_dim: int = 32, window: int = 16) -> None:
+    def __init__(
+        self, d_model: int, merge_dim: int = 32, window: int = 16, density_weight: float = 2.0
+    ) -> None:
         super().__init__()
         self.window = window
+        self.density_weight = density_weight
         self.proj = nn.Linear(d_model, merge_dim, bias=False)
+        self.density = nn.Sequential(
+            nn.Linear(d_model, merge_dim), nn.GELU(), nn.Linear(merge_dim, 1)
+        )
+
+    def densities(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Predicted information density of each token (batch, N): the nats per base the model
+        would need to predict its bases were they masked. Reads detached features: it is a
+        probe of them, trained by its own regression loss, not a pressure on them."""
+        return self.density(hidden.detach())[..., 0].float()
 
     def scores(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Cosine similarity of the projected features of tokens i and i+1 (batch, N - 1)."""
+        """Cosine similarity of the projected features of tokens i and i+1, less
+        ``density_weight`` x their mean predicted density (batch, N - 1): similar, predictable
+        neighbours merge first."""
         keys = F.normalize(self.proj(hidden).float(), dim=-1)
-        return (keys[:, :-1] * keys[:, 1:]).sum(-1)
+        similarity = (keys[:, :-1] * keys[:, 1:]).sum(-1)
+        if self.density_weight == 0:
+            return similarity
+        density = self.densities(hidden)
+        return similarity - self.density_weight * 0.5 * (density[:, :-1] + density[:, 1:])
 
     def valid_pairs(self, state: MergeState) -> torch.Tensor:
         """Pairs of two real tokens holding at most ``window`` bases together."""
