@@ -55,7 +55,8 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
     type=click.Choice(["mean", "sum"]),
     default="mean",
     show_default=True,
-    help="Per-token mean or sum of log-likelihoods (indels always use the sum).",
+    help="Per-token mean or sum of log-likelihoods (indels always use the sum). Ignored for "
+    "masked models (MergeLM): their masked-marginal scores are sums over the changed bases.",
 )
 @click.option("--batch-size", default=8, show_default=True, help="Sequences per forward pass.")
 @click.option(
@@ -72,6 +73,10 @@ def score_vcf(
 ) -> None:  # fmt: skip
     """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
 
+    A masked model (MergeLM, `bioseq pretrain --tokenizer merge`) scores substitutions by masked
+    marginals instead: log p(ALT) - log p(REF) at the changed bases, hidden in the REF window
+    (indels: indel_unsupported; --reduce is ignored).
+
     Every input record is written out with INFO BIOSEQ_LLR (per ALT) and BIOSEQ_STATUS (ok,
     or why not scored: ref_mismatch, contig_missing, window_mostly_N, symbolic_allele...).
 
@@ -86,6 +91,9 @@ def score_vcf(
 
     loaded = load_model(model, device)
     meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
+    if loaded.masked:
+        meta.pop("reduce")
+        meta["score"] = "masked_marginal"
     result = run(
         loaded.model, loaded.tokenizer, fasta, vcf_path, out, progress=progress, meta=meta,
         window=window, strand=strand, reduce=reduce, batch_size=batch_size,
@@ -135,7 +143,8 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
         return SiteIndependentModel.from_a2m(alignment, theta=theta, pseudocount=pseudocount)
     if "site-independent" in models:
         raise InputError("--model site-independent cannot be combined with other models")
-    loaded = [load_model(m, device) for m in models]
+    why = "scores DNA only (score-vcf); score-mutations needs a causal protein LM"
+    loaded = [load_model(m, device, causal_only=why) for m in models]
     pairs = {id(x): (x.model, x.tokenizer) for x in loaded}
     if strategy == "causal":
         if len(loaded) != 1:

@@ -43,6 +43,10 @@ keeps every token); the masking choice uses token lengths instead.
 (torch.Size([2, 64, 10]), 2.0)
 >>> len(model.segment("ACGT" * 8))  # 32 bases in 16 tokens
 16
+>>> hidden = torch.zeros(2, 64, dtype=torch.bool)
+>>> hidden[:, 30] = True  # base 30 and the rest of its token enter as [MASK]
+>>> model.masked_logits(ids, hidden).shape  # variant scores: bioseq.tasks.variants.masked
+torch.Size([2, 64, 10])
 """
 
 from __future__ import annotations
@@ -179,10 +183,8 @@ class MergeLM(PreTrainedModel):
             return self._output(self._decode(state), state)
         with torch.no_grad():  # the tokenization, and which tokens to mask
             unmasked = self.local_encoder(self.embedding(input_ids), mask)
-            masked = unmasked.unmerge(self._choose_masked(unmasked)[..., None])[..., 0] & mask
-        embedded = self.embedding(input_ids)
-        embedded = torch.where(masked[..., None], self.mask_embedding.weight[0], embedded)
-        state = self.local_encoder(embedded, mask, merges=unmasked.merges)
+            masked = _bases_of(unmasked, self._choose_masked(unmasked)) & mask
+        state = self._masked_pass(input_ids, mask, masked, unmasked)
         logits = self._decode(state)
         counted = mask & (labels != IGNORE)
         target = input_ids.masked_fill(~counted, IGNORE)
@@ -194,6 +196,30 @@ class MergeLM(PreTrainedModel):
         loss = mtm + self.config.reconstruction_weight * recon + _merge_cost(state, ce, recon_at)
         density = self._density_loss(unmasked, ce.detach(), counted & masked)
         return self._output(logits, state, loss + density, mtm, recon, density)
+
+    def masked_logits(
+        self, input_ids: torch.LongTensor, masked_bases: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """Per-base logits (batch, L, vocab_size) with the bases at ``masked_bases`` (bool,
+        batch x L) hidden, as in pretraining: the merges are those of the unmasked input and
+        every token holding a masked base enters as [MASK] (whole tokens are masked).
+        Deterministic in eval mode; the scores of masked-marginal variant scoring."""
+        mask = self._base_mask(input_ids, attention_mask)
+        with torch.no_grad():
+            unmasked = self.local_encoder(self.embedding(input_ids), mask)
+            masked = _bases_of(unmasked, _tokens_holding(unmasked, masked_bases & mask)) & mask
+        return self._decode(self._masked_pass(input_ids, mask, masked, unmasked))
+
+    def _masked_pass(
+        self, input_ids: torch.Tensor, mask: torch.Tensor, masked: torch.Tensor,
+        unmasked: MergeState,
+    ) -> MergeState:  # fmt: skip
+        """The local encoder with the bases at ``masked`` entering as the [MASK] embedding and
+        the merge decisions of the ``unmasked`` pass repeated."""
+        embedded = self.embedding(input_ids)
+        embedded = torch.where(masked[..., None], self.mask_embedding.weight[0], embedded)
+        return self.local_encoder(embedded, mask, merges=unmasked.merges)
 
     def _density_loss(self, state: MergeState, ce: torch.Tensor, masked: torch.Tensor):
         """Each merge layer's density probe, on the features that layer saw when it chose the
@@ -274,6 +300,17 @@ class MergeLM(PreTrainedModel):
         lengths = self.merge_tokens(ids.to(self.device)).token_lengths()[0]
         ends = torch.tensor(lengths).cumsum(0).tolist()
         return [sequence[end - n : end] for n, end in zip(lengths, ends, strict=True)]
+
+
+def _bases_of(state: MergeState, tokens: torch.Tensor) -> torch.Tensor:
+    """The bases (batch, L) held by the chosen ``tokens`` (bool, batch x N)."""
+    return state.unmerge(tokens[..., None])[..., 0]
+
+
+def _tokens_holding(state: MergeState, bases: torch.Tensor) -> torch.Tensor:
+    """The tokens (batch, N) holding any of the chosen ``bases`` (bool, batch x L)."""
+    count = torch.zeros(state.real.shape, dtype=torch.long, device=bases.device)
+    return count.scatter_add_(1, state.source, bases.long()) > 0
 
 
 def _mean(values: torch.Tensor, where: torch.Tensor) -> torch.Tensor:

@@ -93,18 +93,21 @@ class CausalLMAdapter:
     ) -> CausalLMAdapter:  # fmt: skip
         """Load a bioseq model directory (or run directory) or a local Hugging Face LM directory.
 
-        ``dtype`` defaults to float32 on CPU and to the checkpoint's own dtype on GPUs.
+        ``dtype`` defaults to float32 on CPU and to the checkpoint's own dtype on GPUs. A masked
+        model (MergeLM), or any other that is not a causal LM, is an InputError: probes generate.
         """
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         import bioseq  # noqa: F401  (registers the bioseq model and tokenizer classes)
+        from bioseq.tasks.variants.loading import CAUSAL_KINDS, load_error, require_causal
 
         model_dir = resolve_model_dir(path)
         if not model_dir.is_dir():
             raise InputError(f"{path}: no such model directory")
         if not (model_dir / "config.json").is_file():
             raise InputError(f"{model_dir}: no config.json (not a saved model directory)")
+        require_causal(path, model_dir, "cannot generate; probes need a causal LM")
         if dtype is None:
             dtype = "auto" if str(device).startswith("cuda") else torch.float32
         bars = hf_logging.is_progress_bar_enabled()
@@ -115,8 +118,7 @@ class CausalLMAdapter:
                 str(model_dir), trust_remote_code=False, dtype=dtype
             )
         except (OSError, ValueError, KeyError) as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise InputError(f"{model_dir}: cannot load model and tokenizer ({first})") from None
+            raise load_error(model_dir, err, CAUSAL_KINDS) from None
         finally:
             if bars:
                 hf_logging.enable_progress_bar()

@@ -8,6 +8,9 @@ DNA (Evo 2 style; :mod:`~bioseq.tasks.variants.dna`, :mod:`~bioseq.tasks.variant
                        out="scored.vcf.gz", window=8192, strand="both")
     [(s.chrom, s.pos, s.alt, s.score, s.status) for s in result.alleles]
 
+A masked model (``MergeLM``, ``bioseq pretrain --tokenizer merge``) loads the same way and is
+scored by masked marginals (:mod:`~bioseq.tasks.variants.masked`; substitutions only).
+
 Proteins (:mod:`~bioseq.tasks.variants.mutations`,
 :mod:`~bioseq.tasks.variants.site_independent`)::
 
@@ -25,7 +28,6 @@ suffix of each alternative; :func:`naive_pair_scores` is the slow reference it i
 
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.dna import (
-    STATUSES,
     DnaVariantScorer,
     Variant,
     VariantScore,
@@ -34,6 +36,12 @@ from bioseq.tasks.variants.dna import (
 )
 from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
 from bioseq.tasks.variants.loading import LoadedModel, load_model
+from bioseq.tasks.variants.masked import (
+    STATUSES,
+    MaskedMarginalScorer,
+    MaskedPairScorer,
+    variant_scorer,
+)
 from bioseq.tasks.variants.metrics import auroc, mutation_metrics, snv_summary, spearman
 from bioseq.tasks.variants.mutations import (
     CausalMutationScorer,
@@ -61,7 +69,8 @@ from bioseq.tasks.variants.vcf import (
 
 __all__ = [
     "STATUSES", "ContigMatcher", "DnaVariantScorer", "Variant", "VariantScore",
-    "score_variants", "window_bounds", "PairScore", "PairScorer", "naive_pair_scores",
+    "score_variants", "window_bounds", "MaskedMarginalScorer", "MaskedPairScorer",
+    "variant_scorer", "PairScore", "PairScorer", "naive_pair_scores",
     "LoadedModel", "load_model", "auroc", "mutation_metrics", "snv_summary", "spearman",
     "CausalMutationScorer", "MutationScore", "Substitution", "apply_mutant", "check_mutant",
     "parse_mutant", "read_mutation_table", "read_wildtype", "score_mutations",

@@ -3,15 +3,21 @@
 ``--model`` may name a ``bioseq pretrain`` run directory (mapped to its model directory by
 ``bioseq.train.checkpoint.resolve_model_dir``) or any directory holding a model and tokenizer
 saved with ``save_pretrained``. The reading direction a model was trained in (``forward``,
-``reverse`` or ``both``) is read from its config.
+``reverse`` or ``both``) is read from its config. Causal LMs load with ``AutoModelForCausalLM``;
+masked models (``MergeLM``, model_type ``bioseq-merge``) with ``AutoModelForMaskedLM``, and only
+where the caller accepts them (DNA variants, scored by masked marginals; ``causal_only``
+names why a caller cannot).
 
 >>> loaded = load_model("runs/blat-forward")  # doctest: +SKIP
 >>> loaded.direction, type(loaded.model).__name__  # doctest: +SKIP
 ('forward', 'MambaLM')
+>>> load_model("runs/merge").masked  # doctest: +SKIP
+True
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +30,24 @@ DIRECTIONS = ("forward", "reverse", "both")
 _DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
 
 
+# masked (not causal) model types and how to name them to a user
+MASKED_MODELS = {"bioseq-merge": "a MergeLM (masked, learned-merge model)"}
+CAUSAL_KINDS = "a causal LM (bioseq-hyena, bioseq-mamba, bioseq-transformer or Hugging Face)"
+
+
 @dataclass
 class LoadedModel:
-    """A causal LM, its tokenizer, where it came from and the direction it reads."""
+    """A causal or masked LM, its tokenizer, where it came from and the direction it reads."""
 
     model: torch.nn.Module
     tokenizer: object
     path: Path
     direction: str = "forward"
+
+    @property
+    def masked(self) -> bool:
+        """Whether the model is a masked one (``MergeLM``), scored by masked marginals."""
+        return getattr(self.model.config, "model_type", None) in MASKED_MODELS
 
 
 def model_direction(config) -> str:
@@ -50,10 +66,42 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_model(path: str | Path, device: str | None = None) -> LoadedModel:
-    """Load model and tokenizer (``AutoModelForCausalLM`` / ``AutoTokenizer`` after ``import
-    bioseq``), in eval mode on ``device`` (default: CUDA when available)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def model_type(model_dir: Path) -> str:
+    """The ``model_type`` of the config in ``model_dir`` ("" when it names none)."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{model_dir}/config.json: not readable JSON ({err})") from None
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
+
+
+def require_causal(path: str | Path, model_dir: Path, why: str) -> None:
+    """InputError ``"PATH: a MergeLM (...) WHY"`` when ``model_dir`` holds a masked model."""
+    kind = MASKED_MODELS.get(model_type(model_dir))
+    if kind is not None:
+        raise InputError(f"{path}: {kind} {why}")
+
+
+def load_error(model_dir: Path, err: Exception, expected: str) -> InputError:
+    """A one-line error for a model that did not load: transformers' "Unrecognized
+    configuration class" (which lists every class it knows) becomes the model_type and
+    ``expected``; other errors keep their first line."""
+    text = str(err).strip()
+    if "Unrecognized configuration class" in text:
+        found = model_type(model_dir) or "none"
+        return InputError(f"{model_dir}: model_type {found!r} is not {expected}")
+    first = text.splitlines()[0] if text else type(err).__name__
+    return InputError(f"{model_dir}: cannot load the model or tokenizer ({first})")
+
+
+def load_model(
+    path: str | Path, device: str | None = None, causal_only: str | None = None
+) -> LoadedModel:
+    """Load model and tokenizer (``AutoModelForCausalLM``, or ``AutoModelForMaskedLM`` for a
+    masked model, and ``AutoTokenizer``, after ``import bioseq``), in eval mode on ``device``
+    (default: CUDA when available). With ``causal_only`` (why, e.g. ``"scores DNA only;
+    score-mutations needs a causal LM"``) a masked model is an InputError saying so."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
 
@@ -64,10 +112,15 @@ def load_model(path: str | Path, device: str | None = None) -> LoadedModel:
     if not (model_dir / "config.json").is_file():
         raise InputError(f"{model_dir}: no config.json (expected a model saved with "
                          "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
+    if causal_only is not None:
+        require_causal(path, model_dir, causal_only)
+    is_masked = model_type(model_dir) in MASKED_MODELS
+    auto = AutoModelForMaskedLM if is_masked else AutoModelForCausalLM
+    expected = CAUSAL_KINDS + ("" if causal_only else " or a bioseq-merge masked model")
     try:
-        model = AutoModelForCausalLM.from_pretrained(str(model_dir))
+        model = auto.from_pretrained(str(model_dir))
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     except (OSError, ValueError, KeyError) as err:
-        raise InputError(f"{model_dir}: cannot load the model or tokenizer ({err})") from None
+        raise load_error(model_dir, err, expected) from None
     model = model.to(device or default_device()).eval()
     return LoadedModel(model, tokenizer, model_dir, model_direction(model.config))

@@ -1,4 +1,5 @@
-"""VCF/BCF in and out (pysam), scored by :mod:`bioseq.tasks.variants.dna`.
+"""VCF/BCF in and out (pysam), scored by :mod:`bioseq.tasks.variants.dna` (causal models) or
+:mod:`bioseq.tasks.variants.masked` (masked models: MergeLM).
 
 :func:`read_vcf` keeps every data line as a :class:`VcfEntry`: a pysam record, or the line
 number and the reason it could not be parsed (too few columns, a POS that is not a number...),
@@ -32,7 +33,8 @@ import pysam
 from bioseq.errors import InputError
 from bioseq.io.formats import open_genome
 from bioseq.io.source import SequenceSource
-from bioseq.tasks.variants.dna import STATUSES, DnaVariantScorer, Variant, VariantScore
+from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore
+from bioseq.tasks.variants.masked import STATUSES, variant_scorer
 from bioseq.tasks.variants.metrics import snv_summary
 
 LLR_KEY, STATUS_KEY = "BIOSEQ_LLR", "BIOSEQ_STATUS"
@@ -248,7 +250,8 @@ def output_header(data: VcfData, meta: dict[str, str] | None = None) -> pysam.Va
     reasons = ", ".join(f"{k} ({v})" for k, v in STATUSES.items())
     if LLR_KEY not in header.info:
         header.info.add(LLR_KEY, "A", "Float", "bioseq zero-shot score per ALT: log-likelihood "
-                        "of the ALT window minus that of the REF window (nats)")  # fmt: skip
+                        "of the ALT window minus that of the REF window (nats; masked models: "
+                        "log p(ALT) - log p(REF) at the masked changed bases)")  # fmt: skip
     if STATUS_KEY not in header.info:
         header.info.add(STATUS_KEY, ".", "String", f"bioseq scoring status per ALT: {reasons}")
     for key, value in (meta or {}).items():
@@ -331,14 +334,15 @@ def score_vcf(
 ) -> VcfResult:  # fmt: skip
     """Score every ALT of a VCF against ``genome`` (a source, FASTA or GenBank path) and write
     ``out`` when given (``.tsv``: a table; ``.vcf``, ``.vcf.gz``, ``.bcf``: the records with
-    BIOSEQ fields). ``options`` go to :class:`DnaVariantScorer` (``window``, ``strand``...).
+    BIOSEQ fields). ``options`` go to :class:`DnaVariantScorer` (``window``, ``strand``...), or
+    to :class:`~bioseq.tasks.variants.masked.MaskedMarginalScorer` for a masked model (MergeLM).
 
     When the records carry ``make-snv-vcf``'s annotation, ``snv_metrics`` holds the mean score
     per codon position and the synonymous-vs-nonsynonymous AUROC (:func:`snv_summary`).
     """
     if not isinstance(genome, SequenceSource):
         genome = open_genome(genome)
-    scorer = DnaVariantScorer(model, tokenizer, genome, **options)
+    scorer = variant_scorer(model, tokenizer, genome, **options)
     data = read_vcf(vcf)
     start = time.perf_counter()
     scores = score_entries(scorer, data, progress=progress)
