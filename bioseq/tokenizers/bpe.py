@@ -320,7 +320,7 @@ def _split_inputs(items: Iterable[PathOrSequence]) -> tuple[list[SeqInput], list
             sequences.append(item)
         else:
             raise InputError(f"train_bpe expects sequences or paths, got {type(item).__name__}")
-    from bioseq.train.data import expand_inputs
+    from bioseq.io.inputs import expand_inputs
 
     return sequences, expand_inputs(given) if given else []
 
@@ -330,7 +330,7 @@ def _choose_alphabet(paths: list[Path], sequences: Sequence[SeqInput], requested
     if requested not in ("auto", "dna", "protein"):
         raise InputError(f"alphabet must be 'auto', 'dna' or 'protein', got {requested!r}")
     if paths:
-        from bioseq.train.data import choose_alphabet
+        from bioseq.io.inputs import choose_alphabet
 
         return choose_alphabet(paths, requested)
     if requested == "auto":
@@ -392,7 +392,7 @@ def compression_report(
     Works for any bioseq sequence tokenizer (BPE, k-mer, single base); files are read in the
     tokenizer's alphabet (``dna`` or ``protein``), which must match their content.
     """
-    from bioseq.train.data import choose_alphabet, expand_inputs
+    from bioseq.io.inputs import choose_alphabet, expand_inputs
 
     files = expand_inputs(list(paths))
     own = getattr(tokenizer, "alphabet", "dna")

@@ -32,8 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from bioseq.errors import InputError
+from bioseq.io.inputs import expand_inputs
 from bioseq.train.config import TrainConfig
-from bioseq.train.data import Batch, TrainData, _evenly_spaced, expand_inputs
+from bioseq.train.data import Batch, TrainData, _evenly_spaced
 from bioseq.train.markov import ByteMarkovModel
 
 _CHECK_CHUNK = 1 << 24  # bytes decoded at a time when checking that a file is UTF-8
