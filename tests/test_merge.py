@@ -323,3 +323,27 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
     # (measured: 2.43 vs 1.70 bases per token after 200 steps)
     assert abs(before[0] - before[1]) < 0.1
     assert after[0] > after[1] + 0.4, (before, after)
+
+
+def test_compression_report_counts_the_learned_tokens_of_every_window(tmp_path):
+    model = tiny().eval()
+    rng = torch.Generator().manual_seed(3)
+    seqs = {name: "".join("ACGT"[int(i)] for i in torch.randint(0, 4, (n,), generator=rng))
+            for name, n in (("a", 300), ("b", 130))}  # fmt: skip
+    fasta = tmp_path / "two.fa"
+    fasta.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
+    [row] = model.compression_report([fasta], window=128, batch_size=4)
+    # each window merged alone (no padding in the batch) gives the same token count
+    tokens = 0
+    for seq in seqs.values():
+        for start in range(0, len(seq), 128):
+            ids = torch.tensor([[BASES["ACGT".index(c)] for c in seq[start : start + 128]]])
+            tokens += int(model.merge_tokens(ids).n_tokens.sum())
+    assert (row["bases"], row["tokens"]) == (430, tokens)
+    assert row["bases_per_token"] == round(430 / tokens, 4)
+    run = tmp_path / "m"
+    model.save_pretrained(run)
+    result = CliRunner().invoke(main, ["tokenizer", "report", str(run), str(fasta),
+                                       "--window", "128"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{fasta}\t430\t{tokens}\t" in result.output

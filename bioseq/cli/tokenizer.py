@@ -92,14 +92,39 @@ def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token
 @tokenizer.command()
 @click.argument("tokenizer_dir", metavar="TOKENIZER")
 @click.argument("inputs", nargs=-1, type=click.Path())
-def report(tokenizer_dir: str, inputs: tuple[str, ...]) -> None:
-    """Print the bases per token of TOKENIZER (a saved directory, or a name such as kmer:6)
-    on each of INPUTS (default: the bundled E. coli genome).
+@click.option("--window", type=int,
+              help="Learned merging: bases per window [default: the training context]")  # fmt: skip
+def report(tokenizer_dir: str, inputs: tuple[str, ...], window: int | None) -> None:
+    """Print the bases per token of TOKENIZER (a saved directory, a name such as kmer:6, or a
+    `pretrain --tokenizer merge` run, whose learned tokens are counted) on each of INPUTS
+    (default: the bundled E. coli genome).
 
     \b
-    Example:
+    Examples:
         bioseq tokenizer report tok/bpe4k genome.fa.gz proteins.a2m
+        bioseq tokenizer report runs/m genome.fa.gz
     """
     from bioseq.tokenizers import compression_report, load_tokenizer
 
+    merge_model = _merge_model(tokenizer_dir)
+    if merge_model is not None:
+        _echo_report(merge_model.compression_report(_inputs(inputs), window=window))
+        return
     _echo_report(compression_report(load_tokenizer(tokenizer_dir), _inputs(inputs)))
+
+
+def _merge_model(path: str):
+    """The MergeLM saved in a run or model directory, or None if ``path`` holds none."""
+    import json
+
+    from bioseq.train.checkpoint import resolve_model_dir
+
+    if not Path(path).is_dir():
+        return None
+    model_dir = resolve_model_dir(path)
+    config = model_dir / "config.json"
+    if not config.is_file() or json.loads(config.read_text()).get("model_type") != "bioseq-merge":
+        return None
+    from bioseq.models import MergeLM
+
+    return MergeLM.from_pretrained(str(model_dir)).eval()

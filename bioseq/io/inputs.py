@@ -8,10 +8,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from bioseq.errors import InputError
+from bioseq.io.alphabet import ALPHABETS, as_codes
 from bioseq.io.formats import detect_format, sniff_alphabet
 
 SEQUENCE_SUFFIXES = {
@@ -71,3 +74,40 @@ def choose_alphabet(paths: Sequence[Path], requested: str = "auto") -> str:
         protein = next(p for p, k in found.items() if k == "protein")
         raise InputError(f"inputs mix DNA ({dna}) and protein ({protein}); train on one kind")
     return kinds.pop()
+
+
+def iter_sequences(path: Path, alphabet: str, progress: bool = False) -> Iterator[np.ndarray]:
+    """Every record (contig, protein) of ``path`` as normalised uint8 codes, in ``alphabet``
+    (``dna`` or ``protein``; alignments lose their gaps), with a progress bar on request."""
+    from tqdm.auto import tqdm
+
+    from bioseq.io.formats import open_genome
+
+    kind = detect_format(path)
+    if kind == "genbank" and alphabet != "dna":
+        raise InputError(f"{path}: is GenBank input, expected FASTA or an alignment of {alphabet}")
+    if alphabet != "dna" or kind == "alignment":
+        from bioseq.io.proteins import read_alignment, read_protein_fasta
+
+        chosen = ALPHABETS[alphabet]
+        if kind == "alignment":  # sequences with the gaps removed
+            records = read_alignment(path, alphabet=chosen).records
+        else:
+            records = read_protein_fasta(path, alphabet=chosen)
+        with tqdm(total=len(records), desc=path.name, unit="record", disable=not progress) as bar:
+            for record in records:
+                yield as_codes(record.sequence)
+                bar.update(1)
+        return
+    genome = open_genome(path)
+    try:
+        total = sum(genome.contigs.values())
+        with tqdm(total=total, desc=path.name, unit="bp", unit_scale=True,
+                  disable=not progress) as bar:  # fmt: skip
+            for contig, length in genome.contigs.items():
+                yield genome.fetch_codes(contig)
+                bar.update(length)
+    finally:
+        close = getattr(genome, "close", None)
+        if close is not None:
+            close()

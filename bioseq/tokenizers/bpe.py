@@ -44,6 +44,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, trainers
 
 from bioseq.errors import InputError
 from bioseq.io.alphabet import ALPHABETS, Alphabet, InvalidCharacterError, as_codes, guess_alphabet
+from bioseq.io.inputs import iter_sequences
 from bioseq.tokenizers.base import (
     CLS,
     MASK,
@@ -341,42 +342,7 @@ def _choose_alphabet(paths: list[Path], sequences: Sequence[SeqInput], requested
 def _read_paths(paths: Sequence[Path], alphabet: str, progress: bool) -> Iterator[np.ndarray]:
     """Every record of every file as normalised codes, with a progress bar in bases."""
     for path in paths:
-        yield from _read_path(path, alphabet, progress)
-
-
-def _read_path(path: Path, alphabet: str, progress: bool) -> Iterator[np.ndarray]:
-    from tqdm.auto import tqdm
-
-    from bioseq.io.formats import detect_format, open_genome
-
-    kind = detect_format(path)
-    if kind == "genbank" and alphabet != "dna":
-        raise InputError(f"{path}: is GenBank input, expected FASTA or an alignment of {alphabet}")
-    if alphabet != "dna" or kind == "alignment":
-        from bioseq.io.proteins import read_alignment, read_protein_fasta
-
-        chosen = ALPHABETS[alphabet]
-        if kind == "alignment":  # sequences with the gaps removed
-            records = read_alignment(path, alphabet=chosen).records
-        else:
-            records = read_protein_fasta(path, alphabet=chosen)
-        with tqdm(total=len(records), desc=path.name, unit="record", disable=not progress) as bar:
-            for record in records:
-                yield as_codes(record.sequence)
-                bar.update(1)
-        return
-    genome = open_genome(path)
-    try:
-        total = sum(genome.contigs.values())
-        with tqdm(total=total, desc=path.name, unit="bp", unit_scale=True,
-                  disable=not progress) as bar:  # fmt: skip
-            for contig, length in genome.contigs.items():
-                yield genome.fetch_codes(contig)
-                bar.update(length)
-    finally:
-        close = getattr(genome, "close", None)
-        if close is not None:
-            close()
+        yield from iter_sequences(path, alphabet, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,7 +369,7 @@ def compression_report(
     for path in files:
         choose_alphabet([path], alphabet)  # a clear error when the file holds the other kind
         bases = tokens = 0
-        for codes in _read_path(path, alphabet, progress):
+        for codes in iter_sequences(path, alphabet, progress):
             bases += codes.size
             tokens += tokenizer.encode_array(codes).size
         ratio = round(bases / tokens, 4) if tokens else 0.0
