@@ -17,6 +17,7 @@ from bioseq.data import example_genome
 from bioseq.errors import InputError
 from bioseq.models import MergeConfig, MergeLM
 from bioseq.models.modules.merge import MergeState, TokenMerge, merge_budget
+from bioseq.tokenizers import CharTokenizer
 
 PAD, BASES = 0, (5, 6, 7, 8)  # the CharTokenizer("dna") ids of [PAD] and A, C, G, T
 
@@ -343,6 +344,7 @@ def test_compression_report_counts_the_learned_tokens_of_every_window(tmp_path):
     assert row["bases_per_token"] == round(430 / tokens, 4)
     run = tmp_path / "m"
     model.save_pretrained(run)
+    CharTokenizer("dna").save_pretrained(run)  # as in a pretrain run's final/
     result = CliRunner().invoke(main, ["tokenizer", "report", str(run), str(fasta),
                                        "--window", "128"])  # fmt: skip
     assert result.exit_code == 0, result.output

@@ -120,8 +120,11 @@ def _merge_model(path: str):
     from bioseq.train.checkpoint import resolve_model_dir
 
     if not Path(path).is_dir():
-        return None
-    model_dir = resolve_model_dir(path)
+        return None  # a name such as kmer:6
+    try:
+        model_dir = resolve_model_dir(path)
+    except InputError:
+        return None  # a saved tokenizer, not a model
     config = model_dir / "config.json"
     if not config.is_file() or json.loads(config.read_text()).get("model_type") != "bioseq-merge":
         return None
