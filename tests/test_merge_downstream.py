@@ -17,7 +17,13 @@ from bioseq.cli.main import main
 from bioseq.io import reverse_complement
 from bioseq.io.source import InMemoryGenome
 from bioseq.models import MergeConfig, MergeLM
-from bioseq.tasks.variants import MaskedMarginalScorer, Variant, variant_scorer, window_bounds
+from bioseq.tasks.variants import (
+    MaskedMarginalScorer,
+    Variant,
+    score_variants,
+    variant_scorer,
+    window_bounds,
+)
 from bioseq.tokenizers import CharTokenizer
 
 DNA_TOK = CharTokenizer("dna")
@@ -137,6 +143,9 @@ def test_indels_are_unsupported(model, genome):
     assert scores[0].status == "indel_unsupported" and scores[0].score is None
     assert "substitutions only" in scores[0].detail
     assert scores[1].status == "ok" and scores[2].status == "ref_mismatch"
+    # the plain API routes a masked model to the same scorer
+    again = score_variants(model, DNA_TOK, genome, variants, window=WINDOW)
+    assert [(a.status, a.score) for a in again] == [(s.status, s.score) for s in scores]
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -306,8 +306,11 @@ def score_variants(
     progress: bool = False, **options,
 ) -> list[VariantScore]:  # fmt: skip
     """Score variants (one :class:`VariantScore` each, input order); options as
-    :class:`DnaVariantScorer` (``window``, ``strand``, ``reduce``, ``batch_size``...)."""
-    return DnaVariantScorer(model, tokenizer, genome, **options).score(list(variants), progress)
+    :class:`DnaVariantScorer` (``window``, ``strand``, ``reduce``, ``batch_size``...). A masked
+    model (``MergeLM``) gets masked-marginal scores (:mod:`bioseq.tasks.variants.masked`)."""
+    from bioseq.tasks.variants.masked import variant_scorer  # masked.py builds on this module
+
+    return variant_scorer(model, tokenizer, genome, **options).score(list(variants), progress)
 
 
 def status_counts(scores: Iterable[VariantScore]) -> Counter:
