@@ -14,6 +14,7 @@ PosixPath('runs/demo/final')
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -172,3 +173,36 @@ def resolve_model_dir(path: str | Path) -> Path:
         f"{path}: not a model directory (no config.json) nor a run directory "
         "(no final/ or checkpoints/step-N/)"
     )
+
+
+# masked (not causal) model types and how to name them to a user
+MASKED_MODELS = {"bioseq-merge": "a MergeLM (masked, learned-merge model)"}
+CAUSAL_KINDS = "a causal LM (bioseq-hyena, bioseq-mamba, bioseq-transformer or Hugging Face)"
+
+
+def model_type(model_dir: Path) -> str:
+    """The ``model_type`` of the config in ``model_dir`` ("" when it names none)."""
+    try:
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{model_dir}/config.json: not readable JSON ({err})") from None
+    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
+
+
+def require_causal(path: str | Path, model_dir: Path, why: str) -> None:
+    """InputError ``"PATH: a MergeLM (...) WHY"`` when ``model_dir`` holds a masked model."""
+    kind = MASKED_MODELS.get(model_type(model_dir))
+    if kind is not None:
+        raise InputError(f"{path}: {kind} {why}")
+
+
+def load_error(model_dir: Path, err: Exception, expected: str) -> InputError:
+    """A one-line error for a model that did not load: transformers' "Unrecognized
+    configuration class" (which lists every class it knows) becomes the model_type and
+    ``expected``; other errors keep their first line."""
+    text = str(err).strip()
+    if "Unrecognized configuration class" in text:
+        found = model_type(model_dir) or "none"
+        return InputError(f"{model_dir}: model_type {found!r} is not {expected}")
+    first = text.splitlines()[0] if text else type(err).__name__
+    return InputError(f"{model_dir}: cannot load the model or tokenizer ({first})")

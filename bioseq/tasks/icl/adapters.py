@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
-from bioseq.train.checkpoint import resolve_model_dir
+from bioseq.train.checkpoint import CAUSAL_KINDS, load_error, require_causal, resolve_model_dir
 
 
 @runtime_checkable
@@ -100,7 +100,6 @@ class CausalLMAdapter:
         from transformers.utils import logging as hf_logging
 
         import bioseq  # noqa: F401  (registers the bioseq model and tokenizer classes)
-        from bioseq.tasks.variants.loading import CAUSAL_KINDS, load_error, require_causal
 
         model_dir = resolve_model_dir(path)
         if not model_dir.is_dir():

@@ -17,22 +17,23 @@ True
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from bioseq.errors import InputError
-from bioseq.train.checkpoint import resolve_model_dir
+from bioseq.train.checkpoint import (  # noqa: F401  (re-exported)
+    CAUSAL_KINDS,
+    MASKED_MODELS,
+    load_error,
+    model_type,
+    require_causal,
+    resolve_model_dir,
+)
 
 DIRECTIONS = ("forward", "reverse", "both")
 _DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
-
-
-# masked (not causal) model types and how to name them to a user
-MASKED_MODELS = {"bioseq-merge": "a MergeLM (masked, learned-merge model)"}
-CAUSAL_KINDS = "a causal LM (bioseq-hyena, bioseq-mamba, bioseq-transformer or Hugging Face)"
 
 
 @dataclass
@@ -64,34 +65,6 @@ def model_direction(config) -> str:
 
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def model_type(model_dir: Path) -> str:
-    """The ``model_type`` of the config in ``model_dir`` ("" when it names none)."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise InputError(f"{model_dir}/config.json: not readable JSON ({err})") from None
-    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
-
-
-def require_causal(path: str | Path, model_dir: Path, why: str) -> None:
-    """InputError ``"PATH: a MergeLM (...) WHY"`` when ``model_dir`` holds a masked model."""
-    kind = MASKED_MODELS.get(model_type(model_dir))
-    if kind is not None:
-        raise InputError(f"{path}: {kind} {why}")
-
-
-def load_error(model_dir: Path, err: Exception, expected: str) -> InputError:
-    """A one-line error for a model that did not load: transformers' "Unrecognized
-    configuration class" (which lists every class it knows) becomes the model_type and
-    ``expected``; other errors keep their first line."""
-    text = str(err).strip()
-    if "Unrecognized configuration class" in text:
-        found = model_type(model_dir) or "none"
-        return InputError(f"{model_dir}: model_type {found!r} is not {expected}")
-    first = text.splitlines()[0] if text else type(err).__name__
-    return InputError(f"{model_dir}: cannot load the model or tokenizer ({first})")
 
 
 def load_model(
