@@ -14,19 +14,11 @@ import argparse
 import time
 
 import numpy as np
+from bench_io import best_time  # benchmarks/ is on the path when run as a script
 
 from bioseq.data import default_genome
 from bioseq.io import Genome
 from bioseq.tokenizers import CharTokenizer, KmerTokenizer, SequenceTokenizer, train_bpe
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(tok: SequenceTokenizer, codes: np.ndarray, repeats: int) -> tuple[float, float]:
