@@ -116,9 +116,21 @@ def test_mamba_step_by_step_decoding_equals_parallel_forward():
     out = model(ids[:, :1], use_cache=True)
     steps = [out.logits]
     for t in range(1, 25):
-        out = model(ids[:, t : t + 1], past_key_values=out.past_key_values)
+        out = model(ids[:, t : t + 1], cache=out.cache)
         steps.append(out.logits)
     assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["mamba", "transformer"])
+def test_cache_still_answers_to_past_key_values(kind):
+    """``past_key_values``, the cache's name before transformers 5.24, works in and out."""
+    torch.manual_seed(4)
+    model = tiny(kind)
+    ids = torch.randint(0, VOCAB, (2, 12))
+    out = model(ids[:, :8], use_cache=True)
+    assert out.past_key_values is out.cache and out["past_key_values"] is out.cache
+    last = model(ids[:, 8:], past_key_values=out.cache).logits
+    assert torch.allclose(model(ids).logits[:, 8:], last, atol=1e-4)
 
 
 def test_mamba_prefix_state_can_be_shared_across_alleles():
@@ -126,8 +138,8 @@ def test_mamba_prefix_state_can_be_shared_across_alleles():
     model = tiny("mamba")
     prefix = torch.randint(0, VOCAB, (1, 30))
     suffixes = torch.randint(0, VOCAB, (4, 10))
-    state = model(prefix, use_cache=True).past_key_values
-    reused = model(suffixes, past_key_values=state.select(torch.zeros(4, dtype=torch.long)))
+    state = model(prefix, use_cache=True).cache
+    reused = model(suffixes, cache=state.select(torch.zeros(4, dtype=torch.long)))
     direct = model(torch.cat([prefix.expand(4, -1), suffixes], dim=1)).logits[:, 30:]
     assert torch.allclose(reused.logits, direct, atol=1e-4)
 

@@ -150,7 +150,7 @@ def test_mamba_resume_equals_one_pass_and_batches_states(models):
     model = models["mamba"]
     ids = torch.randint(5, 9, (1, 200))
     full = model(ids).logits
-    state = model(ids[:, :50], use_cache=True).past_key_values
+    state = model(ids[:, :50], use_cache=True).cache
     middle, state2 = resume(model, ids[:, 50:120], state)
     last, _ = resume(model, ids[:, 120:], state2)
     assert torch.allclose(torch.cat([middle, last], 1), full[:, 50:], atol=1e-4)

@@ -20,6 +20,20 @@ from transformers.utils import ModelOutput
 
 from bioseq.models.config import BioseqConfig
 
+# transformers 5.24 renamed ``past_key_values`` (forward argument, output field, generate()'s
+# model kwarg) to ``cache``; its ModelOutput still answers to the old name. Our models use
+# ``cache`` and accept both: these helpers and LMOutput's alias (for transformers < 5.24,
+# whose generate() looks the cache up by the old name) are all the compatibility there is.
+
+
+def _cache_key(key: object) -> object:
+    return "cache" if key == "past_key_values" else key
+
+
+def either_cache(cache: object | None, past_key_values: object | None) -> object | None:
+    """The cache, passed as ``cache`` or by its name before transformers 5.24."""
+    return cache if cache is not None else past_key_values
+
 
 @dataclass
 class LMOutput(ModelOutput):
@@ -27,8 +41,17 @@ class LMOutput(ModelOutput):
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    past_key_values: object | None = None
+    cache: object | None = None
     hidden_states: torch.Tensor | None = None
+
+    if not hasattr(ModelOutput, "past_key_values"):  # transformers < 5.24: old name as alias
+        past_key_values = property(lambda self: self.cache)
+
+        def __contains__(self, key: object) -> bool:
+            return super().__contains__(_cache_key(key))
+
+        def __getitem__(self, key):
+            return super().__getitem__(_cache_key(key))
 
 
 class Block(nn.Module):
@@ -123,21 +146,23 @@ class BioseqLM(PreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor,
         labels: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
-        past_key_values: object | None = None,
+        cache: object | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool = False,
         return_dict: bool | None = None,
+        past_key_values: object | None = None,
         **kwargs,
     ) -> LMOutput:
         """Next-token logits (batch, L, vocab_size); with ``labels`` also the shifted loss.
 
         Label positions set to -100 are ignored. ``attention_mask`` (1 = token, 0 = padding)
-        supports left padding for batched generation.
+        supports left padding for batched generation. ``cache`` (returned with ``use_cache``)
+        continues from earlier tokens; ``past_key_values`` is its name before transformers 5.24.
         """
         hidden = self.backbone.embed_dropout(self.backbone.embedding(input_ids))
         hidden, cache = self._run_layers(
-            hidden, attention_mask=attention_mask, past_key_values=past_key_values,
-            use_cache=use_cache,
+            hidden, attention_mask=attention_mask, use_cache=use_cache,
+            cache=either_cache(cache, past_key_values),
         )  # fmt: skip
         hidden = self.backbone.norm_f(hidden.to(self.backbone.norm_f.weight.dtype))
         logits = self.lm_head(hidden)[..., : self.config.vocab_size]
@@ -149,6 +174,6 @@ class BioseqLM(PreTrainedModel, GenerationMixin):
                 ignore_index=-100,
             )
         return LMOutput(
-            loss=loss, logits=logits, past_key_values=cache,
+            loss=loss, logits=logits, cache=cache,
             hidden_states=hidden if output_hidden_states else None,
         )  # fmt: skip

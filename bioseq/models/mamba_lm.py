@@ -10,7 +10,7 @@ at a time. ``generate()`` uses it; so does variant scoring, to compute a prefix 
 >>> ids = torch.randint(0, 12, (1, 20))
 >>> full = model(ids).logits
 >>> out = model(ids[:, :15], use_cache=True)
->>> last = model(ids[:, 15:], past_key_values=out.past_key_values).logits
+>>> last = model(ids[:, 15:], cache=out.cache).logits
 >>> torch.allclose(full[:, 15:], last, atol=1e-4)
 True
 """
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bioseq.models.config import MambaConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block
+from bioseq.models.lm import Backbone, BioseqLM, Block, either_cache
 from bioseq.models.modules.mamba import Mamba
 from bioseq.models.modules.norm import RMSNorm
 
@@ -72,10 +72,10 @@ class MambaLM(BioseqLM):
         )
 
     def _run_layers(
-        self, hidden: torch.Tensor, attention_mask=None, past_key_values=None, use_cache=None
+        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None
     ) -> tuple[torch.Tensor, MambaState | None]:
-        if past_key_values is not None and past_key_values.seqlen_offset > 0:
-            return self._step_tokens(hidden, past_key_values)
+        if cache is not None and cache.seqlen_offset > 0:
+            return self._step_tokens(hidden, cache)
         if not use_cache:
             for layer in self.backbone.layers:
                 hidden = layer(hidden, attention_mask=attention_mask)
@@ -115,19 +115,14 @@ class MambaLM(BioseqLM):
         return False
 
     def prepare_inputs_for_generation(
-        self, input_ids, past_key_values=None, attention_mask=None, use_cache=True, **kwargs
-    ) -> dict:
-        if past_key_values is not None and past_key_values.seqlen_offset > 0:
-            input_ids = input_ids[:, past_key_values.seqlen_offset :]
+        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
+        **kwargs,
+    ) -> dict:  # fmt: skip
+        cache = either_cache(cache, past_key_values)
+        if cache is not None and cache.seqlen_offset > 0:
+            input_ids = input_ids[:, cache.seqlen_offset :]
             attention_mask = None  # the state already holds the prefix
         return {
-            "input_ids": input_ids, "past_key_values": past_key_values,
-            "attention_mask": attention_mask, "use_cache": use_cache,
+            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
+            "use_cache": use_cache,
         }  # fmt: skip
-
-    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs) -> dict:
-        model_kwargs["past_key_values"] = outputs.past_key_values
-        mask = model_kwargs.get("attention_mask")
-        if mask is not None:
-            model_kwargs["attention_mask"] = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], -1)
-        return model_kwargs

@@ -45,12 +45,12 @@ class TransformerLM(BioseqLM):
         )  # fmt: skip
 
     def _run_layers(
-        self, hidden: torch.Tensor, attention_mask=None, past_key_values=None, use_cache=None
+        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None
     ) -> tuple:
         batch, L, _ = hidden.shape
-        if use_cache and past_key_values is None:
-            past_key_values = DynamicCache()
-        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if use_cache and cache is None:
+            cache = DynamicCache()
+        past = cache.get_seq_length() if cache is not None else 0
         if attention_mask is not None:
             # left padding: a token's position counts only the real tokens before it
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -L:]
@@ -59,6 +59,6 @@ class TransformerLM(BioseqLM):
         for layer in self.backbone.layers:
             hidden = layer(
                 hidden, positions=positions, key_padding_mask=attention_mask,
-                cache=past_key_values,
+                cache=cache,
             )  # fmt: skip
-        return hidden, past_key_values
+        return hidden, cache

@@ -229,7 +229,7 @@ def _greedy(
     """Greedy decoding for bioseq models: one token at a time through the cache when the model
     returns one (Transformer, Mamba), else by fixed-point iteration (Hyena)."""
     out = model(ids, attention_mask=mask, use_cache=True)
-    cache = out.past_key_values
+    cache = out.cache
     token = out.logits[:, -1].argmax(-1, keepdim=True)
     if cache is None:
         return _fixed_point_greedy(model, ids, mask, token, n_new)
@@ -237,8 +237,8 @@ def _greedy(
     for _ in range(n_new - 1):
         if mask is not None:
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], 1)], dim=1)
-        out = model(token, attention_mask=mask, past_key_values=cache, use_cache=True)
-        cache = out.past_key_values
+        out = model(token, attention_mask=mask, cache=cache, use_cache=True)
+        cache = out.cache
         token = out.logits[:, -1].argmax(-1, keepdim=True)
         new.append(token)
     return torch.cat(new, dim=1)

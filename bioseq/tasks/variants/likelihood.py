@@ -247,9 +247,9 @@ class PairScorer:
                 continue
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
-                past = _prefix_cache(out.past_key_values, k, len(batch))
+                past = _prefix_cache(out.cache, k, len(batch))
                 self._finish_suffixes(batch, logp, lambda x, past=past: self.model(
-                    x, past_key_values=past).logits)  # fmt: skip
+                    x, cache=past).logits)  # fmt: skip
         return [_token_ll(logp[None, :-1], ids[:, 1:])[0].double().cpu().numpy()]
 
     def _score_mamba(self, refs: list[np.ndarray], pairs: list[list[_Pair]]) -> list[np.ndarray]:
@@ -261,7 +261,7 @@ class PairScorer:
             for end in ends:  # segments of the reference, keeping the state at each end
                 if state is None:
                     out = self.model(ids[:, :end], use_cache=True)
-                    part, state = out.logits, out.past_key_values
+                    part, state = out.logits, out.cache
                 else:
                     part, state = resume(self.model, ids[:, prev:end], state)
                 logits.append(part)

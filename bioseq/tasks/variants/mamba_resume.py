@@ -19,7 +19,7 @@ Up to floating-point rounding this equals ``model(prefix + suffix)`` on the suff
 >>> ids = torch.randint(0, 12, (2, 40))
 >>> with torch.no_grad():
 ...     full = model(ids).logits
-...     state = model(ids[:, :25], use_cache=True).past_key_values
+...     state = model(ids[:, :25], use_cache=True).cache
 ...     logits, _ = resume(model, ids[:, 25:], state)
 >>> torch.allclose(full[:, 25:], logits, atol=1e-4)
 True
