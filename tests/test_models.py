@@ -133,6 +133,25 @@ def test_cache_still_answers_to_past_key_values(kind):
     assert torch.allclose(model(ids).logits[:, 8:], last, atol=1e-4)
 
 
+def test_mamba_generate_continues_from_a_passed_state():
+    from transformers.generation.utils import ALL_CACHE_NAMES
+
+    name = ALL_CACHE_NAMES[0]  # "cache" from transformers 5.24, "past_key_values" before
+    torch.manual_seed(6)
+    model = tiny("mamba")
+    prompt, other = torch.randint(1, VOCAB, (1, 12)), torch.randint(1, VOCAB, (1, 9))
+    kwargs = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": 0}
+    state = model(prompt[:, :9], use_cache=True).cache
+    assert torch.equal(model.generate(prompt, **{name: state}, **kwargs),
+                       model.generate(prompt, **kwargs))  # fmt: skip
+    # the state is used, only the tokens after it are read: another prefix's state continues
+    # exactly as that prefix would
+    state = model(other, use_cache=True).cache
+    continued = model.generate(prompt, **{name: state}, **kwargs)[:, 12:]
+    expected = model.generate(torch.cat([other, prompt[:, 9:]], dim=1), **kwargs)[:, 12:]
+    assert torch.equal(continued, expected)
+
+
 def test_mamba_prefix_state_can_be_shared_across_alleles():
     torch.manual_seed(5)
     model = tiny("mamba")

@@ -29,9 +29,16 @@ from bioseq.models.modules.norm import RMSNorm
 class MambaState:
     """Per-layer ``(conv_state, ssm_state)`` and how many tokens they have consumed."""
 
+    is_compileable = False  # generate() reads these two of a state passed in
+
     def __init__(self, states: list[tuple[torch.Tensor, torch.Tensor]], seqlen_offset: int):
         self.states = states
         self.seqlen_offset = seqlen_offset
+
+    @property
+    def is_linear(self) -> list[bool]:
+        """Every layer is recurrent (transformers >= 5.24 then leaves input slicing to us)."""
+        return [True] * len(self.states)
 
     def get_seq_length(self, layer_idx: int = 0) -> int:
         return self.seqlen_offset
