@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from bioseq.io import read_genbank
-from bioseq.io.genbank import CDS, GenBankRecord
+from bioseq.io.genbank import CDS, GenBankRecord, codon_lookup
 from bioseq.tasks.variants.likelihood import encode
 from bioseq.tasks.variants.loading import load_model
 from bioseq.tasks.variants.metrics import auroc
@@ -83,7 +83,9 @@ def usage_tables(record: GenBankRecord) -> tuple[dict[str, float], dict[str, flo
     for cds in training_cds(record):
         coding = cds.coding_sequence(record.sequence)
         codons.update(coding[i : i + 3] for i in range(0, len(coding) - 3, 3))  # no stop
-    table = {c: _translate(c) for c in (a + b + d for a in "ACGT" for b in "ACGT" for d in "ACGT")}
+    amino = codon_lookup(11).amino  # codon 16*b1 + 4*b2 + b3, bases in ACGT order
+    table = {a + b + c: chr(amino[16 * i + 4 * j + k]) for i, a in enumerate("ACGT")
+             for j, b in enumerate("ACGT") for k, c in enumerate("ACGT")}  # fmt: skip
     per_amino = Counter()
     for codon, n in codons.items():
         per_amino[table[codon]] += n + 1
@@ -91,12 +93,6 @@ def usage_tables(record: GenBankRecord) -> tuple[dict[str, float], dict[str, flo
     log_u = {c: math.log((codons[c] + 1) / per_amino[table[c]]) for c in table if table[c] != "*"}
     log_f = {a: math.log(n / total) for a, n in per_amino.items() if a != "*"}
     return log_u, log_f, table
-
-
-def _translate(codon: str) -> str:
-    from Bio.Seq import Seq
-
-    return str(Seq(codon).translate(table=11))
 
 
 def held_out_mutations(record: GenBankRecord, genes: int, max_residues: int):
