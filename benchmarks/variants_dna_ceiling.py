@@ -87,8 +87,8 @@ def usage_tables(record: GenBankRecord) -> tuple[dict[str, float], dict[str, flo
     table = {a + b + c: chr(amino[16 * i + 4 * j + k]) for i, a in enumerate("ACGT")
              for j, b in enumerate("ACGT") for k, c in enumerate("ACGT")}  # fmt: skip
     per_amino = Counter()
-    for codon, n in codons.items():
-        per_amino[table[codon]] += n + 1
+    for codon, amino_acid in table.items():
+        per_amino[amino_acid] += codons[codon] + 1  # add-one over every codon
     total = sum(v for a, v in per_amino.items() if a != "*")
     log_u = {c: math.log((codons[c] + 1) / per_amino[table[c]]) for c in table if table[c] != "*"}
     log_f = {a: math.log(n / total) for a, n in per_amino.items() if a != "*"}
