@@ -1,0 +1,106 @@
+"""Output files that appear only when complete: check the path first, write beside it, rename.
+
+Every command that writes a file goes through :func:`atomic_output`: the path is checked up
+front (:func:`check_output`: not a directory, not under a file, writable), the content goes to
+a temporary file in the same folder, and only a command that succeeded renames it onto the
+output. A failed or interrupted command leaves any earlier output as it was and no partial
+file. Companion files written next to the output (a tabix ``.tbi``) move with it.
+
+>>> import tempfile
+>>> from pathlib import Path
+>>> from bioseq.io.outputs import atomic_output
+>>> out = Path(tempfile.mkdtemp()) / "scores.csv"
+>>> with atomic_output(out) as tmp:
+...     _ = tmp.write_text("a,b\\n")
+>>> out.read_text()
+'a,b\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from bioseq.errors import InputError
+
+__all__ = ["atomic_output", "check_output", "os_error_message", "temporary_name"]
+
+TEMP_PREFIX = ".tmp-"
+
+
+def os_error_message(path: str | os.PathLike, err: OSError) -> str:
+    """One line for an OSError met while writing ``path`` (disk full, permission, ...)."""
+    if err.errno == errno.ENOSPC:
+        return f"{path}: no space left on the device (nothing was replaced)"
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{path}: not writable ({err.strerror})"
+    return f"{path}: cannot write ({err.strerror or err})"
+
+
+def check_output(path: str | os.PathLike, option: str = "--out") -> Path:
+    """Check that a file can be written at ``path``; create its missing parent folders.
+
+    InputError (naming ``option``) when ``path`` is a directory or another non-regular file,
+    when a parent is a file, or when the folder is not writable.
+    """
+    target = Path(path)
+    if str(path) == "" or target.name in ("", ".", ".."):
+        raise InputError(f"{option} {str(path)!r}: expected a file name")
+    if target.is_dir():
+        raise InputError(f"{option} {target}: is a directory, expected a file name")
+    if target.exists() and not target.is_file():
+        raise InputError(f"{option} {target}: exists and is not a regular file")
+    parent = target.parent
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise InputError(f"{option} {target}: {folder} is a file, not a folder")
+            break
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=parent)
+    except OSError as err:
+        raise InputError(f"{option} {os_error_message(target, err)}") from None
+    os.close(fd)
+    os.unlink(probe)
+    return target
+
+
+def temporary_name(path: str | os.PathLike) -> Path:
+    """A hidden name beside ``path`` that keeps its suffixes (``.vcf.gz``), unique per process."""
+    target = Path(path)
+    return target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{target.name}")
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike, companions: Sequence[str] = (), option: str = "--out"
+) -> Iterator[Path]:
+    """Yield a temporary path to write; on success rename it (and ``path + ext`` for each of
+    ``companions``) onto ``path``. On an exception the temporary files are removed and ``path``
+    keeps its old content. A disk-full or permission error becomes a one-line InputError."""
+    target = check_output(path, option)
+    tmp = temporary_name(target)
+    extras = [(Path(f"{tmp}{ext}"), Path(f"{target}{ext}")) for ext in companions]
+    try:
+        try:
+            yield tmp
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT):
+                raise InputError(os_error_message(target, err)) from None
+            raise
+        os.replace(tmp, target)
+        for written, final in extras:
+            if written.exists():
+                os.replace(written, final)
+            else:  # a stale companion would describe the old file
+                with contextlib.suppress(FileNotFoundError):
+                    final.unlink()
+    finally:
+        for leftover in (tmp, *(written for written, _ in extras)):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
