@@ -3,8 +3,8 @@
 :class:`Genome` opens a FASTA file (plain, bgzip-compressed or plain gzip) as a
 :class:`~bioseq.io.source.SequenceSource`. Plain files are memory-mapped and read through the
 ``.fai`` index (built with pyfaidx next to the file, or in a temporary directory when that
-folder is read-only), so a random 1 kb fetch costs microseconds. bgzip files are read through
-pyfaidx and their ``.gzi`` index; plain gzip cannot be indexed, so it is parsed once into memory.
+folder is read-only), so a random 1 kb fetch costs microseconds. bgzip files are read block by
+block through their ``.gzi`` index (:mod:`bioseq.io.bgzf`, whatever block size wrote them); plain gzip cannot be indexed, so it is parsed once into memory.
 Coordinates are 0-based and half-open. Characters are checked lazily, on each fetch (genomes
 can be gigabytes): an invalid one raises :class:`~bioseq.errors.InputError` naming the file,
 line, contig and character. :meth:`Genome.validate` checks a whole file.
@@ -53,6 +53,7 @@ from bioseq.io.alphabet import (
     get_alphabet,
     soft_mask,
 )
+from bioseq.io.bgzf import BgzfError, BgzfReader, read_gzi, write_gzi
 from bioseq.io.source import InMemoryGenome, check_region, orient
 
 __all__ = ["FastaRecord", "Genome", "iter_fasta"]
@@ -462,7 +463,7 @@ class Genome:
         self._label = str(path)
         self._table = self.alphabet.table(ambiguous, invalid)  # also checks the policies
         self._mm: np.ndarray | None = None
-        self._faidx: Any = None
+        self._bgzf: BgzfReader | None = None
         self._memory: InMemoryGenome | None = None
         self._tmpdir: Path | None = None
         self._finalizer: weakref.finalize | None = None
@@ -470,7 +471,6 @@ class Genome:
         self._layout: dict[str, tuple[int, int, int, int]] = {}
         self._lengths: dict[str, int] = {}
         self._header_lines: list[int] | None = None
-        self._pid = os.getpid()
         self._closed = False
         self.index_path: Path | None = None
         self._gzi_path: Path | None = None
@@ -544,10 +544,10 @@ class Genome:
             faidx, fai, gzi = self._build_or_read_index(fai, gzi, default)
             self.index_path, self._gzi_path = fai, gzi
             self._rows = _read_fai(fai)
+            faidx.close()
             if bgzf:
-                self._faidx = faidx
+                self._bgzf = _open_bgzf(self.path, gzi, self._label)
             else:
-                faidx.close()
                 self._mm = np.asarray(np.memmap(self.path, dtype=np.uint8, mode="r"))
             built = _stamp(fai) != before.get(fai)
             self._check_rows(built)
@@ -572,6 +572,8 @@ class Genome:
 
         for attempt in range(2):
             try:
+                if gzi is not None and not _fresh(gzi, self.path):
+                    write_gzi(self.path, gzi)  # faster than pyfaidx's, which inflates blocks
                 return self._faidx_open(fai, gzi), fai, gzi
             except (pyfaidx.FastaIndexingError, UnicodeDecodeError) as err:
                 raise self._indexing_error(err) from None
@@ -717,9 +719,6 @@ class Genome:
 
     def _raw(self, contig: str, start: int, end: int) -> np.ndarray:
         """File bytes of bases ``[start, end)`` with line terminators removed (not checked)."""
-        mm = self._mm
-        if mm is None:
-            return self._raw_bgzf(contig, start, end)
         if start == end:
             return _EMPTY
         length, offset, lenc, lenb = self._layout[contig]
@@ -727,33 +726,30 @@ class Genome:
         b0 = offset + q * lenb + r
         q, r = divmod(end - 1, lenc)
         b1 = offset + q * lenb + r + 1
-        raw = mm[b0:b1]
+        raw = self._bytes(b0, b1)
         n = end - start
-        if b1 - b0 != n:
+        if raw.size != n:
             raw = raw[raw != 10] if lenb - lenc == 1 else raw[raw > 13]
             if raw.size != n:  # a control character, or an odd terminator: exact filter
-                raw = mm[b0:b1]
+                raw = self._bytes(b0, b1)
                 raw = raw[_KEEP[raw]]
                 if raw.size != n:
                     self._layout_error(contig)
         return raw
 
-    def _raw_bgzf(self, contig: str, start: int, end: int) -> np.ndarray:
-        if self._faidx is None:
+    def _bytes(self, start: int, end: int) -> np.ndarray:
+        """Uncompressed file bytes ``[start, end)`` (a view of the mapped file when plain)."""
+        if self._mm is not None:
+            return self._mm[start:end]
+        if self._bgzf is None:
             raise ValueError(f"{self!r} is closed")
-        if start == end:
-            return _EMPTY
-        if os.getpid() != self._pid:  # forked: do not share the parent's file offset
-            self._faidx = self._faidx_open(*self._index_paths())
-            self._pid = os.getpid()
         try:
-            seq = self._faidx.fetch(contig, start + 1, end)
-        except _GZIP_ERRORS:
-            raise _corrupt_gzip(self._label) from None
-        raw = np.frombuffer(str(seq).encode("latin-1", "replace"), dtype=np.uint8)
-        if raw.size != end - start:
-            self._layout_error(contig)
-        return raw
+            data = self._bgzf.read(start, end)
+        except BgzfError as err:
+            raise InputError(f"{self._label}: truncated or corrupt BGZF file ({err})") from None
+        except OSError as err:
+            raise InputError(f"{self._label}: cannot read file ({err.strerror or err})") from None
+        return np.frombuffer(data, dtype=np.uint8)
 
     def _index_paths(self) -> tuple[Path, Path | None]:
         assert self.index_path is not None
@@ -827,10 +823,9 @@ class Genome:
         """Release the file and remove any temporary index. Fetching afterwards fails."""
         self._closed = True
         self._mm = None
-        if self._faidx is not None:
-            with contextlib.suppress(Exception):
-                self._faidx.close()
-            self._faidx = None
+        if self._bgzf is not None:
+            self._bgzf.close()
+            self._bgzf = None
         self._memory = None
         if self._finalizer is not None:
             self._finalizer()
@@ -863,6 +858,15 @@ class Genome:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._setup(state["path"], state["alphabet"], state["ambiguous"], state["invalid"],
                     state["index"])
+
+
+def _open_bgzf(path: Path, gzi: Path | None, label: str) -> BgzfReader:
+    if gzi is None:
+        raise AssertionError("a bgzip genome has a .gzi index")  # pragma: no cover
+    try:
+        return BgzfReader(path, read_gzi(gzi))
+    except BgzfError as err:
+        raise InputError(f"{label}: {err}; delete the index to rebuild it") from None
 
 
 def _read_fai(fai: Path) -> list[tuple[str, int, int, int, int]]:
