@@ -4,10 +4,11 @@
 :class:`~bioseq.io.source.SequenceSource`. Plain files are memory-mapped and read through the
 ``.fai`` index (built with pyfaidx next to the file, or in a temporary directory when that
 folder is read-only), so a random 1 kb fetch costs microseconds. bgzip files are read block by
-block through their ``.gzi`` index (:mod:`bioseq.io.bgzf`, whatever block size wrote them); plain gzip cannot be indexed, so it is parsed once into memory.
-Coordinates are 0-based and half-open. Characters are checked lazily, on each fetch (genomes
-can be gigabytes): an invalid one raises :class:`~bioseq.errors.InputError` naming the file,
-line, contig and character. :meth:`Genome.validate` checks a whole file.
+block through their ``.gzi`` index (:mod:`bioseq.io.bgzf`, whatever block size wrote them);
+plain gzip cannot be indexed, so it is parsed once into memory. Coordinates are 0-based and
+half-open. Characters are checked lazily, on each fetch (genomes can be gigabytes): an invalid
+one raises :class:`~bioseq.errors.InputError` naming the file, line, contig and character.
+:meth:`Genome.validate` checks a whole file.
 
 :func:`iter_fasta` streams records from a path (plain or any gzip), an open file or standard
 input (``"-"``).
