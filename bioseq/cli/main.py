@@ -1,7 +1,8 @@
 """The ``bioseq`` command: a click group whose subcommands each call one API function.
 
-Errors in the user's input (:class:`bioseq.errors.InputError`), missing files and a broken
-pipe end the command with one line on standard error and exit code 2, never a traceback.
+Errors in the user's input (:class:`bioseq.errors.InputError`) and operating-system errors (a
+missing file, a full disk) end the command with one line on standard error and exit code 2,
+never a traceback; a broken pipe ends it quietly.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ class BioseqGroup(click.Group):
             return super().invoke(ctx)
         except BioseqError as err:
             _fail(str(err))
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-            _fail(f"{err.filename or ''}: {err.strerror}".lstrip(": "))
         except BrokenPipeError:  # e.g. `bioseq info ... | head`
             sys.stderr.close()
             sys.exit(0)
+        except OSError as err:  # a missing file, a full disk, a folder where a file should be
+            _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
 
 
 def _fail(message: str) -> None:
-    click.echo(f"bioseq: error: {message}", err=True)
+    line = " ".join(message.split("\n"))  # one line, whatever the message held
+    click.echo(f"bioseq: error: {line}", err=True)
     sys.exit(2)
 
 

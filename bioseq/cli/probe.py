@@ -49,6 +49,9 @@ def _unique_name(name: str, taken: set[str]) -> str:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present).")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Run Python code that a Hugging Face model folder ships (auto_map). Off by "
+                   "default: only for folders you trust.")  # fmt: skip
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for torch (1 suits tiny models on a busy machine).")  # fmt: skip
 @click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True,
@@ -58,8 +61,8 @@ def _unique_name(name: str, taken: set[str]) -> str:
               help="Output directory (created if needed).")  # fmt: skip
 def probe(
     models: tuple[str, ...], suite: str, form: str, shots: str, trials: int, deranged: bool,
-    functions: str | None, seed: int, batch_size: int, device: str | None, threads: int | None,
-    bootstrap: int, reference: bool, out_dir: str,
+    functions: str | None, seed: int, batch_size: int, device: str | None,
+    trust_remote_code: bool, threads: int | None, bootstrap: int, reference: bool, out_dir: str,
 ) -> None:  # fmt: skip
     """In-context learning probes: the bitstring program-induction suite (100 functions, genomic
     and linguistic prompt forms) and recall probes (repeat copy, MQAR, label ICL).
@@ -75,21 +78,24 @@ def probe(
     """
     import torch
 
+    from bioseq.io.outputs import check_output
     from bioseq.tasks.icl.adapters import load_adapter
     from bioseq.tasks.icl.suite import load_functions, select_functions
+    from bioseq.tasks.loading import resolve_device
 
     if threads:
         torch.set_num_threads(threads)
     shot_counts = parse_shots(shots)
     chosen = select_functions(load_functions(), functions)
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    target = resolve_device(device)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output(out / "results.csv")  # the folder can be made and written (before any model)
     rows: list[dict] = []
     recall: dict[str, dict] = {}
     names: set[str] = set()
     for spec in models:
-        adapter = load_adapter(spec, device=device, batch_size=batch_size)
+        adapter = load_adapter(spec, device=target, batch_size=batch_size,
+                               trust_remote_code=trust_remote_code)  # fmt: skip
         adapter.name = _unique_name(adapter.name, names)
         if suite in ("bitstring", "all"):
             rows += _bitstring(adapter, chosen, shot_counts, trials, form, deranged, seed)

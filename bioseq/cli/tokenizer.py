@@ -49,14 +49,16 @@ def tokenizer() -> None:
               help="Bases per BPE chunk, trained and encoded alone [default: 4096]")  # fmt: skip
 @click.option("--alphabet", type=click.Choice(["auto", "dna", "protein"]), default="auto")
 @click.option("--out", "-o", type=click.Path(), required=True, help="Directory to write.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token_length: int,
           min_frequency: int, chunk_length: int | None, alphabet: str, out: str,
-          quiet: bool) -> None:  # fmt: skip
+          overwrite: bool, quiet: bool) -> None:  # fmt: skip
     """Train a BPE tokenizer on INPUTS (FASTA, GenBank, protein FASTA or a2m/a3m files, or
     folders of them), or save a k-mer tokenizer, into OUT; then print the bases per token on
     each input and write them to OUT/compression.tsv. With no INPUTS, uses the bundled E. coli
-    genome. OUT works as `bioseq pretrain --tokenizer OUT`.
+    genome. OUT works as `bioseq pretrain --tokenizer OUT`. An existing OUT is replaced only
+    with --overwrite, and only once the new tokenizer is complete.
 
     \b
     Examples:
@@ -64,10 +66,12 @@ def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token
         bioseq tokenizer train genome.fa.gz --vocab-size 8192 --max-token-length 12 --out tok/g
         bioseq tokenizer train --type kmer --k 6 --out tok/kmer6
     """
+    from bioseq.io.outputs import atomic_directory, check_output_dir
     from bioseq.tokenizers import KmerTokenizer, compression_report, train_bpe
     from bioseq.tokenizers.bpe import DEFAULT_CHUNK_LENGTH
 
     paths = _inputs(inputs)
+    target = check_output_dir(out, overwrite)  # before training
     start = time.perf_counter()
     if kind == "kmer":
         if alphabet == "protein":
@@ -79,14 +83,13 @@ def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token
             chunk_length=chunk_length or DEFAULT_CHUNK_LENGTH, min_frequency=min_frequency,
             progress=not quiet,
         )  # fmt: skip
-    target = Path(out)
-    target.mkdir(parents=True, exist_ok=True)
-    tok.save_pretrained(str(target))
+    with atomic_directory(target, overwrite=overwrite) as tmp:
+        tok.save_pretrained(str(tmp))
+        _echo_report(compression_report(tok, paths, progress=not quiet), tmp)
     if not quiet:
         took = time.perf_counter() - start
         click.echo(f"saved {type(tok).__name__} ({len(tok)} tokens) to {target} in {took:.1f} s",
                    err=True)  # fmt: skip
-    _echo_report(compression_report(tok, paths, progress=not quiet), target)
 
 
 @tokenizer.command()
@@ -128,6 +131,6 @@ def _merge_model(path: str):
     config = model_dir / "config.json"
     if not config.is_file() or json.loads(config.read_text()).get("model_type") != "bioseq-merge":
         return None
-    from bioseq.models import MergeLM
+    from bioseq.tasks.loading import load_model
 
-    return MergeLM.from_pretrained(str(model_dir)).eval()
+    return load_model(model_dir, "cpu").model

@@ -21,13 +21,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bioseq.errors import InputError
 
-__all__ = ["atomic_output", "check_output", "os_error_message", "temporary_name"]
+__all__ = [
+    "atomic_directory", "atomic_output", "check_output", "check_output_dir", "os_error_message",
+    "temporary_name",
+]
 
 TEMP_PREFIX = ".tmp-"
 
@@ -104,3 +108,45 @@ def atomic_output(
         for leftover in (tmp, *(written for written, _ in extras)):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
+
+
+def check_output_dir(path: str | os.PathLike, overwrite: bool = False,
+                     option: str = "--out") -> Path:  # fmt: skip
+    """Check that a folder can be written at ``path`` (see :func:`atomic_directory`)."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise InputError(f"{option} {target}: exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        raise InputError(f"{option} {target}: already exists and is not empty; pass --overwrite "
+                         f"to replace it")  # fmt: skip
+    check_output(target.with_name(f"{target.name}.probe"), option)  # the parent is writable
+    return target
+
+
+@contextlib.contextmanager
+def atomic_directory(
+    path: str | os.PathLike, overwrite: bool = False, option: str = "--out"
+) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it replaces ``path``.
+
+    An existing non-empty ``path`` is refused unless ``overwrite``; on an exception the
+    temporary folder is removed and ``path`` is left as it was.
+    """
+    target = check_output_dir(path, overwrite, option)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{target.name}-", dir=target.parent))
+    try:
+        try:
+            yield tmp
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT):
+                raise InputError(os_error_message(target, err)) from None
+            raise
+        old = None
+        if target.exists():
+            old = target.with_name(f"{TEMP_PREFIX}old-{os.getpid()}-{target.name}")
+            os.replace(target, old)
+        os.replace(tmp, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -35,16 +35,37 @@ def read_config(directory: Path) -> dict:
     if not path.is_file():
         raise InputError(f"{directory}: no config.json, expected a model directory")
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise InputError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (expected a JSON config)") from None
+    if not isinstance(config, dict):
+        raise InputError(f"{path}: expected a JSON object, found {type(config).__name__}")
+    return config
+
+
+def _build_config(make, config: dict, directory: Path, kind: str, required: tuple[str, ...]):
+    """``make(config)``, with a missing key or a value of the wrong type as one line."""
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise InputError(f"{directory / 'config.json'}: no {missing[0]!r} (a {kind} config "
+                         f"needs {', '.join(required)})")  # fmt: skip
+    try:
+        return make(config)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        where = directory / "config.json"
+        raise InputError(f"{where}: not a valid {kind} config ({err})") from None
 
 
 def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
     """Weights from ``model.safetensors`` or ``pytorch_model.bin`` (never unpickled)."""
     safetensors = directory / "model.safetensors"
     if safetensors.is_file():
-        return load_file(str(safetensors))
+        try:
+            return load_file(str(safetensors))
+        except Exception as err:  # noqa: BLE001 - safetensors' own error type is not public
+            raise InputError(f"{safetensors}: not a readable safetensors file ({err})") from None
     binary = directory / "pytorch_model.bin"
     if binary.is_file():
         try:
@@ -103,7 +124,9 @@ def mamba_ssm_config(config: dict) -> MambaConfig:
 def load_mamba_ssm(directory: str | Path) -> MambaLM:
     """A mamba-ssm ``MambaLMHeadModel`` checkpoint as a :class:`MambaLM` (same logits)."""
     directory = Path(directory)
-    model = MambaLM(mamba_ssm_config(read_config(directory)))
+    config = _build_config(mamba_ssm_config, read_config(directory), directory, "mamba-ssm",
+                           ("vocab_size", "d_model", "n_layer"))  # fmt: skip
+    model = MambaLM(config)
     return _load_strict(model, read_state_dict(directory), directory)
 
 
@@ -151,7 +174,9 @@ def hyenadna_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 def load_hyenadna(directory: str | Path) -> HyenaLM:
     """A HyenaDNA Hugging Face checkpoint (``LongSafari/hyenadna-*-hf``) as a :class:`HyenaLM`."""
     directory = Path(directory)
-    model = HyenaLM(hyenadna_config(read_config(directory)))
+    config = _build_config(hyenadna_config, read_config(directory), directory, "HyenaDNA",
+                           ("vocab_size", "d_model", "n_layer", "max_seq_len"))  # fmt: skip
+    model = HyenaLM(config)
     return _load_strict(model, hyenadna_state_dict(read_state_dict(directory)), directory)
 
 
@@ -172,7 +197,14 @@ def load_checkpoint(directory: str | Path):
         return load_mamba_ssm(directory), None
     from transformers import AutoModelForCausalLM
 
-    return AutoModelForCausalLM.from_pretrained(directory), None
+    # a bioseq model: our own classes, never the folder's code, never a pickle
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory, trust_remote_code=False,
+                                                     weights_only=True)  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - a broken folder is one line, whatever broke
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(f"{directory}: cannot load the model ({first})") from None
+    return model, None
 
 
 TOKENIZER_FILES = (
@@ -181,20 +213,26 @@ TOKENIZER_FILES = (
 )  # fmt: skip
 
 
-def convert_checkpoint(source: str | Path, destination: str | Path) -> Path:
+def convert_checkpoint(
+    source: str | Path, destination: str | Path, overwrite: bool = False
+) -> Path:
     """Write any supported checkpoint as a bioseq model directory (safetensors + config).
 
     The tokenizer goes with it: HyenaDNA's character vocabulary, or the tokenizer files the
-    source directory already has.
+    source directory already has. ``destination`` appears only once complete; an existing,
+    non-empty one is replaced only with ``overwrite``.
     """
-    source, destination = Path(source), Path(destination)
+    from bioseq.io.outputs import atomic_directory, check_output_dir
+
+    source = Path(source)
+    destination = check_output_dir(destination, overwrite, option="DESTINATION")
     model, tokenizer = load_checkpoint(source)
-    destination.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(destination)
-    if tokenizer is not None:
-        tokenizer.save_pretrained(destination)
-    else:
-        for name in TOKENIZER_FILES:
-            if (source / name).is_file():
-                (destination / name).write_bytes((source / name).read_bytes())
+    with atomic_directory(destination, overwrite, option="DESTINATION") as tmp:
+        model.save_pretrained(tmp)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        else:
+            for name in TOKENIZER_FILES:
+                if (source / name).is_file():
+                    (tmp / name).write_bytes((source / name).read_bytes())
     return destination

@@ -37,7 +37,6 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
-from bioseq.train.checkpoint import CAUSAL_KINDS, load_error, require_causal, resolve_model_dir
 
 
 @runtime_checkable
@@ -90,38 +89,24 @@ class CausalLMAdapter:
     def from_path(
         cls, path: str | os.PathLike, name: str | None = None, device: str = "cpu",
         batch_size: int = 8, dtype: str | torch.dtype | None = None,
+        trust_remote_code: bool = False,
     ) -> CausalLMAdapter:  # fmt: skip
-        """Load a bioseq model directory (or run directory) or a local Hugging Face LM directory.
+        """Load a bioseq model directory (or run directory) or a local Hugging Face LM directory
+        through :func:`bioseq.tasks.loading.load_model` (no foreign code unless
+        ``trust_remote_code``).
 
         ``dtype`` defaults to float32 on CPU and to the checkpoint's own dtype on GPUs. A masked
         model (MergeLM), or any other that is not a causal LM, is an InputError: probes generate.
         """
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from bioseq.tasks.loading import load_model, resolve_device
 
-        import bioseq  # noqa: F401  (registers the bioseq model and tokenizer classes)
-
-        model_dir = resolve_model_dir(path)
-        if not model_dir.is_dir():
-            raise InputError(f"{path}: no such model directory")
-        if not (model_dir / "config.json").is_file():
-            raise InputError(f"{model_dir}: no config.json (not a saved model directory)")
-        require_causal(path, model_dir, "cannot generate; probes need a causal LM")
+        target = resolve_device(device)
         if dtype is None:
-            dtype = "auto" if str(device).startswith("cuda") else torch.float32
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # our own bars report progress
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
-            model = AutoModelForCausalLM.from_pretrained(
-                str(model_dir), trust_remote_code=False, dtype=dtype
-            )
-        except (OSError, ValueError, KeyError) as err:
-            raise load_error(model_dir, err, CAUSAL_KINDS) from None
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
-        return cls(model, tokenizer, name or Path(path).resolve().name, device, batch_size)
+            dtype = "auto" if target.type == "cuda" else torch.float32
+        loaded = load_model(path, target, causal_only="cannot generate; probes need a causal LM",
+                            trust_remote_code=trust_remote_code, dtype=dtype)  # fmt: skip
+        return cls(loaded.model, loaded.tokenizer, name or Path(path).resolve().name, target,
+                   batch_size)  # fmt: skip
 
     # -- text <-> ids -----------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -283,9 +268,11 @@ def _max_length(config) -> int | None:
 
 
 def load_adapter(
-    spec: str | os.PathLike | Adapter, device: str = "cpu", batch_size: int = 8
-) -> Adapter:
+    spec: str | os.PathLike | Adapter, device: str = "cpu", batch_size: int = 8,
+    trust_remote_code: bool = False,
+) -> Adapter:  # fmt: skip
     """An adapter from a directory path (bioseq model, training run, or Hugging Face LM)."""
     if isinstance(spec, Adapter):
         return spec
-    return CausalLMAdapter.from_path(spec, device=device, batch_size=batch_size)
+    return CausalLMAdapter.from_path(spec, device=device, batch_size=batch_size,
+                                     trust_remote_code=trust_remote_code)  # fmt: skip

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import atomic_output
 from bioseq.tasks.icl.adapters import Adapter
 from bioseq.tasks.icl.primitives import N_BITS, bits_to_str
 from bioseq.tasks.icl.prompts import FORMS, Trial, make_trial
@@ -223,7 +224,7 @@ def summarize(rows: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
 def write_results(rows: list[dict], path: str | os.PathLike) -> Path:
     """``results.csv``: one row per trial."""
     path = Path(path)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
@@ -238,7 +239,8 @@ def read_results(path: str | os.PathLike) -> list[dict]:
 
 def write_summary(summary: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
-    path.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
     return path
 
 

@@ -1,0 +1,172 @@
+"""The one way bioseq loads a model: a run or model directory to a model and its tokenizer.
+
+Every command that takes ``--model`` (score-vcf, score-mutations, probe, tokenizer report)
+loads through :func:`load_model`. It
+
+- maps a ``bioseq pretrain`` run directory to its model directory (``final/``, else the latest
+  checkpoint; :func:`bioseq.train.checkpoint.resolve_model_dir`);
+- runs no code that came with the folder: a config or tokenizer config with an ``auto_map``
+  (custom Python classes) is refused in one line unless the caller passes
+  ``trust_remote_code=True`` (the CLI's ``--trust-remote-code``), and ``.bin`` weights are
+  only ever read with ``torch.load(weights_only=True)``;
+- checks the device (:func:`resolve_device`) before loading anything;
+- turns every way a folder can fail to load (corrupt safetensors, refused pickle, unknown
+  model type) into one :class:`~bioseq.errors.InputError` naming the folder.
+
+Causal LMs load with ``AutoModelForCausalLM``; masked models (``MergeLM``, model_type
+``bioseq-merge``) with ``AutoModelForMaskedLM``, only where the caller accepts them
+(``causal_only`` names why a caller cannot). The reading direction a model was trained in
+(``forward``, ``reverse`` or ``both``) is read from its config.
+
+>>> loaded = load_model("runs/blat-forward", device="cpu")  # doctest: +SKIP
+>>> loaded.direction, type(loaded.model).__name__  # doctest: +SKIP
+('forward', 'MambaLM')
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bioseq.errors import InputError
+from bioseq.train.checkpoint import (
+    CAUSAL_KINDS,
+    MASKED_MODELS,
+    load_error,
+    model_type,
+    require_causal,
+    resolve_model_dir,
+)
+
+__all__ = ["DIRECTIONS", "LoadedModel", "load_model", "model_direction", "resolve_device"]
+
+DIRECTIONS = ("forward", "reverse", "both")
+_DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
+_DEVICE = re.compile(r"^(cpu|cuda|mps)(:\d+)?$")
+
+
+@dataclass
+class LoadedModel:
+    """A causal or masked LM, its tokenizer, where it came from and the direction it reads."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    path: Path
+    direction: str = "forward"
+
+    @property
+    def masked(self) -> bool:
+        """Whether the model is a masked one (``MergeLM``), scored by masked marginals."""
+        return getattr(self.model.config, "model_type", None) in MASKED_MODELS
+
+
+def resolve_device(name: str | None = None, option: str = "--device") -> torch.device:
+    """``name`` as a torch device that exists here (default: CUDA when available, else CPU).
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if name is None or name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    text = str(name).strip().lower()
+    if not _DEVICE.match(text):
+        raise InputError(f"{option} {name!r}: unknown device (expected cpu, cuda, cuda:N or mps)")
+    device = torch.device(text)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"{option} {name}: CUDA is not available on this machine "
+                             f"(use {option} cpu)")  # fmt: skip
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"{option} {name}: this machine has {torch.cuda.device_count()} "
+                             f"CUDA device(s), numbered from 0")  # fmt: skip
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"{option} {name}: MPS is not available on this machine")
+    return device
+
+
+def model_direction(config) -> str:
+    """``forward`` unless the config records ``reverse`` or ``both``."""
+    for key in _DIRECTION_KEYS:
+        value = getattr(config, key, None)
+        if value is not None:
+            value = str(value).lower()
+            if value not in DIRECTIONS:
+                raise InputError(f"model config {key}={value!r} is not one of {DIRECTIONS}")
+            return value
+    return "forward"
+
+
+def _custom_code(model_dir: Path) -> list[str]:
+    """The ``auto_map`` classes that ``config.json`` and ``tokenizer_config.json`` name."""
+    found = []
+    for name in ("config.json", "tokenizer_config.json"):
+        path = model_dir / name
+        if not path.is_file():
+            continue
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise InputError(f"{path}: not readable JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise InputError(f"{path}: expected a JSON object")
+        auto_map = data.get("auto_map")
+        if auto_map:
+            values = auto_map.values() if isinstance(auto_map, dict) else [auto_map]
+            found += [str(v) for v in values]
+    return found
+
+
+def load_model(
+    path: str | Path, device: str | torch.device | None = None, causal_only: str | None = None,
+    trust_remote_code: bool = False, dtype: torch.dtype | str | None = None,
+) -> LoadedModel:  # fmt: skip
+    """Load model and tokenizer in eval mode on ``device`` (default: CUDA when available).
+
+    With ``causal_only`` (why, e.g. ``"scores DNA only; score-mutations needs a causal LM"``)
+    a masked model is an InputError saying so. ``dtype`` defaults to the saved one.
+    """
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
+    from bioseq.train.checkpoint import quiet_transformers
+
+    target = resolve_device(device) if not isinstance(device, torch.device) else device
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such model directory")
+    model_dir = resolve_model_dir(path)
+    if not (model_dir / "config.json").is_file():
+        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
+                         "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
+    custom = _custom_code(model_dir)
+    if custom and not trust_remote_code:
+        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
+                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+    if causal_only is not None:
+        require_causal(path, model_dir, causal_only)
+    is_masked = model_type(model_dir) in MASKED_MODELS
+    auto = AutoModelForMaskedLM if is_masked else AutoModelForCausalLM
+    expected = CAUSAL_KINDS + ("" if causal_only else " or a bioseq-merge masked model")
+    options = {"trust_remote_code": bool(trust_remote_code)}
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **options)
+            model = auto.from_pretrained(
+                str(model_dir), weights_only=True, **options,
+                **({} if dtype is None else {"dtype": dtype}),
+            )  # fmt: skip
+    except MemoryError:
+        raise
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
+        raise InputError(f"{model_dir}: refused to load pickled weights that hold more than "
+                         f"tensors ({first[:120]}); convert them to safetensors") from None
+    except Exception as err:  # noqa: BLE001 - any failure of a foreign folder is one line
+        raise load_error(model_dir, err, expected) from None
+    model = model.to(target).eval()
+    return LoadedModel(model, tokenizer, model_dir, model_direction(model.config))
