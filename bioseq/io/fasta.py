@@ -108,7 +108,8 @@ def _invalid_message(
         hint = (f"ambiguity codes are rejected with ambiguous='error'; use ambiguous='unknown' "
                 f"to map them to {alphabet.unknown}")
     else:
-        hint = f"use invalid='unknown' to map to {alphabet.unknown}"
+        hint = (f"fix the file, or read it as {alphabet.unknown} with --invalid N "
+                f"(bioseq info) or invalid='unknown' (Python)")
     return located(
         label, line,
         f"{what} in contig {contig!r} (expected {alphabet.name}: {alphabet.describe()}; {hint})",
