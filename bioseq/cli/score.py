@@ -6,7 +6,9 @@ with single records or rows are counted and shown (the first few of each kind), 
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -18,6 +20,25 @@ _EXAMPLES = 3  # problems shown per status
 
 def _warn(message: str) -> None:
     click.echo(f"bioseq: warning: {message}", err=True)
+
+
+def _check_outputs(*paths: str | Path) -> None:
+    """Check every output path up front, before a model is loaded or anything scored."""
+    from bioseq.io.outputs import check_output
+
+    for path in paths:
+        check_output(path)
+
+
+@contextlib.contextmanager
+def _written_together(paths: list[Path]) -> Iterator[list[Path | None]]:
+    """Temporary paths for ``paths`` (``[None]`` when there are none), renamed onto them only
+    when the block succeeds: write the main output last, inside the block, so a failure
+    anywhere replaces nothing."""
+    from bioseq.io.outputs import atomic_output
+
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(atomic_output(p)) for p in paths] or [None]
 
 
 def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str) -> None:
@@ -85,20 +106,30 @@ def score_vcf(
         bioseq score-vcf --model runs/ecoli --fasta genome.fa.gz --vcf calls.vcf.gz \\
             --out scored.vcf.gz --strand both
     """
+    from bioseq.tasks.variants.dna import check_window, short
     from bioseq.tasks.variants.loading import load_model
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
     from bioseq.tasks.variants.vcf import score_vcf as run
+    from bioseq.tasks.variants.vcf import write_scores
 
+    check_window(window, window_step)
+    metrics_path, _ = output_paths(out)
+    _check_outputs(out, metrics_path)
     loaded = load_model(model, device)
     meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
     if loaded.masked:
         meta.pop("reduce")
         meta["score"] = "masked_marginal"
     result = run(
-        loaded.model, loaded.tokenizer, fasta, vcf_path, out, progress=progress, meta=meta,
+        loaded.model, loaded.tokenizer, fasta, vcf_path, None, progress=progress, meta=meta,
         window=window, strand=strand, reduce=reduce, batch_size=batch_size,
         window_step=window_step,
     )  # fmt: skip
+    extras = [] if result.snv_metrics is None else [metrics_path]
+    with _written_together(extras) as (metrics_tmp, *_):
+        if metrics_tmp is not None:
+            write_metrics(metrics_tmp, result.snv_metrics)
+        result.warning = write_scores(result, out, meta)  # replaces OUT, then the metrics
     if not result.data.entries:
         _warn(f"{vcf_path}: no variant records; wrote an empty {out}")
     alleles = result.alleles
@@ -108,7 +139,8 @@ def score_vcf(
                f"({rate:,.1f} variants/s); wrote {out}", err=True)  # fmt: skip
     problems = [
         (s.status, entry.where() + ("" if entry.record is None else
-                                    f" {s.chrom}:{s.pos} {s.ref}>{s.alt}"), s.detail)
+                                    f" {s.chrom}:{s.pos} {short(s.ref)}>{short(s.alt)}"),
+         s.detail)
         for entry, scores in zip(result.data.entries, result.scores, strict=True)
         for s in scores if s.status != "ok"
     ]  # fmt: skip
@@ -116,8 +148,6 @@ def score_vcf(
     if result.warning:
         _warn(result.warning)
     if result.snv_metrics is not None:
-        metrics_path, _ = output_paths(out)
-        write_metrics(metrics_path, result.snv_metrics)
         m = result.snv_metrics
         click.echo(
             "codon position mean score: " + ", ".join(
@@ -307,7 +337,8 @@ def make_snv_vcf(
     limit: int | None, out: str,
 ) -> None:  # fmt: skip
     """Write every possible SNV of chosen CDS as a VCF, annotated with the CDS, the codon
-    position (BIOSEQ_CODON_POS) and synonymous/nonsynonymous (BIOSEQ_EFFECT).
+    position (BIOSEQ_CODON_POS) and synonymous/nonsynonymous (BIOSEQ_EFFECT). Bases of partial
+    codons (a CDS whose length is not a multiple of 3, or codon_start > 1) are skipped.
 
     \b
     Example:
@@ -317,20 +348,31 @@ def make_snv_vcf(
         bioseq score-vcf --model runs/ecoli --fasta ecoli.gbff.gz --vcf snvs.vcf.gz --out s.tsv
     """
     from bioseq.cli.fetch import parse_region
-    from bioseq.tasks.variants.snv import make_snv_vcf as run
+    from bioseq.io.genbank import read_genbank
+    from bioseq.tasks.variants import snv as mk
 
     if sum((bool(cds_names), all_cds, region is not None)) != 1:
         raise InputError("choose CDS with --cds (repeatable), --region or --all-cds (one of them)")
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit}: expected a number of CDS, at least 1")
     where = None
     if region is not None:
         contig, start, end = parse_region(region)
         if start is None:
             raise InputError(f"--region {region!r}: expected CONTIG:START-END")
         where = (contig, start, end)
-    snvs = run(genbank, out, list(cds_names) or None, where, limit)
+    _check_outputs(out)
+    records = read_genbank(genbank)
+    chosen = mk.select_cds(records, list(cds_names) or None, where, limit)
+    snvs = [snv for record, cds in chosen for snv in mk.coding_snvs(record, cds)]
     if not snvs:
-        raise InputError(f"{genbank}: no CDS lies wholly inside --region {region} "
-                         f"({out} holds no record)")  # fmt: skip
+        why = f"no CDS lies wholly inside --region {region}" if region else "no CDS to mutate"
+        raise InputError(f"{genbank}: {why} ({out} not written)")
+    mk.write_snv_vcf(records, snvs, out, source=str(genbank))
+    partial = mk.partial_codon_bases([c for _, cds in chosen for c in cds])
+    if partial:
+        _warn(f"skipped {partial:,} bases of partial codons (before codon_start or a trailing "
+              "incomplete codon): they encode no amino acid")  # fmt: skip
     genes = len({s.cds for s in snvs})
     synonymous = sum(s.synonymous for s in snvs)
     click.echo(f"wrote {len(snvs):,} SNVs of {genes:,} CDS ({synonymous:,} synonymous) to {out}",

@@ -24,7 +24,8 @@ Conventions (all coordinates 0-based, half-open like Python slices):
 * ``CDS.parts`` are ``(start, end)`` intervals in transcription order; on the minus strand the
   bases of each part are read from ``end - 1`` down to ``start`` and complemented.
 * ``codon_start`` (1..3) gives the first complete codon; bases before it and a trailing
-  incomplete codon still have a codon position (their phase) but are never synonymous.
+  incomplete codon still have a codon position (their phase) but are never synonymous;
+  ``CDS.complete_codon_mask`` tells them apart (``make-snv-vcf`` skips them).
 * Overlapping genes: ``codon_position`` reports the **first CDS in file order** covering the
   base; ``cds_at`` lists all of them. Within one CDS, a base read twice (ribosomal slippage)
   reports its first reading.
@@ -202,6 +203,14 @@ class CDS:
     def codon_count(self) -> int:
         """Number of complete codons (from ``codon_start``)."""
         return (len(self) - (self.codon_start - 1)) // 3
+
+    def complete_codon_mask(self) -> np.ndarray:
+        """Bool per coding base (transcription order): True inside a complete codon, False for
+        the bases before ``codon_start`` and a trailing partial codon (no amino acid)."""
+        mask = np.zeros(len(self), dtype=bool)
+        offset = self.codon_start - 1
+        mask[offset : offset + 3 * max(self.codon_count(), 0)] = True
+        return mask
 
     def translate(self, genome_seq: str) -> str:
         """Translate like GenBank ``/translation``: start codon as M, exceptions, no final stop."""

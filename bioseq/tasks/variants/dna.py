@@ -51,6 +51,39 @@ from bioseq.tasks.variants.loading import model_direction
 
 Strand = Literal["forward", "both"]
 
+MIN_FLANK = 4  # bases of context a window keeps on each side of REF, at the least
+
+
+def min_window(ref_len: int = 1) -> int:
+    """The shortest ``window`` that holds a REF of ``ref_len`` bases and ``MIN_FLANK`` bases on
+    each side (9 for an SNV): shorter windows score (almost) nothing but the variant itself.
+
+    >>> min_window(), min_window(20)
+    (9, 28)
+    """
+    return ref_len + 2 * MIN_FLANK
+
+
+def short(allele: str, keep: int = 20) -> str:
+    """An allele for messages: long ones cut to ``keep`` bases and their length.
+
+    >>> short("ACGT"), short("A" * 30)
+    ('ACGT', 'AAAAAAAAAAAAAAAAAAAA...(30 bp)')
+    """
+    return allele if len(allele) <= keep else f"{allele[:keep]}...({len(allele):,} bp)"
+
+
+def check_window(window: int, window_step: int = 1) -> None:
+    """InputError unless ``window`` holds an SNV with context and ``window_step`` fits it."""
+    if window < min_window():
+        raise InputError(f"--window {window}: too short; a window holds the variant and at "
+                         f"least {MIN_FLANK} bases on each side, so at least {min_window()} "
+                         "bases")  # fmt: skip
+    if not 1 <= window_step <= max(window // 2, 1):
+        raise InputError(f"--window-step {window_step}: expected 1 to window/2 "
+                         f"({max(window // 2, 1)})")  # fmt: skip
+
+
 STATUSES = {
     "ok": "scored",
     "contig_missing": "the contig is not in the genome (chr1 and 1 are matched)",
@@ -62,6 +95,7 @@ STATUSES = {
     "no_alt": "the record has no ALT allele",
     "window_mostly_N": "more than half of the reference window is N",
     "window_too_long": "the window is longer than the model accepts",
+    "window_too_short": f"--window leaves fewer than {MIN_FLANK} bases on a side of REF",
     "malformed_line": "the VCF line could not be parsed",
 }
 _BASES = re.compile(r"^[ACGTN]+$")
@@ -144,14 +178,11 @@ class DnaVariantScorer:
         strand: Strand = "forward", reduce: Reduce = "mean", batch_size: int = 8,
         window_step: int = 1, strategy: Strategy = "auto", max_n_fraction: float = 0.5,
     ) -> None:  # fmt: skip
-        if window < 1:
-            raise InputError(f"window must be at least 1 base, not {window}")
+        check_window(window, window_step)
         if strand not in ("forward", "both"):
             raise InputError(f"strand must be 'forward' or 'both', not {strand!r}")
         if reduce not in ("mean", "sum"):
             raise InputError(f"reduce must be 'mean' or 'sum', not {reduce!r}")
-        if not 1 <= window_step <= max(window // 2, 1):
-            raise InputError(f"window step must be between 1 and window/2, not {window_step}")
         self.genome, self.window, self.window_step = genome, window, window_step
         self.strand, self.reduce, self.max_n_fraction = strand, reduce, max_n_fraction
         # no BOS: `bioseq pretrain` trains DNA models on bare windows (the first base of a
@@ -166,7 +197,8 @@ class DnaVariantScorer:
             fits = int(self.max_tokens * per_token)
             raise InputError(
                 f"a {window}-base window needs about {window / per_token:.0f} tokens but the "
-                f"model reads at most {self.max_tokens}; use --window {fits} or less"
+                f"model reads at most {self.max_tokens}; use --window {fits} or less (an "
+                "insertion needs room for its extra bases too: its status names a window)"
             )
         self.contigs = genome.contigs
         self.matcher = ContigMatcher(self.contigs)
@@ -180,9 +212,10 @@ class DnaVariantScorer:
         if alt in ("", "."):
             return None, "no_alt", "no ALT allele"
         if alt.startswith("<") or alt == "*" or "[" in alt or "]" in alt:
-            return None, "symbolic_allele", f"symbolic ALT {variant.alt}"
+            return None, "symbolic_allele", f"symbolic ALT {short(variant.alt, 40)}"
         if not _BASES.match(alt) or not _BASES.match(ref):
-            return None, "invalid_allele", f"REF {variant.ref} / ALT {variant.alt} not A/C/G/T/N"
+            return None, "invalid_allele", f"REF {short(variant.ref)} / ALT " \
+                f"{short(variant.alt)} not A/C/G/T/N"  # fmt: skip
         contig, problem = self.matcher.match(variant.chrom)
         if contig is None:
             known = self.matcher.candidates(variant.chrom) or list(self.contigs)[:3]
@@ -193,11 +226,15 @@ class DnaVariantScorer:
                 f"{pos0 + len(ref)}"  # fmt: skip
         genome_ref = self.genome.fetch(contig, pos0, pos0 + len(ref))
         if genome_ref != ref:
-            return None, "ref_mismatch", f"REF {ref} but the genome has {genome_ref}"
+            return None, "ref_mismatch", f"REF {short(ref)} but the genome has " \
+                f"{short(genome_ref)}"  # fmt: skip
+        if self.window < min_window(len(ref)):
+            return None, "window_too_short", f"REF of {len(ref):,} bp needs --window " \
+                f"{min_window(len(ref)):,} or more"  # fmt: skip
         indel = len(ref) != len(alt)
         start, end = window_bounds(pos0, len(ref), indel, length, self.window, self.window_step)
         if self.max_tokens is not None and self._too_long(contig, start, end, pos0, ref, alt):
-            return None, "window_too_long", f"window of {end - start} bases plus ALT is too long"
+            return None, "window_too_long", self._too_long_detail(contig, pos0, ref, alt, indel)
         n_fraction = self._n_fraction(contig, start, end)
         if n_fraction > self.max_n_fraction:
             return None, "window_mostly_N", f"{n_fraction:.0%} of {contig}:{start + 1}-{end} is N"
@@ -264,6 +301,32 @@ class DnaVariantScorer:
         alt_window = window[: pos0 - start] + alt + window[pos0 - start + len(ref) :]
         longest = max(len(self.scorer.encode(w)) for w in (window, alt_window))
         return longest > self.max_tokens
+
+    def _too_long_detail(self, contig: str, pos0: int, ref: str, alt: str, indel: bool) -> str:
+        """Why a window is too long, and the largest ``--window`` that scores the variant."""
+        fits = self._largest_window(contig, pos0, ref, alt, indel)
+        where = f"the REF and ALT windows at --window {self.window:,} exceed the model's " \
+            f"{self.max_tokens:,} tokens"  # fmt: skip
+        if fits is None:
+            return f"{where}, even at --window {min_window(len(ref))} (ALT of {len(alt):,} bp)"
+        return f"{where}; --window {fits:,} scores it"
+
+    def _largest_window(self, contig: str, pos0: int, ref: str, alt: str, indel: bool):
+        """The largest window below ``self.window`` whose REF and ALT windows fit the model
+        (binary search, token counts being non-decreasing in the window), or None."""
+        length = self.contigs[contig]
+
+        def fits(window: int) -> bool:
+            start, end = window_bounds(pos0, len(ref), indel, length, window, self.window_step)
+            return not self._too_long(contig, start, end, pos0, ref, alt)
+
+        low, high = max(min_window(len(ref)), 2 * self.window_step), self.window - 1
+        if low > high or not fits(low):
+            return None
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle - 1)
+        return low
 
     def _n_fraction(self, contig: str, start: int, end: int) -> float:
         key = (contig, start, end)

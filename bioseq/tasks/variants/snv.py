@@ -1,11 +1,14 @@
 """Every possible SNV of chosen GenBank CDS, as a VCF annotated with its coding effect.
 
-Each coding base gets its three alternative bases, with INFO ``BIOSEQ_CDS`` (the CDS name),
-``BIOSEQ_CODON_POS`` (1, 2 or 3 in that CDS) and ``BIOSEQ_EFFECT`` (``synonymous`` when the
-substitution keeps the protein of every CDS covering the base, as
+Each base of a complete codon gets its three alternative bases, with INFO ``BIOSEQ_CDS`` (the
+CDS name), ``BIOSEQ_CODON_POS`` (1, 2 or 3 in that CDS) and ``BIOSEQ_EFFECT`` (``synonymous``
+when the substitution keeps the protein of every CDS covering the base, as
 :meth:`~bioseq.io.genbank.CodingAnnotation.synonymous_alternatives` says, else
 ``nonsynonymous``). A base covered by two chosen CDS is written once, for the first in file
-order. ``bioseq score-vcf`` keeps these fields, and reports the codon-position means and the
+order whose codon there is complete. Bases of partial codons (before
+``codon_start``, or a trailing incomplete codon of a CDS whose length is not a multiple of 3)
+encode no amino acid: they get no SNVs (:func:`partial_codon_bases` counts them).
+``bioseq score-vcf`` keeps these fields, and reports the codon-position means and the
 synonymous-vs-nonsynonymous AUROC of its scores when it sees them.
 
 >>> from bioseq.data import example_genome
@@ -32,6 +35,7 @@ import pysam
 
 from bioseq.errors import InputError
 from bioseq.io.genbank import CDS, GenBankRecord, read_genbank
+from bioseq.io.outputs import atomic_output, check_output
 
 BASES = "ACGT"
 INFO_FIELDS = {
@@ -101,8 +105,9 @@ def coding_snvs(record: GenBankRecord, cds: Sequence[CDS]) -> list[CodingSnv]:
     annotation = record.annotation
     seen: dict[int, tuple[str, int]] = {}
     for item in cds:
-        positions = item.genome_position_map()
-        phases = (np.arange(len(item)) - (item.codon_start - 1)) % 3 + 1
+        complete = item.complete_codon_mask()
+        positions = item.genome_position_map()[complete]
+        phases = ((np.arange(len(item)) - (item.codon_start - 1)) % 3 + 1)[complete]
         for pos, phase in zip(positions.tolist(), phases.tolist(), strict=True):
             seen.setdefault(pos, (item.name, phase))
     out = []
@@ -119,11 +124,23 @@ def coding_snvs(record: GenBankRecord, cds: Sequence[CDS]) -> list[CodingSnv]:
     return out
 
 
+def partial_codon_bases(cds: Sequence[CDS]) -> int:
+    """Genome bases of ``cds`` that lie only in partial codons (so get no SNV)."""
+    complete: set[int] = set()
+    partial: set[int] = set()
+    for item in cds:
+        positions, mask = item.genome_position_map(), item.complete_codon_mask()
+        complete.update(positions[mask].tolist())
+        partial.update(positions[~mask].tolist())
+    return len(partial - complete)
+
+
 def write_snv_vcf(
     records: Sequence[GenBankRecord], snvs: Sequence[CodingSnv], out: str | os.PathLike,
     source: str = "",
 ) -> None:  # fmt: skip
-    """Write ``snvs`` as a VCF (``.gz``: bgzipped and tabix-indexed)."""
+    """Write ``snvs`` as a VCF (``.gz``: bgzipped and tabix-indexed), replacing ``out`` (and its
+    index) only once complete."""
     out = Path(out)
     header = pysam.VariantHeader()
     header.add_line("##source=bioseq make-snv-vcf")
@@ -134,15 +151,16 @@ def write_snv_vcf(
     for key, (number, kind, description) in INFO_FIELDS.items():
         header.info.add(key, number, kind, description)
     gz = out.name.lower().endswith((".gz", ".bgz"))
-    with pysam.VariantFile(str(out), "wz" if gz else "w", header=header) as handle:
-        for snv in snvs:
-            handle.write(handle.new_record(
-                contig=snv.contig, start=snv.pos - 1, alleles=(snv.ref, snv.alt),
-                info={"BIOSEQ_CDS": snv.cds, "BIOSEQ_CODON_POS": snv.codon_position,
-                      "BIOSEQ_EFFECT": "synonymous" if snv.synonymous else "nonsynonymous"},
-            ))  # fmt: skip
-    if gz:
-        pysam.tabix_index(str(out), preset="vcf", force=True)
+    with atomic_output(out, companions=(".tbi",)) as tmp:
+        with pysam.VariantFile(str(tmp), "wz" if gz else "w", header=header) as handle:
+            for snv in snvs:
+                handle.write(handle.new_record(
+                    contig=snv.contig, start=snv.pos - 1, alleles=(snv.ref, snv.alt),
+                    info={"BIOSEQ_CDS": snv.cds, "BIOSEQ_CODON_POS": snv.codon_position,
+                          "BIOSEQ_EFFECT": "synonymous" if snv.synonymous else "nonsynonymous"},
+                ))  # fmt: skip
+        if gz:
+            pysam.tabix_index(str(tmp), preset="vcf", force=True)
 
 
 def make_snv_vcf(
@@ -150,9 +168,13 @@ def make_snv_vcf(
     region: tuple[str, int, int] | None = None, limit: int | None = None,
 ) -> list[CodingSnv]:  # fmt: skip
     """Every SNV of the chosen CDS (see :func:`select_cds`) of a GenBank file, written to
-    ``out``."""
+    ``out``. InputError, and ``out`` left as it was, when there is none."""
+    check_output(out)
     records = read_genbank(genbank)
     snvs = [snv for record, cds in select_cds(records, cds_names, region, limit)
             for snv in coding_snvs(record, cds)]  # fmt: skip
+    if not snvs:
+        where = "" if region is None else f" inside {region[0]}:{region[1] + 1}-{region[2]}"
+        raise InputError(f"{genbank}: no CDS base to mutate{where} ({out} not written)")
     write_snv_vcf(records, snvs, out, source=str(genbank))
     return snvs

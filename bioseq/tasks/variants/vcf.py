@@ -5,12 +5,15 @@
 number and the reason it could not be parsed (too few columns, a POS that is not a number...),
 so one bad line never stops a run. Text VCFs (plain, gzip or bgzip) are checked line by line
 first; BCF is read by pysam alone. An empty file, or a header without records, reads as no
-entries.
+entries; a gzip/BGZF file that breaks off is one InputError naming the last line read.
 
 :func:`write_vcf` writes every input record with two INFO fields added (``BIOSEQ_LLR``, one
-score per ALT; ``BIOSEQ_STATUS``, ``ok`` or the reason per ALT), described in the header;
+score per ALT; ``BIOSEQ_STATUS``, ``ok`` or the reason per ALT), described in the header, and
+every malformed line as a placeholder record (``BIOSEQ_STATUS=malformed_line``; a
+``##bioseq_skipped`` header line says why), as the TSV keeps a row for it;
 ``.vcf.gz`` output is bgzipped and tabix-indexed, ``.bcf`` is BCF. :func:`write_tsv` writes
-``chrom pos ref alt score status``, one row per ALT.
+``chrom pos ref alt score status``, one row per ALT. Outputs are written beside ``out`` and
+renamed onto it only when complete (:func:`bioseq.io.outputs.atomic_output`).
 
 >>> data = read_vcf("calls.vcf.gz")  # doctest: +SKIP
 >>> scores = score_entries(scorer, data)  # doctest: +SKIP
@@ -20,10 +23,13 @@ score per ALT; ``BIOSEQ_STATUS``, ``ok`` or the reason per ALT), described in th
 from __future__ import annotations
 
 import contextlib
+import errno
 import gzip
 import os
+import re
 import tempfile
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +38,7 @@ import pysam
 
 from bioseq.errors import InputError
 from bioseq.io.formats import open_genome
+from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.source import SequenceSource
 from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore
 from bioseq.tasks.variants.masked import STATUSES, variant_scorer
@@ -40,6 +47,9 @@ from bioseq.tasks.variants.metrics import snv_summary
 LLR_KEY, STATUS_KEY = "BIOSEQ_LLR", "BIOSEQ_STATUS"
 TSV_COLUMNS = ("chrom", "pos", "ref", "alt", "score", "status")
 _FILEFORMAT = "##fileformat=VCFv4.2"
+_CONTIG = re.compile(r"^[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*$")
+_REF = re.compile(r"^[ACGTN]+$")
+DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS)
 _END_LINE = '##INFO=<ID=END,Number=1,Type=Integer,Description="End position of the variant">'
 
 
@@ -94,8 +104,14 @@ def _head(path: Path) -> bytes:
     try:
         with opener(path, "rb") as handle:
             return handle.read(64)
-    except (OSError, EOFError) as err:
-        raise InputError(f"{path}: truncated or corrupt gzip file ({err})") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise _corrupt(path, err, None) from None
+
+
+def _corrupt(path: Path, err: Exception, line: int | None) -> InputError:
+    """The one-line error for a gzip/BGZF stream that ends early or does not decompress."""
+    where = "" if line is None else f" after line {line:,}"
+    return InputError(f"{path}: truncated or corrupt gzip/BGZF file ({err}){where}")
 
 
 def read_vcf(path: str | os.PathLike) -> VcfData:
@@ -109,8 +125,7 @@ def read_vcf(path: str | os.PathLike) -> VcfData:
     previous = pysam.set_verbosity(0)  # htslib's own warnings: we report problems ourselves
     try:
         if head.startswith(b"BCF"):
-            with pysam.VariantFile(str(path)) as handle:
-                return VcfData(path, *_read_pysam(handle, None))
+            return _read_bcf(path)
         if not head.startswith(b"#"):
             raise InputError(f"{path}:1: not a VCF file (expected '##fileformat=VCF...')")
         return _read_text(path)
@@ -118,23 +133,31 @@ def read_vcf(path: str | os.PathLike) -> VcfData:
         pysam.set_verbosity(previous)
 
 
+def _read_bcf(path: Path) -> VcfData:
+    """BCF through pysam; a truncated or corrupt file (BGZF) is one InputError."""
+    created: list[VcfEntry] = []
+    try:
+        with pysam.VariantFile(str(path)) as handle:
+            header, created = _read_pysam(handle, None, stop_on_os_error=True)
+    except OSError as err:
+        raise _corrupt(path, err, None) from None
+    return VcfData(path, header, created)
+
+
 def _read_text(path: Path) -> VcfData:
     """Check each text line, hand the good ones to pysam through a temporary file."""
     header, good, entries = [], [], []
-    opener = gzip.open if _is_gzip(path) else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            if line.startswith("#") and not entries:
-                header.append(line)
-                continue
-            problem = _check_line(line, header)
-            entry = VcfEntry(number, error=problem or "", fields=line.split("\t")[:5])
-            entries.append(entry)
-            if not problem:
-                good.append((entry, line))
+    for number, line in _numbered_lines(path):
+        if not line.strip():
+            continue
+        if line.startswith("#") and not entries:
+            header.append(line)
+            continue
+        problem = _check_line(line, header)
+        entry = VcfEntry(number, error=problem or "", fields=line.split("\t")[:5])
+        entries.append(entry)
+        if not problem:
+            good.append((entry, line))
     if not any(line.startswith("#CHROM") for line in header):
         if not header and not entries:
             return VcfData(path, None, [])
@@ -147,6 +170,19 @@ def _read_text(path: Path) -> VcfData:
         with pysam.VariantFile(str(checked)) as handle:
             vcf_header, _ = _read_pysam(handle, [entry for entry, _ in good])
     return VcfData(path, vcf_header, entries)
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, line without its end)``; a gzip/BGZF stream that breaks off is one
+    InputError naming the last line read."""
+    opener = gzip.open if _is_gzip(path) else open
+    number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as handle:
+            for number, raw in enumerate(handle, start=1):  # noqa: B007  (read after the loop)
+                yield number, raw.rstrip("\r\n")
+    except (OSError, EOFError, zlib.error) as err:
+        raise _corrupt(path, err, number) from None
 
 
 def _is_gzip(path: Path) -> bool:
@@ -170,10 +206,13 @@ def _check_line(line: str, header: list[str]) -> str | None:
     return None
 
 
-def _read_pysam(handle: pysam.VariantFile, entries: list[VcfEntry] | None):
+def _read_pysam(
+    handle: pysam.VariantFile, entries: list[VcfEntry] | None, stop_on_os_error: bool = False
+):
     """Attach pysam's records to ``entries`` in order (``None``: one new entry per record).
 
-    Returns the header (with contigs htslib met in the records) and the new entries."""
+    Returns the header (with contigs htslib met in the records) and the new entries. With
+    ``stop_on_os_error`` (BCF) an OSError (a truncated file) is raised, naming the record."""
     if "END" not in handle.header.info:
         handle.header.add_line(_END_LINE)  # htslib sets END on symbolic alleles when writing
     created = []
@@ -185,7 +224,11 @@ def _read_pysam(handle: pysam.VariantFile, entries: list[VcfEntry] | None):
             error = ""
         except StopIteration:
             break
-        except (OSError, ValueError) as err:
+        except OSError as err:
+            if stop_on_os_error:
+                raise OSError(f"{err}; after record {index:,}") from None
+            record, error = None, f"could not be parsed by htslib ({err})"
+        except ValueError as err:
             record, error = None, f"could not be parsed by htslib ({err})"
         if entries is None:
             created.append(VcfEntry(None, record, error))
@@ -245,7 +288,8 @@ def _mode(path: Path) -> str:
 
 
 def output_header(data: VcfData, meta: dict[str, str] | None = None) -> pysam.VariantHeader:
-    """The input header plus the BIOSEQ INFO definitions and ``##bioseq_*`` lines."""
+    """The input header plus the BIOSEQ INFO definitions and ``##bioseq_*`` lines (one
+    ``##bioseq_skipped`` line per malformed input line, saying why)."""
     header = data.header.copy() if data.header is not None else pysam.VariantHeader()
     reasons = ", ".join(f"{k} ({v})" for k, v in STATUSES.items())
     if LLR_KEY not in header.info:
@@ -258,36 +302,87 @@ def output_header(data: VcfData, meta: dict[str, str] | None = None) -> pysam.Va
         header.add_line(f"##bioseq_{key}={value}")
     for entry in data.malformed:
         header.add_line(f"##bioseq_skipped={entry.where()}: {entry.error}")
+    for chrom, _, _ in _placeholder_sites(data.entries).values():
+        if chrom not in header.contigs:
+            header.contigs.add(chrom)
     return header
+
+
+def _placeholder_sites(entries: Sequence[VcfEntry]) -> dict[int, tuple[str, int, str]]:
+    """``(CHROM, POS, REF)`` to write for each malformed entry (by index), so it stays in the
+    output in file order. Fields that cannot be read are taken from the previous record (a
+    CHROM that is not a contig name, a POS that is not a number: REF is then N), so the file
+    stays sorted; REF that is not bases becomes N. Lines before any readable CHROM are left
+    out (their ``##bioseq_skipped`` header line remains)."""
+    sites: dict[int, tuple[str, int, str]] = {}
+    chrom, pos = None, 1
+    for i, entry in enumerate(entries):
+        if entry.record is not None:
+            chrom, pos = entry.record.chrom, entry.record.pos
+            continue
+        name = _field(entry.fields, 0)
+        if _CONTIG.match(name):
+            pos = pos if name == chrom else 1
+            chrom = name
+        if chrom is None:
+            continue
+        ref = _field(entry.fields, 3).upper() if entry.pos else "N"
+        pos = entry.pos or pos
+        sites[i] = (chrom, pos, ref if _REF.match(ref) else "N")
+    return sites
+
+
+def output_records(
+    data: VcfData, scores: Sequence[Sequence[VariantScore]], handle: pysam.VariantFile
+) -> Iterator[pysam.VariantRecord]:
+    """Every input line as a record for ``handle`` (opened with :func:`output_header`) with the
+    BIOSEQ fields: a parsed record with its scores, a malformed line as a placeholder
+    (``BIOSEQ_STATUS=malformed_line``, ALT ``.``)."""
+    header = handle.header
+    sites = _placeholder_sites(data.entries)
+    for i, (entry, entry_scores) in enumerate(zip(data.entries, scores, strict=True)):
+        if entry.record is None:
+            if i in sites:
+                chrom, pos, ref = sites[i]
+                yield handle.new_record(contig=chrom, start=pos - 1, alleles=(ref, "."),
+                                        info={STATUS_KEY: ("malformed_line",)})  # fmt: skip
+            continue
+        record = entry.record.copy()
+        record.translate(header)
+        if record.alts:
+            record.info[LLR_KEY] = tuple(s.score for s in entry_scores)
+        record.info[STATUS_KEY] = tuple(s.status for s in entry_scores)
+        yield record
 
 
 def write_vcf(
     data: VcfData, scores: Sequence[Sequence[VariantScore]], out: str | os.PathLike,
     meta: dict[str, str] | None = None,
 ) -> str | None:  # fmt: skip
-    """Write every parsed record with the BIOSEQ fields; index ``.gz`` output with tabix.
+    """Write every input line with the BIOSEQ fields (see :func:`output_records`); index
+    ``.gz`` output with tabix. The file (and its index) replace ``out`` only once complete.
 
     Returns a warning when a ``.gz`` file could not be indexed (records not sorted), else None.
     """
     out = Path(out)
     header = output_header(data, meta)
-    with pysam.VariantFile(str(out), _mode(out), header=header) as handle:
-        for entry, entry_scores in zip(data.entries, scores, strict=True):
-            if entry.record is None:
-                continue
-            record = entry.record.copy()
-            record.translate(header)
-            if record.alts:
-                record.info[LLR_KEY] = tuple(s.score for s in entry_scores)
-            record.info[STATUS_KEY] = tuple(s.status for s in entry_scores)
-            handle.write(record)
-    if _mode(out) == "wz":
-        try:
-            pysam.tabix_index(str(out), preset="vcf", force=True)
-        except (OSError, ValueError) as err:
-            with contextlib.suppress(OSError):
-                Path(f"{out}.tbi").unlink()
-            return f"{out}: not indexed ({err}); sort it (bcftools sort) to index it"
+    with atomic_output(out, companions=(".tbi",)) as tmp:
+        with pysam.VariantFile(str(tmp), _mode(out), header=header) as handle:
+            for record in output_records(data, scores, handle):
+                handle.write(record)
+        return _tabix(tmp, out) if _mode(out) == "wz" else None
+
+
+def _tabix(path: Path, out: Path) -> str | None:
+    """Index ``path`` (the temporary file of ``out``); a warning if it cannot be indexed."""
+    try:
+        pysam.tabix_index(str(path), preset="vcf", force=True)
+    except (OSError, ValueError) as err:
+        if isinstance(err, OSError) and err.errno in DISK_ERRORS:
+            raise  # disk full or not writable: the whole output fails
+        with contextlib.suppress(OSError):
+            Path(f"{path}.tbi").unlink()
+        return f"{out}: not indexed ({err}); sort it (bcftools sort) to index it"
     return None
 
 
@@ -303,7 +398,7 @@ def tsv_rows(scores: Sequence[Sequence[VariantScore]]) -> Iterator[list[str]]:
 
 def write_tsv(scores: Sequence[Sequence[VariantScore]], out: str | os.PathLike) -> None:
     """``chrom pos ref alt score status``: one row per ALT, in input order (score NA if none)."""
-    with open(out, "w", encoding="utf-8") as handle:
+    with atomic_output(out) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.write("\t".join(TSV_COLUMNS) + "\n")
         for row in tsv_rows(scores):
             handle.write("\t".join(row) + "\n")
@@ -340,6 +435,8 @@ def score_vcf(
     When the records carry ``make-snv-vcf``'s annotation, ``snv_metrics`` holds the mean score
     per codon position and the synonymous-vs-nonsynonymous AUROC (:func:`snv_summary`).
     """
+    if out is not None:
+        check_output(out)  # before any scoring
     if not isinstance(genome, SequenceSource):
         genome = open_genome(genome)
     scorer = variant_scorer(model, tokenizer, genome, **options)
@@ -349,11 +446,19 @@ def score_vcf(
     result = VcfResult(data, scores, time.perf_counter() - start)
     result.snv_metrics = _snv_metrics(data, scores)
     if out is not None:
-        if str(out).lower().endswith(".tsv"):
-            write_tsv(scores, out)
-        else:
-            result.warning = write_vcf(data, scores, out, meta)
+        result.warning = write_scores(result, out, meta)
     return result
+
+
+def write_scores(
+    result: VcfResult, out: str | os.PathLike, meta: dict[str, str] | None = None
+) -> str | None:
+    """Write ``out``: a ``.tsv`` table, else a VCF/BCF (:func:`write_vcf`, whose warning about
+    a missing index is returned)."""
+    if str(out).lower().endswith(".tsv"):
+        write_tsv(result.scores, out)
+        return None
+    return write_vcf(result.data, result.scores, out, meta)
 
 
 def _snv_metrics(data: VcfData, scores: list[list[VariantScore]]) -> dict | None:
