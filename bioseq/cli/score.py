@@ -87,10 +87,17 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
     help="Snap windows to this grid so nearby SNVs share one reference window.",
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
+@click.option(
+    "--invalid",
+    type=click.Choice(["error", "N"]),
+    default="error",
+    show_default=True,
+    help="Reference characters outside the DNA alphabet: stop, or read them as N.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def score_vcf(
     model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str, reduce: str,
-    batch_size: int, window_step: int, device: str | None, progress: bool,
+    batch_size: int, window_step: int, device: str | None, invalid: str, progress: bool,
 ) -> None:  # fmt: skip
     """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
 
@@ -106,6 +113,7 @@ def score_vcf(
         bioseq score-vcf --model runs/ecoli --fasta genome.fa.gz --vcf calls.vcf.gz \\
             --out scored.vcf.gz --strand both
     """
+    from bioseq.io.formats import open_genome
     from bioseq.tasks.variants.dna import check_window, short
     from bioseq.tasks.variants.loading import load_model
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
@@ -115,13 +123,14 @@ def score_vcf(
     check_window(window, window_step)
     metrics_path, _ = output_paths(out)
     _check_outputs(out, metrics_path)
+    genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
     loaded = load_model(model, device)
     meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
     if loaded.masked:
         meta.pop("reduce")
         meta["score"] = "masked_marginal"
     result = run(
-        loaded.model, loaded.tokenizer, fasta, vcf_path, None, progress=progress, meta=meta,
+        loaded.model, loaded.tokenizer, genome, vcf_path, None, progress=progress, meta=meta,
         window=window, strand=strand, reduce=reduce, batch_size=batch_size,
         window_step=window_step,
     )  # fmt: skip
