@@ -3,6 +3,7 @@ on plain text (``--text``, the linguistic control)."""
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -21,9 +22,11 @@ def parse_count(text: str) -> int:
     try:
         value = float(raw[:-1] if scale > 1 else raw)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 1 <= value * scale <= 1e15:
         raise InputError(
-            f"--tokens: expected a count such as 5000000 or 5M, not {text!r}"
-        ) from None
+            f"--tokens: expected a count from 1 to 1e15 such as 5000000 or 5M, not {text!r}"
+        )
     return int(value * scale)
 
 
@@ -117,9 +120,13 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
 
     Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
     `import bioseq`), OUT/checkpoints/step-N/, OUT/metrics.jsonl, OUT/loss.png and
-    OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint;
-    --resume OUT continues exactly. Under `torchrun --nproc_per_node=N -m bioseq pretrain ...`
-    the processes train one model with DistributedDataParallel.
+    OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint and
+    exits 130 or 143 (--stop-after N, a deliberate stop, exits 0); --resume OUT continues
+    exactly: the model and data settings stay those of the run, the schedule, optimizer and
+    bookkeeping flags may change (e.g. --steps). One run at a time holds a run directory.
+    Exit codes: 0 done, 1 the loss or weights became NaN/inf, 2 bad input or a write error.
+    Under `torchrun --nproc_per_node=N -m bioseq pretrain ...` the processes train one model
+    with DistributedDataParallel.
 
     \b
     Examples:
@@ -130,7 +137,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain --tokenizer merge --merge-ratio 3 --model hyena --out runs/m
         bioseq pretrain --resume runs/g --steps 20000
     """
-    from bioseq.train import TrainConfig, TrainingDiverged, load_yaml, merge
+    from bioseq.train import TrainConfig, TrainingDiverged, TrainingInterrupted, load_yaml, merge
     from bioseq.train import pretrain as run_pretrain
 
     values = {k: v for k, v in flags.items() if v is not None and v != ()}
@@ -164,3 +171,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
     except TrainingDiverged as err:
         click.echo(f"bioseq: error: {err}", err=True)
         sys.exit(1)
+    except TrainingInterrupted as err:  # the checkpoint is saved; exit as the signal would
+        if not err.reported:
+            click.echo(f"bioseq: {err}", err=True)
+        sys.exit(err.exit_code)

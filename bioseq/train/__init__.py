@@ -15,8 +15,10 @@ from bioseq.train.checkpoint import latest_checkpoint, resolve_model_dir
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.loop import TIMING_FIELDS, TrainingDiverged, pretrain
 from bioseq.train.markov import MarkovModel, markov_bits_per_base
+from bioseq.train.progress import TrainingInterrupted
 
 __all__ = [
-    "TIMING_FIELDS", "MarkovModel", "TrainConfig", "TrainingDiverged", "latest_checkpoint",
+    "TIMING_FIELDS", "MarkovModel", "TrainConfig", "TrainingDiverged", "TrainingInterrupted",
+    "latest_checkpoint",
     "load_yaml", "markov_bits_per_base", "merge", "pretrain", "resolve_model_dir",
 ]  # fmt: skip

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import random
 import re
 import shutil
@@ -87,13 +86,31 @@ def _replace_dir(tmp: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextmanager
+def _temporary_dir(parent: Path, prefix: str):
+    """A new folder in ``parent``, removed again if the block fails (disk full, a signal)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_model_atomic(path: Path, model, tokenizer) -> Path:
     """Write a model directory at ``path`` through a temporary folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-    save_model_dir(tmp, model, tokenizer)
-    _replace_dir(tmp, path)
+    with _temporary_dir(path.parent, f".{path.name}-") as tmp:
+        save_model_dir(tmp, model, tokenizer)
+        _replace_dir(tmp, path)
     return path
+
+
+def weights_finite(model: torch.nn.Module) -> bool:
+    """Whether every floating-point parameter and buffer of ``model`` is finite."""
+    return all(
+        bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point()
+    )
 
 
 def save_checkpoint(
@@ -105,13 +122,13 @@ def save_checkpoint(
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".step-*"):  # left by a run killed while saving
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".step-{step}-", dir=root))
-    save_model_dir(tmp, model, tokenizer)
-    payload = {"step": step, "optimizer": optimizer.state_dict(),
-               "scheduler": scheduler.state_dict(), "rng": rng_state(), **state}  # fmt: skip
-    torch.save(payload, tmp / STATE_FILE)
     final = root / f"step-{step}"
-    _replace_dir(tmp, final)
+    with _temporary_dir(root, f".step-{step}-") as tmp:
+        save_model_dir(tmp, model, tokenizer)
+        payload = {"step": step, "optimizer": optimizer.state_dict(),
+                   "scheduler": scheduler.state_dict(), "rng": rng_state(), **state}  # fmt: skip
+        torch.save(payload, tmp / STATE_FILE)
+        _replace_dir(tmp, final)
     if keep > 0:
         for old in list_checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
@@ -137,19 +154,48 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
-    """Restore model weights, optimizer, scheduler and RNG states; return the saved state."""
-    state_path = Path(path) / STATE_FILE
+    """Restore model weights, optimizer, scheduler and RNG states; return the saved state.
+
+    An unreadable, incomplete or non-finite checkpoint is an InputError (read before anything
+    is restored, so a damaged file leaves the model as it was)."""
+    path = Path(path)
     try:
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-        raise InputError(f"{state_path}: unreadable checkpoint state ({err})") from None
-    with quiet_transformers():
-        saved = type(model).from_pretrained(path)
-    model.load_state_dict(saved.state_dict())
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
+        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+        weights = _read_weights(path, type(model))
+        model.load_state_dict(weights)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+    except Exception as err:  # a damaged file fails in many ways: name the first line
+        text = str(err).strip().splitlines()
+        why = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+        raise InputError(f"{path}: unreadable checkpoint ({why})") from None
     return state
+
+
+def _read_weights(path: Path, model_class) -> dict[str, torch.Tensor]:
+    with quiet_transformers():
+        saved, info = model_class.from_pretrained(path, output_loading_info=True)
+    problems = [k for k in ("missing_keys", "unexpected_keys", "mismatched_keys") if info[k]]
+    if problems or info["error_msgs"]:
+        raise ValueError(f"model.safetensors does not match its config ({', '.join(problems)})")
+    if not weights_finite(saved):
+        raise ValueError("model.safetensors holds NaN or infinite weights")
+    return saved.state_dict()
+
+
+def load_latest_checkpoint(
+    run_dir: Path, model, optimizer, scheduler
+) -> tuple[Path | None, dict[str, Any] | None, list[str]]:
+    """Restore the newest intact checkpoint of ``run_dir``: ``(its path, its state, why each
+    newer one was skipped)``; ``(None, None, reasons)`` when no checkpoint is intact."""
+    skipped = []
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            return path, load_checkpoint(path, model, optimizer, scheduler), skipped
+        except InputError as err:
+            skipped.append(str(err))
+    return None, None, skipped
 
 
 def resolve_model_dir(path: str | Path) -> Path:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -115,6 +116,13 @@ class TrainConfig:
         if self.tokens is not None:
             steps = -(-self.tokens // (self.batch_size * self.context))
         steps = DEFAULT_STEPS if steps is None else steps
+        if steps > MAX_STEPS:
+            raise InputError(
+                f"tokens {self.tokens:,} are {steps:,} steps of batch_size {self.batch_size} x "
+                f"context {self.context}; at most {MAX_STEPS:,} steps"
+            )
+        if self.warmup_steps is not None and self.warmup_steps > steps:
+            raise InputError(f"warmup_steps {self.warmup_steps} is more than the {steps} steps")
         val_fraction = self.val_fraction
         if val_fraction is None:
             val_fraction = 0.0 if self.val_contigs else DEFAULT_VAL_FRACTION
@@ -135,36 +143,22 @@ class TrainConfig:
         return dataclasses.replace(self, inputs=inputs, tokenizer=tokenizer)
 
     def validate(self) -> TrainConfig:
-        """Check values that make no sense together; returns ``self``."""
+        """Check every value's range and the values that make no sense together; returns
+        ``self``."""
         for key, allowed in CHOICES.items():
             value = getattr(self, key)
             if value not in allowed:
                 raise InputError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
-        positive = ("context", "batch_size", "grad_accum", "log_every", "eval_every", "save_every",
-                    "max_bad_steps")  # fmt: skip
-        for key in positive:
-            if getattr(self, key) <= 0:
-                raise InputError(f"{key} must be positive, not {getattr(self, key)}")
+        for key in RANGES:
+            problem = range_problem(key, getattr(self, key))
+            if problem:
+                raise InputError(problem)
         if self.steps is not None and self.tokens is not None:
             raise InputError("give steps or tokens, not both")
-        for key in ("steps", "tokens"):
-            value = getattr(self, key)
-            if value is not None and value <= 0:
-                raise InputError(f"{key} must be positive, not {value}")
-        if self.sequence_weights is not None and not 0 < self.sequence_weights <= 1:
-            raise InputError(f"sequence_weights must be in (0, 1], not {self.sequence_weights}")
-        if self.val_fraction is not None and not 0 <= self.val_fraction < 1:
-            raise InputError(f"val_fraction must be in [0, 1), not {self.val_fraction}")
+        if self.resume and self.overwrite:
+            raise InputError("give resume or overwrite, not both")
         if self.val_contigs and self.val_fraction:
             raise InputError("give val_contigs or val_fraction, not both")
-        if self.lr <= 0:
-            raise InputError(f"lr must be positive, not {self.lr}")
-        if not 0 <= self.min_lr_ratio <= 1:
-            raise InputError(f"min_lr_ratio must be in [0, 1], not {self.min_lr_ratio}")
-        if self.warmup_steps is not None and self.warmup_steps < 0:
-            raise InputError(f"warmup_steps must be >= 0, not {self.warmup_steps}")
-        if len(self.betas) != 2:
-            raise InputError(f"betas must be two numbers, not {self.betas}")
         if self.text:
             for key, given in (("alphabet", self.alphabet != "auto"),
                                ("rc_augment", self.rc_augment),
@@ -177,13 +171,90 @@ class TrainConfig:
             raise InputError("merge_ratio applies only to tokenizer merge (--tokenizer merge)")
         if self.tokenizer == "merge" and self.text:
             raise InputError("tokenizer merge needs DNA input, not text (--text)")
-        if self.merge_ratio is not None and not 1 <= self.merge_ratio <= 16:
-            raise InputError(f"merge_ratio must be in [1, 16], not {self.merge_ratio}")
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
             )
         return self
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: ``low..high``, either end open."""
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self, integer: bool) -> str:
+        if integer:
+            return f"an integer in {self.low:,}..{self.high:,}"
+        left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+        return f"a finite number in {left}{self.low:g}, {self.high:g}{right}"
+
+
+MAX_STEPS = 10**9  # optimizer steps (and tokens / (batch_size x context))
+MAX_INT = 2**31 - 1
+RANGES = {
+    "merge_ratio": Range(1, 16),
+    "context": Range(1, MAX_INT),
+    "context_warmup": Range(0, MAX_STEPS),
+    "val_fraction": Range(0, 1, high_open=True),
+    "sequence_weights": Range(0, 1, low_open=True),
+    "d_model": Range(1, 65536),
+    "n_layer": Range(1, 1024),
+    "batch_size": Range(1, MAX_INT),
+    "grad_accum": Range(1, MAX_INT),
+    "steps": Range(1, MAX_STEPS),
+    "tokens": Range(1, 10**15),
+    "lr": Range(0, 10, low_open=True),
+    "min_lr_ratio": Range(0, 1),
+    "warmup_steps": Range(0, MAX_STEPS),
+    "weight_decay": Range(0, 10),
+    "betas": Range(0, 1, high_open=True),  # each of the two
+    "grad_clip": Range(0, 1e6),  # 0 = no clipping
+    "threads": Range(0, 4096),  # 0 = auto
+    "seed": Range(0, 2**32 - 1),
+    "max_bad_steps": Range(1, MAX_INT),
+    "log_every": Range(1, MAX_INT),
+    "eval_every": Range(1, MAX_INT),
+    "eval_windows": Range(1, MAX_INT),
+    "final_eval_windows": Range(0, MAX_INT),  # 0 = every window
+    "save_every": Range(1, MAX_INT),
+    "keep_checkpoints": Range(0, MAX_INT),  # 0 = keep all
+    "markov_order": Range(0, 12),  # DNA: 4^13 counts; lower for proteins, 0..6 for text
+    "stop_after": Range(1, MAX_STEPS),
+}
+
+
+def range_problem(key: str, value: Any, name: str | None = None) -> str | None:
+    """What is wrong with ``value`` for the numeric setting ``key`` (None when it is in range).
+
+    >>> range_problem("lr", float("inf"))
+    'lr must be a finite number in (0, 10], not inf'
+    >>> range_problem("betas", [0.9, 1.5])
+    'betas must each be a finite number in [0, 1), not 1.5'
+    """
+    bounds, name = RANGES.get(key), name or key
+    if bounds is None or value is None:
+        return None
+    integer = _HINTS[key] in (int, int | None)
+    if key == "betas":
+        if len(value) != 2:
+            return f"{name} must be two numbers, not {value}"
+        bad = [v for v in value if not bounds.contains(v)]
+        return f"{name} must each be {bounds.describe(False)}, not {bad[0]!r}" if bad else None
+    if not bounds.contains(value):
+        return f"{name} must be {bounds.describe(integer)}, not {value!r}"
+    return None
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
@@ -239,6 +310,10 @@ def merge(
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(FIELDS)}"
             raise InputError(f"{where}: unknown key {raw_key!r} ({hint})")
         updates[key] = _check_type(key, value, where)
+        flag = source == "command line"
+        problem = range_problem(key, updates[key], f"--{key.replace('_', '-')}" if flag else key)
+        if problem:
+            raise InputError(problem if flag else f"{where}: {problem}")
     return dataclasses.replace(config, **updates)
 
 
@@ -246,20 +321,66 @@ def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
     """``base`` (default: the defaults) with the keys of the YAML file ``path`` applied."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such configuration file")
-    text = path.read_text(encoding="utf-8")
+        what = "is a directory, expected a YAML file" if path.is_dir() else "no such file"
+        raise InputError(f"{path}: {what} (configuration)")
+    text = _read_text(path)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        if isinstance(err, yaml.reader.ReaderError):
+            line = text.count("\n", 0, err.position) + 1
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
         raise InputError(located(path, line, f"invalid YAML: {problem}")) from None
+    except RecursionError:
+        raise InputError(f"{path}: invalid YAML: nested too deeply") from None
+    duplicate = _duplicate_key(node)
+    if duplicate is not None:
+        key, line = duplicate
+        raise InputError(located(path, line, f"duplicate key {key!r} (given twice)"))
     if data is None:
         data = {}
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise InputError(f"{path}: expected a mapping of keys to values, found a {kind}")
-    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value} if node is not None else {}
+    lines = {
+        k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)
+    }
     return merge(base or TrainConfig(), data, source=str(path), lines=lines)
+
+
+def _read_text(path: Path) -> str:
+    """The UTF-8 text of a configuration file, or a one-line InputError (binary, unreadable)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    if b"\0" in raw:
+        line = raw.count(b"\n", 0, raw.index(b"\0")) + 1
+        raise InputError(f"{path}:{line}: a NUL byte: a binary file, expected YAML text")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        message = f"not UTF-8 text (byte {err.start}), expected YAML"
+        raise InputError(located(path, line, message)) from None
+
+
+def _duplicate_key(node: yaml.Node | None) -> tuple[str, int] | None:
+    """The first key given twice in one mapping anywhere in ``node``, and its line."""
+    stack = [node] if node is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    if key.value in seen:
+                        return key.value, key.start_mark.line + 1
+                    seen.add(key.value)
+                stack.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return None

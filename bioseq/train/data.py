@@ -146,6 +146,10 @@ class TrainData:
     def has_val(self) -> bool:
         raise NotImplementedError
 
+    def max_tokens(self, context: int) -> int:
+        """The longest sequence, in tokens, of a batch at ``context`` (for the memory check)."""
+        return context
+
     @property
     def markov_letters(self) -> str:
         """The symbols the Markov reference counts (``N``, ``X`` and the like are skipped)."""
@@ -357,6 +361,12 @@ class RecordData(TrainData):
     @property
     def has_val(self) -> bool:
         return self.val is not None
+
+    def max_tokens(self, context: int) -> int:
+        longest = self.train_records(context)[0].lengths.max()
+        if self.val is not None:
+            longest = max(longest, self.val.lengths.max())
+        return int(min(context, longest))
 
     def _records(self, pairs, context: int, crop: str) -> SequenceRecords:
         return SequenceRecords(

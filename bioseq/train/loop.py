@@ -21,7 +21,6 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -32,24 +31,36 @@ from typing import Any
 import torch
 
 from bioseq.errors import BioseqError, InputError
+from bioseq.io.outputs import os_error_message
 from bioseq.train.checkpoint import (
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     save_checkpoint,
     save_model_atomic,
+    weights_finite,
 )
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.data import TrainData, build_data, context_at
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
+from bioseq.train.markov import check_order
+from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
-from bioseq.train.progress import Progress, StopSignal
+from bioseq.train.progress import Progress, StopSignal, TrainingInterrupted
+from bioseq.train.rundir import (
+    RunLock,
+    append_line,
+    check_run_dir,
+    prepare_run_dir,
+    truncate_metrics,
+)
 
 TIMING_FIELDS = ("tokens_per_s", "elapsed_s")  # differ between runs; everything else is exact
 LN2 = math.log(2)
 
 
 class TrainingDiverged(BioseqError):
-    """The loss was NaN or infinite for ``max_bad_steps`` steps in a row."""
+    """The loss was NaN or infinite for ``max_bad_steps`` steps in a row, or the weights
+    became NaN or infinite (such weights are never saved)."""
 
 
 def pretrain(config: TrainConfig | Mapping[str, Any] | str | Path, quiet: bool = False) -> Path:
@@ -59,19 +70,27 @@ def pretrain(config: TrainConfig | Mapping[str, Any] | str | Path, quiet: bool =
     directory holds ``final/`` (the model), ``checkpoints/step-N/``, ``metrics.jsonl``,
     ``loss.png`` and ``config.yaml``. With ``resume=True`` the run in ``out`` continues from its
     latest checkpoint. Under ``torchrun`` each process calls this and rank 0 writes.
+
+    Raises :class:`TrainingInterrupted` after saving a checkpoint on SIGINT or SIGTERM
+    (``stop_after`` is a deliberate stop and returns), :class:`TrainingDiverged` when the loss
+    or the weights became NaN or infinite, and InputError for bad settings or a directory
+    that another run holds.
     """
     if isinstance(config, (str, Path)):
         config = load_yaml(config)
     elif isinstance(config, Mapping):
         config = merge(TrainConfig(), config, source="pretrain()")
+    config.validate()
     dist = setup(config.device)
     if dist.device.type == "cpu":
         if config.threads <= 0:  # resolved once and saved, so a resumed run uses the same
             config = dataclasses.replace(config, threads=auto_threads())
         torch.set_num_threads(config.threads)
+    lock = RunLock()
     try:
-        return Trainer(config, dist, quiet=quiet).run()
+        return Trainer(config, dist, quiet=quiet, lock=lock).run()
     finally:
+        lock.release()
         teardown(dist)
 
 
@@ -95,9 +114,11 @@ def auto_threads() -> int:
 class Trainer:
     """Holds one run's state; :meth:`run` is the loop."""
 
-    def __init__(self, config: TrainConfig, dist: Dist, quiet: bool = False) -> None:
+    def __init__(
+        self, config: TrainConfig, dist: Dist, quiet: bool = False, lock: RunLock | None = None
+    ) -> None:
         self.dist, self.quiet = dist, quiet
-        self.run_dir, self.config = _check_run_dir(config)
+        self.run_dir, self.config = check_run_dir(config)  # reads only
         dist.barrier()  # every process has looked before rank 0 writes
         config = self.config
         if config.batch_size % (dist.world_size * config.grad_accum):
@@ -106,26 +127,20 @@ class Trainer:
                 f"({dist.world_size} x {config.grad_accum})"
             )
         self.data: TrainData = build_data(config)  # bad input fails here, before any writing
-        torch.manual_seed(config.seed)
-        self.model = build_model(config, self.data).to(dist.device)
         self.merging = config.tokenizer == "merge"  # a MergeLM: its own loss, not next-token
-        _create_run_dir(self.run_dir, config, dist)
+        if not config.text:
+            check_order(config.markov_order, len(self.data.markov_letters))
+        check_memory(config, len(self.data.tokenizer), self.data.max_tokens(config.context),
+                     dist.world_size, dist.device)  # fmt: skip
+        torch.manual_seed(config.seed)
+        self.model = self._build_model()
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.bad_in_a_row = 0, 0
         self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0,
                          "bits_sum": 0.0, "bpt_sum": 0.0, "bpt_n": 0}  # fmt: skip
         self.markov: float | None = None
-        if config.resume:
-            ckpt = latest_checkpoint(self.run_dir)
-            if ckpt is None:
-                raise InputError(f"{self.run_dir}: no checkpoint to resume from")
-            state = load_checkpoint(ckpt, self.model, self.optimizer, self.scheduler)
-            self.step = state["step"]
-            self.counters.update(state["counters"])
-            self.markov = state.get("markov_bits_per_base")
-            if dist.is_main:
-                _truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+        self._claim_run_dir(lock)
         if self.markov is None and dist.is_main and self.data.has_val and not self.merging:
             self.markov = self._markov_reference()
         self.ddp = self.model
@@ -142,6 +157,76 @@ class Trainer:
             if use_bf16
             else contextlib.nullcontext
         )
+
+    def _build_model(self) -> torch.nn.Module:
+        config = self.config
+        try:
+            model = build_model(config, self.data)
+        except InputError:
+            raise
+        except (ValueError, TypeError, RuntimeError) as err:  # settings the model rejects
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise InputError(f"cannot build a {config.model} model with these settings "
+                             f"({first})") from None  # fmt: skip
+        return model.to(self.dist.device)
+
+    def _claim_run_dir(self, lock: RunLock | None) -> None:
+        """Lock the run directory (rank 0), restore the checkpoint being resumed, and only
+        then write: clear a replaced run, write ``config.yaml``, cut back ``metrics.jsonl``."""
+        dist, failure = self.dist, None
+        if dist.is_main and lock is not None:
+            try:
+                lock.acquire(self.run_dir)
+                check_run_dir(self.config)  # again, now that no other run can change it
+            except InputError as err:
+                failure = err
+        if dist.any(failure is not None):
+            raise failure or InputError(f"{self.run_dir}: refused on rank 0")
+        damaged = self._resume() if self.config.resume else []
+        if dist.is_main:
+            prepare_run_dir(self.run_dir, self.config)
+            if self.config.resume:
+                truncate_metrics(self.run_dir / "metrics.jsonl", self.step)
+            for path in damaged:  # out of the way of latest_checkpoint and resolve_model_dir
+                path.rename(path.with_name(f"damaged-{path.name}-{os.getpid()}"))
+        dist.barrier()
+
+    def _resume(self) -> list[Path]:
+        """Restore the newest intact checkpoint (none yet: start at step 0); return the
+        damaged newer ones."""
+        ckpt, state, skipped = load_latest_checkpoint(
+            self.run_dir, self.model, self.optimizer, self.scheduler
+        )
+        reasons = "; ".join(why for _, why in skipped)
+        if ckpt is None:
+            if skipped:
+                raise InputError(f"{self.run_dir}: no intact checkpoint to resume from ({reasons})")
+            self._note(f"{self.run_dir}: no checkpoint yet; starting from step 0")
+            return []
+        if skipped:
+            self._note(f"warning: skipped damaged checkpoint(s), renamed damaged-*: {reasons}; "
+                       f"resuming from {ckpt}")  # fmt: skip
+        self.step = state["step"]
+        self.counters.update(state["counters"])
+        self.markov = state.get("markov_bits_per_base")
+        self._apply_optimizer_settings()
+        return [path for path, _ in skipped]
+
+    def _apply_optimizer_settings(self) -> None:
+        """A resumed run's optimizer takes this run's lr, betas and weight decay (the restored
+        state holds the saved ones); unchanged settings change nothing."""
+        config, scheduler = self.config, self.scheduler
+        decays = (config.weight_decay, 0.0)  # matrices, then biases and norms (make_optimizer)
+        scheduler.base_lrs = [config.lr] * len(scheduler.base_lrs)
+        for group, decay, lr_lambda in zip(self.optimizer.param_groups, decays,
+                                           scheduler.lr_lambdas, strict=True):  # fmt: skip
+            group.update(weight_decay=decay, betas=tuple(config.betas), initial_lr=config.lr)
+            group["lr"] = config.lr * lr_lambda(scheduler.last_epoch)
+
+    def _note(self, text: str) -> None:
+        """A line on stderr from rank 0, even with --quiet (the user needs it)."""
+        if self.dist.is_main:
+            print(text, file=sys.stderr, flush=True)
 
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> Path:
@@ -176,19 +261,29 @@ class Trainer:
                 if final or stopping or self.step % config.save_every == 0:
                     self._save(check_sync=final)
                 if stopping and not final:
-                    self._plot()
-                    why = stop.requested or f"--stop-after {config.stop_after}"
-                    if dist.is_main:  # even with --quiet: the user needs this line
-                        print(f"stopped after step {self.step} ({why}); checkpoint "
-                              f"{self._latest()}\nresume with: bioseq pretrain --resume "
-                              f"{self.run_dir}", file=sys.stderr, flush=True)  # fmt: skip
-                    return self.run_dir
+                    return self._stop(stop)
         if dist.is_main:
-            save_model_atomic(self.run_dir / "final", self.model, self.data.tokenizer)
+            self._check_finite()
+            try:
+                save_model_atomic(self.run_dir / "final", self.model, self.data.tokenizer)
+            except OSError as err:
+                raise self._write_error(self.run_dir / "final", err) from None
             self._plot()
             if not self.quiet:
                 print(self._summary(time.perf_counter() - start_time), flush=True)
         dist.barrier()
+        return self.run_dir
+
+    def _stop(self, stop: StopSignal) -> Path:
+        """After the checkpoint of a stop: the resume command; a signal's stop raises
+        :class:`TrainingInterrupted` (exit 130 or 143), ``--stop-after`` returns."""
+        self._plot()
+        why = stop.requested or f"--stop-after {self.config.stop_after}"
+        message = (f"stopped after step {self.step} ({why}); checkpoint {self._latest()}\n"
+                   f"resume with: bioseq pretrain --resume {self.run_dir}")  # fmt: skip
+        self._note(message)
+        if stop.requested is not None:
+            raise TrainingInterrupted(message, stop.signum, reported=True)
         return self.run_dir
 
     def _train_step(self) -> tuple[float, int, float]:
@@ -221,7 +316,7 @@ class Trainer:
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         (loss_sum,) = dist.all_reduce_sum([loss_sum])
         loss = loss_sum / n_global
-        lr = self.scheduler.get_last_lr()[0]
+        lr = self.optimizer.param_groups[0]["lr"]
         if math.isfinite(loss) and math.isfinite(grad_norm):
             self.optimizer.step()
             self.counters["loss_sum"] += loss
@@ -292,8 +387,7 @@ class Trainer:
         c["loss_sum"], c["bits_sum"], c["loss_steps"] = 0.0, 0.0, 0
         interval.update(tokens=0, time=now)
         if self.dist.is_main:
-            with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(row) + "\n")
+            append_line(self.run_dir / "metrics.jsonl", json.dumps(row))
         return row
 
     def _merge_row(self, row: dict) -> dict:
@@ -315,6 +409,7 @@ class Trainer:
 
     # -- saving ------------------------------------------------------------------------------
     def _save(self, check_sync: bool = False) -> None:
+        self._check_finite()
         state = {"counters": dict(self.counters), "markov_bits_per_base": self.markov,
                  "world_size": self.dist.world_size}  # fmt: skip
         if check_sync and self.dist.enabled:  # DDP keeps replicas identical; prove it at the end
@@ -323,11 +418,27 @@ class Trainer:
                 raise RuntimeError(f"processes ended with different weights: {digests}")
             state["rank_digests"] = digests
         if self.dist.is_main:
-            save_checkpoint(
-                self.run_dir, self.step, self.model, self.data.tokenizer, self.optimizer,
-                self.scheduler, state, keep=self.config.keep_checkpoints,
-            )  # fmt: skip
+            try:
+                save_checkpoint(
+                    self.run_dir, self.step, self.model, self.data.tokenizer, self.optimizer,
+                    self.scheduler, state, keep=self.config.keep_checkpoints,
+                )  # fmt: skip
+            except OSError as err:
+                path = self.run_dir / "checkpoints" / f"step-{self.step}"
+                raise self._write_error(path, err) from None
         self.dist.barrier()
+
+    def _check_finite(self) -> None:
+        """Only finite weights are saved: NaN or infinite ones stop the run (exit 1)."""
+        if not weights_finite(self.model):
+            raise TrainingDiverged(
+                f"the weights became NaN or infinite by step {self.step}; not saved. Last good "
+                f"checkpoint: {self._latest()}. Try a lower --lr (now {self.config.lr:g}) or "
+                "--precision fp32"
+            )
+
+    def _write_error(self, path: Path, err: OSError) -> InputError:
+        return InputError(f"{os_error_message(path, err)}; last checkpoint: {self._latest()}")
 
     def _merge_summary(self, last: dict) -> list[str]:
         weight = self.model.config.reconstruction_weight
@@ -354,7 +465,10 @@ class Trainer:
             return
         if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
             png = self.run_dir / "loss.png"
-            plot_metrics(metrics, png, title=self._title(), unit=self.data.unit)
+            try:
+                plot_metrics(metrics, png, title=self._title(), unit=self.data.unit)
+            except OSError as err:
+                raise self._write_error(png, err) from None
 
     def _diverged(self) -> None:
         self._save()  # the weights are still the last finite ones: skipped steps change nothing
@@ -422,45 +536,8 @@ def format_merge_row(row: dict, total: int) -> str:
             parts.append(f"{name} MergeDNA loss {row[key]:.4f}")
     if row.get("bases_per_token") is not None:
         parts.append(f"{row['bases_per_token']:.2f} bases/token")
-    parts += [f"{row['tokens_per_s']:,.0f} bases/s", f"lr {row['lr']:.1e}"]
+    if row.get("tokens_per_s") is not None:
+        parts.append(f"{row['tokens_per_s']:,.0f} bases/s")
+    if row.get("lr") is not None:
+        parts.append(f"lr {row['lr']:.1e}")
     return " | ".join(parts)
-
-
-def _check_run_dir(config: TrainConfig) -> tuple[Path, TrainConfig]:
-    """The run directory and the resolved config; refuse to mix two runs in one directory."""
-    if config.out is None:
-        raise InputError("no output directory: pass --out DIR (or --resume DIR)")
-    run_dir = Path(config.out)
-    config = config.resolved()
-    if config.resume:
-        if not (run_dir / "config.yaml").is_file():
-            raise InputError(f"{run_dir}: not a run directory (no config.yaml) to resume")
-    elif run_dir.exists() and any(run_dir.iterdir()) and not config.overwrite:
-        raise InputError(
-            f"{run_dir}: already holds files; use --resume {run_dir} to continue that run, "
-            "--overwrite to replace it, or another --out"
-        )
-    return run_dir, config
-
-
-def _create_run_dir(run_dir: Path, config: TrainConfig, dist: Dist) -> None:
-    """Create the run directory (emptied of a previous run with ``overwrite``); write
-    ``config.yaml``."""
-    if dist.is_main:
-        if config.overwrite and not config.resume:
-            for name in ("final", "checkpoints"):
-                shutil.rmtree(run_dir / name, ignore_errors=True)
-            for name in ("metrics.jsonl", "loss.png", "config.yaml"):
-                (run_dir / name).unlink(missing_ok=True)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(config.with_absolute_paths().to_yaml(), "utf-8")
-    dist.barrier()
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines logged after the checkpoint being resumed (they will be logged again)."""
-    if not path.is_file():
-        return
-    lines = path.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if line.strip() and json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")

@@ -27,6 +27,23 @@ _CHUNK = 1 << 22  # symbols counted per numpy pass, to bound memory on large gen
 _MAX_TABLE = 1 << 28  # contexts x symbols
 
 
+def check_order(order: int, n_letters: int) -> None:
+    """InputError when an order-``order`` table over ``n_letters`` letters is too large.
+
+    >>> check_order(6, 20)
+    Traceback (most recent call last):
+    ...
+    bioseq.errors.InputError: markov_order 6 over 20 letters needs 1,280,000,000 counts; \
+at most 5 for 20 letters
+    """
+    if n_letters ** (order + 1) > _MAX_TABLE:
+        highest = max(k for k in range(64) if n_letters ** (k + 1) <= _MAX_TABLE)
+        raise InputError(
+            f"markov_order {order} over {n_letters} letters needs "
+            f"{n_letters ** (order + 1):,} counts; at most {highest} for {n_letters} letters"
+        )
+
+
 class MarkovModel:
     """Order-``order`` Markov chain over ``letters`` with add-``alpha`` smoothing."""
 
@@ -35,11 +52,7 @@ class MarkovModel:
             raise InputError(f"Markov order must be >= 0, not {order}")
         self.order, self.letters, self.alpha = order, letters, alpha
         self.size = len(letters)
-        if self.size ** (order + 1) > _MAX_TABLE:
-            raise InputError(
-                f"an order-{order} Markov model over {self.size} letters needs "
-                f"{self.size ** (order + 1):,} counts; lower markov_order"
-            )
+        check_order(order, self.size)
         self._index = np.full(256, 255, dtype=np.uint8)
         for i, letter in enumerate(letters):
             self._index[ord(letter)] = self._index[ord(letter.lower())] = i

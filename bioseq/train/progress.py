@@ -10,12 +10,15 @@ Ctrl-C / SIGTERM turned into a request to stop after the current step.
 from __future__ import annotations
 
 import contextlib
+import math
 import signal
 import sys
 import threading
 import time
 
 from tqdm.auto import tqdm
+
+from bioseq.errors import BioseqError
 
 
 def format_row(row: dict, total: int, eta: float | None = None, unit: str = "base") -> str:
@@ -28,8 +31,11 @@ def format_row(row: dict, total: int, eta: float | None = None, unit: str = "bas
         if row.get("markov_bits_per_base") is not None:
             val += f" (Markov {row['markov_bits_per_base']:.4f})"
         parts.append(val)
-    parts += [f"{row['tokens_per_s']:,.0f} tok/s", f"lr {row['lr']:.1e}"]
-    if eta is not None:
+    if row.get("tokens_per_s") is not None:
+        parts.append(f"{row['tokens_per_s']:,.0f} tok/s")
+    if row.get("lr") is not None:
+        parts.append(f"lr {row['lr']:.1e}")
+    if eta is not None and math.isfinite(eta):
         parts.append(f"eta {int(eta // 60)}m{int(eta % 60):02d}s")
     return " | ".join(parts)
 
@@ -64,10 +70,10 @@ class Progress:
             self.bar.update(step - self.bar.n)
             if row is not None:
                 postfix = {
-                    "loss": _fmt(row["train_loss"]),
-                    f"bits/{self.unit}": _fmt(row["train_bits_per_base"]),
+                    "loss": _fmt(row.get("train_loss")),
+                    f"bits/{self.unit}": _fmt(row.get("train_bits_per_base")),
                     "val": _fmt(self.val),
-                    "tok/s": f"{row['tokens_per_s']:,.0f}",
+                    "tok/s": f"{row.get('tokens_per_s') or 0:,.0f}",
                 }
                 self.bar.set_postfix(postfix, refresh=False)
         elif row is not None:
@@ -90,12 +96,24 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+class TrainingInterrupted(BioseqError):
+    """The run stopped on SIGINT or SIGTERM; ``exit_code`` is the shell's 128 + signal number
+    (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int, reported: bool = False) -> None:
+        super().__init__(message)
+        self.signum, self.exit_code = signum, 128 + signum
+        self.reported = reported  # the message is already on stderr
+
+
 class StopSignal:
     """Within ``with StopSignal() as stop``, SIGINT and SIGTERM set ``stop.requested`` (the
-    signal's name) instead of killing the process; a second one aborts at once."""
+    signal's name) instead of killing the process; a second one aborts at once
+    (:class:`TrainingInterrupted`)."""
 
     def __init__(self) -> None:
         self.requested: str | None = None
+        self.signum = 0
         self._previous: dict[int, object] = {}
 
     def __enter__(self) -> StopSignal:
@@ -110,9 +128,10 @@ class StopSignal:
         self._previous.clear()
 
     def _handle(self, signum: int, frame) -> None:
+        name = signal.Signals(signum).name
         if self.requested is not None:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
+            raise TrainingInterrupted(f"aborted by a second {name}", signum)
+        self.requested, self.signum = name, signum
         with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash the run
             print(f"\n{self.requested}: finishing this step and saving a checkpoint "
                   "(send it again to abort at once)", file=sys.stderr, flush=True)  # fmt: skip

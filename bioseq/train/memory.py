@@ -1,0 +1,141 @@
+"""Will a training step fit in memory? A rough estimate made before the model is built.
+
+A step holds the parameters, their gradients and AdamW's two moments (16 bytes a parameter in
+fp32) and the activations of one micro-batch, about ``d_model x (16 x n_layer + 8)`` floats a
+token plus the logits. Measured on CPU in fp32 a layer keeps 25-35 ``d_model`` floats a token,
+so the estimate is a lower bound: it refuses only what cannot fit (``--context 100000
+--batch-size 1000``), never a run that would have trained.
+
+>>> from bioseq.train.memory import format_bytes
+>>> format_bytes(3 * 2**30)
+'3.0 GiB'
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from bioseq.errors import InputError
+from bioseq.train.config import TrainConfig
+
+# parameters per layer in units of d_model^2 (presets: Hyena 12.6, Mamba 6.6, Transformer 12)
+LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12}
+LAYER_FLOATS = 16  # activation floats kept per token, layer and d_model (measured: 25-35)
+BYTES_PER_PARAM = 16  # fp32 weights, gradients and two AdamW moments
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""  # not reached
+
+
+def _int(value, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def estimate(config: TrainConfig, vocab: int, tokens: int) -> tuple[int, int, int]:
+    """``(parameters, bytes of parameters + gradients + AdamW state, activation bytes per
+    token)`` of a resolved config for a vocabulary of ``vocab`` tokens, at ``tokens`` tokens
+    per sequence."""
+    from bioseq.models.config import SIZES
+
+    preset, extra = SIZES[config.size], config.model_config
+    d = config.d_model or _int(extra.get("d_model"), preset["d_model"])
+    n = config.n_layer or _int(extra.get("n_layer"), preset["n_layer"])
+    if config.tokenizer == "merge":
+        n += 4  # the local encoder's merge layers and the decoder, roughly
+    vocab = math.ceil(vocab / 8) * 8
+    params = n * LAYER_PARAMS[config.model] * d * d + 2 * vocab * d
+    if config.model == "hyena":  # positional features, learned per position
+        params += n * 6 * max(tokens, _int(extra.get("max_seq_len"), 0))
+    per_token = 4 * (d * (LAYER_FLOATS * n + 8) + 3 * vocab)
+    return params, params * BYTES_PER_PARAM, per_token
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for this process: the device's free memory on CUDA; on CPU the system's
+    available memory (within a cgroup limit) shared by the processes of this node."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    free = [_meminfo_available(), _cgroup_free()]
+    known = [f for f in free if f is not None]
+    if not known:
+        return None
+    return min(known) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_free() -> int | None:
+    v1 = ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")
+    for limit, usage in (("memory.max", "memory.current"), v1):
+        try:
+            cap = Path("/sys/fs/cgroup", limit).read_text().strip()
+            used = Path("/sys/fs/cgroup", usage).read_text().strip()
+        except OSError:
+            continue
+        if cap.isdigit() and used.isdigit() and int(cap) < 2**60:
+            return max(0, int(cap) - int(used))
+    return None
+
+
+def check_memory(
+    config: TrainConfig, vocab: int, tokens: int, world_size: int, device: torch.device
+) -> None:
+    """InputError, saying what would fit, when a step of ``config`` (sequences of ``tokens``
+    tokens) cannot fit in the memory free on ``device``."""
+    free = available_memory(device)
+    if free is None:
+        return
+    params, fixed, per_token = estimate(config, vocab, tokens)
+    if device.type == "cuda" and config.precision != "fp32":
+        per_token //= 2  # bf16 activations
+    micro = max(1, config.batch_size // (world_size * config.grad_accum))
+    per_sequence = per_token * tokens
+    need = fixed + micro * per_sequence
+    if need <= free:
+        return
+    where = f"free on {device}" if device.type == "cuda" else "available"
+    head = (
+        f"a training step needs at least {format_bytes(need)} ({params / 1e6:,.1f} M parameters "
+        f"with gradients and AdamW state: {format_bytes(fixed)}; activations: "
+        f"{format_bytes(per_sequence)} per sequence of {tokens:,} tokens x {micro:,} per "
+        f"micro-batch) but {format_bytes(free)} is {where}"
+    )
+    raise InputError(f"{head}; {_advice(config, free - fixed, per_token, tokens, world_size)}")
+
+
+def _advice(config: TrainConfig, room: int, per_token: int, tokens: int, world_size: int) -> str:
+    if room <= 0:
+        return "the model alone does not fit: lower --size, --d-model or --n-layer"
+    fits = room // (per_token * tokens)
+    if fits < 1:
+        return (
+            f"not even one sequence of context {config.context:,} fits; at most about "
+            f"--context {max(1, room // per_token):,} (one sequence per micro-batch)"
+        )
+    share = config.batch_size // world_size
+    first = -(-share // fits)  # the least micro-batch count that fits; it must divide share
+    candidates = range(first, min(share, first + 10**5) + 1)
+    accum = next((g for g in candidates if share % g == 0), None)
+    if accum is None:
+        return f"about {fits:,} sequences fit at once: lower --batch-size"
+    return (
+        f"about {fits:,} sequences of this context fit at once: use --grad-accum {accum} "
+        f"(or lower --batch-size or --context)"
+    )
