@@ -123,8 +123,8 @@ def score_vcf(
     check_window(window, window_step)
     metrics_path, _ = output_paths(out)
     _check_outputs(out, metrics_path)
-    genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
     loaded = load_model(model, device)
+    genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
     meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
     if loaded.masked:
         meta.pop("reduce")
@@ -283,18 +283,55 @@ def score_mutations(
 
     if wildtype is None and alignment is None:
         raise InputError("give --wildtype (sequence, FASTA or alignment) or --alignment")
+    if threshold is not None and score_col is None:
+        raise InputError("--threshold needs --score-col (the measured column it cuts)")
     sequence, offset = mut.read_wildtype(wildtype or alignment, offset)
     table = mut.read_mutation_table(mutations)
+    table.check_columns(mutant_col=mutant_col, score_col=score_col, binary_col=binary_col)
+    if binary_col is not None:
+        mut.check_labels(table, binary_col)
+    measured = score_col is not None or binary_col is not None
+    metrics_path, plot_path = m.output_paths(out)
+    _check_outputs(out, *((metrics_path, plot_path) if measured else ()))
     model = _mutation_model(models, strategy, alignment, None if unweighted else theta,
                             pseudocount, batch_size, device)  # fmt: skip
     with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
         scores = mut.score_mutations(model, sequence, table, offset, mutant_col, score_col,
                                      progress=bar.update)  # fmt: skip
-    mut.write_mutation_scores(scores, table.columns, out)
+    metrics = m.mutation_metrics(scores, binary_col, threshold) if measured else None
+    pairs = [(s.score, s.measured) for s in scores if None not in (s.score, s.measured)]
+    extras = [] if metrics is None else [metrics_path, plot_path][: 1 + bool(pairs)]
+    with _written_together(extras) as (metrics_tmp, *plot_tmp):
+        if metrics is not None:
+            m.write_metrics(metrics_tmp, metrics)
+        if plot_tmp:
+            rho = "n/a" if metrics["spearman"] is None else f"{metrics['spearman']:.3f}"
+            title = f"{Path(mutations).name}: Spearman {rho} (n = {metrics['n_scored']:,})"
+            m.scatter_plot([p[0] for p in pairs], [p[1] for p in pairs], plot_tmp[0], title,
+                           xlabel=score_col or "measured")  # fmt: skip
+        mut.write_mutation_scores(scores, table.columns, out)  # OUT first, then the rest
+    _report_mutations(scores, sequence, offset, score_col, out)
+    if metrics is not None:
+        click.echo(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                             for k, v in metrics.items()))  # fmt: skip
+        click.echo(f"wrote {' and '.join(map(str, extras))}", err=True)
+
+
+def _report_mutations(scores, sequence: str, offset: int, score_col: str | None, out) -> None:
+    """The summary lines of score-mutations: counts, problems, unreadable measurements, and a
+    better --offset when most wild-type residues mismatch."""
+    from bioseq.tasks.variants import mutations as mut
+
     n_ok = sum(s.status == "ok" for s in scores)
     click.echo(f"scored {n_ok:,} of {len(scores):,} mutants; wrote {out}", err=True)
     problems = [(s.status, f"line {s.line}", s.detail) for s in scores if s.status != "ok"]
     _report_problems(problems, len(scores), "rows")
+    unreadable = [s for s in scores if s.measured_error]
+    if unreadable:
+        first = unreadable[0]
+        rows = f"{len(unreadable):,} row" + ("s have" if len(unreadable) > 1 else " has")
+        _warn(f"{rows} a {score_col} value that is not a number (line {first.line}: "
+              f"{first.measured_error[:30]!r}); left out of the metrics")  # fmt: skip
     if sum(s.status == "wildtype_mismatch" for s in scores) > len(scores) // 2:
         parsed = []
         for s in scores:
@@ -306,22 +343,6 @@ def score_mutations(
         if better is not None and better != offset:
             _warn(f"most wild-type residues do not match at offset {offset}; "
                   f"--offset {better} matches more")  # fmt: skip
-    if score_col is None:
-        return
-    metrics = m.mutation_metrics(scores, binary_col, threshold)
-    metrics_path, plot_path = m.output_paths(out)
-    m.write_metrics(metrics_path, metrics)
-    pairs = [(s.score, s.measured) for s in scores if None not in (s.score, s.measured)]
-    if pairs:
-        rho = metrics["spearman"]
-        rho_text = "n/a" if rho is None else f"{rho:.3f}"
-        title = f"{Path(mutations).name}: Spearman {rho_text} (n = {metrics['n_scored']:,})"
-        m.scatter_plot([p[0] for p in pairs], [p[1] for p in pairs], plot_path, title,
-                       xlabel=score_col)  # fmt: skip
-    text = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in metrics.items())  # fmt: skip
-    click.echo(text)
-    click.echo(f"wrote {metrics_path} and {plot_path}", err=True)
 
 
 # -- make-snv-vcf ---------------------------------------------------------------------------

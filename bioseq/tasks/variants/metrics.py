@@ -17,6 +17,7 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import atomic_output
 
 
 def spearman(scores: Sequence[float], measured: Sequence[float]) -> float:
@@ -38,25 +39,39 @@ def auroc(scores: Sequence[float], labels: Sequence[int | bool]) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+POSITIVE, NEGATIVE = ("1", "1.0", "true", "yes"), ("0", "0.0", "false", "no")
+MISSING = ("", "na", "nan", "n/a", "none", "null")
+
+
+def parse_label(value: str | float | None) -> int | None:
+    """A binary label: 1 (``1``, ``true``, ``yes``), 0 (``0``, ``false``, ``no``) or None
+    (empty, ``NA``, ``nan``); ValueError for anything else.
+
+    >>> parse_label("True"), parse_label("0"), parse_label("NA")
+    (1, 0, None)
+    """
+    text = str(value).strip().lower() if value is not None else ""
+    if text in POSITIVE:
+        return 1
+    if text in NEGATIVE:
+        return 0
+    if text in MISSING:
+        return None
+    raise ValueError(f"{value!r} is not a binary label (0/1, true/false, yes/no or empty)")
+
+
 def _labels(values: Sequence[str | float | None]) -> list[int | None]:
-    out = []
-    for value in values:
-        text = str(value).strip().lower() if value is not None else ""
-        if text in ("1", "1.0", "true", "yes"):
-            out.append(1)
-        elif text in ("0", "0.0", "false", "no"):
-            out.append(0)
-        else:
-            out.append(None)
-    return out
+    return [parse_label(value) for value in values]
 
 
 def mutation_metrics(
     scores, binary_col: str | None = None, threshold: float | None = None
 ) -> dict[str, float | int | None]:
     """``spearman``, ``n_scored`` (rows with a score and a measurement), ``n_skipped`` (rows
-    not scored), ``n_unmeasured``, and ``auroc`` against ``binary_col`` or ``measured >=
-    threshold`` when given. ``scores`` are :class:`~.mutations.MutationScore` rows."""
+    not scored), ``n_unmeasured`` (scored rows without a measurement), ``n_non_numeric`` (rows
+    whose measurement is there but not a number), and ``auroc`` against ``binary_col`` or
+    ``measured >= threshold`` when given. ``scores`` are :class:`~.mutations.MutationScore`
+    rows (a row with status ``duplicate`` carries no score, so counts once)."""
     scored = [s for s in scores if s.score is not None]
     pairs = [(s.score, s.measured) for s in scored if s.measured is not None]
     result: dict[str, float | int | None] = {
@@ -64,6 +79,7 @@ def mutation_metrics(
         "n_scored": len(pairs),
         "n_skipped": len(scores) - len(scored),
         "n_unmeasured": len(scored) - len(pairs),
+        "n_non_numeric": sum(bool(getattr(s, "measured_error", "")) for s in scores),
     }
     if binary_col is not None:
         labels = _labels([s.row.get(binary_col) for s in scored])
@@ -75,14 +91,16 @@ def mutation_metrics(
 
 
 def write_metrics(path: str | Path, metrics: dict) -> None:
-    Path(path).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    """``metrics`` as indented JSON; ``path`` is replaced only once the file is complete."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
 
 
 def scatter_plot(
     scores: Sequence[float], measured: Sequence[float], path: str | Path, title: str = "",
     xlabel: str = "measured", ylabel: str = "zero-shot score",
 ) -> None:  # fmt: skip
-    """A PNG scatter of model scores against measurements."""
+    """A PNG scatter of model scores against measurements (``path`` replaced once complete)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -94,8 +112,11 @@ def scatter_plot(
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
 
 
 def output_paths(out: str | Path) -> tuple[Path, Path]:

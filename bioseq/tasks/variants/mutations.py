@@ -4,9 +4,12 @@ Positions are residue numbers: ``wildtype[position - offset]`` is the wild-type 
 ``offset`` is the number of the sequence's first residue (1 by default; 24 for BLAT_ECOLX's
 alignment). Every row gets a status; a bad one never stops the run:
 
-``ok`` (scored), ``malformed`` (not ``H24C``-like), ``position_out_of_range``,
+``ok`` (scored), ``malformed`` (not ``H24C``-like), ``malformed_row`` (more or fewer fields
+than the header), ``invalid_residue`` (a mutant residue other than the 20 amino acids, or
+``*`` where the model's vocabulary has no stop), ``position_out_of_range``,
 ``wildtype_mismatch`` (the sequence has another residue there), ``sequence_mismatch`` (a
-ProteinGym ``mutated_sequence`` that the mutant does not produce), ``not_in_alignment`` (the
+ProteinGym ``mutated_sequence`` that the mutant does not produce), ``duplicate`` (a mutant
+already met on an earlier row: scored and counted once, there), ``not_in_alignment`` (the
 site-independent model has no column there) and ``unsupported_residue``.
 
 Tables: EVmutation (``;``-separated, ``#`` comment lines, column ``mutant``) and ProteinGym
@@ -31,8 +34,11 @@ from pathlib import Path
 from typing import Protocol
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import atomic_output
 from bioseq.tasks.variants.likelihood import PairScorer
+from bioseq.tasks.variants.metrics import MISSING, parse_label
 
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _MUTATION = re.compile(r"^([A-Za-z*])(\d+)([A-Za-z*])$")
 WILDTYPE_NAMES = {"", "wt", "_wt", "wildtype", "wild_type", "wild-type", "synonymous"}
 _GROUP = 256  # mutants per scoring group (progress granularity)
@@ -145,31 +151,78 @@ def read_wildtype(spec: str, offset: int | None = None) -> tuple[str, int]:
 
 @dataclass
 class MutationTable:
-    """A DMS table: header columns, rows (dicts of strings) and their line numbers."""
+    """A DMS table: header columns, rows (dicts of strings) and their line numbers;
+    ``errors`` says per row why it is malformed (``""`` when it is not)."""
 
     path: Path
     columns: list[str]
     rows: list[dict[str, str]]
     lines: list[int]
     delimiter: str
+    errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.errors = self.errors or [""] * len(self.rows)
+
+    def check_columns(self, **options: str | None) -> None:
+        """InputError naming the option, the column and the columns there are, for each
+        ``option=column`` (``mutant_col="mutant"``) naming no column; None is skipped."""
+        for option, column in options.items():
+            if column is not None and column not in self.columns:
+                flag = "--" + option.replace("_", "-")
+                raise InputError(f"{self.path}: {flag} {column!r} names no column (columns: "
+                                 f"{', '.join(self.columns)})")  # fmt: skip
 
 
 def read_mutation_table(path: str | Path) -> MutationTable:
-    """Read an EVmutation (``;``, ``#`` comments) or ProteinGym/CSV/TSV mutation table."""
+    """Read an EVmutation (``;``, ``#`` comments) or ProteinGym/CSV/TSV mutation table.
+
+    Each line is one row (a quoted field cannot span lines). A row with more or fewer fields
+    than the header is kept with its ``errors`` entry set; binary content, text that is not
+    UTF-8 and an unclosed quote are one-line InputErrors naming the line.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        numbered = [(n, line) for n, line in enumerate(handle, start=1)
-                    if line.strip() and not line.startswith("#")]  # fmt: skip
+    numbered = [(n, line) for n, line in enumerate(_text(path).split("\n"), start=1)
+                if line.strip() and not line.startswith("#")]  # fmt: skip
     if not numbered:
         raise InputError(f"{path}: no header line (the table is empty)")
-    header = numbered[0][1]
-    delimiter = max(";\t,", key=header.count)
-    reader = csv.reader([line for _, line in numbered], delimiter=delimiter)
-    columns = [c.strip() for c in next(reader)]
-    rows = [dict(zip(columns, (v.strip() for v in values), strict=False)) for values in reader]
-    return MutationTable(path, columns, rows, [n for n, _ in numbered[1:]], delimiter)
+    delimiter = max(";\t,", key=numbered[0][1].count)
+    columns = [c.strip() for c in _fields(path, *numbered[0], delimiter)]
+    rows, errors = [], []
+    for number, line in numbered[1:]:
+        values = _fields(path, number, line, delimiter)
+        rows.append(dict(zip(columns, (v.strip() for v in values), strict=False)))
+        errors.append("" if len(values) == len(columns) else
+                      f"{_count(len(values), 'field')}, but the header has {len(columns)}")
+    return MutationTable(path, columns, rows, [n for n, _ in numbered[1:]], delimiter, errors)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _text(path: Path) -> str:
+    """The file as text; InputError naming the line of a NUL byte or of bytes not UTF-8."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        line = data[: data.index(b"\0")].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: binary content (a NUL byte); expected a text table")
+    try:
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: byte 0x{data[err.start]:02X} is not UTF-8 text; "
+                         "expected a text table") from None  # fmt: skip
+
+
+def _fields(path: Path, number: int, line: str, delimiter: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as err:
+        why = "an unclosed quote" if line.count('"') % 2 else str(err)
+        raise InputError(f"{path}:{number}: cannot split into fields ({why})") from None
 
 
 def _number(text: str | None) -> float | None:
@@ -194,6 +247,7 @@ class MutationScore:
     measured: float | None = None
     line: int | None = None
     row: dict[str, str] = field(default_factory=dict)
+    measured_error: str = ""  # the measured text when it is not a number (left out)
 
 
 class MutationModel(Protocol):
@@ -245,6 +299,12 @@ class CausalMutationScorer:
                 total[i] += pair.llr("sum") / len(self.scorers)
         return total
 
+    @property
+    def residues(self) -> str:
+        """Mutant residues it scores: the 20, and ``*`` where every tokenizer has a ``*``."""
+        stop = all("*" in getattr(s.tokenizer, "get_vocab", dict)() for s, _ in self.scorers)
+        return AMINO_ACIDS + ("*" if stop else "")
+
     def score_mutants(self, wildtype: str, offset: int, mutants: Sequence[Mutant], progress=None):
         seqs = [apply_mutant(wildtype, m, offset) for m in mutants]
         return [(s, "ok") for s in self.score_sequences(wildtype, seqs, progress)]
@@ -254,25 +314,26 @@ def score_mutations(
     model: MutationModel, wildtype: str, table: MutationTable, offset: int = 1,
     mutant_col: str = "mutant", score_col: str | None = None, progress=None,
 ) -> list[MutationScore]:  # fmt: skip
-    """Check and score every row of ``table``; one :class:`MutationScore` per row, in order."""
-    for column in (mutant_col, score_col):
-        if column is not None and column not in table.columns:
-            raise InputError(f"{table.path}: no column {column!r} (columns: "
-                             f"{', '.join(table.columns)})")  # fmt: skip
-    results, todo = [], []
-    for row, line in zip(table.rows, table.lines, strict=True):
+    """Check and score every row of ``table``; one :class:`MutationScore` per row, in order.
+
+    A mutant met again (same substitutions, in any order) gets status ``duplicate`` and no
+    score: it is scored, and counted in the metrics, once, on its first row.
+    """
+    table.check_columns(mutant_col=mutant_col, score_col=score_col)
+    residues = getattr(model, "residues", AMINO_ACIDS)
+    results, todo, first_line = [], [], {}
+    for row, line, error in zip(table.rows, table.lines, table.errors, strict=True):
         result = MutationScore(row.get(mutant_col, ""), line=line, row=row)
-        result.measured = _number(row.get(score_col)) if score_col else None
         results.append(result)
-        try:
-            mutant = parse_mutant(result.mutant)
-        except InputError as err:
-            result.status, result.detail = "malformed", str(err)
-            continue
-        problem = check_mutant(mutant, wildtype, offset)
-        expected = row.get("mutated_sequence")
-        if problem is None and expected and expected != apply_mutant(wildtype, mutant, offset):
-            problem = ("sequence_mismatch", f"{result.mutant}: mutated_sequence differs")
+        if score_col:
+            result.measured, result.measured_error = _measurement(row.get(score_col))
+        mutant, problem = _check_row(result, error, wildtype, offset, residues)
+        if problem is None:
+            key = tuple(sorted(mutant, key=lambda sub: sub.position))
+            if key in first_line:
+                problem = ("duplicate", f"{result.mutant or 'wild type'}: the same mutant as "
+                           f"line {first_line[key]} (scored there)")  # fmt: skip
+            first_line.setdefault(key, line)
         if problem is not None:
             result.status, result.detail = problem
             continue
@@ -286,11 +347,66 @@ def score_mutations(
     return results
 
 
+def _check_row(
+    result: MutationScore, error: str, wildtype: str, offset: int, residues: str
+) -> tuple[Mutant | None, tuple[str, str] | None]:
+    """The row's mutant and ``(status, detail)`` of its first problem, if any."""
+    if error:
+        return None, ("malformed_row", error)
+    try:
+        mutant = parse_mutant(result.mutant)
+    except InputError as err:
+        return None, ("malformed", str(err))
+    problem = check_residues(mutant, residues) or check_mutant(mutant, wildtype, offset)
+    expected = result.row.get("mutated_sequence")
+    if problem is None and expected and expected != apply_mutant(wildtype, mutant, offset):
+        problem = ("sequence_mismatch", f"{result.mutant}: mutated_sequence differs")
+    return mutant, problem
+
+
+def check_residues(mutant: Mutant, residues: str = AMINO_ACIDS) -> tuple[str, str] | None:
+    """``("invalid_residue", detail)`` for the first substitution to a residue the model does
+    not score: anything but the 20 amino acids, and ``*`` (a stop) unless ``residues`` has it.
+
+    >>> check_residues(parse_mutant("H24Z"))
+    ('invalid_residue', "H24Z: 'Z' is not one of the 20 amino acids (ACDEFGHIKLMNPQRSTVWY)")
+    """
+    for sub in mutant:
+        if sub.mt not in residues:
+            why = "a stop, and the model's vocabulary has none" if sub.mt == "*" else \
+                f"not one of the 20 amino acids ({AMINO_ACIDS})"  # fmt: skip
+            return "invalid_residue", f"{sub}: {sub.mt!r} is {why}"
+    return None
+
+
+def check_labels(table: MutationTable, column: str) -> None:
+    """InputError at the first row (``file:line``) whose ``column`` is not a binary label
+    (see :func:`~bioseq.tasks.variants.metrics.parse_label`); malformed rows are skipped."""
+    table.check_columns(binary_col=column)
+    for row, line, error in zip(table.rows, table.lines, table.errors, strict=True):
+        if error:
+            continue
+        try:
+            parse_label(row.get(column))
+        except ValueError as err:
+            raise InputError(f"{table.path}:{line}: column {column!r}: {err}") from None
+
+
+def _measurement(text: str | None) -> tuple[float | None, str]:
+    """``(value, "")``, ``(None, "")`` when missing (empty, NA, nan), or ``(None, text)`` when
+    the text is not a finite number."""
+    if text is None or text.strip().lower() in MISSING:
+        return None, ""
+    value = _number(text)
+    return (value, "") if value is not None else (None, text.strip())
+
+
 def write_mutation_scores(scores: Sequence[MutationScore], columns: Sequence[str], out) -> None:
-    """CSV: the input columns, then ``score`` and ``status`` (score empty when not scored)."""
+    """CSV: the input columns, then ``score`` and ``status`` (score empty when not scored);
+    ``out`` is replaced only once the file is complete."""
     extra = [c for c in ("score", "status") if c in columns]
     names = list(columns) + [f"bioseq_{c}" if c in extra else c for c in ("score", "status")]
-    with open(out, "w", encoding="utf-8", newline="") as handle:
+    with atomic_output(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(names)
         for s in scores:
