@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from itertools import islice
 from pathlib import Path
 from typing import Literal
@@ -42,7 +43,7 @@ def head_lines(path: str | Path, n: int = 200) -> list[str]:
     try:
         with opener(path, "rt", encoding="latin-1", newline=None) as handle:
             return [line.rstrip("\r\n") for line in islice(handle, n)]
-    except (EOFError, OSError) as err:
+    except (EOFError, OSError, zlib.error) as err:
         raise InputError(f"{path}: truncated or corrupt gzip file ({err})") from None
 
 
@@ -62,6 +63,8 @@ def detect_format(path: str | Path) -> Format:
         return "genbank"
     if first.startswith("##gff-version"):
         return "gff"
+    if first.startswith(";"):  # FASTA ';' comment lines before the first header (as iter_fasta)
+        first = next((line for line in lines if not line.startswith(";")), first)
     if first.startswith(">"):
         return "alignment" if _suffix(path) in ALIGNMENT_SUFFIXES else "fasta"
     if _suffix(path) in GENBANK_SUFFIXES:

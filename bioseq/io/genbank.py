@@ -468,7 +468,10 @@ def _parse(path: Path) -> list[SeqRecord]:
                 records = list(SeqIO.parse(handle, "genbank"))
         except (EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise _gzip_error(path, err) from None
-        except ValueError as err:
+        except (ValueError, AssertionError, IndexError, KeyError, TypeError) as err:
+            # Biopython's scanner fails on damaged files in several ways, not only ValueError
+            # (an AssertionError for a feature line that neither starts nor continues a
+            # /qualifier, for one)
             message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise InputError(f"{path}: malformed GenBank file ({message})") from None
     for warning in caught:
