@@ -153,6 +153,19 @@ def test_score_mutations_replaces_csv_metrics_and_plot_together(data, tmp_path, 
     assert [p.read_bytes() for p in written] == before and not leftovers(tmp_path)
 
 
+def test_score_vcf_metrics_are_replaced_with_the_output(data, tmp_path, monkeypatch):
+    genbank, snvs = _odd_genbank(tmp_path), tmp_path / "snvs.vcf"
+    assert run("make-snv-vcf", "--genbank", genbank, "--all-cds", "--out", snvs).exit_code == 0
+    out, metrics = tmp_path / "s.tsv", tmp_path / "s.metrics.json"
+    args = ["score-vcf", "--model", data / "dna", "--fasta", genbank, "--vcf", snvs, "--out",
+            out, "--window", 16, "--no-progress"]  # fmt: skip
+    assert run(*args).exit_code == 0 and json.loads(metrics.read_text())["n_scored"] == 63
+    before = out.read_bytes(), metrics.read_bytes()
+    monkeypatch.setattr("bioseq.tasks.variants.vcf.tsv_rows", _raise(DISK_FULL))
+    one_line_error(run(*args, "--strand", "both"), "no space left on the device")
+    assert (out.read_bytes(), metrics.read_bytes()) == before and not leftovers(tmp_path)
+
+
 def test_make_snv_vcf_failure_keeps_the_old_output(tmp_path, monkeypatch):
     genbank, out = _odd_genbank(tmp_path), tmp_path / "snvs.vcf"
     out.write_text("old\n")
