@@ -186,15 +186,15 @@ def _read_weights(path: Path, model_class) -> dict[str, torch.Tensor]:
 
 def load_latest_checkpoint(
     run_dir: Path, model, optimizer, scheduler
-) -> tuple[Path | None, dict[str, Any] | None, list[str]]:
-    """Restore the newest intact checkpoint of ``run_dir``: ``(its path, its state, why each
-    newer one was skipped)``; ``(None, None, reasons)`` when no checkpoint is intact."""
+) -> tuple[Path | None, dict[str, Any] | None, list[tuple[Path, str]]]:
+    """Restore the newest intact checkpoint of ``run_dir``: ``(its path, its state, [(newer
+    damaged checkpoint, why)])``; ``(None, None, damaged)`` when no checkpoint is intact."""
     skipped = []
     for path in reversed(list_checkpoints(run_dir)):
         try:
             return path, load_checkpoint(path, model, optimizer, scheduler), skipped
         except InputError as err:
-            skipped.append(str(err))
+            skipped.append((path, str(err)))
     return None, None, skipped
 
 

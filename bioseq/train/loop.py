@@ -387,7 +387,11 @@ class Trainer:
         c["loss_sum"], c["bits_sum"], c["loss_steps"] = 0.0, 0.0, 0
         interval.update(tokens=0, time=now)
         if self.dist.is_main:
-            append_line(self.run_dir / "metrics.jsonl", json.dumps(row))
+            path = self.run_dir / "metrics.jsonl"
+            try:
+                append_line(path, json.dumps(row))
+            except OSError as err:
+                raise self._write_error(path, err) from None
         return row
 
     def _merge_row(self, row: dict) -> dict:
@@ -438,7 +442,9 @@ class Trainer:
             )
 
     def _write_error(self, path: Path, err: OSError) -> InputError:
-        return InputError(f"{os_error_message(path, err)}; last checkpoint: {self._latest()}")
+        latest = self._latest()
+        kept = f"last checkpoint: {latest}" if latest else "no checkpoint yet"
+        return InputError(f"{os_error_message(path, err)}; {kept}")
 
     def _merge_summary(self, last: dict) -> list[str]:
         weight = self.model.config.reconstruction_weight

@@ -106,9 +106,7 @@ def _entries(run_dir: Path) -> list[str]:
     """The names in ``run_dir`` other than the lock and temporary leftovers ([] if absent)."""
     if not run_dir.is_dir():
         return []
-    return [
-        p.name for p in run_dir.iterdir() if p.name != LOCK_FILE and not _temporary(p.name)
-    ]
+    return [p.name for p in run_dir.iterdir() if p.name != LOCK_FILE and not _temporary(p.name)]
 
 
 def _temporary(name: str) -> bool:
@@ -197,15 +195,15 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def append_line(path: Path, line: str) -> None:
     """Append ``line`` to ``path``; on a write error (disk full) cut the file back to where
-    it was, so no partial line stays, and raise a one-line InputError."""
+    it was, so that no partial line stays, and raise the OSError."""
     size = path.stat().st_size if path.exists() else 0
     try:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
-    except OSError as err:
+    except OSError:
         with contextlib.suppress(OSError):
             os.truncate(path, size)
-        raise InputError(os_error_message(path, err)) from None
+        raise
 
 
 def truncate_metrics(path: Path, step: int) -> None:
