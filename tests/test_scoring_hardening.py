@@ -324,6 +324,18 @@ def test_truncated_compressed_input_is_one_line(data, tmp_path, kind):
         assert "after line" in result.output
 
 
+def test_nul_bytes_in_a_vcf(data, tmp_path):
+    vcf = tmp_path / "nul.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##x=\0\n" + VCF_HEADER.split("\n", 1)[1])
+    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
+                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    one_line_error(result, f"{vcf}:2: binary content")
+    vcf.write_text(VCF_HEADER + "chr1\t50\t.\tA\tC\0\t.\t.\t.\n")
+    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
+                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    assert result.exit_code == 0 and "malformed_line: line 4: binary content" in result.output
+
+
 def test_malformed_lines_are_kept_in_the_vcf_output(data, tmp_path):
     vcf = tmp_path / "bad.vcf"
     lines = [f"chr1\t50\t.\t{SEQ[49]}\t{OTHER[SEQ[49]]}\t.\t.\t.", "chr1\tabc\t.\tA\tC\t.\t.\t.",

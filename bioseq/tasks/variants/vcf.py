@@ -151,6 +151,9 @@ def _read_text(path: Path) -> VcfData:
         if not line.strip():
             continue
         if line.startswith("#") and not entries:
+            if "\0" in line:
+                raise InputError(f"{path}:{number}: binary content (a NUL byte) in the header; "
+                                 "expected a VCF file")  # fmt: skip
             header.append(line)
             continue
         problem = _check_line(line, header)
@@ -167,7 +170,12 @@ def _read_text(path: Path) -> VcfData:
     with tempfile.TemporaryDirectory(prefix="bioseq-vcf-") as tmp:
         checked = Path(tmp) / "checked.vcf"
         checked.write_text("\n".join(header + [line for _, line in good]) + "\n")
-        with pysam.VariantFile(str(checked)) as handle:
+        try:
+            handle = pysam.VariantFile(str(checked))
+        except (OSError, ValueError):
+            raise InputError(f"{path}: htslib cannot read the VCF header (lines 1-"
+                             f"{len(header)}); expected '##' meta lines and '#CHROM...'") from None
+        with handle:
             vcf_header, _ = _read_pysam(handle, [entry for entry, _ in good])
     return VcfData(path, vcf_header, entries)
 
@@ -194,6 +202,8 @@ def _check_line(line: str, header: list[str]) -> str | None:
     """Why a data line is malformed, or None."""
     if line.startswith("#"):
         return "a header line among the records"
+    if "\0" in line:
+        return "binary content (a NUL byte)"
     fields = line.split("\t")
     if len(fields) < 8:
         return f"expected at least 8 tab-separated columns, found {len(fields)}"
