@@ -45,7 +45,7 @@ import torch
 from bioseq.errors import InputError
 from bioseq.io.source import SequenceSource
 from bioseq.tasks.variants.dna import STATUSES as DNA_STATUSES
-from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, _Plan
+from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, _Plan, short
 from bioseq.tasks.variants.likelihood import encode
 
 STATUSES = {
@@ -169,7 +169,8 @@ class MaskedMarginalScorer(DnaVariantScorer):
         plan, status, detail = super().plan(variant)
         if plan is not None and plan.indel:
             return None, "indel_unsupported", (
-                f"REF {variant.ref} / ALT {variant.alt}: masked models score substitutions only"
+                f"REF {short(variant.ref)} / ALT {short(variant.alt)}: masked models score "
+                "substitutions only"
             )  # fmt: skip
         return plan, status, detail
 
