@@ -562,13 +562,22 @@ def _make_cds(where: str, feature: SeqFeature, length: int) -> CDS:
         gene=_qualifier(feature, "gene"),
         protein_id=_qualifier(feature, "protein_id"),
         codon_start=codon_start,
-        transl_table=_int_qualifier(where, feature, "transl_table", 11),
+        transl_table=_transl_table(where, label, feature),
         translation=_qualifier(feature, "translation"),
         pseudo="pseudo" in feature.qualifiers or "pseudogene" in feature.qualifiers,
         partial_5prime=_partial_5prime(parts[0], strands[0]),
         transl_except=_transl_except(where, label, feature),
         part_strands=strands,
     )
+
+
+def _transl_table(where: str, label: str, feature: SeqFeature) -> int:
+    table = _int_qualifier(where, feature, "transl_table", 11)
+    if table not in CodonTable.unambiguous_dna_by_id:
+        known = ", ".join(map(str, sorted(CodonTable.unambiguous_dna_by_id)))
+        raise InputError(f"{where}: CDS {label!r} has /transl_table={table}, not an NCBI "
+                         f"translation table ({known})")  # fmt: skip
+    return table
 
 
 def _partial_5prime(first_part: object, strand: int) -> bool:
