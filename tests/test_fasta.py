@@ -318,8 +318,8 @@ def test_invalid_character_line_number(tmp_path, compression, newline):
     data = newline.join(lines).encode() + newline.encode()
     path = write(tmp_path / "genome.fa.gz", data, compression)
     expected = (r"genome\.fa\.gz:11: invalid character 'J' in contig 'chr1' \(expected DNA: "
-                r"ACGTN or ambiguity codes RYSWKMBDHV; fix the file, or read it as N with "
-                r"--invalid N \(bioseq info\) or invalid='unknown' \(Python\)\)")
+                r"ACGTN or ambiguity codes RYSWKMBDHV; fix the file, or read such characters as N "
+                r"with --invalid N \(info, fetch, score-vcf\) or invalid='unknown' \(Python\)\)")
     if compression == "gzip":  # parsed into memory, so checked on opening
         with pytest.raises(InputError, match=expected):
             Genome(path)

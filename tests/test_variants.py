@@ -368,7 +368,9 @@ def test_bad_vcf_records_are_reported_and_the_rest_scored(tmp_path, genome, mamb
                out_vcf, "--window", 64, "--no-progress").exit_code == 0  # fmt: skip
     with pysam.VariantFile(str(out_vcf)) as handle:
         records = list(handle)
-        assert len(records) == len(data.entries) - 2  # every parsable record kept
+        assert len(records) == len(data.entries)  # malformed lines kept, with a status
+        statuses = [r.info["BIOSEQ_STATUS"] for r in records]
+        assert sum("malformed_line" in str(s) for s in statuses) == 2
         assert "bioseq_skipped" in str(handle.header)
     (half,) = [r for r in records if r.pos == 45]
     assert half.info["BIOSEQ_STATUS"] == ("ok", "symbolic_allele")

@@ -108,8 +108,8 @@ def _invalid_message(
         hint = (f"ambiguity codes are rejected with ambiguous='error'; use ambiguous='unknown' "
                 f"to map them to {alphabet.unknown}")
     else:
-        hint = (f"fix the file, or read it as {alphabet.unknown} with --invalid N "
-                f"(bioseq info) or invalid='unknown' (Python)")
+        hint = (f"fix the file, or read such characters as {alphabet.unknown} with --invalid N "
+                f"(info, fetch, score-vcf) or invalid='unknown' (Python)")
     return located(
         label, line,
         f"{what} in contig {contig!r} (expected {alphabet.name}: {alphabet.describe()}; {hint})",
