@@ -237,3 +237,40 @@ def test_tokenizer_train_never_replaces_out_unasked(tmp_path):
                  "-q")  # fmt: skip
     assert result.exit_code == 0, result.output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
+
+
+def scoring_commands(folder, tmp_path) -> dict[str, list]:
+    """score-vcf and score-mutations over tiny, valid inputs, loading ``folder``."""
+    fasta = tmp_path / "ref.fa"
+    fasta.write_text(">chr1\n" + "ACGT" * 50 + "\n")
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n"
+                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t50\t.\tC\tA\t.\t.\t.\n")
+    table = tmp_path / "dms.csv"
+    table.write_text("mutant,score\nM1A,0.5\nK2A,0.1\n")
+    return {
+        "score-vcf": ["score-vcf", "--model", folder, "--fasta", fasta, "--vcf", vcf,
+                      "--out", tmp_path / "s.tsv", "--window", 64, "--no-progress"],
+        "score-mutations": ["score-mutations", "--model", folder, "--wildtype", "MKV",
+                            "--mutations", table, "--out", tmp_path / "m.csv", "--no-progress"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["score-vcf", "score-mutations"])
+def test_scoring_commands_refuse_auto_map_folders(tiny_dir, tmp_path, command):
+    marker = tmp_path / "marker"
+    folder = with_auto_map(tiny_dir, tmp_path, marker)
+    args = scoring_commands(folder, tmp_path)[command]
+    line = one_line_error(run(*args, input="y\ny\n"))
+    assert "--trust-remote-code" in line and str(folder) in line
+    assert not marker.exists()
+    assert not (tmp_path / "s.tsv").exists() and not (tmp_path / "m.csv").exists()
+
+
+@needs_no_cuda
+@pytest.mark.parametrize("command", ["score-vcf", "score-mutations"])
+@pytest.mark.parametrize("device", ["cuda", "warp-drive"])
+def test_scoring_commands_check_the_device_in_one_line(tiny_dir, tmp_path, command, device):
+    args = scoring_commands(tiny_dir, tmp_path)[command]
+    line = one_line_error(run(*args, "--device", device))
+    assert "--device" in line

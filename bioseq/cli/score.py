@@ -87,6 +87,9 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
     help="Snap windows to this grid so nearby SNVs share one reference window.",
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Run Python code that a model folder ships (auto_map). Off by default: only "
+                   "for folders you trust.")  # fmt: skip
 @click.option(
     "--invalid",
     type=click.Choice(["error", "N"]),
@@ -97,7 +100,8 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def score_vcf(
     model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str, reduce: str,
-    batch_size: int, window_step: int, device: str | None, invalid: str, progress: bool,
+    batch_size: int, window_step: int, device: str | None, trust_remote_code: bool,
+    invalid: str, progress: bool,
 ) -> None:  # fmt: skip
     """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
 
@@ -123,7 +127,7 @@ def score_vcf(
     check_window(window, window_step)
     metrics_path, _ = output_paths(out)
     _check_outputs(out, metrics_path)
-    loaded = load_model(model, device)
+    loaded = load_model(model, device, trust_remote_code=trust_remote_code)
     genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
     meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
     if loaded.masked:
@@ -170,7 +174,8 @@ def score_vcf(
 # -- score-mutations ------------------------------------------------------------------------
 
 
-def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device):
+def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
+                    trust_remote_code=False):  # fmt: skip
     """The scorer named by --model (site-independent or one/two causal models)."""
     from bioseq.tasks.variants.loading import load_model
     from bioseq.tasks.variants.mutations import CausalMutationScorer
@@ -183,7 +188,8 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
     if "site-independent" in models:
         raise InputError("--model site-independent cannot be combined with other models")
     why = "scores DNA only (score-vcf); score-mutations needs a causal protein LM"
-    loaded = [load_model(m, device, causal_only=why) for m in models]
+    loaded = [load_model(m, device, causal_only=why, trust_remote_code=trust_remote_code)
+              for m in models]  # fmt: skip
     pairs = {id(x): (x.model, x.tokenizer) for x in loaded}
     if strategy == "causal":
         if len(loaded) != 1:
@@ -256,14 +262,18 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
 @click.option("--unweighted", is_flag=True, help="Site-independent without sequence weights.")
 @click.option("--pseudocount", type=float, default=0.1, show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
-@click.option("--device", default=None)
+@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
+@click.option("--trust-remote-code", is_flag=True,
+              help="Run Python code that a model folder ships (auto_map). Off by default: only "
+                   "for folders you trust.")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--out", required=True, help="OUT.csv (also OUT.metrics.json, OUT.scatter.png).")
 def score_mutations(
     models: tuple[str, ...], wildtype: str | None, offset: int | None, mutations: str,
     mutant_col: str, score_col: str | None, strategy: str, alignment: str | None,
     binary_col: str | None, threshold: float | None, theta: float, unweighted: bool,
-    pseudocount: float, batch_size: int, device: str | None, progress: bool, out: str,
+    pseudocount: float, batch_size: int, device: str | None, trust_remote_code: bool,
+    progress: bool, out: str,
 ) -> None:  # fmt: skip
     """Zero-shot scores of protein substitutions (H24C, H24C:G45A) in a DMS table.
 
@@ -294,7 +304,7 @@ def score_mutations(
     metrics_path, plot_path = m.output_paths(out)
     _check_outputs(out, *((metrics_path, plot_path) if measured else ()))
     model = _mutation_model(models, strategy, alignment, None if unweighted else theta,
-                            pseudocount, batch_size, device)  # fmt: skip
+                            pseudocount, batch_size, device, trust_remote_code)  # fmt: skip
     with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
         scores = mut.score_mutations(model, sequence, table, offset, mutant_col, score_col,
                                      progress=bar.update)  # fmt: skip
