@@ -438,3 +438,13 @@ def test_module_doctests():
 
     for module in (memory, rundir):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_empty_and_badly_tagged_yaml(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("")
+    assert load_yaml(path) == TrainConfig()
+    for text in ("steps: 1\nout: !!timestamp x\n", "steps: !!int x\n", "out: 2001-13-45\n"):
+        path.write_text(text)
+        with pytest.raises(InputError, match=r"run.yaml: invalid YAML value \("):
+            load_yaml(path)

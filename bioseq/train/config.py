@@ -336,6 +336,9 @@ def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
         raise InputError(located(path, line, f"invalid YAML: {problem}")) from None
     except RecursionError:
         raise InputError(f"{path}: invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as err:  # a bad tagged value
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise InputError(f"{path}: invalid YAML value ({first})") from None
     duplicate = _duplicate_key(node)
     if duplicate is not None:
         key, line = duplicate
@@ -345,9 +348,8 @@ def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise InputError(f"{path}: expected a mapping of keys to values, found a {kind}")
-    lines = {
-        k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)
-    }
+    keys = [k for k, _ in node.value if isinstance(k, yaml.ScalarNode)] if node else []
+    lines = {k.value: k.start_mark.line + 1 for k in keys}
     return merge(base or TrainConfig(), data, source=str(path), lines=lines)
 
 
