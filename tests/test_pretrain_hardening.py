@@ -448,3 +448,16 @@ def test_empty_and_badly_tagged_yaml(tmp_path):
         path.write_text(text)
         with pytest.raises(InputError, match=r"run.yaml: invalid YAML value \("):
             load_yaml(path)
+
+
+def test_a_second_signal_aborts_with_the_signal_exit_code():
+    from bioseq.train.progress import StopSignal, TrainingInterrupted
+
+    with pytest.raises(TrainingInterrupted, match="aborted by a second SIGTERM") as err:
+        with StopSignal() as stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+            assert stop.requested == "SIGTERM"
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    assert err.value.exit_code == 143

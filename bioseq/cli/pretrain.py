@@ -175,3 +175,6 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         if not err.reported:
             click.echo(f"bioseq: {err}", err=True)
         sys.exit(err.exit_code)
+    except KeyboardInterrupt:  # Ctrl-C outside the loop (loading data, writing final/)
+        click.echo("bioseq: interrupted", err=True)
+        sys.exit(130)
