@@ -259,7 +259,9 @@ def test_a_run_killed_before_its_first_checkpoint_restarts(tmp_path):
     assert "no checkpoint yet; starting from step 0" in result.stderr
     assert [r["step"] for r in metrics(run)] == [1, 2, 3]
     assert not (run / ".final-abc").exists() and not (run / "checkpoints" / ".step-2-xyz").exists()
-    shutil.rmtree(run / "checkpoints")
+    shutil.rmtree(run / "checkpoints")  # a finished model is not retrained by --resume
+    line = one_error_line(run_cli("pretrain", "--resume", run, "--quiet"))
+    assert "has final/ but no checkpoint to resume from" in line, line
     shutil.rmtree(run / "final")  # killed early again: the same --out starts afresh
     result = run_cli("pretrain", LAMBDA, "--out", run, "--steps", "2", *TINY_FLAGS, "--quiet")
     assert result.exit_code == 0, result.output
@@ -453,11 +455,11 @@ def test_empty_and_badly_tagged_yaml(tmp_path):
 def test_a_second_signal_aborts_with_the_signal_exit_code():
     from bioseq.train.progress import StopSignal, TrainingInterrupted
 
-    with pytest.raises(TrainingInterrupted, match="aborted by a second SIGTERM") as err:
-        with StopSignal() as stop:
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.01)  # the handler runs between bytecodes of the main thread
-            assert stop.requested == "SIGTERM"
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(1)
+    aborted = pytest.raises(TrainingInterrupted, match="aborted by a second SIGTERM")
+    with aborted as err, StopSignal() as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs between bytecodes of the main thread
+        assert stop.requested == "SIGTERM"
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
     assert err.value.exit_code == 143

@@ -201,6 +201,9 @@ class Trainer:
         if ckpt is None:
             if skipped:
                 raise InputError(f"{self.run_dir}: no intact checkpoint to resume from ({reasons})")
+            if (self.run_dir / "final").exists():
+                raise InputError(f"{self.run_dir}: has final/ but no checkpoint to resume from; "
+                                 "--overwrite trains it again from the start")  # fmt: skip
             self._note(f"{self.run_dir}: no checkpoint yet; starting from step 0")
             return []
         if skipped:
@@ -262,8 +265,8 @@ class Trainer:
                     self._save(check_sync=final)
                 if stopping and not final:
                     return self._stop(stop)
+        self._check_finite()
         if dist.is_main:
-            self._check_finite()
             try:
                 save_model_atomic(self.run_dir / "final", self.model, self.data.tokenizer)
             except OSError as err:
