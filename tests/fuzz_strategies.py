@@ -1355,31 +1355,11 @@ class Bug:
         return ours and (self.module, self.function) in where
 
 
-class KnownBug(Exception):
-    """A failure that matches a :class:`Bug` of :data:`KNOWN_BUGS` (and nothing else)."""
-
-
 # Failures this suite found in files owned by others, left for them to fix. The generative
 # tests count a failure matching one of these as the outcome "known" (so they keep guarding
-# everything else); each bug also has its own test in tests/test_fuzz.py, on its smallest
-# case, marked xfail(raises=KnownBug). When one is fixed, that test passes (XPASS): delete the
-# Bug here and turn its case into a plain @example.
-_BCF = Bug(ValueError, "vcf.py", "_read_bcf",
-           "read_vcf on a damaged BCF (e.g. its gzip FLG byte): pysam's ValueError ('invalid "
-           "file', 'does not have valid header') escapes; _read_bcf catches only OSError")
-_BCF_SEEK = Bug(NotImplementedError, "vcf.py", "_read_bcf",
-                "read_vcf on a BCF whose BGZF 'BC' extra field is damaged: pysam's "
-                "NotImplementedError ('seek not implemented in files compressed by method 1')")
-_YAML_LIST = Bug((ValueError, TypeError, OverflowError), "config.py", "_check_type",
-                 "a YAML value of the right container type but wrong items or size: betas: "
-                 "[a, b] (ValueError), betas: [{x: 1}, 2] (TypeError), lr: 1 followed by 400 "
-                 "zeros (OverflowError) escape float()")  # fmt: skip
-KNOWN_BUGS: dict[str, list[Bug]] = {
-    "vcf": [_BCF, _BCF_SEEK],
-    "cli-score-vcf": [_BCF, _BCF_SEEK],
-    "yaml-config": [_YAML_LIST],
-    "cli-pretrain-config": [_YAML_LIST],
-}
+# everything else) until it is fixed; then delete the Bug here and keep its smallest case as an
+# explicit test (tests/test_fuzz.py: FOUND). None is open now.
+KNOWN_BUGS: dict[str, list[Bug]] = {}
 
 
 def known_bug(target: str, err: BaseException) -> Bug | None:
@@ -1395,15 +1375,3 @@ def run_known(target: str, check: Callable[[Case, Path], str], case: Case) -> st
         if known_bug(target, err) is None:
             raise
     return "known"
-
-
-def run_expecting_bug(target: str, check: Callable[[Case, Path], str], case: Case) -> str:
-    """:func:`run_case`, raising :class:`KnownBug` (outside the handler, without the original
-    traceback) when it fails as a known bug of ``target`` does."""
-    try:
-        return run_case(check, case)
-    except Exception as err:
-        bug = known_bug(target, err)
-        if bug is None:
-            raise
-    raise KnownBug(f"{bug.module}:{bug.function}: {bug.what}")

@@ -283,15 +283,30 @@ def _check_type(key: str, value: Any, where: str) -> Any:
                  list: "a list", dict: "a mapping"}  # fmt: skip
         raise InputError(located(where, None, f"{key} must be {names[origin]}, not {value!r}"))
     if origin is float:
-        return float(value)
+        return _as_float(key, value, where)
     if origin is str:
         return str(value)
     if origin is list:
         (item,) = typing.get_args(base)
-        return [float(v) if item is float else str(v) for v in value]
+        if item is float:
+            return [_as_float(f"{key} item", v, where) for v in value]
+        for v in value:  # names: strings (a number is taken as written, e.g. a contig "1")
+            if isinstance(v, bool) or not isinstance(v, (str, int, float, Path)):
+                raise InputError(located(where, None, f"{key} items must be strings, not {v!r}"))
+        return [str(v) for v in value]
     if origin is dict:
         return dict(value)
     return value
+
+
+def _as_float(key: str, value: Any, where: str) -> float:
+    """``value`` as a float: a number (not true/false) that a float can hold."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(located(where, None, f"{key} must be a number, not {value!r}"))
+    try:
+        return float(value)
+    except OverflowError:
+        raise InputError(located(where, None, f"{key} is too large for a number")) from None
 
 
 def merge(

@@ -139,7 +139,7 @@ def _read_bcf(path: Path) -> VcfData:
     try:
         with pysam.VariantFile(str(path)) as handle:
             header, created = _read_pysam(handle, None, stop_on_os_error=True)
-    except OSError as err:
+    except (OSError, ValueError, NotImplementedError) as err:  # htslib's ways of saying "damaged"
         raise _corrupt(path, err, None) from None
     return VcfData(path, header, created)
 
