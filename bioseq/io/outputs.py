@@ -30,10 +30,11 @@ from bioseq.errors import InputError
 
 __all__ = [
     "atomic_directory", "atomic_output", "check_output", "check_output_dir", "os_error_message",
-    "temporary_name",
+    "replace_dir", "temporary_name", "write_errors", "write_text_atomic",
 ]
 
 TEMP_PREFIX = ".tmp-"
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT)
 
 
 def os_error_message(path: str | os.PathLike, err: OSError) -> str:
@@ -43,6 +44,18 @@ def os_error_message(path: str | os.PathLike, err: OSError) -> str:
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"{path}: not writable ({err.strerror})"
     return f"{path}: cannot write ({err.strerror or err})"
+
+
+@contextlib.contextmanager
+def write_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a full disk, a quota or a permission refusal while writing ``path`` into a
+    one-line InputError (other OSErrors pass through)."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno in _WRITE_ERRNOS:
+            raise InputError(os_error_message(path, err)) from None
+        raise
 
 
 def check_output(path: str | os.PathLike, option: str = "--out") -> Path:
@@ -91,12 +104,8 @@ def atomic_output(
     tmp = temporary_name(target)
     extras = [(Path(f"{tmp}{ext}"), Path(f"{target}{ext}")) for ext in companions]
     try:
-        try:
+        with write_errors(target):
             yield tmp
-        except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT):
-                raise InputError(os_error_message(target, err)) from None
-            raise
         os.replace(tmp, target)
         for written, final in extras:
             if written.exists():
@@ -135,18 +144,33 @@ def atomic_directory(
     target = check_output_dir(path, overwrite, option)
     tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{target.name}-", dir=target.parent))
     try:
-        try:
+        with write_errors(target):
             yield tmp
-        except OSError as err:
-            if err.errno in (errno.ENOSPC, errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT):
-                raise InputError(os_error_message(target, err)) from None
-            raise
-        old = None
-        if target.exists():
-            old = target.with_name(f"{TEMP_PREFIX}old-{os.getpid()}-{target.name}")
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def replace_dir(tmp: Path, final: Path) -> None:
+    """Move the folder ``tmp`` onto ``final``; an existing ``final`` is swapped out first (so a
+    kill leaves one of the two in place), then removed."""
+    old = None
+    if final.exists():
+        old = final.with_name(f"{TEMP_PREFIX}old-{os.getpid()}-{final.name}")
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename; a full disk or a
+    permission refusal is a one-line InputError and leaves ``path`` as it was."""
+    tmp = temporary_name(path)
+    try:
+        with write_errors(path):
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

@@ -15,7 +15,6 @@ PosixPath('runs/demo/final')
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import shutil
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import replace_dir
 
 STATE_FILE = "trainer_state.pt"
 STEP_DIR = re.compile(r"^step-(\d+)$")
@@ -75,17 +75,6 @@ def save_model_dir(path: Path, model, tokenizer) -> None:
         tokenizer.save_pretrained(path)
 
 
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Move ``tmp`` onto ``final``; an existing ``final`` is swapped out first, then removed."""
-    old = None
-    if final.exists():
-        old = final.with_name(f".old-{final.name}-{os.getpid()}")
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 @contextmanager
 def _temporary_dir(parent: Path, prefix: str):
     """A new folder in ``parent``, removed again if the block fails (disk full, a signal)."""
@@ -102,7 +91,7 @@ def save_model_atomic(path: Path, model, tokenizer) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _temporary_dir(path.parent, f".{path.name}-") as tmp:
         save_model_dir(tmp, model, tokenizer)
-        _replace_dir(tmp, path)
+        replace_dir(tmp, path)
     return path
 
 
@@ -128,7 +117,7 @@ def save_checkpoint(
         payload = {"step": step, "optimizer": optimizer.state_dict(),
                    "scheduler": scheduler.state_dict(), "rng": rng_state(), **state}  # fmt: skip
         torch.save(payload, tmp / STATE_FILE)
-        _replace_dir(tmp, final)
+        replace_dir(tmp, final)
     if keep > 0:
         for old in list_checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)

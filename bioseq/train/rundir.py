@@ -24,7 +24,7 @@ import shutil
 from pathlib import Path
 
 from bioseq.errors import InputError
-from bioseq.io.outputs import os_error_message
+from bioseq.io.outputs import os_error_message, write_text_atomic
 from bioseq.train.checkpoint import list_checkpoints
 from bioseq.train.config import TrainConfig, load_yaml
 
@@ -181,18 +181,6 @@ def prepare_run_dir(run_dir: Path, config: TrainConfig) -> None:
     write_text_atomic(run_dir / "config.yaml", config.with_absolute_paths().to_yaml())
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``path`` through a temporary file and a rename; a write error is one line."""
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise InputError(os_error_message(path, err)) from None
-
-
 def append_line(path: Path, line: str) -> None:
     """Append ``line`` to ``path``; on a write error (disk full) cut the file back to where
     it was, so that no partial line stays, and raise the OSError."""
@@ -219,11 +207,4 @@ def truncate_metrics(path: Path, step: int) -> None:
             continue
         if isinstance(row, dict) and isinstance(row.get("step"), int) and row["step"] <= step:
             kept.append(line)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise InputError(os_error_message(path, err)) from None
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
