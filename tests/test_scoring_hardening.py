@@ -408,3 +408,22 @@ def test_partial_codons_get_no_snvs(tmp_path):
     assert len(records) == 3 * 21 and max(r.pos for r in records) == 21
     assert [r.info["BIOSEQ_CODON_POS"] for r in records[::3]] == [1, 2, 3] * 7
 
+
+
+def test_htslib_does_not_print_beside_bioseq(data, tmp_path):
+    """An unsorted VCF cannot be indexed: bioseq warns in one line; htslib's own [E::...] lines
+    (written straight to file descriptor 2, so only a real process shows them) stay quiet."""
+    import subprocess
+    import sys
+
+    lines = [f"chr1\t{p}\t.\t{SEQ[p - 1]}\t{OTHER[SEQ[p - 1]]}\t.\t.\t." for p in (120, 50)]
+    vcf = tmp_path / "unsorted.vcf"
+    vcf.write_text(VCF_HEADER + "\n".join(lines) + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bioseq", "score-vcf", "--model", data / "dna", "--fasta",
+         data / "g.fa", "--vcf", vcf, "--out", tmp_path / "s.vcf.gz", "--window", "64",
+         "--no-progress"], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "[E::" not in done.stderr and "[W::" not in done.stderr, done.stderr
+    assert "bioseq: warning:" in done.stderr and ".tmp-" not in done.stderr

@@ -18,6 +18,14 @@ from bioseq.errors import InputError
 _EXAMPLES = 3  # problems shown per status
 
 
+def _quiet_htslib() -> None:
+    """htslib's own [E::...]/[W::...] lines would stand beside ours, which already say what
+    went wrong (a status per record, one line per problem)."""
+    import pysam
+
+    pysam.set_verbosity(0)
+
+
 def _warn(message: str) -> None:
     click.echo(f"bioseq: warning: {message}", err=True)
 
@@ -118,6 +126,8 @@ def score_vcf(
             --out scored.vcf.gz --strand both
     """
     from bioseq.io.formats import open_genome
+
+    _quiet_htslib()
     from bioseq.tasks.variants.dna import check_window, short
     from bioseq.tasks.variants.loading import load_model
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
@@ -388,6 +398,8 @@ def make_snv_vcf(
         bioseq score-vcf --model runs/ecoli --fasta ecoli.gbff.gz --vcf snvs.vcf.gz --out s.tsv
     """
     from bioseq.cli.fetch import parse_region
+
+    _quiet_htslib()
     from bioseq.io.genbank import read_genbank
     from bioseq.tasks.variants import snv as mk
 

@@ -392,7 +392,8 @@ def _tabix(path: Path, out: Path) -> str | None:
             raise  # disk full or not writable: the whole output fails
         with contextlib.suppress(OSError):
             Path(f"{path}.tbi").unlink()
-        return f"{out}: not indexed ({err}); sort it (bcftools sort) to index it"
+        why = str(err).replace(f" for {path}", "")  # the temporary name means nothing to a user
+        return f"{out}: not indexed ({why}); sort it (bcftools sort) to index it"
     return None
 
 
