@@ -99,6 +99,7 @@ BAD_SETTINGS = [
     (["--n-layer", "-1"], "--n-layer must be an integer in 1..1,024, not -1"),
     (["--d-model", "0"], "--d-model must be an integer in 1..65,536, not 0"),
     (["--model", "transformer", "--d-model", "129"], "d_model 129 is not divisible by n_head 2"),
+    (["--model", "transformer", "--d-model", "7"], "a Transformer head needs an even number"),
     (["--model", "mamba", "--model-config", "d_state=-1"], "cannot build a mamba model"),
     (["--weight-decay", "-0.1"], "--weight-decay must be a finite number in [0, 10]"),
     (["--grad-clip", "-1"], "--grad-clip must be a finite number in [0, 1e+06]"),

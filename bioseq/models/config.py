@@ -177,6 +177,10 @@ class TransformerConfig(BioseqConfig):
         self.d_inner = d_inner or 4 * self.d_model
         if self.d_model % self.n_head:
             raise InputError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
+        if (self.d_model // self.n_head) % 2:  # rotary positions turn pairs of dimensions
+            raise InputError(f"d_model {self.d_model} / n_head {self.n_head} = "
+                             f"{self.d_model // self.n_head} dimensions a head; a Transformer "
+                             f"head needs an even number")  # fmt: skip
 
     @property
     def num_attention_heads(self) -> int:
