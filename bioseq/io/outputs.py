@@ -65,8 +65,9 @@ def check_output(path: str | os.PathLike, option: str = "--out") -> Path:
     when a parent is a file, or when the folder is not writable.
     """
     target = Path(path)
-    if str(path) == "" or target.name in ("", ".", ".."):
-        raise InputError(f"{option} {str(path)!r}: expected a file name")
+    text = os.fspath(path)
+    if text == "" or target.name in ("", ".", "..") or text.endswith(("/", os.sep)):
+        raise InputError(f"{option} {text!r}: expected a file name, not a folder")
     if target.is_dir():
         raise InputError(f"{option} {target}: is a directory, expected a file name")
     if target.exists() and not target.is_file():
