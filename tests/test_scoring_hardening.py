@@ -427,3 +427,29 @@ def test_htslib_does_not_print_beside_bioseq(data, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "[E::" not in done.stderr and "[W::" not in done.stderr, done.stderr
     assert "bioseq: warning:" in done.stderr and ".tmp-" not in done.stderr
+
+
+def test_a_batch_that_cannot_fit_is_refused_before_allocating(data, tmp_path, monkeypatch):
+    from bioseq.models import memory
+
+    per_token = 4 * (16 + 12 * 32)  # padded vocabulary and 12 d_model floats, fp32
+    free = 100 * per_token  # room for 100 tokens: the genome's 300-base windows cannot fit
+    monkeypatch.setattr(memory, "available_memory", lambda device: free)
+    result = score_vcf(data, tmp_path / "s.tsv", "--window", 200, "--batch-size", 4)
+    one_line_error(result, "needs at least", "is free", "not even one fits", "--window")
+    assert not (tmp_path / "s.tsv").exists()
+    monkeypatch.setattr(memory, "available_memory", lambda device: 10**9)
+    assert score_vcf(data, tmp_path / "s.tsv", "--window", 200).exit_code == 0
+    assert memory.forward_bytes_per_token(MambaConfig(vocab_size=16, d_model=32)) == per_token
+
+
+def test_an_allocation_failure_past_the_estimate_is_one_line(data, tmp_path, monkeypatch):
+    from bioseq.tasks.variants import likelihood
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 4096000000 bytes.")
+
+    monkeypatch.setattr(likelihood, "_token_ll", fail)
+    monkeypatch.setattr(likelihood.PairScorer, "_score_mamba", lambda self, *a: fail())
+    one_line_error(score_vcf(data, tmp_path / "s.tsv"), "out of memory", "--batch-size")

@@ -29,6 +29,17 @@ class BioseqGroup(click.Group):
             sys.exit(0)
         except OSError as err:  # a missing file, a full disk, a folder where a file should be
             _fail(f"{err.filename or ''}: {err.strerror or err}".lstrip(": "))
+        except (MemoryError, RuntimeError) as err:  # past the estimates made before allocating
+            if not _out_of_memory(err):
+                raise
+            _fail(f"out of memory ({str(err).strip().splitlines()[0][:160]}); lower --batch-size, "
+                  f"--window or --context")
+
+
+def _out_of_memory(err: BaseException) -> bool:
+    """torch's CPU and CUDA allocation failures (RuntimeError subclasses) and MemoryError."""
+    text = str(err).lower()
+    return isinstance(err, MemoryError) or "out of memory" in text or "can't allocate" in text
 
 
 def _fail(message: str) -> None:

@@ -14,26 +14,17 @@ so the estimate is a lower bound: it refuses only what cannot fit (``--context 1
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models.memory import available_memory, format_bytes
 from bioseq.train.config import TrainConfig
 
 # parameters per layer in units of d_model^2 (presets: Hyena 12.6, Mamba 6.6, Transformer 12)
 LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12}
 LAYER_FLOATS = 16  # activation floats kept per token, layer and d_model (measured: 25-35)
 BYTES_PER_PARAM = 16  # fp32 weights, gradients and two AdamW moments
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return ""  # not reached
 
 
 def _int(value, default: int) -> int:
@@ -57,41 +48,6 @@ def estimate(config: TrainConfig, vocab: int, tokens: int) -> tuple[int, int, in
         params += n * 6 * max(tokens, _int(extra.get("max_seq_len"), 0))
     per_token = 4 * (d * (LAYER_FLOATS * n + 8) + 3 * vocab)
     return params, params * BYTES_PER_PARAM, per_token
-
-
-def available_memory(device: torch.device) -> int | None:
-    """Bytes free for this process: the device's free memory on CUDA; on CPU the system's
-    available memory (within a cgroup limit) shared by the processes of this node."""
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
-    free = [_meminfo_available(), _cgroup_free()]
-    known = [f for f in free if f is not None]
-    if not known:
-        return None
-    return min(known) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
-
-
-def _meminfo_available() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_free() -> int | None:
-    v1 = ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")
-    for limit, usage in (("memory.max", "memory.current"), v1):
-        try:
-            cap = Path("/sys/fs/cgroup", limit).read_text().strip()
-            used = Path("/sys/fs/cgroup", usage).read_text().strip()
-        except OSError:
-            continue
-        if cap.isdigit() and used.isdigit() and int(cap) < 2**60:
-            return max(0, int(cap) - int(used))
-    return None
 
 
 def check_memory(

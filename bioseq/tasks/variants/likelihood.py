@@ -44,6 +44,7 @@ from transformers import DynamicCache
 
 from bioseq.errors import InputError
 from bioseq.models import MambaLM, TransformerLM
+from bioseq.models.memory import check_forward_memory
 from bioseq.tasks.variants.mamba_resume import resume, stack_states
 
 Reduce = Literal["mean", "sum"]
@@ -154,6 +155,7 @@ class PairScorer:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.lengths = _token_lengths(tokenizer)
         self.device = next(model.parameters()).device
+        self._checked = 0  # tokens of the largest batch found to fit in memory
         if strategy == "full":
             self.kind = "full"
         elif isinstance(model, MambaLM):
@@ -196,8 +198,13 @@ class PairScorer:
 
     # -- helpers ------------------------------------------------------------------------
     def _tensor(self, rows: Sequence[np.ndarray]) -> torch.Tensor:
-        """Right-padded (batch, max length) ids on the model's device."""
-        out = torch.full((len(rows), max(len(r) for r in rows)), self.pad_id, dtype=torch.long)
+        """Right-padded (batch, max length) ids on the model's device; a batch larger than any
+        before is first checked to fit in memory."""
+        width = max(len(r) for r in rows)
+        if len(rows) * width > self._checked:
+            check_forward_memory(self.model, len(rows), width)
+            self._checked = len(rows) * width
+        out = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         for i, row in enumerate(rows):
             out[i, : len(row)] = torch.from_numpy(row)
         return out.to(self.device)
