@@ -112,7 +112,7 @@ def test_pickle_bin_with_code_is_refused_in_one_line(tiny_dir, tmp_path):
     (folder / "model.safetensors").unlink()
     marker = tmp_path / "pwned"
     with open(folder / "pytorch_model.bin", "wb") as handle:
-        pickle.dump({"lm_head.weight": _Payload(marker)}, handle)
+        pickle.dump({"lm_head.weight": _Payload(marker)}, handle, protocol=2)
     with pytest.raises(InputError) as err:
         load_model(folder, "cpu")
     assert "\n" not in str(err.value) and str(folder) in str(err.value)
