@@ -83,6 +83,8 @@ def detect_layout(config: dict) -> str:
         return "hyenadna"
     if model_type.startswith("bioseq-"):
         return model_type
+    if {"hcl_layer_idxs", "attn_layer_idxs", "hidden_size"} <= config.keys():
+        return "evo2"  # an Evo 2 YAML config (see bioseq.models.convert_evo2)
     if "ssm_cfg" in config or {"d_model", "n_layer", "vocab_size"} <= config.keys():
         return "mamba_ssm"
     raise InputError(
@@ -214,7 +216,8 @@ TOKENIZER_FILES = (
 
 
 def convert_checkpoint(
-    source: str | Path, destination: str | Path, overwrite: bool = False
+    source: str | Path, destination: str | Path, overwrite: bool = False,
+    config: str | Path | None = None,
 ) -> Path:
     """Write any supported checkpoint as a bioseq model directory (safetensors + config).
 
@@ -223,8 +226,11 @@ def convert_checkpoint(
     non-empty one is replaced only with ``overwrite``.
     """
     from bioseq.io.outputs import atomic_directory, check_output_dir
+    from bioseq.models.convert_evo2 import convert_evo2, is_evo2_source
 
     source = Path(source)
+    if config is not None or is_evo2_source(source):  # an Evo 2 release: .pt (+ YAML config)
+        return convert_evo2(source, destination, config, overwrite)
     destination = check_output_dir(destination, overwrite, option="DESTINATION")
     model, tokenizer = load_checkpoint(source)
     with atomic_directory(destination, overwrite, option="DESTINATION") as tmp:

@@ -32,6 +32,7 @@ from bioseq.tokenizers.base import SequenceTokenizer
 from bioseq.tokenizers.bpe import BpeTokenizer, compression_report, train_bpe
 from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
+from bioseq.tokenizers.evo2 import Evo2Tokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "BpeTokenizer",
     "ByteTokenizer",
     "CharTokenizer",
+    "Evo2Tokenizer",
     "KmerTokenizer",
     "SequenceTokenizer",
     "compression_report",

@@ -43,6 +43,7 @@ from bioseq.tokenizers.base import SequenceTokenizer
 from bioseq.tokenizers.bpe import BpeTokenizer
 from bioseq.tokenizers.byte import ByteTokenizer
 from bioseq.tokenizers.char import CharTokenizer
+from bioseq.tokenizers.evo2 import Evo2Tokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
 
 TOKENIZER_CLASSES: dict[str, type[SequenceTokenizer]] = {
@@ -50,6 +51,7 @@ TOKENIZER_CLASSES: dict[str, type[SequenceTokenizer]] = {
     "KmerTokenizer": KmerTokenizer,
     "ByteTokenizer": ByteTokenizer,
     "BpeTokenizer": BpeTokenizer,
+    "Evo2Tokenizer": Evo2Tokenizer,
 }
 
 
@@ -77,12 +79,19 @@ class BpeTokenizerKey(PretrainedConfig):
     model_type = "bioseq-bpe-tokenizer"
 
 
+class Evo2TokenizerKey(PretrainedConfig):
+    """Registry key for :class:`Evo2Tokenizer` in ``AutoTokenizer`` (not a model config)."""
+
+    model_type = "bioseq-evo2-tokenizer"
+
+
 def register_with_transformers() -> None:
     """Make ``AutoTokenizer.from_pretrained`` resolve our class names (idempotent)."""
     AutoTokenizer.register(CharTokenizerKey, tokenizer_class=CharTokenizer, exist_ok=True)
     AutoTokenizer.register(KmerTokenizerKey, tokenizer_class=KmerTokenizer, exist_ok=True)
     AutoTokenizer.register(ByteTokenizerKey, tokenizer_class=ByteTokenizer, exist_ok=True)
     AutoTokenizer.register(BpeTokenizerKey, tokenizer_class=BpeTokenizer, exist_ok=True)
+    AutoTokenizer.register(Evo2TokenizerKey, tokenizer_class=Evo2Tokenizer, exist_ok=True)
 
 
 def load_tokenizer(
