@@ -1,5 +1,6 @@
-"""Hyena, Mamba and Transformer language models, registered with transformers' Auto classes;
-and MergeLM (learned merging, :mod:`bioseq.models.merge_lm`), an ``AutoModelForMaskedLM``.
+"""Hyena, Mamba, Transformer and StripedHyena (Evo 2) language models, registered with
+transformers' Auto classes; and MergeLM (learned merging, :mod:`bioseq.models.merge_lm`),
+an ``AutoModelForMaskedLM``.
 
 >>> import bioseq  # registers the model types
 >>> from transformers import AutoConfig
@@ -9,18 +10,26 @@ and MergeLM (learned merging, :mod:`bioseq.models.merge_lm`), an ``AutoModelForM
 
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM
 
-from bioseq.models.config import HyenaConfig, MambaConfig, MergeConfig, TransformerConfig
+from bioseq.models.config import (
+    HyenaConfig,
+    MambaConfig,
+    MergeConfig,
+    StripedHyenaConfig,
+    TransformerConfig,
+)
 from bioseq.models.hyena_lm import HyenaLM
 from bioseq.models.lm import BioseqLM, LMOutput
 from bioseq.models.mamba_lm import MambaLM, MambaState
 from bioseq.models.merge_lm import MergeLM, MergeOutput
+from bioseq.models.striped_hyena_lm import StripedHyenaLM, StripedHyenaState
 from bioseq.models.transformer_lm import TransformerLM
 
 MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
 CONFIG_CLASSES = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig}
 
 for _config, _model in ((HyenaConfig, HyenaLM), (MambaConfig, MambaLM),
-                        (TransformerConfig, TransformerLM)):  # fmt: skip
+                        (TransformerConfig, TransformerLM),
+                        (StripedHyenaConfig, StripedHyenaLM)):  # fmt: skip
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
     AutoModelForCausalLM.register(_config, _model, exist_ok=True)
 # learned-merge models are not causal LMs: they reconstruct and unmask their input bases
@@ -29,6 +38,7 @@ AutoModelForMaskedLM.register(MergeConfig, MergeLM, exist_ok=True)
 
 __all__ = [
     "BioseqLM", "LMOutput", "HyenaConfig", "HyenaLM", "MambaConfig", "MambaLM", "MambaState",
-    "TransformerConfig", "TransformerLM", "MergeConfig", "MergeLM", "MergeOutput",
+    "TransformerConfig", "TransformerLM", "StripedHyenaConfig", "StripedHyenaLM",
+    "StripedHyenaState", "MergeConfig", "MergeLM", "MergeOutput",
     "MODEL_CLASSES", "CONFIG_CLASSES",
 ]  # fmt: skip

@@ -257,3 +257,114 @@ class MergeConfig(BioseqConfig):
             norm_epsilon=self.norm_epsilon, residual_in_fp32=self.residual_in_fp32,
             **self.backbone_kwargs,
         )  # fmt: skip
+
+
+STRIPED_HYENA_SIZES = {  # widths of the other presets; depth for about one attention in six
+    "tiny": {"d_model": 128, "n_layer": 7},
+    "small": {"d_model": 256, "n_layer": 13},
+    "base": {"d_model": 512, "n_layer": 19},
+}
+# Evo 2's repeating layer order (1B: attention at 3, 10, 17, 24 of 25 layers)
+STRIPED_HYENA_PATTERN = ("hcs", "hcm", "hcl", "attn", "hcs", "hcm", "hcl")
+
+
+class StripedHyenaConfig(BioseqConfig):
+    """StripedHyena 2 (Evo 2): hcs / hcm / hcl Hyena blocks striped with attention.
+
+    Field names follow the evo2 YAML configs; ``hidden_size``, ``num_layers`` and ``eps`` are
+    accepted for ``d_model``, ``n_layer`` and ``norm_epsilon``. Layer kinds are lists of block
+    indices; left out, they follow Evo 2's order (``STRIPED_HYENA_PATTERN``). The 1B is
+    ``StripedHyenaConfig(vocab_size=512, hidden_size=1920, num_layers=25,
+    num_attention_heads=15, inner_mlp_size=5120, ...)``.
+
+    >>> config = StripedHyenaConfig.from_preset("tiny", vocab_size=512)
+    >>> config.attn_layer_idxs, config.hcl_layer_idxs
+    ([3], [2, 6])
+    """
+
+    model_type = "bioseq-striped-hyena"
+
+    def __init__(
+        self,
+        num_attention_heads: int | None = None,
+        inner_mlp_size: int | None = None,
+        state_size: int = 16,
+        short_filter_length: int = 3,
+        hcs_filter_length: int = 7,
+        hcm_filter_length: int = 128,
+        hcs_filter_groups: int | None = None,
+        hcm_filter_groups: int | None = None,
+        hcl_filter_groups: int | None = None,
+        hcs_layer_idxs: list[int] | None = None,
+        hcm_layer_idxs: list[int] | None = None,
+        hcl_layer_idxs: list[int] | None = None,
+        attn_layer_idxs: list[int] | None = None,
+        rotary_emb_base: float = 10000.0,
+        evo2_style_activations: bool = True,
+        max_seqlen: int = 8192,
+        tie_word_embeddings: bool = True,
+        norm_epsilon: float = 1e-6,
+        **kwargs,
+    ) -> None:
+        for alias, name in (("hidden_size", "d_model"), ("num_layers", "n_layer"),
+                            ("eps", "norm_epsilon")):  # fmt: skip
+            if alias in kwargs:
+                kwargs[name] = kwargs.pop(alias)
+        norm_epsilon = kwargs.pop("norm_epsilon", norm_epsilon)
+        super().__init__(
+            tie_word_embeddings=tie_word_embeddings, norm_epsilon=norm_epsilon, **kwargs
+        )
+        d, n = self.d_model, self.n_layer
+        self.num_attention_heads = num_attention_heads or max(1, d // 64)
+        self.inner_mlp_size = inner_mlp_size or 64 * math.ceil(d * 8 / 3 / 64)  # 1B: 5120/1920
+        self.state_size = state_size
+        self.short_filter_length = short_filter_length
+        self.hcs_filter_length = hcs_filter_length
+        self.hcm_filter_length = hcm_filter_length
+        self.hcs_filter_groups = hcs_filter_groups or max(1, d // 16)
+        self.hcm_filter_groups = hcm_filter_groups or max(1, d // 16)
+        self.hcl_filter_groups = hcl_filter_groups or d
+        lists = (hcs_layer_idxs, hcm_layer_idxs, hcl_layer_idxs, attn_layer_idxs)
+        if all(x is None for x in lists):
+            kinds = [STRIPED_HYENA_PATTERN[i % len(STRIPED_HYENA_PATTERN)] for i in range(n)]
+            lists = tuple([i for i in range(n) if kinds[i] == k] for k in
+                          ("hcs", "hcm", "hcl", "attn"))  # fmt: skip
+        self.hcs_layer_idxs, self.hcm_layer_idxs, self.hcl_layer_idxs, self.attn_layer_idxs = (
+            [int(i) for i in x or []] for x in lists
+        )
+        self.rotary_emb_base = rotary_emb_base
+        self.evo2_style_activations = evo2_style_activations
+        self.max_seqlen = max_seqlen
+        self._check()
+
+    def _check(self) -> None:
+        d = self.d_model
+        listed = sorted(self.hcs_layer_idxs + self.hcm_layer_idxs + self.hcl_layer_idxs
+                        + self.attn_layer_idxs)  # fmt: skip
+        if listed != list(range(self.n_layer)):
+            raise InputError(f"the hcs/hcm/hcl/attn layer lists must name each of the "
+                             f"{self.n_layer} layers exactly once, not {listed}")  # fmt: skip
+        if d % self.num_attention_heads or (d // self.num_attention_heads) % 2:
+            raise InputError(f"d_model {d} must split into {self.num_attention_heads} heads of "
+                             f"an even size")  # fmt: skip
+        for name in ("hcs_filter_groups", "hcm_filter_groups"):
+            if d % getattr(self, name):
+                raise InputError(f"d_model {d} is not divisible by {name} {getattr(self, name)}")
+        if self.hcl_filter_groups != d:
+            raise InputError(f"hcl_filter_groups must equal d_model ({d}): hcl filters are "
+                             f"per channel")  # fmt: skip
+
+    def layer_kind(self, i: int) -> str:
+        """``hcs``, ``hcm``, ``hcl`` or ``attn``: the kind of block ``i``."""
+        for kind in ("hcs", "hcm", "hcl", "attn"):
+            if i in getattr(self, f"{kind}_layer_idxs"):
+                return kind
+        raise InputError(f"layer {i} has no kind")
+
+    @classmethod
+    def from_preset(cls, size: str, **overrides) -> StripedHyenaConfig:
+        """A config of size ``tiny``, ``small`` or ``base``; keyword arguments override it."""
+        if size not in STRIPED_HYENA_SIZES:
+            known = ", ".join(STRIPED_HYENA_SIZES)
+            raise InputError(f"unknown model size {size!r} (expected one of {known})")
+        return cls(**{**STRIPED_HYENA_SIZES[size], **overrides})

@@ -22,10 +22,21 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([-x2, x1], dim=-1)
 
 
-def rotary(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
-    """Rotate query/key features (batch, heads, L, head_dim) by their positions (batch, L)."""
-    head_dim = x.shape[-1]
-    inv_freq = theta ** (-torch.arange(0, head_dim, 2, device=x.device).float() / head_dim)
+def rotary_inv_freq(head_dim: int, theta: float, device=None) -> torch.Tensor:
+    """GPT-NeoX rotary frequencies ``theta ** (-2i / head_dim)``, fp32, (head_dim / 2,)."""
+    return theta ** (-torch.arange(0, head_dim, 2, device=device).float() / head_dim)
+
+
+def rotary(
+    x: torch.Tensor, positions: torch.Tensor, theta: float, inv_freq: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Rotate query/key features (batch, heads, L, head_dim) by their positions (batch, L).
+
+    GPT-NeoX half split: dimension i turns with i + head_dim / 2. ``inv_freq`` (fp32) may be
+    passed precomputed; by default it is ``rotary_inv_freq(head_dim, theta)``.
+    """
+    if inv_freq is None:
+        inv_freq = rotary_inv_freq(x.shape[-1], theta, x.device)
     angles = positions.float().unsqueeze(-1) * inv_freq  # (batch, L, head_dim/2)
     angles = torch.cat([angles, angles], dim=-1).unsqueeze(1)
     return (x.float() * angles.cos() + rotate_half(x.float()) * angles.sin()).to(x.dtype)

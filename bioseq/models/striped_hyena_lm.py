@@ -1,0 +1,173 @@
+"""StripedHyenaLM: Evo 2's StripedHyena 2 in plain PyTorch (fp32 / bf16, CPU / CUDA, SDPA).
+
+Top-level keys are the release checkpoint's: ``embedding_layer.weight`` (vocab, d, tied to
+the output), ``blocks.{i}.…`` (see :mod:`bioseq.models.modules.striped_hyena` for the full
+naming contract) and ``norm.scale`` (d). An untied model adds ``unembed.weight``.
+
+Generation carries a :class:`StripedHyenaState`: per Hyena layer the featurizer's last inputs
+and the inner filter's last inputs (hcs / hcm) or its modal state (hcl, O(1) per token), per
+attention layer the keys and values. It is exact for any prompt length.
+
+>>> import torch
+>>> from bioseq.models import StripedHyenaConfig, StripedHyenaLM
+>>> config = StripedHyenaConfig.from_preset("tiny", vocab_size=512, hcm_filter_length=16)
+>>> model = StripedHyenaLM(config).eval()
+>>> ids = torch.randint(0, 512, (1, 20))
+>>> full = model(ids).logits
+>>> out = model(ids[:, :5], use_cache=True)
+>>> torch.allclose(full[:, 5:], model(ids[:, 5:], cache=out.cache).logits, atol=1e-4)
+True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+
+from bioseq.errors import InputError
+from bioseq.models.config import StripedHyenaConfig
+from bioseq.models.lm import LMOutput, either_cache
+from bioseq.models.modules.striped_hyena import (
+    Evo2RMSNorm,
+    HyenaCascade,
+    RotaryEmbedding,
+    make_block,
+)
+
+
+class StripedHyenaState:
+    """Per-layer state tuples (see the block kinds) and how many tokens they have consumed."""
+
+    is_compileable = False
+
+    def __init__(self, states: list[tuple], seqlen_offset: int) -> None:
+        self.states = states
+        self.seqlen_offset = seqlen_offset
+
+    @property
+    def is_linear(self) -> list[bool]:
+        """We slice generate()'s inputs ourselves (prepare_inputs_for_generation)."""
+        return [True] * len(self.states)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seqlen_offset
+
+    def select(self, index: torch.Tensor) -> StripedHyenaState:
+        """The states of some batch rows (repeat a prefix's state for several alleles)."""
+        return StripedHyenaState(
+            [tuple(t[index] for t in s) for s in self.states], self.seqlen_offset
+        )
+
+    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
+        self.states = [tuple(t[beam_idx] for t in s) for s in self.states]
+
+
+class StripedHyenaLM(PreTrainedModel, GenerationMixin):
+    """Evo 2 causal LM; ``StripedHyenaLM(config)`` or ``from_pretrained`` after ``import
+    bioseq``."""
+
+    config_class = StripedHyenaConfig
+    base_model_prefix = "striped_hyena"
+    main_input_name = "input_ids"
+    _no_split_modules = ["StripedHyenaBlock"]
+
+    def __init__(self, config: StripedHyenaConfig) -> None:
+        super().__init__(config)
+        d = config.d_model
+        self.embedding_layer = nn.Embedding(config.padded_vocab_size, d)
+        self.blocks = nn.ModuleList(make_block(config, i) for i in range(config.n_layer))
+        self.norm = Evo2RMSNorm(d, config.norm_epsilon)
+        if not config.tie_word_embeddings:
+            self.unembed = nn.Linear(d, config.padded_vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embedding_layer
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embedding_layer = value
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return getattr(self, "unembed", None)
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """N(0, 0.02) linears and embedding, zero biases; filters and norms their own init."""
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+            if isinstance(module, nn.Linear) and module.out_features == self.config.d_model:
+                module.weight.div_((2 * self.config.n_layer) ** 0.5)  # residual projections
+        elif isinstance(module, HyenaCascade):
+            module.reset_parameters()
+        elif isinstance(module, Evo2RMSNorm):
+            nn.init.ones_(module.scale)
+        elif isinstance(module, RotaryEmbedding):
+            module.reset_parameters()  # from_pretrained leaves non-persistent buffers empty
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        labels: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: StripedHyenaState | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool = False,
+        return_dict: bool | None = None,
+        past_key_values: StripedHyenaState | None = None,
+        **kwargs,
+    ) -> LMOutput:
+        """Next-token logits (batch, L, vocab_size); with ``labels`` the shifted loss (-100 is
+        ignored). ``cache`` (returned with ``use_cache``) continues from earlier tokens; it is
+        updated in place. Padding is not supported: ``attention_mask`` must be all ones."""
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise InputError("StripedHyenaLM does not support padding (attention_mask zeros)")
+        cache = either_cache(cache, past_key_values)
+        if cache is not None and cache.seqlen_offset == 0:
+            cache = None
+        hidden = self.embedding_layer(input_ids)
+        states = []
+        for i, block in enumerate(self.blocks):
+            hidden, state = block(
+                hidden, None if cache is None else cache.states[i], bool(use_cache)
+            )
+            states.append(state)
+        if cache is not None:
+            cache.states, cache.seqlen_offset = states, cache.seqlen_offset + input_ids.shape[1]
+        elif use_cache:
+            cache = StripedHyenaState(states, input_ids.shape[1])
+        hidden = self.norm(hidden)
+        weight = self.unembed.weight if hasattr(self, "unembed") else self.embedding_layer.weight
+        logits = F.linear(hidden, weight)[..., : self.config.vocab_size]
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(
+                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                labels[:, 1:].reshape(-1),
+                ignore_index=-100,
+            )
+        return LMOutput(
+            loss=loss, logits=logits, cache=cache,
+            hidden_states=hidden if output_hidden_states else None,
+        )  # fmt: skip
+
+    # -- generation: carry our own state instead of a key/value cache ----------------------
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False
+
+    def prepare_inputs_for_generation(
+        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
+        **kwargs,
+    ) -> dict:  # fmt: skip
+        cache = either_cache(cache, past_key_values)
+        if cache is not None and cache.seqlen_offset > 0:
+            input_ids = input_ids[:, cache.seqlen_offset :]
+            attention_mask = None  # the state already holds the prefix
+        return {
+            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
+            "use_cache": use_cache,
+        }  # fmt: skip
