@@ -257,6 +257,23 @@ def test_converted_folder_loads_with_auto_classes(tmp_path):
     out = convert_checkpoint(tmp_path / "evo2", tmp_path / "out")
     model = AutoModelForCausalLM.from_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
+    assert type(tok) is Evo2Tokenizer and model.config.model_type == "bioseq-striped-hyena"
+    assert model.config.attn_layer_idxs == [3] and model.config.hcs_layer_idxs == [0, 4]
+    _, expected = read_release(tmp_path / "evo2")
+    loaded = model.state_dict()
+    for key, value in expected.items():
+        assert torch.equal(loaded[key], value.to(loaded[key].dtype)), key
     ids = torch.tensor([tok("ACGTACGTTTGA")["input_ids"]])
     logits = model(ids).logits
     assert logits.shape == (1, 12, 512) and torch.isfinite(logits).all()
+
+
+@pytest.mark.skipif(model_classes() is None, reason="bioseq StripedHyena model not present yet")
+def test_cli_converts_a_pt_file_with_config(tmp_path):
+    write_release(tmp_path / "r")
+    ckpt, config = tmp_path / "r" / "evo2_tiny.pt", tmp_path / "r" / "evo2-tiny.yml"
+    result = CliRunner().invoke(main, ["convert", str(ckpt), str(tmp_path / "out"),
+                                       "--config", str(config)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (tmp_path / "out").iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= names
