@@ -85,7 +85,8 @@ class HyenaCascade(nn.Module):
     current step, no D), ``hcm`` (convolution, h[0] on the current step, plus D) or ``hcl``
     (modal: h[t] = sum_s residues[s] exp(log_poles[s] t), plus D). State: (the last
     ``short_filter_length - 1`` inputs z, then the last ``taps - 1`` gated inputs or the hcl
-    modal state (batch, d, S)), all fp32.
+    modal state (batch, d, S)), all fp32. hcm is the convolution plus D at every length; the
+    original switches to the hcs path below 128 taps (the released configs use 128).
     """
 
     def __init__(self, config: StripedHyenaConfig, kind: str) -> None:
