@@ -53,7 +53,8 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--text", is_flag=True, default=None,
               help="INPUTS are UTF-8 text, one byte a token [none: bundled text]")  # fmt: skip
 @click.option("--alphabet", type=_choice("auto", "dna", "protein"), help="[default: auto]")
-@click.option("--model", type=_choice("hyena", "mamba", "transformer"), help="[default: hyena]")
+@click.option("--model", type=_choice("hyena", "mamba", "transformer", "striped-hyena"),
+              help="striped-hyena: Evo 2's StripedHyena 2 [default: hyena]")  # fmt: skip
 @click.option("--size", type=_choice("tiny", "small", "base"), help="[default: tiny]")
 @click.option("--d-model", type=int, help="Override the size preset's width.")
 @click.option("--n-layer", type=int, help="Override the size preset's depth.")

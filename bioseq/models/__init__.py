@@ -24,8 +24,10 @@ from bioseq.models.merge_lm import MergeLM, MergeOutput
 from bioseq.models.striped_hyena_lm import StripedHyenaLM, StripedHyenaState
 from bioseq.models.transformer_lm import TransformerLM
 
-MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
-CONFIG_CLASSES = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig}
+MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM,
+                 "striped-hyena": StripedHyenaLM}  # fmt: skip
+CONFIG_CLASSES = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig,
+                  "striped-hyena": StripedHyenaConfig}  # fmt: skip
 
 for _config, _model in ((HyenaConfig, HyenaLM), (MambaConfig, MambaLM),
                         (TransformerConfig, TransformerLM),

@@ -34,7 +34,7 @@ from bioseq.errors import InputError, located
 
 CHOICES = {
     "alphabet": ("auto", "dna", "protein"),
-    "model": ("hyena", "mamba", "transformer"),
+    "model": ("hyena", "mamba", "transformer", "striped-hyena"),
     "size": ("tiny", "small", "base"),
     "precision": ("auto", "fp32", "bf16"),
     "direction": ("forward", "reverse"),
@@ -171,6 +171,9 @@ class TrainConfig:
             raise InputError("merge_ratio applies only to tokenizer merge (--tokenizer merge)")
         if self.tokenizer == "merge" and self.text:
             raise InputError("tokenizer merge needs DNA input, not text (--text)")
+        if self.tokenizer == "merge" and self.model == "striped-hyena":
+            raise InputError("tokenizer merge takes a hyena, mamba or transformer backbone, "
+                             "not striped-hyena")  # fmt: skip
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"

@@ -22,7 +22,7 @@ from bioseq.models.memory import available_memory, format_bytes
 from bioseq.train.config import TrainConfig
 
 # parameters per layer in units of d_model^2 (presets: Hyena 12.6, Mamba 6.6, Transformer 12)
-LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12}
+LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12, "striped-hyena": 12}
 LAYER_FLOATS = 16  # activation floats kept per token, layer and d_model (measured: 25-35)
 BYTES_PER_PARAM = 16  # fp32 weights, gradients and two AdamW moments
 
