@@ -302,6 +302,7 @@ class StripedHyenaConfig(BioseqConfig):
         rotary_emb_base: float = 10000.0,
         evo2_style_activations: bool = True,
         max_seqlen: int = 8192,
+        hcm_decay_preset: str | None = None,
         tie_word_embeddings: bool = True,
         norm_epsilon: float = 1e-6,
         **kwargs,
@@ -335,6 +336,9 @@ class StripedHyenaConfig(BioseqConfig):
         self.rotary_emb_base = rotary_emb_base
         self.evo2_style_activations = evo2_style_activations
         self.max_seqlen = max_seqlen
+        # hcm training with savanna's fixed decay window (strong / normal / weak) multiplied
+        # into the taps in the forward; None (released Evo 2 weights): h is the effective taps
+        self.hcm_decay_preset = hcm_decay_preset
         self._check()
 
     def _check(self) -> None:
@@ -350,6 +354,9 @@ class StripedHyenaConfig(BioseqConfig):
         for name in ("hcs_filter_groups", "hcm_filter_groups"):
             if d % getattr(self, name):
                 raise InputError(f"d_model {d} is not divisible by {name} {getattr(self, name)}")
+        if self.hcm_decay_preset not in (None, "strong", "normal", "weak"):
+            raise InputError(f"hcm_decay_preset must be strong, normal, weak or None, not "
+                             f"{self.hcm_decay_preset!r}")  # fmt: skip
         if self.hcl_filter_groups != d:
             raise InputError(f"hcl_filter_groups must equal d_model ({d}): hcl filters are "
                              f"per channel")  # fmt: skip

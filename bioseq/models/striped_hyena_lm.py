@@ -93,6 +93,14 @@ class StripedHyenaLM(PreTrainedModel, GenerationMixin):
         return getattr(self, "unembed", None)
 
     @torch.no_grad()
+    def constrain_(self) -> None:
+        """After an optimizer step: project every hcl log_pole back to <= -1e-6 (poles inside
+        the unit circle). Weights that already satisfy it (released Evo 2 ones) are unchanged."""
+        for module in self.modules():
+            if isinstance(module, HyenaCascade):
+                module.constrain_()
+
+    @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         """N(0, 0.02) linears and embedding, zero biases; filters and norms their own init."""
         if isinstance(module, (nn.Linear, nn.Embedding)):

@@ -322,6 +322,8 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         if math.isfinite(loss) and math.isfinite(grad_norm):
             self.optimizer.step()
+            if hasattr(self.model, "constrain_"):  # e.g. StripedHyena: keep hcl poles stable
+                self.model.constrain_()
             self.counters["loss_sum"] += loss
             self.counters["bits_sum"] += loss_sum / max(bases_global, 1) / LN2
             self.counters["loss_steps"] += 1

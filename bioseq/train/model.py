@@ -55,6 +55,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
                 f"model_config max_seq_len {overrides['max_seq_len']} is below --context "
                 f"{config.context} (Hyena's filters are learned per position)"
             )
+    if config.model == "striped-hyena":  # train hcm taps under the Evo 2 run's decay window
+        overrides.setdefault("hcm_decay_preset", "weak")
     tok = data.tokenizer
     if merging:
         cls, model_class = MergeConfig, MergeLM
@@ -76,11 +78,14 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices (and embeddings), none on biases and norms (nanoGPT)."""
+    """AdamW; weight decay on matrices (and embeddings), none on biases and norms (nanoGPT)
+    nor on parameters marked ``no_weight_decay`` (StripedHyena's filters, as in savanna)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    decayed = [p for p in params if p.dim() >= 2 and not getattr(p, "no_weight_decay", False)]
+    ids = {id(p) for p in decayed}
     groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        {"params": decayed, "weight_decay": config.weight_decay},
+        {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
 

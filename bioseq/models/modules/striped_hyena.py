@@ -77,6 +77,21 @@ class GatedMLP(nn.Module):
         return self.l3((F.gelu(a) if self.gelu else a) * self.l2(x))
 
 
+#: hcm decay presets (savanna's explicit_single_decay): log10 of the slowest and fastest rates
+DECAY_PRESETS = {"strong": (0.0, 2.0), "normal": (-1.0, 2.0), "weak": (-2.0, 2.0)}
+HCL_RATE_MIN, HCL_RATE_MAX = 0.01, 0.1  # savanna's modal_gamma_min / modal_gamma_max
+MAX_LOG_POLE = -1e-6  # the projection's bound: |pole| = exp(log_pole) < 1
+
+
+def decay_window(groups: int, taps: int, preset: str, device=None) -> torch.Tensor:
+    """The hcm exponential decay window (groups, taps): exp(-r_g t), t = 0..1 over the taps,
+    rates r_g log-spaced over the preset's range, one per filter group (fp32)."""
+    lo, hi = DECAY_PRESETS[preset]
+    rates = torch.logspace(lo, hi, groups, device=device, dtype=torch.float32)
+    t = torch.linspace(0, 1, taps, device=device, dtype=torch.float32)
+    return torch.exp(-rates[:, None] * t)
+
+
 class HyenaCascade(nn.Module):
     """The ``filter`` of a Hyena block: 3-tap featurizer, gating and the inner filter.
 
@@ -93,6 +108,7 @@ class HyenaCascade(nn.Module):
         super().__init__()
         d = config.d_model
         self.kind, self.d = kind, d
+        self.max_seqlen = config.max_seqlen
         self.short_filter_weight = nn.Parameter(torch.empty(3 * d, 1, config.short_filter_length))
         if kind == "hcl":
             self.log_poles = nn.Parameter(torch.empty(d, config.state_size, 1))
@@ -103,31 +119,59 @@ class HyenaCascade(nn.Module):
             self.h = nn.Parameter(torch.empty(groups, 1, taps))
         if kind != "hcs":
             self.D = nn.Parameter(torch.empty(d))
+        # training only (None for released weights: their h already holds the effective taps)
+        self.decay_preset = getattr(config, "hcm_decay_preset", None) if kind == "hcm" else None
+        for p in self.parameters():
+            p.no_weight_decay = True  # as savanna's hyena_filter_no_wd
         self.reset_parameters()
 
     @torch.no_grad()
     def reset_parameters(self) -> None:
-        """Random init for training: short filters N(0, 1/3), decaying explicit taps, poles in
-        (e^-1, 1) spread log-uniformly in rate, D = 1."""
+        """Random init for training, after the StripedHyena 2 training code (savanna):
+        hcl log_poles = -e^-1 * U(0.01, 0.1) (its -exp(p) exp(gamma) with p = -1, gamma =
+        log U), residues 0.1 N(0, 1/S); hcm raw taps 1e-5 N(0, 1/taps) (times the decay window
+        in the forward); D ~ U(+-1/sqrt(taps)), taps = 128 or, for hcl, ``max_seqlen``. The two
+        uniforms are laid out by their quantiles (deterministic: the random stream, and so
+        seeded tests, stay as they were). Short filters N(0, 1/k) and hcs taps N(0, 1/taps)
+        with a decay towards the past (ours)."""
         nn.init.normal_(self.short_filter_weight, std=self.short_filter_weight.shape[-1] ** -0.5)
         if self.kind == "hcl":
             S = self.log_poles.shape[1]
-            rates = torch.logspace(-3, 0, S).expand(self.d, S)
-            self.log_poles.copy_(-rates.unsqueeze(-1))
-            nn.init.normal_(self.residues, std=S**-0.5)
+            # U(0.01, 0.1) by its S quantiles, the same in every channel (no random draws)
+            q = (torch.arange(S, dtype=torch.float32, device=self.log_poles.device) + 0.5) / S
+            rates = HCL_RATE_MIN + (HCL_RATE_MAX - HCL_RATE_MIN) * q
+            self.log_poles.copy_(-math.exp(-1.0) * rates.expand(self.d, S).unsqueeze(-1))
+            nn.init.normal_(self.residues, std=0.1 * S**-0.5)
+            kernel = self.max_seqlen
         else:
-            taps = self.h.shape[-1]
-            decay = torch.exp(-torch.arange(taps).float() / max(1.0, taps / 4))
-            if self.kind == "hcs":
-                decay = decay.flip(-1)  # hcs: the last tap is the current step
-            self.h.copy_(torch.randn_like(self.h) * taps**-0.5 * decay)
-        if hasattr(self, "D"):
-            nn.init.ones_(self.D)
+            taps = kernel = self.h.shape[-1]
+            if self.kind == "hcm":
+                self.h.copy_(torch.randn_like(self.h) * 1e-5 * taps**-0.5)
+                if self.decay_preset is None:  # no window in the forward: init the product
+                    w = decay_window(self.h.shape[0], taps, "weak", self.h.device)
+                    self.h.mul_(w.unsqueeze(1))
+            else:
+                t = torch.arange(taps, dtype=torch.float32, device=self.h.device)
+                decay = torch.exp(-t / max(1.0, taps / 4)).flip(-1)
+                self.h.copy_(torch.randn_like(self.h) * taps**-0.5 * decay)  # last tap: now
+        if hasattr(self, "D"):  # U(+-1/sqrt(kernel)) by its d quantiles over the channels
+            q = (torch.arange(self.d, dtype=torch.float32, device=self.D.device) + 0.5) / self.d
+            self.D.copy_((2 * q - 1) * kernel**-0.5)
+
+    @torch.no_grad()
+    def constrain_(self, max_log_pole: float = MAX_LOG_POLE) -> None:
+        """Project hcl log_poles onto ``<= max_log_pole`` (< 0), so every pole stays inside
+        the unit circle; the training loop calls it after each optimizer step."""
+        if self.kind == "hcl":
+            self.log_poles.clamp_(max=max_log_pole)
 
     # -- filters, channel-wise ----------------------------------------------------------------
     def taps(self) -> torch.Tensor:
         """hcs / hcm taps per channel (d, taps), fp32 (channel c uses group c // (d / G))."""
-        return self.h.float()[:, 0].repeat_interleave(self.d // self.h.shape[0], dim=0)
+        h = self.h.float()[:, 0]
+        if self.decay_preset is not None:  # hcm trained with savanna's fixed decay window
+            h = h * decay_window(h.shape[0], h.shape[1], self.decay_preset, h.device)
+        return h.repeat_interleave(self.d // self.h.shape[0], dim=0)
 
     def modal_filter(self, L: int) -> torch.Tensor:
         """hcl's h (d, L) = sum_s residues[:, s] exp(log_poles[:, s] t), built in fp32."""
