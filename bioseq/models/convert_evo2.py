@@ -274,8 +274,8 @@ def load_release_state(paths: list[Path]) -> dict[str, torch.Tensor]:
             if stream is None:
                 state = torch.load(paths[0], map_location="cpu", weights_only=True, mmap=True)
             else:
-                state = torch.load(io.BufferedReader(stream, 1 << 20), map_location="cpu",
-                                   weights_only=True)  # fmt: skip
+                buffered = io.BufferedReader(stream, 1 << 20)
+                state = torch.load(buffered, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         text = str(err)
         bad = re.search(r"GLOBAL ([\w.]+(?: [\w.]+)?) (?:was not|whose)", text)

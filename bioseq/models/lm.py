@@ -35,6 +35,37 @@ def either_cache(cache: object | None, past_key_values: object | None) -> object
     return cache if cache is not None else past_key_values
 
 
+def shifted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy: logits at t predict labels at t + 1; -100 is ignored."""
+    return F.cross_entropy(
+        logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+        labels[:, 1:].reshape(-1),
+        ignore_index=-100,
+    )
+
+
+class RecurrentGeneration:
+    """For models that carry their own recurrent state (``cache`` with ``seqlen_offset``)
+    through ``generate()`` instead of a key/value cache: feed only the new tokens."""
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False
+
+    def prepare_inputs_for_generation(
+        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
+        **kwargs,
+    ) -> dict:  # fmt: skip
+        cache = either_cache(cache, past_key_values)
+        if cache is not None and cache.seqlen_offset > 0:
+            input_ids = input_ids[:, cache.seqlen_offset :]
+            attention_mask = None  # the state already holds the prefix
+        return {
+            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
+            "use_cache": use_cache,
+        }  # fmt: skip
+
+
 @dataclass
 class LMOutput(ModelOutput):
     """Loss (mean next-token cross-entropy, nats), logits over the vocabulary, and the cache."""
@@ -166,13 +197,7 @@ class BioseqLM(PreTrainedModel, GenerationMixin):
         )  # fmt: skip
         hidden = self.backbone.norm_f(hidden.to(self.backbone.norm_f.weight.dtype))
         logits = self.lm_head(hidden)[..., : self.config.vocab_size]
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                labels[:, 1:].reshape(-1),
-                ignore_index=-100,
-            )
+        loss = None if labels is None else shifted_loss(logits, labels)
         return LMOutput(
             loss=loss, logits=logits, cache=cache,
             hidden_states=hidden if output_hidden_states else None,

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bioseq.models.config import MambaConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block, either_cache
+from bioseq.models.lm import Backbone, BioseqLM, Block, RecurrentGeneration
 from bioseq.models.modules.mamba import Mamba
 from bioseq.models.modules.norm import RMSNorm
 
@@ -59,7 +59,7 @@ def _norm(config: MambaConfig) -> nn.Module:
     return nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
 
 
-class MambaLM(BioseqLM):
+class MambaLM(RecurrentGeneration, BioseqLM):
     config_class = MambaConfig
 
     def _build_backbone(self, config: MambaConfig) -> Backbone:
@@ -115,21 +115,3 @@ class MambaLM(BioseqLM):
             outputs.append(x)
         cache.seqlen_offset += hidden.shape[1]
         return torch.cat(outputs, dim=1), cache
-
-    # -- generation: carry our own recurrent state instead of a key/value cache -------------
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        return False
-
-    def prepare_inputs_for_generation(
-        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
-        **kwargs,
-    ) -> dict:  # fmt: skip
-        cache = either_cache(cache, past_key_values)
-        if cache is not None and cache.seqlen_offset > 0:
-            input_ids = input_ids[:, cache.seqlen_offset :]
-            attention_mask = None  # the state already holds the prefix
-        return {
-            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
-            "use_cache": use_cache,
-        }  # fmt: skip

@@ -28,7 +28,7 @@ from transformers import GenerationMixin, PreTrainedModel
 
 from bioseq.errors import InputError
 from bioseq.models.config import StripedHyenaConfig
-from bioseq.models.lm import LMOutput, either_cache
+from bioseq.models.lm import LMOutput, RecurrentGeneration, either_cache, shifted_loss
 from bioseq.models.modules.striped_hyena import (
     Evo2RMSNorm,
     HyenaCascade,
@@ -64,7 +64,7 @@ class StripedHyenaState:
         self.states = [tuple(t[beam_idx] for t in s) for s in self.states]
 
 
-class StripedHyenaLM(PreTrainedModel, GenerationMixin):
+class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
     """Evo 2 causal LM; ``StripedHyenaLM(config)`` or ``from_pretrained`` after ``import
     bioseq``."""
 
@@ -150,32 +150,8 @@ class StripedHyenaLM(PreTrainedModel, GenerationMixin):
         hidden = self.norm(hidden)
         weight = self.unembed.weight if hasattr(self, "unembed") else self.embedding_layer.weight
         logits = F.linear(hidden, weight)[..., : self.config.vocab_size]
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(
-                logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                labels[:, 1:].reshape(-1),
-                ignore_index=-100,
-            )
+        loss = None if labels is None else shifted_loss(logits, labels)
         return LMOutput(
             loss=loss, logits=logits, cache=cache,
             hidden_states=hidden if output_hidden_states else None,
         )  # fmt: skip
-
-    # -- generation: carry our own state instead of a key/value cache ----------------------
-    @classmethod
-    def _supports_default_dynamic_cache(cls) -> bool:
-        return False
-
-    def prepare_inputs_for_generation(
-        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
-        **kwargs,
-    ) -> dict:  # fmt: skip
-        cache = either_cache(cache, past_key_values)
-        if cache is not None and cache.seqlen_offset > 0:
-            input_ids = input_ids[:, cache.seqlen_offset :]
-            attention_mask = None  # the state already holds the prefix
-        return {
-            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
-            "use_cache": use_cache,
-        }  # fmt: skip

@@ -6,8 +6,8 @@ loads through :func:`load_model`. It
 - maps a ``bioseq pretrain`` run directory to its model directory (``final/``, else the latest
   checkpoint; :func:`bioseq.train.checkpoint.resolve_model_dir`);
 - runs no code that came with the folder: a config or tokenizer config with an ``auto_map``
-  (custom Python classes) is refused in one line unless the caller passes
-  ``trust_remote_code=True`` (the CLI's ``--trust-remote-code``), and ``.bin`` weights are
+  (custom Python classes) is refused in one line unless the caller asks for it
+  (``trust_remote_code``; the CLI's ``--trust-remote-code``), and ``.bin`` weights are
   only ever read with ``torch.load(weights_only=True)``;
 - checks the device (:func:`resolve_device`) before loading anything;
 - turns every way a folder can fail to load (corrupt safetensors, refused pickle, unknown
