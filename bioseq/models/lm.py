@@ -44,6 +44,33 @@ def shifted_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     )
 
 
+class RecurrentState:
+    """Per-layer tuples of state tensors (batch first) and how many tokens they have consumed:
+    the ``cache`` of models that carry a recurrent state (Mamba, StripedHyena)."""
+
+    is_compileable = False  # generate() reads these two of a state passed in
+
+    def __init__(self, states: list[tuple[torch.Tensor, ...]], seqlen_offset: int) -> None:
+        self.states = states
+        self.seqlen_offset = seqlen_offset
+
+    @property
+    def is_linear(self) -> list[bool]:
+        """Every layer is recurrent (transformers >= 5.24 then leaves input slicing to us)."""
+        return [True] * len(self.states)
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.seqlen_offset
+
+    def select(self, index: torch.Tensor):
+        """The states of some batch rows (repeat a prefix's state for several alleles)."""
+        rows = [tuple(t[index] for t in layer) for layer in self.states]
+        return type(self)(rows, self.seqlen_offset)
+
+    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
+        self.states = [tuple(t[beam_idx] for t in layer) for layer in self.states]
+
+
 class RecurrentGeneration:
     """For models that carry their own recurrent state (``cache`` with ``seqlen_offset``)
     through ``generate()`` instead of a key/value cache: feed only the new tokens."""

@@ -21,36 +21,13 @@ import torch
 from torch import nn
 
 from bioseq.models.config import MambaConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block, RecurrentGeneration
+from bioseq.models.lm import Backbone, BioseqLM, Block, RecurrentGeneration, RecurrentState
 from bioseq.models.modules.mamba import Mamba
 from bioseq.models.modules.norm import RMSNorm
 
 
-class MambaState:
+class MambaState(RecurrentState):
     """Per-layer ``(conv_state, ssm_state)`` and how many tokens they have consumed."""
-
-    is_compileable = False  # generate() reads these two of a state passed in
-
-    def __init__(self, states: list[tuple[torch.Tensor, torch.Tensor]], seqlen_offset: int):
-        self.states = states
-        self.seqlen_offset = seqlen_offset
-
-    @property
-    def is_linear(self) -> list[bool]:
-        """Every layer is recurrent (transformers >= 5.24 then leaves input slicing to us)."""
-        return [True] * len(self.states)
-
-    def get_seq_length(self, layer_idx: int = 0) -> int:
-        return self.seqlen_offset
-
-    def select(self, index: torch.Tensor) -> MambaState:
-        """The states of some batch rows (repeat a prefix's state for several alleles)."""
-        return MambaState(
-            [(conv[index], ssm[index]) for conv, ssm in self.states], self.seqlen_offset
-        )
-
-    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
-        self.states = [(c[beam_idx], s[beam_idx]) for c, s in self.states]
 
 
 def _norm(config: MambaConfig) -> nn.Module:

@@ -28,7 +28,13 @@ from transformers import GenerationMixin, PreTrainedModel
 
 from bioseq.errors import InputError
 from bioseq.models.config import StripedHyenaConfig
-from bioseq.models.lm import LMOutput, RecurrentGeneration, either_cache, shifted_loss
+from bioseq.models.lm import (
+    LMOutput,
+    RecurrentGeneration,
+    RecurrentState,
+    either_cache,
+    shifted_loss,
+)
 from bioseq.models.modules.striped_hyena import (
     Evo2RMSNorm,
     HyenaCascade,
@@ -37,31 +43,8 @@ from bioseq.models.modules.striped_hyena import (
 )
 
 
-class StripedHyenaState:
+class StripedHyenaState(RecurrentState):
     """Per-layer state tuples (see the block kinds) and how many tokens they have consumed."""
-
-    is_compileable = False
-
-    def __init__(self, states: list[tuple], seqlen_offset: int) -> None:
-        self.states = states
-        self.seqlen_offset = seqlen_offset
-
-    @property
-    def is_linear(self) -> list[bool]:
-        """We slice generate()'s inputs ourselves (prepare_inputs_for_generation)."""
-        return [True] * len(self.states)
-
-    def get_seq_length(self, layer_idx: int = 0) -> int:
-        return self.seqlen_offset
-
-    def select(self, index: torch.Tensor) -> StripedHyenaState:
-        """The states of some batch rows (repeat a prefix's state for several alleles)."""
-        return StripedHyenaState(
-            [tuple(t[index] for t in s) for s in self.states], self.seqlen_offset
-        )
-
-    def reorder_cache(self, beam_idx: torch.Tensor) -> None:
-        self.states = [tuple(t[beam_idx] for t in s) for s in self.states]
 
 
 class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
