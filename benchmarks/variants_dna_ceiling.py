@@ -43,8 +43,8 @@ import torch
 
 from bioseq.io import read_genbank
 from bioseq.io.genbank import CDS, GenBankRecord, codon_lookup
+from bioseq.tasks.loading import load_model
 from bioseq.tasks.variants.likelihood import encode
-from bioseq.tasks.variants.loading import load_model
 from bioseq.tasks.variants.metrics import auroc
 from bioseq.tasks.variants.mutations import CausalMutationScorer
 from bioseq.tasks.variants.snv import coding_snvs, select_cds

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gzip
 
-import numba
 import pytest
-import torch
 from hypothesis import HealthCheck, Phase, example, given, settings
 
 from tests import fuzz_strategies as fz
@@ -30,15 +28,7 @@ def ci(examples: int):
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread avoids OpenMP spin contention."""
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- cases the fuzzer found (kept as explicit examples) -----------------------------------------

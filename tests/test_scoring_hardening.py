@@ -6,7 +6,6 @@ import json
 import random
 from pathlib import Path
 
-import numba
 import pysam
 import pytest
 import torch
@@ -45,14 +44,7 @@ VCF_HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1>\n"
 DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(*args):

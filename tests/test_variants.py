@@ -4,7 +4,6 @@ import json
 import random
 from pathlib import Path
 
-import numba
 import numpy as np
 import pysam
 import pytest
@@ -77,16 +76,7 @@ def tiny(kind: str, vocab: int = DNA_TOK.vocab_size, seed: int = 0):
     return TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=vocab, d_model=32)).eval()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared machine: one thread (torch and numba) avoids OpenMP spin
-    contention (a 100-token Hyena pass takes 0.7 s with two contended threads, 5 ms with one)."""
-    threads, numba_threads = torch.get_num_threads(), numba.get_num_threads()
-    torch.set_num_threads(1)
-    numba.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    numba.set_num_threads(numba_threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -128,8 +128,8 @@ def score_vcf(
     from bioseq.io.formats import open_genome
 
     _quiet_htslib()
+    from bioseq.tasks.loading import load_model
     from bioseq.tasks.variants.dna import check_window, short
-    from bioseq.tasks.variants.loading import load_model
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
     from bioseq.tasks.variants.vcf import score_vcf as run
     from bioseq.tasks.variants.vcf import write_scores
@@ -187,7 +187,7 @@ def score_vcf(
 def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
                     trust_remote_code=False):  # fmt: skip
     """The scorer named by --model (site-independent or one/two causal models)."""
-    from bioseq.tasks.variants.loading import load_model
+    from bioseq.tasks.loading import load_model
     from bioseq.tasks.variants.mutations import CausalMutationScorer
     from bioseq.tasks.variants.site_independent import SiteIndependentModel
 

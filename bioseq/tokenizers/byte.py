@@ -36,7 +36,24 @@ ALPHABET = "text"
 BYTE_NAMES = [chr(b) if 0x20 <= b < 0x7F else f"<0x{b:02X}>" for b in range(256)]
 
 
-class ByteTokenizer(SequenceTokenizer):
+class BytesDecoding:
+    """``decode`` of tokenizers whose ids stand for bytes: their ``decode_bytes``, as UTF-8."""
+
+    def _decode(  # type: ignore[override]
+        self,
+        token_ids: int | list[int],
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        **kwargs: Any,
+    ) -> str:
+        ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):  # user-added tokens
+            return super()._decode(ids.tolist(), skip_special_tokens=skip_special_tokens)
+        data = self.decode_bytes(ids, skip_special_tokens=skip_special_tokens)
+        return data.decode("utf-8", errors="replace")
+
+
+class ByteTokenizer(BytesDecoding, SequenceTokenizer):
     """Byte-level tokenizer for UTF-8 text (see module doc); no unknown token is ever produced."""
 
     def __init__(self, alphabet: str = ALPHABET, **kwargs: Any) -> None:
@@ -90,17 +107,4 @@ class ByteTokenizer(SequenceTokenizer):
             bytes([self._byte_of_name[t]]) if t in self._byte_of_name else t.encode("utf-8")
             for t in tokens
         )
-        return data.decode("utf-8", errors="replace")
-
-    def _decode(  # type: ignore[override]
-        self,
-        token_ids: int | list[int],
-        skip_special_tokens: bool = False,
-        clean_up_tokenization_spaces: bool | None = None,
-        **kwargs: Any,
-    ) -> str:
-        ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):  # user-added tokens
-            return super()._decode(ids.tolist(), skip_special_tokens=skip_special_tokens)
-        data = self.decode_bytes(ids, skip_special_tokens=skip_special_tokens)
         return data.decode("utf-8", errors="replace")

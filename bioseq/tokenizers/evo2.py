@@ -30,7 +30,7 @@ import numpy as np
 
 from bioseq.errors import InputError
 from bioseq.tokenizers.base import SeqInput, SequenceTokenizer
-from bioseq.tokenizers.byte import BYTE_NAMES
+from bioseq.tokenizers.byte import BYTE_NAMES, BytesDecoding
 
 VOCAB_SIZE = 512
 EOS, PAD, UNK, MASK = "<eos>", "<pad>", "<unk>", "<mask>"
@@ -39,7 +39,7 @@ EVO2_VOCAB = [EOS, PAD, *BYTE_NAMES[2:256], UNK, MASK] + [
 ]
 
 
-class Evo2Tokenizer(SequenceTokenizer):
+class Evo2Tokenizer(BytesDecoding, SequenceTokenizer):
     """UTF-8 bytes as ids, Evo 2's layout (see module doc); ``uppercase`` reads a-z as A-Z."""
 
     alphabet = "evo2"
@@ -97,16 +97,3 @@ class Evo2Tokenizer(SequenceTokenizer):
         return self.decode_bytes(self.convert_tokens_to_ids(tokens), False).decode(
             "utf-8", errors="replace"
         )
-
-    def _decode(  # type: ignore[override]
-        self,
-        token_ids: int | list[int],
-        skip_special_tokens: bool = False,
-        clean_up_tokenization_spaces: bool | None = None,
-        **kwargs: Any,
-    ) -> str:
-        ids = np.asarray(token_ids, dtype=np.int64).reshape(-1)
-        if ids.size and (ids.min() < 0 or ids.max() >= self.vocab_size):  # user-added tokens
-            return super()._decode(ids.tolist(), skip_special_tokens=skip_special_tokens)
-        data = self.decode_bytes(ids, skip_special_tokens=skip_special_tokens)
-        return data.decode("utf-8", errors="replace")

@@ -26,6 +26,7 @@ The engine under both (:class:`PairScorer`) scores each reference once and recom
 suffix of each alternative; :func:`naive_pair_scores` is the slow reference it is tested against.
 """
 
+from bioseq.tasks.loading import LoadedModel, load_model
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.dna import (
     DnaVariantScorer,
@@ -35,7 +36,6 @@ from bioseq.tasks.variants.dna import (
     window_bounds,
 )
 from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
-from bioseq.tasks.variants.loading import LoadedModel, load_model
 from bioseq.tasks.variants.masked import (
     STATUSES,
     MaskedMarginalScorer,

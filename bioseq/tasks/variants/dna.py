@@ -45,9 +45,9 @@ from tqdm.auto import tqdm
 from bioseq.errors import InputError
 from bioseq.io.alphabet import reverse_complement
 from bioseq.io.source import SequenceSource
+from bioseq.tasks.loading import model_direction
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.likelihood import PairScorer, Reduce, Strategy
-from bioseq.tasks.variants.loading import model_direction
 
 Strand = Literal["forward", "both"]
 
