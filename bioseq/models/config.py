@@ -8,13 +8,14 @@
 
 Presets (parameter counts for the 10-token DNA character vocabulary, padded to 16):
 
-| preset | d_model | n_layer | Hyena | Mamba | Transformer |
-|---|---|---|---|---|---|
-| tiny  | 128 | 2 | 0.52 M | 0.24 M | 0.40 M |
-| small | 256 | 4 | 3.45 M | 1.76 M | 3.16 M |
-| base  | 512 | 8 | 25.9 M | 13.6 M | 25.2 M |
+| preset | d_model | n_layer | Hyena | Mamba | Transformer | Caduceus |
+|---|---|---|---|---|---|---|
+| tiny  | 128 | 2 | 0.52 M | 0.24 M | 0.40 M | 0.27 M |
+| small | 256 | 4 | 3.45 M | 1.76 M | 3.16 M | 1.93 M |
+| base  | 512 | 8 | 25.9 M | 13.6 M | 25.2 M | 14.5 M |
 
-(Hyena's count includes its positional features, 5 x ``max_seq_len``; the table uses 8,192.)
+(Hyena's count includes its positional features, 5 x ``max_seq_len``; the table uses 8,192.
+Caduceus, RC-equivariant or not, has the same count: RCPS shares every parameter.)
 """
 
 from __future__ import annotations
@@ -150,6 +151,118 @@ class MambaConfig(BioseqConfig):
         self.bias = bias
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
         self.dt_rank = math.ceil(self.d_model / 16) if dt_rank == "auto" else int(dt_rank)
+
+    @property
+    def d_inner(self) -> int:
+        return self.expand * self.d_model
+
+
+def _complement_list(complement_map: list | dict | None) -> list[int] | None:
+    """A complement map given as a list of ids or a dict id -> id (JSON keys are strings)."""
+    if complement_map is None:
+        return None
+    try:
+        if isinstance(complement_map, dict):
+            pairs = {int(k): int(v) for k, v in complement_map.items()}
+            if sorted(pairs) != list(range(len(pairs))):
+                raise ValueError("its keys are not 0 .. n-1")
+            return [pairs[i] for i in range(len(pairs))]
+        return [int(v) for v in complement_map]
+    except (TypeError, ValueError) as err:
+        raise InputError(f"complement_map must map token ids to token ids ({err})") from None
+
+
+class CaduceusConfig(BioseqConfig):
+    """Caduceus: bidirectional Mamba-1 (BiMamba), optionally reverse-complement equivariant.
+
+    Field names follow the released ``CaduceusConfig`` (``ssm_cfg`` flattened into
+    ``d_state``, ``d_conv``, ``expand``, ``dt_rank``, ``conv_bias``, ``bias`` and the dt init
+    fields, as in :class:`MambaConfig`). ``rcps`` makes the model RC-equivariant (hidden width
+    ``2 * d_model``); it needs ``complement_map``, the complement id of every token id (a list,
+    or a dict id -> id), padded with identity up to ``padded_vocab_size``. ``fused_add_norm``
+    changes nothing but the order in which an RCPS block normalises the two halves, exactly as
+    the original's fused path does (released checkpoints were trained with ``True``).
+
+    >>> c = CaduceusConfig.from_preset("tiny", vocab_size=12, rcps=True,
+    ...                                complement_map=[0, 1, 2, 3, 4, 5, 6, 10, 9, 8, 7, 11])
+    >>> c.complement_map[7], len(c.padded_complement_map)
+    (10, 16)
+    """
+
+    model_type = "bioseq-caduceus"
+
+    def __init__(
+        self,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | str | None = "auto",
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+        rms_norm: bool = True,
+        fused_add_norm: bool = True,
+        bidirectional: bool = True,
+        bidirectional_strategy: str = "add",
+        bidirectional_weight_tie: bool = True,
+        rcps: bool = False,
+        complement_map: list[int] | dict | None = None,
+        initializer_range: float = 0.02,
+        tie_word_embeddings: bool = True,
+        **kwargs,
+    ) -> None:
+        self.d_state = d_state
+        self.d_conv = d_conv
+        self.expand = expand
+        self.dt_min = dt_min
+        self.dt_max = dt_max
+        self.dt_init_floor = dt_init_floor
+        self.conv_bias = conv_bias
+        self.bias = bias
+        self.rms_norm = rms_norm
+        self.fused_add_norm = bool(fused_add_norm)
+        self.bidirectional = bool(bidirectional)
+        self.bidirectional_strategy = bidirectional_strategy or "add"
+        self.bidirectional_weight_tie = bool(bidirectional_weight_tie)
+        self.rcps = bool(rcps)
+        self.complement_map = _complement_list(complement_map)
+        self.initializer_range = initializer_range
+        super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
+        auto = dt_rank in (None, "auto")
+        self.dt_rank = math.ceil(self.d_model / 16) if auto else int(dt_rank)
+        self._check()
+
+    def _check(self) -> None:
+        if self.bidirectional_strategy not in ("add", "ew_multiply"):
+            raise InputError(f"bidirectional_strategy must be 'add' or 'ew_multiply', not "
+                             f"{self.bidirectional_strategy!r}")  # fmt: skip
+        if not self.tie_word_embeddings:
+            raise InputError("Caduceus ties its LM head to the embedding "
+                             "(tie_word_embeddings must be true)")  # fmt: skip
+        cmap = self.complement_map
+        if cmap is None:
+            if self.rcps:
+                raise InputError("an RC-equivariant (rcps) Caduceus needs a complement_map")
+            return
+        n = self.padded_vocab_size
+        if not self.vocab_size <= len(cmap) <= n:
+            raise InputError(f"complement_map has {len(cmap)} entries; expected one per token "
+                             f"id ({self.vocab_size} to {n})")  # fmt: skip
+        full = self.padded_complement_map
+        bad = [i for i, j in enumerate(full) if not 0 <= j < n or full[j] != i]
+        if bad:
+            raise InputError(f"complement_map is not an involution on ids 0..{n - 1} "
+                             f"(first bad id {bad[0]} -> {full[bad[0]]})")  # fmt: skip
+
+    @property
+    def padded_complement_map(self) -> list[int] | None:
+        """``complement_map`` extended with identity to ``padded_vocab_size`` entries."""
+        if self.complement_map is None:
+            return None
+        cmap = list(self.complement_map)
+        return cmap + list(range(len(cmap), self.padded_vocab_size))
 
     @property
     def d_inner(self) -> int:

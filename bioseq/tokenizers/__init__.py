@@ -31,6 +31,7 @@ from bioseq.tokenizers.auto import TOKENIZER_CLASSES, load_tokenizer, register_w
 from bioseq.tokenizers.base import SequenceTokenizer
 from bioseq.tokenizers.bpe import BpeTokenizer, compression_report, train_bpe
 from bioseq.tokenizers.byte import ByteTokenizer
+from bioseq.tokenizers.caduceus import caduceus_tokenizer, complement_map
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.evo2 import Evo2Tokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
@@ -43,6 +44,8 @@ __all__ = [
     "Evo2Tokenizer",
     "KmerTokenizer",
     "SequenceTokenizer",
+    "caduceus_tokenizer",
+    "complement_map",
     "compression_report",
     "load_tokenizer",
     "register_with_transformers",
