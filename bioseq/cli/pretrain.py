@@ -53,8 +53,17 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--text", is_flag=True, default=None,
               help="INPUTS are UTF-8 text, one byte a token [none: bundled text]")  # fmt: skip
 @click.option("--alphabet", type=_choice("auto", "dna", "protein"), help="[default: auto]")
-@click.option("--model", type=_choice("hyena", "mamba", "transformer", "striped-hyena"),
-              help="striped-hyena: Evo 2's StripedHyena 2 [default: hyena]")  # fmt: skip
+@click.option("--model",
+              type=_choice("hyena", "mamba", "transformer", "striped-hyena", "caduceus"),
+              help="striped-hyena: Evo 2's StripedHyena 2; caduceus: a bidirectional BiMamba "
+                   "masked LM, on DNA reverse-complement equivariant (RCPS; rcps=false in "
+                   "--model-config turns it off) [default: hyena]")  # fmt: skip
+@click.option("--objective", type=_choice("causal", "mlm"),
+              help="causal: next token; mlm: BERT-style masked tokens, against a two-sided "
+                   "Markov reference [default: mlm for caduceus, else causal]")  # fmt: skip
+@click.option("--mask-fraction", type=float,
+              help="--objective mlm: fraction of each sequence's letters to predict (80% "
+                   "[MASK], 10% a random letter, 10% unchanged) [default: 0.15]")  # fmt: skip
 @click.option("--size", type=_choice("tiny", "small", "base"), help="[default: tiny]")
 @click.option("--d-model", type=int, help="Override the size preset's width.")
 @click.option("--n-layer", type=int, help="Override the size preset's depth.")
@@ -84,7 +93,8 @@ def _choice(*values: str) -> click.Choice:
               help="Hold out the last fraction of every contig [default: 0.1]")  # fmt: skip
 @click.option("--val-contigs", help="Comma-separated contigs (or record names) to hold out.")
 @click.option("--rc-augment/--no-rc-augment", default=None,
-              help="Reverse-complement half the training windows [default: off]")  # fmt: skip
+              help="Reverse-complement half the training windows; not needed for caduceus "
+                   "with RCPS, which is equivariant by construction [default: off]")  # fmt: skip
 @click.option("--sequence-weights", type=float, metavar="THETA",
               help="Alignments: sample homologs by 1/(neighbours at >= THETA identity), "
                    "e.g. 0.8 [default: uniform]")  # fmt: skip
@@ -109,18 +119,25 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | None,
              quiet: bool, **flags) -> None:  # fmt: skip
-    """Pretrain a Hyena, Mamba or Transformer language model on INPUTS: FASTA, GenBank or
-    protein alignment (a2m/a3m) files or folders of them. With no INPUTS, trains on the bundled
-    E. coli genome: `bioseq pretrain --out runs/demo` is a complete demo (1-2 minutes on 2
-    CPU cores).
+    """Pretrain a Hyena, Mamba, Transformer, StripedHyena or Caduceus (masked) language model
+    on INPUTS: FASTA, GenBank or protein alignment (a2m/a3m) files or folders of them. With
+    no INPUTS, trains on the bundled E. coli genome: `bioseq pretrain --out runs/demo` is a
+    complete demo (1-2 minutes on 2 CPU cores).
 
     With --text, INPUTS are UTF-8 text files (plain or gzipped; folders: their *.txt and
     *.txt.gz files) and the model reads bytes: the linguistic control for a DNA model of the
     same size. With no INPUTS it trains on the bundled Alice's Adventures in Wonderland. Bits
     per base are then bits per byte, against an order-k byte Markov reference.
 
+    --model caduceus trains a bidirectional masked LM (--objective mlm): 15% of the letters
+    are targets, and validation reports masked-token bits per base (val_masked_bits) beside a
+    two-sided order-k Markov reference on the same positions (markov_masked_bits). On DNA it is
+    reverse-complement equivariant (RCPS), so --rc-augment is not needed; on proteins (e.g.
+    `homologs.a2m --alphabet protein --sequence-weights 0.8`) RCPS is off.
+
     Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
-    `import bioseq`), OUT/checkpoints/step-N/, OUT/metrics.jsonl, OUT/loss.png and
+    `import bioseq`, or AutoModelForMaskedLM for an mlm run), OUT/checkpoints/step-N/,
+    OUT/metrics.jsonl, OUT/loss.png and
     OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint and
     exits 130 or 143 (--stop-after N, a deliberate stop, exits 0); --resume OUT continues
     exactly: the model and data settings stay those of the run, the schedule, optimizer and
@@ -136,6 +153,8 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain proteins.a2m --direction reverse --out runs/p --config run.yaml
         bioseq pretrain --text --model mamba --size small --out runs/text
         bioseq pretrain --tokenizer merge --merge-ratio 3 --model hyena --out runs/m
+        bioseq pretrain --model caduceus --out runs/mlm
+        bioseq pretrain homologs.a2m --alphabet protein --model caduceus --sequence-weights 0.8
         bioseq pretrain --resume runs/g --steps 20000
     """
     from bioseq.train import TrainConfig, TrainingDiverged, TrainingInterrupted, load_yaml, merge

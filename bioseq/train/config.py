@@ -34,7 +34,7 @@ from bioseq.errors import InputError, located
 
 CHOICES = {
     "alphabet": ("auto", "dna", "protein"),
-    "model": ("hyena", "mamba", "transformer", "striped-hyena"),
+    "model": ("hyena", "mamba", "transformer", "striped-hyena", "caduceus"),
     "size": ("tiny", "small", "base"),
     "precision": ("auto", "fp32", "bf16"),
     "direction": ("forward", "reverse"),
@@ -42,6 +42,8 @@ CHOICES = {
 }
 # how to start this run, not part of its recipe (left out of config.yaml)
 RUNTIME_KEYS = ("resume", "overwrite", "stop_after")
+OBJECTIVES = ("causal", "mlm")
+MASKED_MODELS = ("caduceus",)  # models trained with objective mlm (bidirectional)
 DEFAULT_STEPS = 200
 DEFAULT_VAL_FRACTION = 0.1
 
@@ -72,6 +74,9 @@ class TrainConfig:
     d_model: int | None = None
     n_layer: int | None = None
     model_config: dict[str, Any] = field(default_factory=dict)  # any other config field
+    objective: str | None = None  # causal (next token) or mlm (masked tokens); default: mlm
+    # for the masked models (caduceus), causal for the others
+    mask_fraction: float = 0.15  # mlm: the fraction of each sequence's letters to predict
     # optimisation
     batch_size: int = 16  # sequences per optimizer step, over all processes
     grad_accum: int = 1  # micro-batches each process splits its share into
@@ -110,7 +115,7 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A validated copy with the defaults that depend on other keys filled in:
-        ``steps`` (from ``tokens``), ``val_fraction`` and ``warmup_steps``."""
+        ``steps`` (from ``tokens``), ``val_fraction``, ``warmup_steps`` and ``objective``."""
         self.validate()
         steps = self.steps
         if self.tokens is not None:
@@ -130,8 +135,9 @@ class TrainConfig:
         if warmup is None:
             warmup = min(1000, steps // 10)
         return dataclasses.replace(
-            self, steps=steps, tokens=None, val_fraction=val_fraction, warmup_steps=warmup
-        )
+            self, steps=steps, tokens=None, val_fraction=val_fraction, warmup_steps=warmup,
+            objective=self.objective or default_objective(self.model),
+        )  # fmt: skip
 
     def with_absolute_paths(self) -> TrainConfig:
         """Inputs and a tokenizer directory as absolute paths (for ``config.yaml``, so
@@ -153,6 +159,14 @@ class TrainConfig:
             problem = range_problem(key, getattr(self, key))
             if problem:
                 raise InputError(problem)
+        if self.objective is not None and self.objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of causal, mlm, not {self.objective!r}")
+        if self.objective == "mlm" and self.model not in MASKED_MODELS:
+            raise InputError(f"objective mlm needs a masked model: --model caduceus "
+                             f"({self.model} is causal only)")  # fmt: skip
+        if self.objective == "causal" and self.model in MASKED_MODELS:
+            raise InputError(f"{self.model} is a bidirectional masked model: it trains with "
+                             "objective mlm, not causal")  # fmt: skip
         if self.steps is not None and self.tokens is not None:
             raise InputError("give steps or tokens, not both")
         if self.resume and self.overwrite:
@@ -210,6 +224,7 @@ RANGES = {
     "merge_ratio": Range(1, 16),
     "context": Range(1, MAX_INT),
     "context_warmup": Range(0, MAX_STEPS),
+    "mask_fraction": Range(0, 1, low_open=True, high_open=True),
     "val_fraction": Range(0, 1, high_open=True),
     "sequence_weights": Range(0, 1, low_open=True),
     "d_model": Range(1, 65536),
@@ -236,6 +251,34 @@ RANGES = {
     "markov_order": Range(0, 12),  # DNA: 4^13 counts; lower for proteins, 0..6 for text
     "stop_after": Range(1, MAX_STEPS),
 }
+
+
+def default_objective(model: str) -> str:
+    """``mlm`` for the masked models (caduceus), ``causal`` for the others.
+
+    >>> default_objective("caduceus"), default_objective("mamba")
+    ('mlm', 'causal')
+    """
+    return "mlm" if model in MASKED_MODELS else "causal"
+
+
+def check_masked_run(config: TrainConfig, alphabet: str) -> None:
+    """InputError for what a resolved ``objective: mlm`` run cannot do with ``alphabet``'s data
+    (checked once the inputs are read, so a YAML file alone never fails on it)."""
+    if config.objective != "mlm":
+        return
+    if config.text:
+        raise InputError("objective mlm (--model caduceus) trains on DNA or protein, not text")
+    if config.tokenizer != "char":
+        raise InputError(f"objective mlm reads one token a letter: --tokenizer char, "
+                         f"not {config.tokenizer!r}")  # fmt: skip
+    if config.direction != "forward":
+        raise InputError("direction reverse is for causal models; a masked model reads both "
+                         "ways (leave out --direction)")  # fmt: skip
+    rcps = config.model_config.get("rcps")
+    if alphabet != "dna" and rcps:
+        raise InputError(f"rcps (reverse-complement equivariance) needs DNA, but the inputs "
+                         f"are {alphabet}: leave out rcps=true")  # fmt: skip
 
 
 def range_problem(key: str, value: Any, name: str | None = None) -> str | None:

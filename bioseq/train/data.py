@@ -14,6 +14,9 @@ exactly the data of an uninterrupted one, whatever the number of processes.
 * Plain text (``text: true``) -> :class:`~bioseq.train.text.TextData`: random windows of
   ``context`` bytes, the last tenth of every file held out.
 
+With ``objective: mlm`` every batch is masked (:mod:`bioseq.train.masking`): training row ``j``
+of step ``s`` from the key ``(seed, 0, s, j)``, validation item ``i`` from ``(seed, 1, i)``.
+
 >>> from bioseq.train.config import TrainConfig
 >>> from bioseq.train.data import build_data
 >>> data = build_data(TrainConfig(context=128).resolved())  # the bundled E. coli genome
@@ -39,9 +42,10 @@ from bioseq.io.datasets import GenomeWindows, LengthBucketSampler, SequenceRecor
 from bioseq.io.formats import detect_format, open_genome
 from bioseq.io.inputs import choose_alphabet, expand_inputs
 from bioseq.io.intervals import Interval, restrict_territory, split_territory
-from bioseq.train.config import TrainConfig
+from bioseq.train.config import TrainConfig, check_masked_run
 from bioseq.train.distributed import rank_slice
 from bioseq.train.markov import MarkovModel
+from bioseq.train.masking import TRAIN_SALT, VAL_SALT, Masking
 
 MIN_WARMUP_CONTEXT = 64
 IGNORE = -100
@@ -49,12 +53,16 @@ IGNORE = -100
 
 @dataclass
 class Batch:
-    """Token ids ``(batch, length)``, labels (``-100`` at padding) and the labelled count."""
+    """Token ids ``(batch, length)``, labels (``-100`` at padding) and the labelled count; a
+    masked batch also has its attention mask (1 = a token, 0 = padding) and clean ids."""
 
     input_ids: torch.Tensor
     labels: torch.Tensor
-    n_tokens: int  # positions whose next token is predicted (labels[:, 1:] != -100)
+    n_tokens: int  # positions whose next token is predicted (labels[:, 1:] != -100), or for
+    # a masked batch the targets (labels != -100)
     n_bases: int = -1  # bases those predicted tokens hold (-1: one per token)
+    attention_mask: torch.Tensor | None = None
+    clean_ids: torch.Tensor | None = None  # masked batches: the ids before masking
 
     def __post_init__(self) -> None:
         if self.n_bases < 0:
@@ -120,7 +128,11 @@ class TrainData:
         self.bases_per_token = float(getattr(tokenizer, "bases_per_token", 1))
         lengths = getattr(tokenizer, "token_lengths", None)
         self.token_lengths = None if lengths is None else torch.tensor(np.array(lengths))
-        self._val_cache: dict[tuple[int, int, int], list] = {}
+        self._val_cache: dict[tuple[int, int, int], tuple[np.ndarray, list]] = {}
+        self.masking: Masking | None = None
+        if getattr(config, "objective", None) == "mlm":
+            self.masking = Masking.for_tokenizer(tokenizer, self.markov_letters,
+                                                 config.mask_fraction)  # fmt: skip
 
     def batch(
         self, step: int, context: int, batch_size: int, rank: int = 0, world_size: int = 1,
@@ -131,16 +143,38 @@ class TrainData:
         share = rank_slice(batch_size, rank, world_size)
         items = self._items(step, context, batch_size, share)
         micro = per_rank // grad_accum
-        return [self._collate(items[i : i + micro], context) for i in range(0, per_rank, micro)]
+        out = []
+        for i in range(0, per_rank, micro):
+            batch = self._collate(items[i : i + micro], context)
+            if self.masking is not None:  # keyed by the row's place in the global batch
+                first = step * batch_size + share.start + i
+                keys = [(self.config.seed, TRAIN_SALT, step, first + j) for j in range(micro)]
+                batch = self.mask(batch, keys)
+            out.append(batch)
+        return out
 
     def eval_batches(self, n: int, batch_size: int, rank: int = 0, world_size: int = 1):
         """Batches of a fixed, evenly spread subset of ``n`` validation items (0 = all)."""
         key = (n, rank, world_size)
         if key not in self._val_cache:  # the same items at every evaluation
-            self._val_cache[key] = self._val_items(self._val_indices(n)[rank::world_size])
-        items = self._val_cache[key]
+            indices = self._val_indices(n)[rank::world_size]
+            self._val_cache[key] = (indices, self._val_items(indices))
+        indices, items = self._val_cache[key]
         for i in range(0, len(items), batch_size):
-            yield self._collate(items[i : i + batch_size], self.config.context)
+            batch = self._collate(items[i : i + batch_size], self.config.context)
+            if self.masking is not None:  # the same targets at every evaluation
+                seed = self.config.seed
+                keys = [(seed, VAL_SALT, int(index)) for index in indices[i : i + batch_size]]
+                batch = self.mask(batch, keys)
+            yield batch
+
+    def mask(self, batch: Batch, keys: list[tuple[int, ...]]) -> Batch:
+        """``batch`` masked for the mlm objective, row ``r`` from the RNG key ``keys[r]``."""
+        clean = batch.input_ids
+        inputs, labels = self.masking.apply(clean, keys)
+        n = int((labels != IGNORE).sum())
+        attention = (batch.labels != IGNORE).long()  # the causal labels: -100 at padding only
+        return Batch(inputs, labels, n, n, attention, clean)
 
     @property
     def has_val(self) -> bool:
@@ -453,9 +487,11 @@ def build_data(config: TrainConfig) -> TrainData:
     if config.text:
         from bioseq.train.text import build_text_data
 
+        check_masked_run(config, "text")
         return build_text_data(config)
     paths = expand_inputs(config.inputs) if config.inputs else [default_genome()]
     alphabet = choose_alphabet(paths, config.alphabet)
+    check_masked_run(config, alphabet)
     tokenizer = make_tokenizer(config.tokenizer, alphabet)
     records = alphabet != "dna" or any(detect_format(p) == "alignment" for p in paths)
     if records:

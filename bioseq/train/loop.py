@@ -8,6 +8,12 @@ of them in a row stop the run. Every ``log_every`` steps a line goes to ``metric
 ``eval_every`` steps the validation loss is measured on a fixed subset of held-out windows; every
 ``save_every`` steps (and at the end, and on Ctrl-C or SIGTERM) a checkpoint is written.
 
+With ``objective: mlm`` (``--model caduceus``) the batches are masked (:mod:`bioseq.train.masking`)
+and the loss is the model's own, over the masked targets. Validation then measures bits per
+masked base (``val_masked_bits``) on targets fixed once for the run, and beside it a two-sided
+order-k Markov model (:class:`~bioseq.train.markov.TwoSidedMarkov`) on the same targets
+(``markov_masked_bits``); ``train_masked_bits`` is the training loss in the same unit.
+
 >>> from bioseq.train import TrainConfig, pretrain
 >>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP
 >>> run / "final"  # doctest: +SKIP
@@ -28,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from bioseq.errors import BioseqError, InputError
@@ -42,7 +49,7 @@ from bioseq.train.checkpoint import (
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.data import TrainData, build_data, context_at
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
-from bioseq.train.markov import check_order
+from bioseq.train.markov import TwoSidedMarkov, check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
 from bioseq.train.progress import Progress, StopSignal, TrainingInterrupted
@@ -128,10 +135,13 @@ class Trainer:
             )
         self.data: TrainData = build_data(config)  # bad input fails here, before any writing
         self.merging = config.tokenizer == "merge"  # a MergeLM: its own loss, not next-token
+        self.masked = config.objective == "mlm"  # masked targets, a two-sided Markov reference
         if not config.text:
             check_order(config.markov_order, len(self.data.markov_letters))
+        rcps = (config.model == "caduceus" and self.data.alphabet == "dna"
+                and config.model_config.get("rcps") is not False)  # fmt: skip
         check_memory(config, len(self.data.tokenizer), self.data.max_tokens(config.context),
-                     dist.world_size, dist.device)  # fmt: skip
+                     dist.world_size, dist.device, rcps=rcps)  # fmt: skip
         torch.manual_seed(config.seed)
         self.model = self._build_model()
         self.optimizer = make_optimizer(self.model, config)
@@ -140,8 +150,14 @@ class Trainer:
         self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0,
                          "bits_sum": 0.0, "bpt_sum": 0.0, "bpt_n": 0}  # fmt: skip
         self.markov: float | None = None
+        self.two_sided: TwoSidedMarkov | None = None  # mlm runs: the reference, every rank
+        self._masked_markov: dict[int, tuple[float, float]] = {}  # per evaluation size
         self._claim_run_dir(lock)
-        if self.markov is None and dist.is_main and self.data.has_val and not self.merging:
+        if self.masked and self.data.has_val:
+            train, _ = self.data.markov_sequences()
+            self.two_sided = TwoSidedMarkov(config.markov_order, self.data.markov_letters)
+            self.two_sided.fit(train)
+        elif self.markov is None and dist.is_main and self.data.has_val and not self.merging:
             self.markov = self._markov_reference()
         self.ddp = self.model
         if dist.enabled:
@@ -299,13 +315,19 @@ class Trainer:
         # dropout masks depend only on (seed, step, rank), whatever happened before a resume
         torch.manual_seed(config.seed * 1_000_003 + self.step * 1009 + dist.rank)
         local_tokens = sum(b.n_tokens for b in micro)
-        n_global, bases_global = dist.all_reduce_sum([local_tokens, sum(b.n_bases for b in micro)])
+        # tokens read: an mlm step reads more tokens than it predicts
+        seen = sum(b.n_tokens if b.attention_mask is None else int(b.attention_mask.sum())
+                   for b in micro)  # fmt: skip
+        n_global, bases_global, seen = dist.all_reduce_sum(
+            [local_tokens, sum(b.n_bases for b in micro), seen]
+        )
         loss_sum = 0.0
         for i, batch in enumerate(micro):
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or not dist.enabled else self.ddp.no_sync()
             with sync, self.autocast():
-                out = self.ddp(batch.input_ids.to(dist.device), labels=batch.labels.to(dist.device))
+                out = self.ddp(batch.input_ids.to(dist.device), labels=batch.labels.to(dist.device),
+                               **self._extra_inputs(batch))  # fmt: skip
                 # sum over this micro-batch's tokens / all tokens of the step; DDP averages
                 # gradients over processes, hence the factor world_size
                 weight = batch.n_tokens * dist.world_size / n_global
@@ -334,31 +356,60 @@ class Trainer:
         with warnings.catch_warnings():  # a skipped first step is not the mistake it warns of
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
             self.scheduler.step()
-        self.counters["tokens"] += int(n_global)
-        return loss, int(n_global), lr
+        self.counters["tokens"] += int(seen)
+        return loss, int(seen), lr
+
+    def _extra_inputs(self, batch) -> dict:
+        """A masked batch's attention mask (a bidirectional model must not read padding)."""
+        if batch.attention_mask is None:
+            return {}
+        return {"attention_mask": batch.attention_mask.to(self.dist.device)}
 
     # -- evaluation and logging -----------------------------------------------------------
     @torch.no_grad()
-    def _evaluate(self, final: bool) -> tuple[float, float] | None:
+    def _evaluate(self, final: bool) -> tuple[float, float, float | None] | None:
         """Validation loss on the fixed subset of held-out windows: (nats per token, bits per
-        base), where bases are those the predicted tokens hold."""
+        base, the two-sided Markov bits per base of an mlm run's targets, else None), where
+        bases are those the predicted tokens hold."""
         if not self.data.has_val:
             return None
         config, dist = self.config, self.dist
         n = config.final_eval_windows if final else config.eval_windows
         batch_size = max(1, config.batch_size // (dist.world_size * config.grad_accum))
         self.model.eval()
-        total = count = bases = 0.0
+        total = count = bases = markov = 0.0
+        known = n in self._masked_markov  # the targets are fixed: the reference is too
         for batch in self.data.eval_batches(n, batch_size, dist.rank, dist.world_size):
             with self.autocast():
                 ids, labels = batch.input_ids.to(dist.device), batch.labels.to(dist.device)
-                out = self.model(ids, labels=labels)
+                out = self.model(ids, labels=labels, **self._extra_inputs(batch))
             total += out.loss.float().item() * batch.n_tokens
             count += batch.n_tokens
             bases += batch.n_bases
+            if self.two_sided is not None and not known:
+                markov += self._markov_bits(batch)
         self.model.train()
-        total, count, bases = dist.all_reduce_sum([total, count, bases])
-        return (total / count, total / max(bases, 1) / LN2) if count else None
+        if self.two_sided is not None and not known:
+            self._masked_markov[n] = (markov, bases)
+        ref_bits, ref_bases = self._masked_markov.get(n, (0.0, 0.0))
+        total, count, bases, ref_bits, ref_bases = dist.all_reduce_sum(
+            [total, count, bases, ref_bits, ref_bases]
+        )
+        if not count:
+            return None
+        reference = ref_bits / ref_bases if self.two_sided is not None and ref_bases else None
+        return total / count, total / max(bases, 1) / LN2, reference
+
+    def _markov_bits(self, batch) -> float:
+        """The two-sided Markov reference's total bits on a masked batch's targets (it reads
+        the clean neighbours)."""
+        if not hasattr(self, "_letter_of_id"):
+            table = np.full(len(self.data.tokenizer) + 1, -1, dtype=np.int64)
+            table[list(self.data.masking.letter_ids)] = np.arange(len(self.data.masking.letter_ids))
+            self._letter_of_id = table
+        letters = self._letter_of_id[batch.clean_ids.numpy()]
+        bits, _ = self.two_sided.masked_bits(letters, batch.labels.numpy() != -100)
+        return bits
 
     def _log(
         self, val: tuple[float, float] | None, lr: float, interval: dict, final: bool,
@@ -367,7 +418,7 @@ class Trainer:
         c = self.counters
         train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
         train_bits = c.get("bits_sum", 0.0) / c["loss_steps"] if c["loss_steps"] else None
-        val_loss, val_bits = val if val is not None else (None, None)
+        val_loss, val_bits, masked_markov = val if val is not None else (None, None, None)
         now = time.perf_counter()
         row = {
             "step": self.step,
@@ -385,6 +436,8 @@ class Trainer:
         }
         if self.merging:
             row = self._merge_row(row)
+        if self.masked:
+            row = masked_row(row, masked_markov)
         finite = {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
         row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
         if final:
@@ -495,6 +548,8 @@ class Trainer:
         text = " on text" if c.text else ""
         if self.merging:
             text = f" with learned merging (ratio {c.merge_ratio or 2:g})"
+        if self.masked:
+            text += " (masked LM)"
         return f"{c.model} {c.size}{text}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
 
     def _describe(self) -> str:
@@ -505,6 +560,9 @@ class Trainer:
             f"; order-{self.config.markov_order} Markov reference {self.markov:.4f} "
             f"bits/{self.data.unit}"
         )  # fmt: skip
+        if self.masked:
+            markov = (f"; masked LM ({self.config.mask_fraction:.0%} of letters), against a "
+                      f"two-sided order-{self.config.markov_order} Markov reference")  # fmt: skip
         return (
             f"{self.data.description}\n{self._title()}, {n_params / 1e6:.2f} M parameters, "
             f"{self.config.steps} steps on {self.dist.world_size} process(es), "
@@ -519,11 +577,21 @@ class Trainer:
         val, markov = last.get("val_bits_per_base"), self.markov
         run = self.run_dir
         tokens = self.counters["tokens"]
-        auto = "AutoModelForMaskedLM" if self.merging else "AutoModelForCausalLM"
+        masked = self.merging or self.masked
+        auto = "AutoModelForMaskedLM" if masked else "AutoModelForCausalLM"
         lines = [f"trained {self.step} steps ({tokens:,} tokens) in {elapsed:.0f} s"]
         if self.merging:
             lines += self._merge_summary(last)
-        if val is not None and markov is not None:
+        if self.masked:
+            val, markov = last.get("val_masked_bits"), last.get("markov_masked_bits")
+        if self.masked and val is not None and markov is not None:
+            verdict = "below" if val < markov else "NOT below"
+            lines.append(
+                f"validation {val:.4f} bits per masked {self.data.unit}, {verdict} the two-sided "
+                f"order-{self.config.markov_order} Markov reference {markov:.4f} on the same "
+                "positions"
+            )
+        elif val is not None and markov is not None:
             verdict = "below" if val < markov else "NOT below"
             lines.append(
                 f"validation {val:.4f} bits/{self.data.unit}, {verdict} the order-"
@@ -537,6 +605,28 @@ class Trainer:
             f"config      {run / 'config.yaml'}",
         ]
         return "\n".join(lines)
+
+
+def masked_row(row: dict, markov: float | None) -> dict:
+    """An mlm run's row: bits per masked base under their own names (``train_masked_bits``,
+    ``val_masked_bits``) and the two-sided Markov reference on the same validation targets
+    (``markov_masked_bits``) in place of the next-token ones.
+
+    >>> masked_row({"step": 5, "train_bits_per_base": 1.9, "val_bits_per_base": 1.8,
+    ...             "markov_bits_per_base": None, "lr": 0.1}, 1.95)
+    {'step': 5, 'train_masked_bits': 1.9, 'val_masked_bits': 1.8, 'markov_masked_bits': 1.95, \
+'lr': 0.1}
+    """
+    out = {}
+    for key, value in row.items():
+        if key == "train_bits_per_base":
+            out["train_masked_bits"] = value
+        elif key == "val_bits_per_base":
+            out["val_masked_bits"] = value
+            out["markov_masked_bits"] = markov
+        elif key != "markov_bits_per_base":
+            out[key] = value
+    return out
 
 
 def format_merge_row(row: dict, total: int) -> str:

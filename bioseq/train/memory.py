@@ -22,7 +22,11 @@ from bioseq.models.memory import available_memory, format_bytes
 from bioseq.train.config import TrainConfig
 
 # parameters per layer in units of d_model^2 (presets: Hyena 12.6, Mamba 6.6, Transformer 12)
-LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12, "striped-hyena": 12}
+# Caduceus: a BiMamba layer is a Mamba layer run both ways (about 2x with untied weights)
+LAYER_PARAMS = {"hyena": 12, "mamba": 6, "transformer": 12, "striped-hyena": 12, "caduceus": 12}
+# activations relative to a one-way model: BiMamba keeps both directions' (and RCPS, on DNA,
+# runs every layer on the sequence and its reverse complement: twice again)
+BIDIRECTIONAL = {"caduceus": 2}
 LAYER_FLOATS = 16  # activation floats kept per token, layer and d_model (measured: 25-35)
 BYTES_PER_PARAM = 16  # fp32 weights, gradients and two AdamW moments
 
@@ -31,10 +35,19 @@ def _int(value, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def estimate(config: TrainConfig, vocab: int, tokens: int) -> tuple[int, int, int]:
+def estimate(
+    config: TrainConfig, vocab: int, tokens: int, rcps: bool = False
+) -> tuple[int, int, int]:
     """``(parameters, bytes of parameters + gradients + AdamW state, activation bytes per
     token)`` of a resolved config for a vocabulary of ``vocab`` tokens, at ``tokens`` tokens
-    per sequence."""
+    per sequence (``rcps``: a reverse-complement equivariant Caduceus).
+
+    >>> from bioseq.train.config import TrainConfig
+    >>> mamba = estimate(TrainConfig(model="mamba"), 10, 256)
+    >>> caduceus = estimate(TrainConfig(model="caduceus"), 10, 256, rcps=True)
+    >>> round(caduceus[0] / mamba[0], 1), round(caduceus[2] / mamba[2], 1)  # params, activations
+    (2.0, 3.4)
+    """
     from bioseq.models.config import SIZES
 
     preset, extra = SIZES[config.size], config.model_config
@@ -46,19 +59,21 @@ def estimate(config: TrainConfig, vocab: int, tokens: int) -> tuple[int, int, in
     params = n * LAYER_PARAMS[config.model] * d * d + 2 * vocab * d
     if config.model == "hyena":  # positional features, learned per position
         params += n * 6 * max(tokens, _int(extra.get("max_seq_len"), 0))
-    per_token = 4 * (d * (LAYER_FLOATS * n + 8) + 3 * vocab)
+    layer_floats = LAYER_FLOATS * BIDIRECTIONAL.get(config.model, 1) * (2 if rcps else 1)
+    per_token = 4 * (d * (layer_floats * n + 8) + 3 * vocab)
     return params, params * BYTES_PER_PARAM, per_token
 
 
 def check_memory(
-    config: TrainConfig, vocab: int, tokens: int, world_size: int, device: torch.device
-) -> None:
+    config: TrainConfig, vocab: int, tokens: int, world_size: int, device: torch.device,
+    rcps: bool = False,
+) -> None:  # fmt: skip
     """InputError, saying what would fit, when a step of ``config`` (sequences of ``tokens``
     tokens) cannot fit in the memory free on ``device``."""
     free = available_memory(device)
     if free is None:
         return
-    params, fixed, per_token = estimate(config, vocab, tokens)
+    params, fixed, per_token = estimate(config, vocab, tokens, rcps)
     if device.type == "cuda" and config.precision != "fp32":
         per_token //= 2  # bf16 activations
     micro = max(1, config.batch_size // (world_size * config.grad_accum))

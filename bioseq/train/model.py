@@ -13,7 +13,7 @@ import math
 import torch
 
 from bioseq.errors import InputError
-from bioseq.train.config import TrainConfig
+from bioseq.train.config import TrainConfig, default_objective
 
 
 def _config_keys(cls) -> set[str]:
@@ -28,8 +28,10 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     """A freshly initialised model of ``config.model`` / ``config.size`` for ``data``'s tokenizer
     (with tokenizer ``merge``: a MergeLM whose latent backbone is ``config.model``).
 
-    The model config also records ``alphabet``, ``direction`` and ``training_context``, so
-    scoring code knows how the model reads sequences.
+    The model config also records ``alphabet``, ``direction``, ``training_context`` and
+    ``objective`` (``causal`` or ``mlm``), so scoring code knows how the model reads sequences.
+    ``caduceus`` on DNA is reverse-complement equivariant (``rcps``, from the tokenizer's
+    ``complement_map``) unless ``model_config`` says ``rcps: false``; on proteins it never is.
     """
     from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
 
@@ -58,6 +60,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     if config.model == "striped-hyena":  # train hcm taps under the Evo 2 run's decay window
         overrides.setdefault("hcm_decay_preset", "weak")
     tok = data.tokenizer
+    if config.model == "caduceus":
+        overrides.update(caduceus_settings(overrides, data.alphabet, tok))
     if merging:
         cls, model_class = MergeConfig, MergeLM
         own = _config_keys(MergeConfig)
@@ -74,7 +78,25 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     model_config.alphabet = data.alphabet
     model_config.direction = config.direction
     model_config.training_context = config.context
+    if not merging:
+        model_config.objective = config.objective or default_objective(config.model)
     return model_class(model_config)
+
+
+def caduceus_settings(overrides: dict, alphabet: str, tokenizer) -> dict:
+    """``rcps`` and ``complement_map`` of a Caduceus: RCPS on by default for DNA, refused for
+    other alphabets (they have no reverse complement)."""
+    rcps = overrides.get("rcps")
+    if alphabet != "dna":
+        if rcps:
+            raise InputError(f"rcps (reverse-complement equivariance) needs DNA, but the "
+                             f"inputs are {alphabet}: leave out rcps=true")  # fmt: skip
+        return {"rcps": False}
+    if not isinstance(rcps, (bool, type(None))):
+        raise InputError(f"model_config rcps must be true or false, not {rcps!r}")
+    from bioseq.tokenizers.caduceus import complement_map
+
+    return {"rcps": rcps is not False, "complement_map": complement_map(tokenizer)}
 
 
 def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:

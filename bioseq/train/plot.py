@@ -26,22 +26,28 @@ def plot_metrics(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from bioseq.train.progress import bits_keys
+
     rows = read_metrics(metrics)
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    train = [(r["tokens"], r["train_bits_per_base"]) for r in rows
-             if r.get("train_bits_per_base") is not None]  # fmt: skip
-    val = [(r["tokens"], r["val_bits_per_base"]) for r in rows
-           if r.get("val_bits_per_base") is not None]  # fmt: skip
+    train_key, val_key, markov_key, what = bits_keys(rows[0] if rows else {})
+    train = [(r["tokens"], r[train_key]) for r in rows if r.get(train_key) is not None]
+    val = [(r["tokens"], r[val_key]) for r in rows if r.get(val_key) is not None]
     if train:
         ax.plot(*zip(*train, strict=True), label="train", color="tab:blue", alpha=0.6)
     if val:
         ax.plot(*zip(*val, strict=True), "o-", label="validation", color="tab:orange")
-    markov = next((r["markov_bits_per_base"] for r in rows if r.get("markov_bits_per_base")), None)
-    if markov is not None:
-        order = rows[0].get("markov_order", 4)
+    order = rows[0].get("markov_order", 4) if rows else 4
+    if what:  # mlm: the reference is measured on each evaluation's targets
+        ref = [(r["tokens"], r[markov_key]) for r in rows if r.get(markov_key) is not None]
+        if ref:
+            ax.plot(*zip(*ref, strict=True), "--", color="gray",
+                    label=f"two-sided order-{order} Markov ({ref[-1][1]:.3f})")  # fmt: skip
+    markov = next((r[markov_key] for r in rows if r.get(markov_key)), None)
+    if markov is not None and not what:
         ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:.3f})")
     ax.set_xlabel("training tokens")
-    ax.set_ylabel(f"bits per {unit}")
+    ax.set_ylabel(f"bits per {what}{unit}")
     ax.set_title(title or "bioseq pretrain")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -21,15 +21,30 @@ from tqdm.auto import tqdm
 from bioseq.errors import BioseqError
 
 
+def bits_keys(row: dict) -> tuple[str, str, str, str]:
+    """``(train, val, Markov key, what)`` of a row: next-token bits per base, or an mlm run's
+    bits per masked base (``train_masked_bits`` ...)."""
+    if "val_masked_bits" in row or "train_masked_bits" in row:
+        return "train_masked_bits", "val_masked_bits", "markov_masked_bits", "masked "
+    return "train_bits_per_base", "val_bits_per_base", "markov_bits_per_base", ""
+
+
 def format_row(row: dict, total: int, eta: float | None = None, unit: str = "base") -> str:
-    """One plain log line for a metrics row (bits per ``unit``: base, or byte for text)."""
+    """One plain log line for a metrics row (bits per ``unit``: base, or byte for text; an
+    mlm run's bits per masked base beside the two-sided Markov reference).
+
+    >>> format_row({"step": 50, "train_masked_bits": 1.9, "val_masked_bits": 1.88,
+    ...             "markov_masked_bits": 1.91}, total=100)
+    'step 50/100 | train 1.9000 bits/masked base | val 1.8800 (two-sided Markov 1.9100)'
+    """
     parts = [f"step {row['step']}/{total}"]
-    if row.get("train_bits_per_base") is not None:
-        parts.append(f"train {row['train_bits_per_base']:.4f} bits/{unit}")
-    if row.get("val_bits_per_base") is not None:
-        val = f"val {row['val_bits_per_base']:.4f}"
-        if row.get("markov_bits_per_base") is not None:
-            val += f" (Markov {row['markov_bits_per_base']:.4f})"
+    train, val_key, markov, what = bits_keys(row)
+    if row.get(train) is not None:
+        parts.append(f"train {row[train]:.4f} bits/{what}{unit}")
+    if row.get(val_key) is not None:
+        val = f"val {row[val_key]:.4f}"
+        if row.get(markov) is not None:
+            val += f" ({'two-sided ' if what else ''}Markov {row[markov]:.4f})"
         parts.append(val)
     if row.get("tokens_per_s") is not None:
         parts.append(f"{row['tokens_per_s']:,.0f} tok/s")
@@ -64,14 +79,15 @@ class Progress:
     def update(self, step: int, row: dict | None) -> None:
         if not self.enabled:
             return
-        if row is not None and row.get("val_bits_per_base") is not None:
-            self.val = row["val_bits_per_base"]
+        train, val, _, _ = bits_keys(row or {})
+        if row is not None and row.get(val) is not None:
+            self.val = row[val]
         if self.bar is not None:
             self.bar.update(step - self.bar.n)
             if row is not None:
                 postfix = {
                     "loss": _fmt(row.get("train_loss")),
-                    f"bits/{self.unit}": _fmt(row.get("train_bits_per_base")),
+                    f"bits/{self.unit}": _fmt(row.get(train)),
                     "val": _fmt(self.val),
                     "tok/s": f"{row.get('tokens_per_s') or 0:,.0f}",
                 }

@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -26,7 +27,7 @@ from pathlib import Path
 from bioseq.errors import InputError
 from bioseq.io.outputs import os_error_message, write_text_atomic
 from bioseq.train.checkpoint import list_checkpoints
-from bioseq.train.config import TrainConfig, load_yaml
+from bioseq.train.config import TrainConfig, default_objective, load_yaml
 
 try:
     import fcntl
@@ -42,7 +43,7 @@ TEMPORARY = (".final-", ".old-", ".tmp-")
 FIXED_ON_RESUME = (
     "inputs", "text", "alphabet", "tokenizer", "merge_ratio", "context", "val_fraction",
     "val_contigs", "direction", "model", "size", "d_model", "n_layer", "model_config", "seed",
-    "markov_order",
+    "markov_order", "objective", "mask_fraction",
 )  # fmt: skip
 
 
@@ -90,6 +91,9 @@ def check_out_dir(path: Path, option: str = "--out") -> None:
 def check_resume_settings(saved: TrainConfig, given: TrainConfig, run_dir: Path) -> None:
     """InputError naming each setting of :data:`FIXED_ON_RESUME` that ``given`` changes."""
     old, new = saved.with_absolute_paths(), given.with_absolute_paths()
+    # a config.yaml from before objectives existed: its run trained with the default
+    old = dataclasses.replace(old, objective=old.objective or default_objective(old.model))
+    new = dataclasses.replace(new, objective=new.objective or default_objective(new.model))
     changed = [
         f"{key} {getattr(old, key)!r} -> {getattr(new, key)!r}"
         for key in FIXED_ON_RESUME
