@@ -77,10 +77,12 @@ def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
 
 
 def detect_layout(config: dict) -> str:
-    """``hyenadna``, ``mamba_ssm`` or a bioseq model type."""
+    """``hyenadna``, ``caduceus``, ``mamba_ssm`` or a bioseq model type."""
     model_type = config.get("model_type", "")
     if model_type == "hyenadna":
         return "hyenadna"
+    if model_type == "caduceus":
+        return "caduceus"  # a released Caduceus (see bioseq.models.convert_caduceus)
     if model_type.startswith("bioseq-"):
         return model_type
     if {"hcl_layer_idxs", "attn_layer_idxs", "hidden_size"} <= config.keys():
@@ -89,7 +91,7 @@ def detect_layout(config: dict) -> str:
         return "mamba_ssm"
     raise InputError(
         f"unrecognised checkpoint (model_type {model_type!r}); expected a mamba-ssm "
-        "MambaLMHeadModel, a HyenaDNA checkpoint or a bioseq model"
+        "MambaLMHeadModel, a HyenaDNA or Caduceus checkpoint or a bioseq model"
     )
 
 
@@ -197,12 +199,17 @@ def load_checkpoint(directory: str | Path):
         return load_hyenadna(directory), hyenadna_tokenizer()
     if layout == "mamba_ssm":
         return load_mamba_ssm(directory), None
-    from transformers import AutoModelForCausalLM
+    if layout == "caduceus":
+        from bioseq.models.convert_caduceus import load_caduceus
+        from bioseq.tokenizers.caduceus import caduceus_tokenizer
+
+        return load_caduceus(directory), caduceus_tokenizer()
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     # a bioseq model: our own classes, never the folder's code, never a pickle
     try:
-        model = AutoModelForCausalLM.from_pretrained(directory, trust_remote_code=False,
-                                                     weights_only=True)  # fmt: skip
+        auto = AutoModelForMaskedLM if layout == "bioseq-caduceus" else AutoModelForCausalLM
+        model = auto.from_pretrained(directory, trust_remote_code=False, weights_only=True)
     except Exception as err:  # noqa: BLE001 - a broken folder is one line, whatever broke
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise InputError(f"{directory}: cannot load the model ({first})") from None
