@@ -42,14 +42,17 @@ def rcps_embed(weight: torch.Tensor, ids: torch.Tensor, complement: torch.Tensor
 def rcps_apply(
     fn: Callable[..., torch.Tensor], x: torch.Tensor, attention_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """``[fn(a) | rc_flip(fn(rc_flip(b)))]`` for x = [a | b]; the mask is flipped for b."""
-    d = x.shape[-1] // 2
-    kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
-    fwd = fn(x[..., :d], **kwargs)
+    """``[fn(a) | rc_flip(fn(rc_flip(b)))]`` for x = [a | b]; the mask is flipped for b.
+
+    Both strands go through ``fn`` as one batch of twice the size (``fn`` must treat batch
+    rows independently, as norms and mixers do).
+    """
+    d, n = x.shape[-1] // 2, x.shape[0]
+    kwargs = {}
     if attention_mask is not None:
-        kwargs["attention_mask"] = attention_mask.flip(-1)
-    rc = fn(rc_flip(x[..., d:]), **kwargs)
-    return torch.cat([fwd, rc_flip(rc)], dim=-1)
+        kwargs["attention_mask"] = torch.cat([attention_mask, attention_mask.flip(-1)])
+    out = fn(torch.cat([x[..., :d], rc_flip(x[..., d:])]), **kwargs)
+    return torch.cat([out[:n], rc_flip(out[n:])], dim=-1)
 
 
 def swap_halves(x: torch.Tensor) -> torch.Tensor:
