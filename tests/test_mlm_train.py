@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +230,29 @@ def test_bad_objective_settings_are_one_line(tmp_path, args, words):
 def test_objective_defaults():
     assert TrainConfig(model="caduceus").resolved().objective == "mlm"
     assert TrainConfig(model="mamba").resolved().objective == "causal"
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one(tmp_path):
+    if not torch.distributed.is_available():
+        pytest.skip("torch.distributed is not available")
+    flags = [*TINY[:8], "--batch-size", "8", "--eval-every", "2", "--eval-windows", "4",
+             "--final-eval-windows", "8", "--steps", "4", "--save-every", "4"]  # fmt: skip
+    ddp = tmp_path / "ddp"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]),
+               OMP_NUM_THREADS="1")  # fmt: skip
+    env.pop("WORLD_SIZE", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
+           str(29700 + os.getpid() % 1000), "-m", "bioseq", "pretrain", LAMBDA, "--out",
+           str(ddp), "--quiet", *flags]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    single = tmp_path / "single"
+    result = run_cli("pretrain", LAMBDA, "--out", single, "--quiet", *flags)
+    assert result.exit_code == 0, result.output
+    for a, b in zip(metrics(ddp), metrics(single), strict=True):
+        for key in ("train_loss", "val_masked_bits", "markov_masked_bits"):
+            assert (a[key] is None) == (b[key] is None), key
+            if a[key] is not None:
+                assert a[key] == pytest.approx(b[key], rel=1e-4), key
+        assert a["tokens"] == b["tokens"]

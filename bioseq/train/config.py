@@ -264,7 +264,8 @@ def default_objective(model: str) -> str:
 
 def check_masked_run(config: TrainConfig, alphabet: str) -> None:
     """InputError for what a resolved ``objective: mlm`` run cannot do with ``alphabet``'s data
-    (checked once the inputs are read, so a YAML file alone never fails on it)."""
+    (checked once the inputs are read, so a YAML file alone never fails on it; ``rcps`` on
+    proteins is refused by :func:`bioseq.train.model.caduceus_settings`)."""
     if config.objective != "mlm":
         return
     if config.text:
@@ -275,10 +276,6 @@ def check_masked_run(config: TrainConfig, alphabet: str) -> None:
     if config.direction != "forward":
         raise InputError("direction reverse is for causal models; a masked model reads both "
                          "ways (leave out --direction)")  # fmt: skip
-    rcps = config.model_config.get("rcps")
-    if alphabet != "dna" and rcps:
-        raise InputError(f"rcps (reverse-complement equivariance) needs DNA, but the inputs "
-                         f"are {alphabet}: leave out rcps=true")  # fmt: skip
 
 
 def range_problem(key: str, value: Any, name: str | None = None) -> str | None:

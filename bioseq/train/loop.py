@@ -152,6 +152,7 @@ class Trainer:
         self.markov: float | None = None
         self.two_sided: TwoSidedMarkov | None = None  # mlm runs: the reference, every rank
         self._masked_markov: dict[int, tuple[float, float]] = {}  # per evaluation size
+        self._letter_of_id: np.ndarray | None = None  # token id -> letter index (-1: none)
         self._claim_run_dir(lock)
         if self.masked and self.data.has_val:
             train, _ = self.data.markov_sequences()
@@ -403,10 +404,10 @@ class Trainer:
     def _markov_bits(self, batch) -> float:
         """The two-sided Markov reference's total bits on a masked batch's targets (it reads
         the clean neighbours)."""
-        if not hasattr(self, "_letter_of_id"):
-            table = np.full(len(self.data.tokenizer) + 1, -1, dtype=np.int64)
-            table[list(self.data.masking.letter_ids)] = np.arange(len(self.data.masking.letter_ids))
-            self._letter_of_id = table
+        if self._letter_of_id is None:
+            letter_ids = list(self.data.masking.letter_ids)
+            self._letter_of_id = np.full(len(self.data.tokenizer), -1, dtype=np.int64)
+            self._letter_of_id[letter_ids] = np.arange(len(letter_ids))
         letters = self._letter_of_id[batch.clean_ids.numpy()]
         bits, _ = self.two_sided.masked_bits(letters, batch.labels.numpy() != -100)
         return bits
