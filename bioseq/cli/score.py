@@ -75,9 +75,10 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
 @click.option(
     "--strand",
     type=click.Choice(["forward", "both"]),
-    default="forward",
-    show_default=True,
-    help="Score the + strand, or average it with the - strand.",
+    default=None,
+    help="Score the + strand, or average it with the - strand. Default: forward for causal "
+    "models and MergeLM, both for other masked LMs; an RC-equivariant model (config.rcps) is "
+    "scored once, exactly.",
 )
 @click.option(
     "--reduce",
@@ -85,7 +86,22 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
     default="mean",
     show_default=True,
     help="Per-token mean or sum of log-likelihoods (indels always use the sum). Ignored for "
-    "masked models (MergeLM): their masked-marginal scores are sums over the changed bases.",
+    "masked models: their marginal scores are sums over the changed bases.",
+)
+@click.option(
+    "--masked-strategy",
+    type=click.Choice(["masked", "wildtype"]),
+    default=None,
+    help="Masked LMs: masked marginal (changed bases hidden, one pass per site; default) or "
+    "wild-type marginal (one unmasked pass per window).",
+)
+@click.option(
+    "--pll-window",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Masked LMs (not MergeLM): score indels by the pseudo-log-likelihood of the changed "
+    "bases and PLL_WINDOW/2 bases on each side (default 32; one pass per base; 0: leave indels "
+    "unscored).",
 )
 @click.option("--batch-size", default=8, show_default=True, help="Sequences per forward pass.")
 @click.option(
@@ -107,15 +123,17 @@ def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def score_vcf(
-    model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str, reduce: str,
-    batch_size: int, window_step: int, device: str | None, trust_remote_code: bool,
-    invalid: str, progress: bool,
+    model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str | None,
+    reduce: str, masked_strategy: str | None, pll_window: int | None, batch_size: int,
+    window_step: int, device: str | None, trust_remote_code: bool, invalid: str, progress: bool,
 ) -> None:  # fmt: skip
     """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
 
-    A masked model (MergeLM, `bioseq pretrain --tokenizer merge`) scores substitutions by masked
-    marginals instead: log p(ALT) - log p(REF) at the changed bases, hidden in the REF window
-    (indels: indel_unsupported; --reduce is ignored).
+    A masked model (MergeLM; Caduceus, Nucleotide Transformer and other masked LMs) scores
+    substitutions by marginals instead: log p(ALT) - log p(REF) at the changed bases, hidden in
+    the REF window (--masked-strategy masked) or read from one pass of it (wildtype). Indels:
+    pseudo-log-likelihood of the ALT sub-window minus the REF's (--pll-window; MergeLM:
+    indel_unsupported). --reduce is ignored for masked models.
 
     Every input record is written out with INFO BIOSEQ_LLR (per ALT) and BIOSEQ_STATUS (ok,
     or why not scored: ref_mismatch, contig_missing, window_mostly_N, symbolic_allele...).
@@ -131,6 +149,7 @@ def score_vcf(
     from bioseq.tasks.loading import load_model
     from bioseq.tasks.variants.dna import check_window, short
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
+    from bioseq.tasks.variants.scorers import scoring_meta
     from bioseq.tasks.variants.vcf import score_vcf as run
     from bioseq.tasks.variants.vcf import write_scores
 
@@ -139,15 +158,14 @@ def score_vcf(
     _check_outputs(out, metrics_path)
     loaded = load_model(model, device, trust_remote_code=trust_remote_code)
     genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
-    meta = {"model": str(Path(model)), "window": str(window), "strand": strand, "reduce": reduce}
-    if loaded.masked:
-        meta.pop("reduce")
-        meta["score"] = "masked_marginal"
     result = run(
-        loaded.model, loaded.tokenizer, genome, vcf_path, None, progress=progress, meta=meta,
+        loaded.model, loaded.tokenizer, genome, vcf_path, None, progress=progress,
         window=window, strand=strand, reduce=reduce, batch_size=batch_size,
-        window_step=window_step,
+        window_step=window_step, marginal=masked_strategy, pll_window=pll_window,
     )  # fmt: skip
+    meta = {"model": str(Path(model)), "window": str(window), **scoring_meta(result.scorer)}
+    if getattr(result.scorer, "note", ""):
+        click.echo(f"note: {result.scorer.note}", err=True)
     extras = [] if result.snv_metrics is None else [metrics_path]
     with _written_together(extras) as (metrics_tmp, *_):
         if metrics_tmp is not None:
@@ -186,9 +204,10 @@ def score_vcf(
 
 def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
                     trust_remote_code=False):  # fmt: skip
-    """The scorer named by --model (site-independent or one/two causal models)."""
+    """The scorer named by --model: site-independent, or the loaded model(s) scored as their
+    family says (:func:`bioseq.tasks.variants.scorers.mutation_scorer`)."""
     from bioseq.tasks.loading import load_model
-    from bioseq.tasks.variants.mutations import CausalMutationScorer
+    from bioseq.tasks.variants.scorers import mutation_scorer
     from bioseq.tasks.variants.site_independent import SiteIndependentModel
 
     if models == ("site-independent",):
@@ -197,35 +216,8 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
         return SiteIndependentModel.from_a2m(alignment, theta=theta, pseudocount=pseudocount)
     if "site-independent" in models:
         raise InputError("--model site-independent cannot be combined with other models")
-    why = "scores DNA only (score-vcf); score-mutations needs a causal protein LM"
-    loaded = [load_model(m, device, causal_only=why, trust_remote_code=trust_remote_code)
-              for m in models]  # fmt: skip
-    pairs = {id(x): (x.model, x.tokenizer) for x in loaded}
-    if strategy == "causal":
-        if len(loaded) != 1:
-            raise InputError("--strategy causal takes one --model (causal-both takes two)")
-        (one,) = loaded
-        if one.direction == "reverse":
-            return CausalMutationScorer(reverse=pairs[id(one)], batch_size=batch_size)
-        return CausalMutationScorer(forward=pairs[id(one)], batch_size=batch_size)
-    if len(loaded) == 1:
-        (one,) = loaded
-        if one.direction != "both":
-            raise InputError(
-                f"--strategy causal-both needs a right-to-left model too: pass --model twice "
-                f"(forward and reverse runs) or one run trained both ways ({one.path} reads "
-                f"{one.direction})"
-            )
-        return CausalMutationScorer(pairs[id(one)], pairs[id(one)], batch_size=batch_size)
-    if len(loaded) != 2:
-        raise InputError("--strategy causal-both takes one or two --model options")
-    first, second = loaded
-    if first.direction == "reverse" and second.direction != "reverse":
-        first, second = second, first
-    if first.direction == "reverse" or second.direction == "forward":
-        raise InputError(f"causal-both: {first.path} reads {first.direction} and "
-                         f"{second.path} reads {second.direction}; need one of each")  # fmt: skip
-    return CausalMutationScorer(pairs[id(first)], pairs[id(second)], batch_size=batch_size)
+    loaded = [load_model(m, device, trust_remote_code=trust_remote_code) for m in models]
+    return mutation_scorer(loaded, strategy, batch_size)
 
 
 @click.command("score-mutations")
@@ -252,7 +244,11 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
 @click.option("--mutant-col", default="mutant", show_default=True)
 @click.option("--score-col", default=None, help="Measured column: Spearman, AUROC, scatter plot.")
 @click.option(
-    "--strategy", type=click.Choice(["causal", "causal-both"]), default="causal", show_default=True
+    "--strategy",
+    type=click.Choice(["causal", "causal-both", "masked-marginal", "wildtype-marginal"]),
+    default=None,
+    help="Causal LMs: causal (default) or causal-both; masked LMs (ESM-2...): masked-marginal "
+    "(default) or wildtype-marginal.",
 )
 @click.option("--alignment", default=None, help="a2m/a3m homologs (for site-independent).")
 @click.option("--binary-col", default=None, help="0/1 column for AUROC (ProteinGym DMS_score_bin).")
@@ -280,7 +276,7 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
 @click.option("--out", required=True, help="OUT.csv (also OUT.metrics.json, OUT.scatter.png).")
 def score_mutations(
     models: tuple[str, ...], wildtype: str | None, offset: int | None, mutations: str,
-    mutant_col: str, score_col: str | None, strategy: str, alignment: str | None,
+    mutant_col: str, score_col: str | None, strategy: str | None, alignment: str | None,
     binary_col: str | None, threshold: float | None, theta: float, unweighted: bool,
     pseudocount: float, batch_size: int, device: str | None, trust_remote_code: bool,
     progress: bool, out: str,
@@ -288,7 +284,10 @@ def score_mutations(
     """Zero-shot scores of protein substitutions (H24C, H24C:G45A) in a DMS table.
 
     causal: log p(mutant) - log p(wild type); causal-both: the average of a left-to-right and
-    a right-to-left model; site-independent: per-column log-odds from --alignment.
+    a right-to-left model; masked LMs (ESM-2): masked-marginal, the sum over the substitutions
+    of log p(mutant residue) - log p(wild-type residue) with all mutated positions masked in
+    one pass, or wildtype-marginal, read from one pass of the wild type; site-independent:
+    per-column log-odds from --alignment.
 
     \b
     Example:

@@ -13,14 +13,19 @@ loads through :func:`load_model`. It
 - turns every way a folder can fail to load (corrupt safetensors, refused pickle, unknown
   model type) into one :class:`~bioseq.errors.InputError` naming the folder.
 
-Causal LMs load with ``AutoModelForCausalLM``; masked models (``MergeLM``, model_type
-``bioseq-merge``) with ``AutoModelForMaskedLM``, only where the caller accepts them
-(``causal_only`` names why a caller cannot). The reading direction a model was trained in
+Causal LMs load with ``AutoModelForCausalLM``; masked models with ``AutoModelForMaskedLM``, only
+where the caller accepts them (``causal_only`` names why a caller cannot). A folder holds a
+masked model when its ``model_type`` is one of
+:data:`~bioseq.train.checkpoint.MASKED_MODELS` (``bioseq-merge``, ``bioseq-caduceus``, ``esm``
+for ESM-2 and the Nucleotide Transformer, ``bert``, ``roberta``...) or its ``architectures``
+name a ``*ForMaskedLM`` class, unless they name a causal class (``*ForCausalLM``,
+``*LMHeadModel``). :attr:`LoadedModel.kind` names how the model scores (:func:`scorer_kind`:
+``causal``, ``merge`` or ``masked``). The reading direction a model was trained in
 (``forward``, ``reverse`` or ``both``) is read from its config.
 
 >>> loaded = load_model("runs/blat-forward", device="cpu")  # doctest: +SKIP
->>> loaded.direction, type(loaded.model).__name__  # doctest: +SKIP
-('forward', 'MambaLM')
+>>> loaded.direction, type(loaded.model).__name__, loaded.kind  # doctest: +SKIP
+('forward', 'MambaLM', 'causal')
 """
 
 from __future__ import annotations
@@ -36,14 +41,20 @@ import torch
 from bioseq.errors import InputError
 from bioseq.train.checkpoint import (
     CAUSAL_KINDS,
+    MASKED_KINDS,
     MASKED_MODELS,
     load_error,
     model_type,
-    require_causal,
     resolve_model_dir,
 )
 
-__all__ = ["DIRECTIONS", "LoadedModel", "load_model", "model_direction", "resolve_device"]
+__all__ = [
+    "DIRECTIONS", "KINDS", "LoadedModel", "load_model", "masked_description", "model_direction",
+    "resolve_device", "scorer_kind",
+]  # fmt: skip
+
+KINDS = ("causal", "merge", "masked")  # how a model scores: see scorer_kind
+_CAUSAL_CLASSES = ("ForCausalLM", "LMHeadModel")
 
 DIRECTIONS = ("forward", "reverse", "both")
 _DIRECTION_KEYS = ("direction", "train_direction", "bioseq_direction")
@@ -60,9 +71,33 @@ class LoadedModel:
     direction: str = "forward"
 
     @property
+    def kind(self) -> str:
+        """How the model scores: ``causal``, ``merge`` or ``masked`` (:func:`scorer_kind`)."""
+        return scorer_kind(self.model)
+
+    @property
     def masked(self) -> bool:
-        """Whether the model is a masked one (``MergeLM``), scored by masked marginals."""
-        return getattr(self.model.config, "model_type", None) in MASKED_MODELS
+        """Whether the model is a masked one (MergeLM, Caduceus, ESM...), scored by marginals."""
+        return self.kind != "causal"
+
+
+def scorer_kind(model) -> str:
+    """How ``model`` scores, the one decision every scoring command follows
+    (:mod:`bioseq.tasks.variants.scorers`): ``merge`` (``MergeLM``: ``masked_logits``),
+    ``masked`` (any other masked LM: ``CaduceusLM``, ``EsmForMaskedLM``...: a model_type of
+    :data:`~bioseq.train.checkpoint.MASKED_MODELS` or a ``*ForMaskedLM`` class) or ``causal``.
+
+    >>> from bioseq.models import MambaConfig, MambaLM
+    >>> scorer_kind(MambaLM(MambaConfig.from_preset("tiny", vocab_size=8, d_model=16)))
+    'causal'
+    """
+    if callable(getattr(model, "masked_logits", None)):
+        return "merge"
+    name = type(model).__name__
+    if name.endswith(_CAUSAL_CLASSES):
+        return "causal"
+    masked_type = getattr(model.config, "model_type", None) in MASKED_MODELS
+    return "masked" if masked_type or name.endswith("ForMaskedLM") else "causal"
 
 
 def resolve_device(name: str | None = None, option: str = "--device") -> torch.device:
@@ -121,14 +156,27 @@ def _custom_code(model_dir: Path) -> list[str]:
     return found
 
 
+def masked_description(model_dir: Path) -> str | None:
+    """How to name the masked model saved in ``model_dir`` to a user, or None for a causal one
+    (see the module doc)."""
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    names = config.get("architectures") if isinstance(config, dict) else None
+    names = [str(n) for n in names] if isinstance(names, list) else []
+    if any(n.endswith(_CAUSAL_CLASSES) for n in names):
+        return None
+    described = MASKED_MODELS.get(model_type(model_dir))
+    masked = [n for n in names if n.endswith("ForMaskedLM")]
+    return described or (f"a masked LM ({masked[0]})" if masked else None)
+
+
 def load_model(
     path: str | Path, device: str | torch.device | None = None, causal_only: str | None = None,
     trust_remote_code: bool = False, dtype: torch.dtype | str | None = None,
 ) -> LoadedModel:  # fmt: skip
     """Load model and tokenizer in eval mode on ``device`` (default: CUDA when available).
 
-    With ``causal_only`` (why, e.g. ``"scores DNA only; score-mutations needs a causal LM"``)
-    a masked model is an InputError saying so. ``dtype`` defaults to the saved one.
+    With ``causal_only`` (why, e.g. ``"cannot generate; probes need a causal LM"``) a masked
+    model is an InputError saying so. ``dtype`` defaults to the saved one.
     """
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
@@ -147,11 +195,11 @@ def load_model(
     if custom and not trust_remote_code:
         raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
                          f"bioseq runs it only with --trust-remote-code")  # fmt: skip
-    if causal_only is not None:
-        require_causal(path, model_dir, causal_only)
-    is_masked = model_type(model_dir) in MASKED_MODELS
-    auto = AutoModelForMaskedLM if is_masked else AutoModelForCausalLM
-    expected = CAUSAL_KINDS + ("" if causal_only else " or a bioseq-merge masked model")
+    masked = masked_description(model_dir)
+    if causal_only is not None and masked is not None:
+        raise InputError(f"{path}: {masked} {causal_only}")
+    auto = AutoModelForMaskedLM if masked is not None else AutoModelForCausalLM
+    expected = CAUSAL_KINDS + ("" if causal_only else f" or {MASKED_KINDS}")
     options = {"trust_remote_code": bool(trust_remote_code)}
     try:
         with quiet_transformers():
@@ -164,8 +212,10 @@ def load_model(
         raise
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe pickle"
-        raise InputError(f"{model_dir}: refused to load pickled weights that hold more than "
-                         f"tensors ({first[:120]}); convert them to safetensors") from None
+        raise InputError(
+            f"{model_dir}: refused to load pickled weights that hold more than "
+            f"tensors ({first[:120]}); convert them to safetensors"
+        ) from None
     except Exception as err:  # noqa: BLE001 - any failure of a foreign folder is one line
         raise load_error(model_dir, err, expected) from None
     model = model.to(target).eval()

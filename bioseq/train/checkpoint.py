@@ -211,8 +211,16 @@ def resolve_model_dir(path: str | Path) -> Path:
 
 
 # masked (not causal) model types and how to name them to a user
-MASKED_MODELS = {"bioseq-merge": "a MergeLM (masked, learned-merge model)"}
+MASKED_MODELS = {
+    "bioseq-merge": "a MergeLM (masked, learned-merge model)",
+    "bioseq-caduceus": "a Caduceus model (masked, bidirectional Mamba)",
+    "caduceus": "a Caduceus model (masked, bidirectional Mamba)",
+    "esm": "an ESM masked LM (EsmForMaskedLM: ESM-2, Nucleotide Transformer)",
+    "bert": "a BERT masked LM",
+    "roberta": "a RoBERTa masked LM",
+}
 CAUSAL_KINDS = "a causal LM (bioseq-hyena, bioseq-mamba, bioseq-transformer or Hugging Face)"
+MASKED_KINDS = "a masked LM (bioseq-merge, bioseq-caduceus, esm, bert, roberta)"
 
 
 def model_type(model_dir: Path) -> str:

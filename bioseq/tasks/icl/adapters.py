@@ -96,15 +96,17 @@ class CausalLMAdapter:
         ``trust_remote_code``).
 
         ``dtype`` defaults to float32 on CPU and to the checkpoint's own dtype on GPUs. A masked
-        model (MergeLM), or any other that is not a causal LM, is an InputError: probes generate.
+        model (MergeLM, Caduceus, ESM...: :func:`~bioseq.tasks.loading.masked_description`) is a
+        one-line InputError: probes score generated continuations, which a masked model cannot make.
         """
         from bioseq.tasks.loading import load_model, resolve_device
 
         target = resolve_device(device)
         if dtype is None:
             dtype = "auto" if target.type == "cuda" else torch.float32
-        loaded = load_model(path, target, causal_only="cannot generate; probes need a causal LM",
-                            trust_remote_code=trust_remote_code, dtype=dtype)  # fmt: skip
+        why = "cannot generate the continuations the probes score; probes need a causal LM"
+        loaded = load_model(path, target, causal_only=why, trust_remote_code=trust_remote_code,
+                            dtype=dtype)  # fmt: skip
         return cls(loaded.model, loaded.tokenizer, name or Path(path).resolve().name, target,
                    batch_size)  # fmt: skip
 

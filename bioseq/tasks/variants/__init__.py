@@ -8,8 +8,11 @@ DNA (Evo 2 style; :mod:`~bioseq.tasks.variants.dna`, :mod:`~bioseq.tasks.variant
                        out="scored.vcf.gz", window=8192, strand="both")
     [(s.chrom, s.pos, s.alt, s.score, s.status) for s in result.alleles]
 
-A masked model (``MergeLM``, ``bioseq pretrain --tokenizer merge``) loads the same way and is
-scored by masked marginals (:mod:`~bioseq.tasks.variants.masked`; substitutions only).
+Masked models load the same way and are scored by masked (or wild-type) marginals: MergeLM
+(``bioseq pretrain --tokenizer merge``; :mod:`~bioseq.tasks.variants.masked`) and any other masked
+LM (Caduceus, Nucleotide Transformer, ESM-2: :mod:`~bioseq.tasks.variants.masked_dna` for DNA,
+:mod:`~bioseq.tasks.variants.masked_protein` for proteins). :mod:`~bioseq.tasks.variants.scorers`
+is the one table of which family scores how (:func:`dna_scorer`, :func:`mutation_scorer`).
 
 Proteins (:mod:`~bioseq.tasks.variants.mutations`,
 :mod:`~bioseq.tasks.variants.site_independent`)::
@@ -36,12 +39,10 @@ from bioseq.tasks.variants.dna import (
     window_bounds,
 )
 from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
-from bioseq.tasks.variants.masked import (
-    STATUSES,
-    MaskedMarginalScorer,
-    MaskedPairScorer,
-    variant_scorer,
-)
+from bioseq.tasks.variants.masked import MaskedMarginalScorer, MaskedPairScorer, variant_scorer
+from bioseq.tasks.variants.masked_dna import MaskedLMPairScorer, MaskedLMVariantScorer
+from bioseq.tasks.variants.masked_lm import MaskedLMReader
+from bioseq.tasks.variants.masked_protein import MaskedMutationScorer
 from bioseq.tasks.variants.metrics import auroc, mutation_metrics, snv_summary, spearman
 from bioseq.tasks.variants.mutations import (
     CausalMutationScorer,
@@ -54,6 +55,13 @@ from bioseq.tasks.variants.mutations import (
     read_wildtype,
     score_mutations,
     write_mutation_scores,
+)
+from bioseq.tasks.variants.scorers import (
+    FAMILIES,
+    STATUSES,
+    dna_scorer,
+    mutation_scorer,
+    scorer_kind,
 )
 from bioseq.tasks.variants.site_independent import SiteIndependentModel, sequence_weights
 from bioseq.tasks.variants.snv import CodingSnv, coding_snvs, make_snv_vcf, select_cds
@@ -70,7 +78,9 @@ from bioseq.tasks.variants.vcf import (
 __all__ = [
     "STATUSES", "ContigMatcher", "DnaVariantScorer", "Variant", "VariantScore",
     "score_variants", "window_bounds", "MaskedMarginalScorer", "MaskedPairScorer",
-    "variant_scorer", "PairScore", "PairScorer", "naive_pair_scores",
+    "variant_scorer", "MaskedLMPairScorer", "MaskedLMVariantScorer", "MaskedLMReader",
+    "MaskedMutationScorer", "FAMILIES", "dna_scorer", "mutation_scorer", "scorer_kind",
+    "PairScore", "PairScorer", "naive_pair_scores",
     "LoadedModel", "load_model", "auroc", "mutation_metrics", "snv_summary", "spearman",
     "CausalMutationScorer", "MutationScore", "Substitution", "apply_mutant", "check_mutant",
     "parse_mutant", "read_mutation_table", "read_wildtype", "score_mutations",

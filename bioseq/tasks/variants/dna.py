@@ -370,10 +370,10 @@ def score_variants(
 ) -> list[VariantScore]:  # fmt: skip
     """Score variants (one :class:`VariantScore` each, input order); options as
     :class:`DnaVariantScorer` (``window``, ``strand``, ``reduce``, ``batch_size``...). A masked
-    model (``MergeLM``) gets masked-marginal scores (:mod:`bioseq.tasks.variants.masked`)."""
-    from bioseq.tasks.variants.masked import variant_scorer  # masked.py builds on this module
+    model gets masked-marginal scores (:func:`bioseq.tasks.variants.scorers.dna_scorer`)."""
+    from bioseq.tasks.variants.scorers import dna_scorer  # scorers.py builds on this module
 
-    return variant_scorer(model, tokenizer, genome, **options).score(list(variants), progress)
+    return dna_scorer(model, tokenizer, genome, **options).score(list(variants), progress)
 
 
 def status_counts(scores: Iterable[VariantScore]) -> Counter:

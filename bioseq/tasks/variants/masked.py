@@ -17,7 +17,8 @@ pretraining), and
 * ALTs that change the same bases of one window share one pass; windows of equal length are
   batched (``batch_size``), so no padding enters and a score does not depend on its batch.
 
-:func:`variant_scorer` picks this scorer for a masked model and ``DnaVariantScorer`` otherwise.
+:func:`variant_scorer` picks the scorer of a model's family
+(:mod:`~bioseq.tasks.variants.scorers`; other masked LMs: :mod:`~bioseq.tasks.variants.masked_dna`).
 
 >>> import torch
 >>> from bioseq.io.source import InMemoryGenome
@@ -193,6 +194,9 @@ def is_masked(model) -> bool:
 
 
 def variant_scorer(model, tokenizer, genome: SequenceSource, **options) -> DnaVariantScorer:
-    """:class:`MaskedMarginalScorer` for a masked model, else :class:`DnaVariantScorer`."""
-    kind = MaskedMarginalScorer if is_masked(model) else DnaVariantScorer
-    return kind(model, tokenizer, genome, **options)
+    """The DNA scorer of ``model``'s family (:func:`bioseq.tasks.variants.scorers.dna_scorer`):
+    :class:`MaskedMarginalScorer` for a MergeLM, the generic masked-LM scorer for other masked
+    models, :class:`DnaVariantScorer` for causal ones."""
+    from bioseq.tasks.variants.scorers import dna_scorer  # scorers.py builds on this module
+
+    return dna_scorer(model, tokenizer, genome, **options)

@@ -1,5 +1,5 @@
-"""VCF/BCF in and out (pysam), scored by :mod:`bioseq.tasks.variants.dna` (causal models) or
-:mod:`bioseq.tasks.variants.masked` (masked models: MergeLM).
+"""VCF/BCF in and out (pysam), scored by the scorer of the model's family
+(:mod:`bioseq.tasks.variants.scorers`: causal LMs, MergeLM, other masked LMs).
 
 :func:`read_vcf` keeps every data line as a :class:`VcfEntry`: a pysam record, or the line
 number and the reason it could not be parsed (too few columns, a POS that is not a number...),
@@ -41,8 +41,8 @@ from bioseq.io.formats import open_genome
 from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.source import SequenceSource
 from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore
-from bioseq.tasks.variants.masked import STATUSES, variant_scorer
 from bioseq.tasks.variants.metrics import snv_summary
+from bioseq.tasks.variants.scorers import STATUSES, dna_scorer
 
 LLR_KEY, STATUS_KEY = "BIOSEQ_LLR", "BIOSEQ_STATUS"
 TSV_COLUMNS = ("chrom", "pos", "ref", "alt", "score", "status")
@@ -427,6 +427,7 @@ class VcfResult:
     seconds: float
     warning: str | None = None
     snv_metrics: dict | None = None
+    scorer: DnaVariantScorer | None = None
 
     @property
     def alleles(self) -> list[VariantScore]:
@@ -440,8 +441,8 @@ def score_vcf(
 ) -> VcfResult:  # fmt: skip
     """Score every ALT of a VCF against ``genome`` (a source, FASTA or GenBank path) and write
     ``out`` when given (``.tsv``: a table; ``.vcf``, ``.vcf.gz``, ``.bcf``: the records with
-    BIOSEQ fields). ``options`` go to :class:`DnaVariantScorer` (``window``, ``strand``...), or
-    to :class:`~bioseq.tasks.variants.masked.MaskedMarginalScorer` for a masked model (MergeLM).
+    BIOSEQ fields). ``options`` go to the scorer of the model's family
+    (:func:`~bioseq.tasks.variants.scorers.dna_scorer`: ``window``, ``strand``, ``marginal``...).
 
     When the records carry ``make-snv-vcf``'s annotation, ``snv_metrics`` holds the mean score
     per codon position and the synonymous-vs-nonsynonymous AUROC (:func:`snv_summary`).
@@ -450,11 +451,11 @@ def score_vcf(
         check_output(out)  # before any scoring
     if not isinstance(genome, SequenceSource):
         genome = open_genome(genome)
-    scorer = variant_scorer(model, tokenizer, genome, **options)
+    scorer = dna_scorer(model, tokenizer, genome, **options)
     data = read_vcf(vcf)
     start = time.perf_counter()
     scores = score_entries(scorer, data, progress=progress)
-    result = VcfResult(data, scores, time.perf_counter() - start)
+    result = VcfResult(data, scores, time.perf_counter() - start, scorer=scorer)
     result.snv_metrics = _snv_metrics(data, scores)
     if out is not None:
         result.warning = write_scores(result, out, meta)

@@ -1,0 +1,111 @@
+"""Protein substitutions scored by a masked LM (ESM-2 and the like), as ESM-1v scores them.
+
+For a mutant (one or several substitutions of the wild type), in nats::
+
+    score = sum over its substitutions of log p(mutant residue) - log p(wild-type residue)
+
+read at each mutated position from
+
+* ``strategy="masked-marginal"`` (default): the wild type with *all* the mutant's positions
+  replaced by the mask token, in one pass; mutants mutating the same set of positions share it
+  (every single mutant at one site: one pass);
+* ``strategy="wildtype-marginal"``: one unmasked pass of the wild type, shared by every mutant.
+
+The wild type is tokenised with the tokenizer's own special tokens (ESM: ``<cls>`` before,
+``<eos>`` after), so residue ``i`` (0-based) is token ``start + i``
+(:class:`~bioseq.tasks.variants.masked_lm.Tokens`); a tokenizer that does not give one token
+per residue is refused in one line.
+
+>>> import torch
+>>> from transformers import EsmConfig, EsmForMaskedLM
+>>> from bioseq.tasks.variants.mutations import parse_mutant
+>>> from bioseq.tokenizers import CharTokenizer
+>>> tok = CharTokenizer("protein")
+>>> model = EsmForMaskedLM(EsmConfig(
+...     vocab_size=len(tok), hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
+...     intermediate_size=8, pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
+...     position_embedding_type="rotary"))
+>>> scorer = MaskedMutationScorer(model, tok)
+>>> scores = scorer.score_mutants("MKVL", 1, [parse_mutant("K2A"), parse_mutant("K2A:L4W")])
+>>> [status for _, status in scores]
+['ok', 'ok']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from bioseq.errors import InputError
+from bioseq.tasks.variants.masked_lm import MaskedLMReader
+from bioseq.tasks.variants.mutations import AMINO_ACIDS, Mutant
+
+MaskedStrategy = Literal["masked-marginal", "wildtype-marginal"]
+MASKED_STRATEGIES = ("masked-marginal", "wildtype-marginal")
+
+
+class MaskedMutationScorer:
+    """Scores checked mutants of a wild type with a masked LM (see the module doc); a
+    :class:`~bioseq.tasks.variants.mutations.MutationModel`."""
+
+    def __init__(
+        self, model, tokenizer, strategy: MaskedStrategy = "masked-marginal", batch_size: int = 8
+    ) -> None:
+        if strategy not in MASKED_STRATEGIES:
+            raise InputError(f"--strategy {strategy}: a masked model takes "
+                             f"{' or '.join(MASKED_STRATEGIES)}")  # fmt: skip
+        self.reader = MaskedLMReader(model, tokenizer, batch_size)
+        self.strategy = strategy
+        self.ids = {aa: self.reader.symbol_id(aa) for aa in AMINO_ACIDS + "*"}
+        missing = [aa for aa in AMINO_ACIDS if self.ids[aa] is None]
+        if missing:
+            raise InputError(f"{type(tokenizer).__name__} has no token for the amino acids "
+                             f"{''.join(missing)}: not a protein model")  # fmt: skip
+
+    @property
+    def residues(self) -> str:
+        """Mutant residues it scores: the 20, and ``*`` where the vocabulary has a stop."""
+        return AMINO_ACIDS + ("*" if self.ids["*"] is not None else "")
+
+    def score_mutants(
+        self, wildtype: str, offset: int, mutants: Sequence[Mutant],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[tuple[float | None, str]]:  # fmt: skip
+        """``(score, "ok")`` per mutant (substitutions already checked against ``wildtype``)."""
+        tokens = self.reader.tokenize(wildtype)
+        if len(tokens.lengths) != len(wildtype) or (tokens.lengths != 1).any():
+            raise InputError(f"masked-marginal scores need one token per residue; the "
+                             f"tokenizer made {len(tokens.lengths)} tokens of {len(wildtype)} "
+                             "residues")  # fmt: skip
+        self.reader.check_length(tokens, f"the wild type ({len(wildtype):,} residues)")
+        # per mutant: (position, mutant id, wild-type id) of each substitution
+        sites = [[(tokens.start + s.position - offset, self.ids[s.mt],
+                   int(tokens.ids[tokens.start + s.position - offset])) for s in mutant]
+                 for mutant in mutants]  # fmt: skip
+        keys = [tuple(sorted(p for p, _, _ in subs)) if self.strategy == "masked-marginal"
+                else () for subs in sites]  # fmt: skip
+        wanted: dict[tuple, set[tuple[int, int]]] = {}
+        for key, subs in zip(keys, sites, strict=True):
+            bucket = wanted.setdefault(key, set())
+            for pos, mt, wt in subs:
+                bucket.update(((pos, mt), (pos, wt)))
+        order = [key for key in wanted if wanted[key]]  # the wild type itself needs no pass
+        asked = [sorted(wanted[key]) for key in order]
+        served = Counter(keys)
+        if progress is not None and served.get(()) and () not in order:
+            progress(served[()])
+        done = iter(order)
+
+        def tick(n: int) -> None:  # passes finished (all of one length: in order) -> mutants
+            count = sum(served[next(done)] for _ in range(n))
+            if progress is not None:
+                progress(count)
+
+        passes = [(tokens.masked(key), w) for key, w in zip(order, asked, strict=True)]
+        values = self.reader.read(passes, progress=tick)
+        lookup = {(key, pos, tok): float(v) for key, w, vs in zip(order, asked, values,
+                                                                  strict=True)
+                  for (pos, tok), v in zip(w, vs, strict=True)}  # fmt: skip
+        return [(sum(lookup[(key, pos, mt)] - lookup[(key, pos, wt)] for pos, mt, wt in subs),
+                 "ok") for key, subs in zip(keys, sites, strict=True)]  # fmt: skip
