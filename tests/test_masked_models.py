@@ -259,6 +259,11 @@ def test_wrong_strategy_for_the_model_kind_is_one_line(protein, dna, tmp_path):
     assert "--strategy causal" in message and "masked-marginal" in message
     message = one_line_error(run(*base, "--model", dna[0]))
     assert "not a protein model" in message
+    fasta, vcf = write_inputs(tmp_path, InMemoryGenome({"chr1": "ACGT" * 50}),
+                              [Variant("chr1", 5, "A", "C")])  # fmt: skip
+    message = one_line_error(run("score-vcf", "--model", protein[0], "--fasta", fasta, "--vcf",
+                                 vcf, "--out", tmp_path / "o.tsv", "--window", 16))  # fmt: skip
+    assert "protein model" in message
 
 
 # -- score-vcf ---------------------------------------------------------------------------------

@@ -201,6 +201,10 @@ class MaskedLMVariantScorer(DnaVariantScorer):
         pll_window: int = PLL_WINDOW, strand: str | None = None, **options,
     ) -> None:  # fmt: skip
         reader = MaskedLMReader(model, tokenizer, options.get("batch_size", 8))
+        protein = [aa for aa in "EFILPQ" if reader.symbol_id(aa) is not None]
+        if protein:
+            raise InputError(f"the tokenizer has amino-acid tokens ({', '.join(protein)}): a "
+                             "protein model; score-vcf needs a DNA model")  # fmt: skip
         self.rc_exact = rc_equivariant(model, reader)
         super().__init__(model, tokenizer, genome, strand=strand or "both", **options)
         self.note = ""

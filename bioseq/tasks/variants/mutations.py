@@ -194,8 +194,9 @@ def read_mutation_table(path: str | Path) -> MutationTable:
     for number, line in numbered[1:]:
         values = _fields(path, number, line, delimiter)
         rows.append(dict(zip(columns, (v.strip() for v in values), strict=False)))
-        errors.append("" if len(values) == len(columns) else
-                      f"{_count(len(values), 'field')}, but the header has {len(columns)}")
+        fits = len(values) == len(columns)
+        errors.append("" if fits else f"{_count(len(values), 'field')}, but the header has "
+                      f"{len(columns)}")  # fmt: skip
     return MutationTable(path, columns, rows, [n for n, _ in numbered[1:]], delimiter, errors)
 
 

@@ -173,8 +173,10 @@ def _read_text(path: Path) -> VcfData:
         try:
             handle = pysam.VariantFile(str(checked))
         except (OSError, ValueError):
-            raise InputError(f"{path}: htslib cannot read the VCF header (lines 1-"
-                             f"{len(header)}); expected '##' meta lines and '#CHROM...'") from None
+            raise InputError(
+                f"{path}: htslib cannot read the VCF header (lines 1-{len(header)}); expected "
+                "'##' meta lines and '#CHROM...'"
+            ) from None
         with handle:
             vcf_header, _ = _read_pysam(handle, [entry for entry, _ in good])
     return VcfData(path, vcf_header, entries)
