@@ -153,18 +153,20 @@ class MaskedLMReader:
             length = len(passes[order[start]][0])
             batch = [i for i in order[start : start + self.batch_size]
                      if len(passes[i][0]) == length]  # fmt: skip
-            logp = self._logp([passes[i][0] for i in batch])
+            logits = self._logits([passes[i][0] for i in batch])
             for row, i in enumerate(batch):
-                wanted = np.asarray(passes[i][1], dtype=np.int64).reshape(-1, 2)
-                out[i] = logp[row, wanted[:, 0], wanted[:, 1]].double().cpu().numpy()
+                wanted = torch.as_tensor(np.asarray(passes[i][1], dtype=np.int64).reshape(-1, 2))
+                at, ids = wanted[:, 0].to(self.device), wanted[:, 1].to(self.device)
+                logp = logits[row, at].float().log_softmax(-1)  # only the rows read
+                out[i] = logp.gather(-1, ids[:, None])[:, 0].double().cpu().numpy()
             start += len(batch)
             if progress is not None:
                 progress(len(batch))
         return out  # type: ignore[return-value]
 
     @torch.no_grad()
-    def _logp(self, rows: list[np.ndarray]) -> torch.Tensor:
-        """``log_softmax`` over the tokenizer's ids of a batch of equal-length passes."""
+    def _logits(self, rows: list[np.ndarray]) -> torch.Tensor:
+        """Logits over the tokenizer's ids of a batch of equal-length passes."""
         length = len(rows[0])
         if len(rows) * length > self._checked:
             check_forward_memory(self.model, len(rows), length)
@@ -172,7 +174,7 @@ class MaskedLMReader:
         ids = torch.from_numpy(np.stack(rows)).to(self.device)
         extra = {"attention_mask": torch.ones_like(ids)} if self._attention else {}
         logits = self.model(input_ids=ids, **extra).logits
-        return logits[..., : self.n_vocab].float().log_softmax(-1)
+        return logits[..., : self.n_vocab]
 
 
 def token_limit(config) -> int | None:
