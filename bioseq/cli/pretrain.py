@@ -98,6 +98,10 @@ def _choice(*values: str) -> click.Choice:
 @click.option("--sequence-weights", type=float, metavar="THETA",
               help="Alignments: sample homologs by 1/(neighbours at >= THETA identity), "
                    "e.g. 0.8 [default: uniform]")  # fmt: skip
+@click.option("--aligned/--no-aligned", default=None,
+              help="Train on the alignment's match columns, gaps as a token: one position per "
+                   "column; for a2m/a3m homologs and masked models (--model caduceus) "
+                   "[default: off]")  # fmt: skip
 @click.option("--precision", type=_choice("auto", "fp32", "bf16"),
               help="auto: bf16 autocast on CUDA, fp32 on CPU [default: auto]")  # fmt: skip
 @click.option("--direction", type=_choice("forward", "reverse"),
@@ -133,7 +137,10 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
     are targets, and validation reports masked-token bits per base (val_masked_bits) beside a
     two-sided order-k Markov reference on the same positions (markov_masked_bits). On DNA it is
     reverse-complement equivariant (RCPS), so --rc-augment is not needed; on proteins (e.g.
-    `homologs.a2m --alphabet protein --sequence-weights 0.8`) RCPS is off.
+    `homologs.a2m --alphabet protein --sequence-weights 0.8`) RCPS is off. With --aligned it
+    reads each homolog's match columns, '-' a token of its own (one position per column, as
+    EVmutation's 21 states), and records aligned and alignment_width in the model's config;
+    score-mutations then takes the wild type as that alignment (--wildtype X.a2m).
 
     Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
     `import bioseq`, or AutoModelForMaskedLM for an mlm run), OUT/checkpoints/step-N/,
@@ -155,6 +162,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain --tokenizer merge --merge-ratio 3 --model hyena --out runs/m
         bioseq pretrain --model caduceus --out runs/mlm
         bioseq pretrain homologs.a2m --alphabet protein --model caduceus --sequence-weights 0.8
+        bioseq pretrain homologs.a2m --model caduceus --aligned --sequence-weights 0.8
         bioseq pretrain --resume runs/g --steps 20000
     """
     from bioseq.train import TrainConfig, TrainingDiverged, TrainingInterrupted, load_yaml, merge

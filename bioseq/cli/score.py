@@ -203,9 +203,10 @@ def score_vcf(
 
 
 def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
-                    trust_remote_code=False):  # fmt: skip
+                    trust_remote_code=False, wildtype=None):  # fmt: skip
     """The scorer named by --model: site-independent, or the loaded model(s) scored as their
-    family says (:func:`bioseq.tasks.variants.scorers.mutation_scorer`)."""
+    family says (:func:`bioseq.tasks.variants.scorers.mutation_scorer`); a model trained on
+    alignment columns (``aligned`` in its config) reads the wild type's alignment."""
     from bioseq.tasks.loading import load_model
     from bioseq.tasks.variants.scorers import mutation_scorer
     from bioseq.tasks.variants.site_independent import SiteIndependentModel
@@ -217,7 +218,28 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
     if "site-independent" in models:
         raise InputError("--model site-independent cannot be combined with other models")
     loaded = [load_model(m, device, trust_remote_code=trust_remote_code) for m in models]
-    return mutation_scorer(loaded, strategy, batch_size)
+    scorer = mutation_scorer(loaded, strategy, batch_size)
+    aligned = [x for x in loaded if getattr(x.model.config, "aligned", False)]
+    if aligned:
+        scorer = _aligned_scorer(scorer, aligned[0], wildtype or alignment)
+    return scorer
+
+
+def _aligned_scorer(scorer, loaded, spec: str):
+    """The scorer of a model trained with --aligned: it reads the wild type's match columns,
+    so the wild type must be given as an alignment."""
+    from bioseq.io.formats import detect_format
+    from bioseq.io.proteins import read_alignment
+    from bioseq.tasks.variants.masked_protein import AlignedMutationScorer
+
+    path = Path(spec)
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in (".a2m", ".a3m") or detect_format(path) != "alignment":
+        raise InputError(f"--wildtype {spec[:40]}: {loaded.path} was trained on alignment "
+                         "columns (--aligned); give the wild type as its a2m/a3m alignment, "
+                         "not a sequence or FASTA")  # fmt: skip
+    width = int(loaded.model.config.alignment_width)
+    return AlignedMutationScorer(scorer, read_alignment(path), width, str(path))
 
 
 @click.command("score-mutations")
@@ -287,7 +309,9 @@ def score_mutations(
     a right-to-left model; masked LMs (ESM-2): masked-marginal, the sum over the substitutions
     of log p(mutant residue) - log p(wild-type residue) with all mutated positions masked in
     one pass, or wildtype-marginal, read from one pass of the wild type; site-independent:
-    per-column log-odds from --alignment.
+    per-column log-odds from --alignment. A masked model trained with --aligned reads the
+    wild type's match columns: give --wildtype as the alignment (X.a2m); substitutions at its
+    insertions (lower case) are skipped as not_in_alignment.
 
     \b
     Example:
@@ -313,7 +337,8 @@ def score_mutations(
     metrics_path, plot_path = m.output_paths(out)
     _check_outputs(out, *((metrics_path, plot_path) if measured else ()))
     model = _mutation_model(models, strategy, alignment, None if unweighted else theta,
-                            pseudocount, batch_size, device, trust_remote_code)  # fmt: skip
+                            pseudocount, batch_size, device, trust_remote_code,
+                            wildtype)  # fmt: skip
     with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
         scores = mut.score_mutations(model, sequence, table, offset, mutant_col, score_col,
                                      progress=bar.update)  # fmt: skip

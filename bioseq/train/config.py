@@ -67,6 +67,8 @@ class TrainConfig:
     rc_augment: bool = False
     sequence_weights: float | None = None  # alignments: sample records by 1/neighbours at
     # >= this identity (0.8 = EVcouplings' theta) instead of uniformly
+    aligned: bool = False  # a2m/a3m: train on the match columns, gaps '-' a token (one
+    # position per column); masked models (objective mlm) on protein only
     direction: str = "forward"  # reverse: a right-to-left model
     # model
     model: str = "hyena"
@@ -167,6 +169,8 @@ class TrainConfig:
         if self.objective == "causal" and self.model in MASKED_MODELS:
             raise InputError(f"{self.model} is a bidirectional masked model: it trains with "
                              "objective mlm, not causal")  # fmt: skip
+        if self.aligned:
+            self._check_aligned()
         if self.steps is not None and self.tokens is not None:
             raise InputError("give steps or tokens, not both")
         if self.resume and self.overwrite:
@@ -193,6 +197,17 @@ class TrainConfig:
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
             )
         return self
+
+    def _check_aligned(self) -> None:
+        """InputError for what ``aligned`` (training on alignment columns) cannot go with."""
+        objective = self.objective or default_objective(self.model)
+        if objective != "mlm":
+            raise InputError(f"aligned (--aligned) trains a masked model on alignment "
+                             f"columns: --model caduceus, not objective {objective} "
+                             f"({self.model})")  # fmt: skip
+        if self.text or self.alphabet == "dna":
+            what = "text (--text)" if self.text else "DNA (--alphabet dna)"
+            raise InputError(f"aligned (--aligned) reads protein alignments (a2m/a3m), not {what}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,9 @@ exactly the data of an uninterrupted one, whatever the number of processes.
 * Protein (FASTA, a2m/a3m with gaps removed) -> :class:`RecordData`: one record per sequence
   (:class:`~bioseq.io.SequenceRecords`, cropped to ``context`` tokens), batches of similar
   length (:class:`~bioseq.io.LengthBucketSampler`), a seeded tenth of the records held out.
+  With ``aligned`` (a2m/a3m, masked models) a record is its match columns instead, ``-`` a
+  token of its own (:data:`ALIGNED_PROTEIN`), one position per column and no BOS/EOS, so every
+  record is ``alignment_width`` tokens long; records of gaps only are skipped.
 * Plain text (``text: true``) -> :class:`~bioseq.train.text.TextData`: random windows of
   ``context`` bytes, the last tenth of every file held out.
 
@@ -49,6 +52,8 @@ from bioseq.train.masking import TRAIN_SALT, VAL_SALT, Masking
 
 MIN_WARMUP_CONTEXT = 64
 IGNORE = -100
+ALIGNED_PROTEIN = "ACDEFGHIKLMNPQRSTVWYX*BZJ-"  # the tokenizer letters of an aligned run
+ALIGNED_STATES = "ACDEFGHIKLMNPQRSTVWY-"  # its targets and Markov letters: 20 amino acids + gap
 
 
 @dataclass
@@ -95,6 +100,17 @@ def make_tokenizer(spec: str, alphabet: str):
     if own != alphabet and not (own == "rna" and alphabet == "dna"):
         raise InputError(f"tokenizer {spec!r} is for {own}, but the inputs are {alphabet}")
     return tokenizer
+
+
+def aligned_tokenizer():
+    """The tokenizer of an ``aligned`` run: the protein letters and the gap ``-``.
+
+    >>> aligned_tokenizer().encode_array("AC-W").tolist()
+    [5, 6, 30, 23]
+    """
+    from bioseq.tokenizers import CharTokenizer
+
+    return CharTokenizer(ALIGNED_PROTEIN)
 
 
 def context_at(step: int, config: TrainConfig) -> int:
@@ -352,14 +368,24 @@ class RecordData(TrainData):
 
     def __init__(self, paths: Sequence[Path], config: TrainConfig, tokenizer, alphabet: str):
         super().__init__(config, tokenizer, alphabet)
-        theta = config.sequence_weights
+        theta, self.aligned = config.sequence_weights, config.aligned
+        self.alignment_width: int | None = None  # aligned: match columns per record
         pairs, weights = [], []
         for path in paths:
-            found, found_weights = _read_records(path, alphabet, theta)
+            found, found_weights, width = _read_records(path, alphabet, theta, self.aligned)
             pairs += [(name, self._orient(codes)) for name, codes in found]
             weights.append(found_weights)
+            if self.aligned and self.alignment_width not in (None, width):
+                raise InputError(f"{path}: {width} match columns, but {paths[0]} has "
+                                 f"{self.alignment_width}; --aligned takes one alignment "
+                                 "width")  # fmt: skip
+            self.alignment_width = width if self.aligned else None
         weights = np.concatenate(weights)
         names = ", ".join(str(p) for p in paths)
+        if self.aligned and self.alignment_width > config.context:
+            raise InputError(f"{names}: {self.alignment_width} match columns is more than "
+                             f"--context {config.context}; raise --context (--aligned reads "
+                             "whole rows)")  # fmt: skip
         held = np.zeros(len(pairs), dtype=bool)
         if config.val_contigs:
             wanted = set(config.val_contigs)
@@ -396,6 +422,11 @@ class RecordData(TrainData):
     def has_val(self) -> bool:
         return self.val is not None
 
+    @property
+    def markov_letters(self) -> str:
+        """Aligned runs: the 20 amino acids and the gap (EVmutation's 21 states)."""
+        return ALIGNED_STATES if self.config.aligned else super().markov_letters
+
     def max_tokens(self, context: int) -> int:
         longest = self.train_records(context)[0].lengths.max()
         if self.val is not None:
@@ -404,8 +435,9 @@ class RecordData(TrainData):
 
     def _records(self, pairs, context: int, crop: str) -> SequenceRecords:
         return SequenceRecords(
-            pairs, tokenizer=self.tokenizer, max_length=context, crop=crop, seed=self.config.seed
-        )
+            pairs, tokenizer=self.tokenizer, max_length=context, crop=crop, seed=self.config.seed,
+            add_special_tokens=not self.aligned,  # aligned: bare columns, as they are scored
+        )  # fmt: skip
 
     def train_records(self, context: int) -> tuple[SequenceRecords, LengthBucketSampler]:
         if context not in self._train:
@@ -457,13 +489,29 @@ class RecordData(TrainData):
 
 
 def _read_records(
-    path: Path, alphabet: str, theta: float | None = None
-) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
-    """(name, codes) of every record, and their sequence weights at ``theta`` (ones if None)."""
+    path: Path, alphabet: str, theta: float | None = None, aligned: bool = False
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray, int | None]:
+    """(name, codes) of every record, their sequence weights at ``theta`` (ones if None) and,
+    for ``aligned``, the alignment's width: records are then match columns (gaps kept; rows
+    of gaps only left out)."""
     from bioseq.io.proteins import read_alignment, read_protein_fasta
 
     chosen = PROTEIN if alphabet == "protein" else DNA
     kind = detect_format(path)
+    if aligned and (kind != "alignment" or alphabet != "protein"):
+        what = f"an alignment of {alphabet}" if kind == "alignment" else f"{kind} of {alphabet}"
+        raise InputError(f"{path}: is {what}; --aligned needs an a2m/a3m protein alignment")
+    if aligned:
+        alignment = read_alignment(path, alphabet=chosen)
+        weights = alignment.sequence_weights(theta) if theta is not None else None
+        rows = [(r.name, r.match_columns) for r in alignment.records]
+        kept = np.array([set(row) != {"-"} for _, row in rows], dtype=bool)
+        if not kept.any():
+            raise InputError(f"{path}: every record is gaps only in the match columns")
+        pairs = [(name, np.frombuffer(row.encode("ascii"), dtype=np.uint8))
+                 for (name, row), keep in zip(rows, kept, strict=True) if keep]  # fmt: skip
+        weights = np.ones(len(pairs)) if weights is None else weights[kept]
+        return pairs, weights, alignment.width
     if kind == "alignment":
         alignment = read_alignment(path, alphabet=chosen)
         records = alignment.records  # sequence: gaps removed
@@ -477,7 +525,7 @@ def _read_records(
     else:
         raise InputError(f"{path}: is {kind} input, expected FASTA or an alignment of {alphabet}")
     pairs = [(r.name, np.frombuffer(r.sequence.encode("ascii"), dtype=np.uint8)) for r in records]
-    return pairs, np.ones(len(pairs)) if weights is None else weights
+    return pairs, np.ones(len(pairs)) if weights is None else weights, None
 
 
 def build_data(config: TrainConfig) -> TrainData:
@@ -492,6 +540,8 @@ def build_data(config: TrainConfig) -> TrainData:
     paths = expand_inputs(config.inputs) if config.inputs else [default_genome()]
     alphabet = choose_alphabet(paths, config.alphabet)
     check_masked_run(config, alphabet)
+    if config.aligned:  # the inputs are checked by RecordData
+        return RecordData(paths, config, aligned_tokenizer(), alphabet)
     tokenizer = make_tokenizer(config.tokenizer, alphabet)
     records = alphabet != "dna" or any(detect_format(p) == "alignment" for p in paths)
     if records:

@@ -29,7 +29,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     (with tokenizer ``merge``: a MergeLM whose latent backbone is ``config.model``).
 
     The model config also records ``alphabet``, ``direction``, ``training_context`` and
-    ``objective`` (``causal`` or ``mlm``), so scoring code knows how the model reads sequences.
+    ``objective`` (``causal`` or ``mlm``), so scoring code knows how the model reads sequences;
+    an ``aligned`` run also ``aligned`` and ``alignment_width`` (its match columns).
     ``caduceus`` on DNA is reverse-complement equivariant (``rcps``, from the tokenizer's
     ``complement_map``) unless ``model_config`` says ``rcps: false``; on proteins it never is.
     """
@@ -80,6 +81,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     model_config.training_context = config.context
     if not merging:
         model_config.objective = config.objective or default_objective(config.model)
+    if getattr(data, "aligned", False):  # one position per alignment column (--aligned)
+        model_config.aligned, model_config.alignment_width = True, data.alignment_width
     return model_class(model_config)
 
 

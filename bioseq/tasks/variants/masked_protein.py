@@ -29,6 +29,12 @@ per residue is refused in one line.
 >>> scores = scorer.score_mutants("MKVL", 1, [parse_mutant("K2A"), parse_mutant("K2A:L4W")])
 >>> [status for _, status in scores]
 ['ok', 'ok']
+
+A model trained on alignment columns (``bioseq pretrain X.a2m --aligned``: ``aligned`` and
+``alignment_width`` in its config) is scored by :class:`AlignedMutationScorer`: it reads the
+wild type's match columns (``Alignment.focus_sequence``), and a substitution at residue ``r``
+is read at the match column ``j`` with ``offset + focus_columns[j] == r``; a residue in no match
+column (a lower-case insertion of the wild type) gets the status ``not_in_alignment``.
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from typing import Literal
 
 from bioseq.errors import InputError
 from bioseq.tasks.variants.masked_lm import MaskedLMReader
-from bioseq.tasks.variants.mutations import AMINO_ACIDS, Mutant
+from bioseq.tasks.variants.mutations import AMINO_ACIDS, Mutant, Substitution
 
 MaskedStrategy = Literal["masked-marginal", "wildtype-marginal"]
 MASKED_STRATEGIES = ("masked-marginal", "wildtype-marginal")
@@ -109,3 +115,45 @@ class MaskedMutationScorer:
                   for (pos, tok), v in zip(w, vs, strict=True)}  # fmt: skip
         return [(sum(lookup[(key, pos, mt)] - lookup[(key, pos, wt)] for pos, mt, wt in subs),
                  "ok") for key, subs in zip(keys, sites, strict=True)]  # fmt: skip
+
+
+class AlignedMutationScorer:
+    """Scores mutants of an alignment's wild type with a model trained on its match columns
+    (``--aligned``; see the module doc): a :class:`MaskedMutationScorer` of the focus sequence,
+    residue numbers mapped through ``alignment.focus_columns``.
+
+    ``width`` is the model's ``alignment_width``; a focus sequence of another length is refused.
+    """
+
+    def __init__(self, scorer: MaskedMutationScorer, alignment, width: int, source: str) -> None:
+        focus = alignment.focus_sequence
+        if len(focus) != width:
+            raise InputError(f"{source}: {len(focus)} match columns, but the model was "
+                             f"trained on an alignment of {width} (--aligned); give that "
+                             "alignment")  # fmt: skip
+        self.scorer, self.focus = scorer, focus
+        self.column_of = {int(w): j for j, w in enumerate(alignment.focus_columns) if w >= 0}
+
+    @property
+    def residues(self) -> str:
+        return self.scorer.residues
+
+    def score_mutants(
+        self, wildtype: str, offset: int, mutants: Sequence[Mutant],
+        progress: Callable[[int], None] | None = None,
+    ) -> list[tuple[float | None, str]]:  # fmt: skip
+        """``(score, "ok")``, or ``(None, "not_in_alignment")`` for a mutant changing a residue
+        of ``wildtype`` (numbered from ``offset``) that no match column holds."""
+        out: list[tuple[float | None, str]] = [(None, "not_in_alignment")] * len(mutants)
+        todo: list[tuple[int, Mutant]] = []
+        for i, mutant in enumerate(mutants):
+            columns = [self.column_of.get(s.position - offset) for s in mutant]
+            if None not in columns:  # as the focus sequence numbers them: column j is j + 1
+                todo.append((i, tuple(Substitution(s.wt, j + 1, s.mt)
+                                      for s, j in zip(mutant, columns, strict=True))))  # fmt: skip
+        if progress is not None and len(todo) < len(mutants):
+            progress(len(mutants) - len(todo))
+        scores = self.scorer.score_mutants(self.focus, 1, [m for _, m in todo], progress)
+        for (i, _), score in zip(todo, scores, strict=True):
+            out[i] = score
+        return out
