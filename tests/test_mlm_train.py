@@ -212,6 +212,23 @@ def test_caduceus_protein_alignment_with_sequence_weights(tmp_path):
     assert len(result.output.strip().splitlines()) == 1
 
 
+def test_masked_protein_records_are_bare_as_scored(tmp_path):
+    # masked scorers read a bioseq tokenizer's sequence without [CLS]/[SEP]; training must too
+    a2m = write_a2m(tmp_path / "homologs.a2m")
+    seen = {}
+    for objective, model in (("mlm", "caduceus"), ("causal", "mamba")):
+        config = TrainConfig(inputs=[str(a2m)], alphabet="protein", model=model,
+                             objective=objective, context=64, batch_size=4,
+                             val_fraction=0.25)  # fmt: skip
+        data = build_data(config)
+        ids = data.val[0]["input_ids"]
+        seen[objective] = (int(ids[0]), int(ids[-1]), len(ids))
+        tok = data.tokenizer
+    bare = len(next(iter(data.val_pairs))[1])
+    assert seen["mlm"][2] == bare and tok.bos_token_id not in seen["mlm"][:2]
+    assert seen["causal"][2] == bare + 2 and seen["causal"][0] == tok.bos_token_id
+
+
 @pytest.mark.parametrize(
     "args, words",
     [(["--objective", "mlm", "--model", "mamba"], ["--model caduceus", "mamba"]),

@@ -436,7 +436,8 @@ class RecordData(TrainData):
     def _records(self, pairs, context: int, crop: str) -> SequenceRecords:
         return SequenceRecords(
             pairs, tokenizer=self.tokenizer, max_length=context, crop=crop, seed=self.config.seed,
-            add_special_tokens=not self.aligned,  # aligned: bare columns, as they are scored
+            # masked models read bare records (aligned: bare columns), as they are scored
+            add_special_tokens=self.config.objective != "mlm",
         )  # fmt: skip
 
     def train_records(self, context: int) -> tuple[SequenceRecords, LengthBucketSampler]:
