@@ -111,6 +111,7 @@ def test_masking_targets_gaps_and_replaces_with_the_21_states(a2m):
 def test_run_saves_aligned_config_and_gap_tokenizer(run):
     config = json.loads((run / "final" / "config.json").read_text())
     assert config["aligned"] is True and config["alignment_width"] == 6
+    assert config["column_embeddings"] == 6  # a learned vector per column
     tok = AutoTokenizer.from_pretrained(run / "final")
     assert tok.encode_array("KL-W").tolist() == [
         tok.convert_tokens_to_ids(c) for c in "KL-W"
@@ -223,3 +224,25 @@ def test_unaligned_protein_runs_are_unchanged(a2m):
     rows = {name: codes.tobytes().decode() for name, codes in data.train_pairs + data.val_pairs}
     assert rows["WT/5-12"] == "MKLAVTWE" and rows["h2"] == "LGVWD"
     assert data.markov_letters == "ACDEFGHIKLMNPQRSTVWY*"
+
+
+def test_column_embeddings_place_tokens_in_their_columns():
+    from bioseq.errors import InputError
+    from bioseq.models import CaduceusConfig, CaduceusLM
+
+    torch.manual_seed(0)
+    plain = CaduceusLM(CaduceusConfig(vocab_size=8, d_model=16, n_layer=1)).eval()
+    columns = CaduceusLM(CaduceusConfig(vocab_size=8, d_model=16, n_layer=1,
+                                        column_embeddings=5)).eval()  # fmt: skip
+    columns.load_state_dict(plain.state_dict(), strict=False)  # same weights, plus columns
+    ids = torch.tensor([[5, 6, 7, 5]])
+    with torch.no_grad():
+        offsets = columns.backbone.column_embedding.weight[:4]
+        expected = plain.backbone.embedding(ids) + offsets
+        got = columns.backbone(ids, output_hidden_states=True).hidden_states[0]
+        assert torch.allclose(got, expected)
+        with pytest.raises(InputError, match="longer than the 5 alignment columns"):
+            columns(torch.zeros(1, 6, dtype=torch.long))
+    with pytest.raises(InputError, match="rcps"):
+        CaduceusConfig(vocab_size=8, rcps=True, complement_map=list(range(8)),
+                       column_embeddings=5)  # fmt: skip

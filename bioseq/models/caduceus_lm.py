@@ -52,6 +52,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.modeling_outputs import BaseModelOutputWithNoAttention, MaskedLMOutput
 
+from bioseq.errors import InputError
 from bioseq.models.config import CaduceusConfig
 from bioseq.models.modules.bimamba import BiMamba
 from bioseq.models.modules.norm import RMSNorm
@@ -124,6 +125,8 @@ class CaduceusModel(CaduceusPreTrainedModel):
     def __init__(self, config: CaduceusConfig) -> None:
         super().__init__(config)
         self.embedding = nn.Embedding(config.padded_vocab_size, config.d_model)
+        if config.column_embeddings:  # aligned inputs: one learned vector per column
+            self.column_embedding = nn.Embedding(config.column_embeddings, config.d_model)
         self.layers = nn.ModuleList(CaduceusBlock(config) for _ in range(config.n_layer))
         self.norm_f = _norm(config)
         self._complements: dict[torch.device, torch.Tensor] = {}
@@ -142,6 +145,13 @@ class CaduceusModel(CaduceusPreTrainedModel):
             self._complements[device] = torch.tensor(cmap, dtype=torch.long, device=device)
         return self._complements[device]
 
+    def _columns(self, length: int, device: torch.device) -> torch.Tensor:
+        width = self.config.column_embeddings
+        if length > width:
+            raise InputError(f"a sequence of {length} tokens is longer than the {width} "
+                             "alignment columns this model was trained on")  # fmt: skip
+        return self.column_embedding(torch.arange(length, device=device))
+
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
         output_hidden_states: bool | None = None, return_dict: bool | None = None, **kwargs,
@@ -159,6 +169,8 @@ class CaduceusModel(CaduceusPreTrainedModel):
             )
         else:
             hidden = self.embedding(input_ids)
+        if config.column_embeddings:
+            hidden = hidden + self._columns(input_ids.shape[1], input_ids.device)
         states = [hidden] if output_hidden_states else None
         residual = None
         for i, layer in enumerate(self.layers):

@@ -182,6 +182,10 @@ class CaduceusConfig(BioseqConfig):
     or a dict id -> id), padded with identity up to ``padded_vocab_size``. ``fused_add_norm``
     changes nothing but the order in which an RCPS block normalises the two halves, exactly as
     the original's fused path does (released checkpoints were trained with ``True``).
+    ``column_embeddings`` (not in the original; 0 = none) adds a learned vector per position to
+    the token embedding, for models of aligned sequences (``bioseq pretrain --aligned``), where
+    position ``j`` is always alignment column ``j``: a state-space model otherwise has to count
+    its way to a column.
 
     >>> c = CaduceusConfig.from_preset("tiny", vocab_size=12, rcps=True,
     ...                                complement_map=[0, 1, 2, 3, 4, 5, 6, 10, 9, 8, 7, 11])
@@ -209,6 +213,7 @@ class CaduceusConfig(BioseqConfig):
         bidirectional_weight_tie: bool = True,
         rcps: bool = False,
         complement_map: list[int] | dict | None = None,
+        column_embeddings: int = 0,
         initializer_range: float = 0.02,
         tie_word_embeddings: bool = True,
         **kwargs,
@@ -228,6 +233,7 @@ class CaduceusConfig(BioseqConfig):
         self.bidirectional_weight_tie = bool(bidirectional_weight_tie)
         self.rcps = bool(rcps)
         self.complement_map = _complement_list(complement_map)
+        self.column_embeddings = int(column_embeddings or 0)
         self.initializer_range = initializer_range
         super().__init__(tie_word_embeddings=tie_word_embeddings, **kwargs)
         auto = dt_rank in (None, "auto")
@@ -241,6 +247,10 @@ class CaduceusConfig(BioseqConfig):
         if not self.tie_word_embeddings:
             raise InputError("Caduceus ties its LM head to the embedding "
                              "(tie_word_embeddings must be true)")  # fmt: skip
+        if self.column_embeddings < 0 or (self.column_embeddings and self.rcps):
+            raise InputError(f"column_embeddings {self.column_embeddings}: expected a number of "
+                             "alignment columns >= 0, and none with rcps (a column has no "
+                             "reverse complement)")  # fmt: skip
         cmap = self.complement_map
         if cmap is None:
             if self.rcps:

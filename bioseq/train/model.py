@@ -33,6 +33,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     an ``aligned`` run also ``aligned`` and ``alignment_width`` (its match columns).
     ``caduceus`` on DNA is reverse-complement equivariant (``rcps``, from the tokenizer's
     ``complement_map``) unless ``model_config`` says ``rcps: false``; on proteins it never is.
+    An aligned ``caduceus`` learns a vector per column (``column_embeddings``, the alignment's
+    width, unless ``model_config`` says ``column_embeddings: 0``).
     """
     from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
 
@@ -63,6 +65,8 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     tok = data.tokenizer
     if config.model == "caduceus":
         overrides.update(caduceus_settings(overrides, data.alphabet, tok))
+        if getattr(data, "aligned", False):  # position j is column j: learn each column
+            overrides.setdefault("column_embeddings", data.alignment_width)
     if merging:
         cls, model_class = MergeConfig, MergeLM
         own = _config_keys(MergeConfig)
