@@ -1,4 +1,6 @@
-"""Shared test settings: where the project's real data lives (``../shared/data``)."""
+"""Shared test settings: where the project's real data lives (``../shared/data``), and
+Hypothesis without per-example deadlines (speed is measured in ``benchmarks/``, never in unit
+tests: a loaded CI machine made a 200 ms deadline fail a correct test)."""
 
 import os
 from pathlib import Path
@@ -6,6 +8,10 @@ from pathlib import Path
 import numba
 import pytest
 import torch
+from hypothesis import settings
+
+settings.register_profile("bioseq", deadline=None)
+settings.load_profile("bioseq")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BIOSEQ_SHARED_DATA", REPO.parent / "shared" / "data"))
