@@ -687,6 +687,8 @@ def train_values(draw) -> dict[str, Any]:
             v["markov_order"] = draw(st.integers(0, 4))
         if draw(st.booleans()):
             v["tokenizer"] = draw(st.sampled_from(["char", "kmer", "kmer:3", "byte", "merge"]))
+            if v["tokenizer"] == "merge" and v.get("model") in ("striped-hyena", "caduceus"):
+                v["tokenizer"] = "char"  # merge takes a hyena, mamba or transformer backbone
             if v["tokenizer"] == "merge" and draw(st.booleans()):
                 v["merge_ratio"] = draw(st.floats(1, 16, **finite))
         split = draw(st.sampled_from(["fraction", "contigs", None]))

@@ -189,9 +189,9 @@ class TrainConfig:
             raise InputError("merge_ratio applies only to tokenizer merge (--tokenizer merge)")
         if self.tokenizer == "merge" and self.text:
             raise InputError("tokenizer merge needs DNA input, not text (--text)")
-        if self.tokenizer == "merge" and self.model == "striped-hyena":
+        if self.tokenizer == "merge" and self.model in ("striped-hyena", "caduceus"):
             raise InputError("tokenizer merge takes a hyena, mamba or transformer backbone, "
-                             "not striped-hyena")  # fmt: skip
+                             f"not {self.model}")  # fmt: skip
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
