@@ -27,10 +27,10 @@ On 2 shared CPU cores, one thread, the full default run takes about 15 minutes (
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from bench_variants import timed  # benchmarks/ is on the path when run as a script
 
 import bioseq  # noqa: F401  (registers the models)
 from bioseq.data import default_genome
@@ -87,12 +87,6 @@ def per_allele(reader: MaskedLMReader, genome: Genome, variants, window: int, ma
         ids = tokens.masked([at]) if masked else tokens.ids
         passes.append((ids, [(at, reader.symbol_id(v.alt)), (at, int(tokens.ids[at]))]))
     return [float(alt - ref) for alt, ref in reader.read(passes)]
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
 
 
 def main() -> None:
