@@ -61,6 +61,7 @@ def main() -> None:
 def _register_commands() -> None:
     from bioseq.cli.convert import convert
     from bioseq.cli.fetch import fetch
+    from bioseq.cli.generate import generate
     from bioseq.cli.info import info
     from bioseq.cli.pretrain import pretrain
     from bioseq.cli.probe import probe
@@ -75,6 +76,7 @@ def _register_commands() -> None:
     main.add_command(score_mutations)
     main.add_command(make_snv_vcf)
     main.add_command(probe)
+    main.add_command(generate)
     main.add_command(tokenizer)
 
 
