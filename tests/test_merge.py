@@ -320,10 +320,10 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
     model.eval()
     after = (region_bases_per_token(model, test_ids, test_repeat),
              region_bases_per_token(model, test_ids, ~test_repeat))  # fmt: skip
-    # untrained, the two regions merge alike; trained, the repeat takes clearly longer tokens
-    # (measured: 2.43 vs 1.70 bases per token after 200 steps)
-    assert abs(before[0] - before[1]) < 0.1
-    assert after[0] > after[1] + 0.4, (before, after)
+    # untrained, the two regions merge about alike; trained, the repeat takes clearly longer
+    # tokens (measured: 2.43 vs 1.70 bases per token after 200 steps, 0.16 apart before)
+    assert abs(before[0] - before[1]) < 0.25
+    assert after[0] - after[1] > before[0] - before[1] + 0.4, (before, after)
 
 
 def test_compression_report_counts_the_learned_tokens_of_every_window(tmp_path):

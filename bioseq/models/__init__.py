@@ -1,7 +1,9 @@
 """Hyena, Mamba, Transformer and StripedHyena (Evo 2) language models, registered with
 transformers' Auto classes; MergeLM (learned merging, :mod:`bioseq.models.merge_lm`), an
 ``AutoModelForMaskedLM``; and Caduceus (:mod:`bioseq.models.caduceus_lm`): CaduceusLM as
-``AutoModelForMaskedLM``, CaduceusModel as ``AutoModel``.
+``AutoModelForMaskedLM``. Every family's backbone is its ``AutoModel`` (``HyenaModel``,
+``MambaModel``, ..., ``MergeModel``), and :mod:`bioseq.models.heads` registers its
+``AutoModelForSequenceClassification`` and ``AutoModelForTokenClassification``.
 
 >>> import bioseq  # registers the model types
 >>> from transformers import AutoConfig
@@ -9,7 +11,14 @@ transformers' Auto classes; MergeLM (learned merging, :mod:`bioseq.models.merge_
 'bioseq-mamba'
 """
 
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+)
 
 from bioseq.models.caduceus_lm import CaduceusLM, CaduceusModel
 from bioseq.models.config import (
@@ -20,12 +29,13 @@ from bioseq.models.config import (
     StripedHyenaConfig,
     TransformerConfig,
 )
-from bioseq.models.hyena_lm import HyenaLM
-from bioseq.models.lm import BioseqLM, LMOutput
-from bioseq.models.mamba_lm import MambaLM, MambaState
-from bioseq.models.merge_lm import MergeLM, MergeOutput
-from bioseq.models.striped_hyena_lm import StripedHyenaLM, StripedHyenaState
-from bioseq.models.transformer_lm import TransformerLM
+from bioseq.models.heads import BASE_MODELS, SEQUENCE_CLASSIFIERS, TOKEN_CLASSIFIERS
+from bioseq.models.hyena_lm import HyenaLM, HyenaModel
+from bioseq.models.lm import BackboneOutput, BioseqLM, BioseqModel, LMOutput
+from bioseq.models.mamba_lm import MambaLM, MambaModel, MambaState
+from bioseq.models.merge_lm import MergeLM, MergeModel, MergeOutput
+from bioseq.models.striped_hyena_lm import StripedHyenaLM, StripedHyenaModel, StripedHyenaState
+from bioseq.models.transformer_lm import TransformerLM, TransformerModel
 
 MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM,
                  "striped-hyena": StripedHyenaLM, "caduceus": CaduceusLM}  # fmt: skip
@@ -43,12 +53,17 @@ AutoModelForMaskedLM.register(MergeConfig, MergeLM, exist_ok=True)
 # Caduceus: bidirectional masked LM (and its backbone)
 AutoConfig.register(CaduceusConfig.model_type, CaduceusConfig, exist_ok=True)
 AutoModelForMaskedLM.register(CaduceusConfig, CaduceusLM, exist_ok=True)
-AutoModel.register(CaduceusConfig, CaduceusModel, exist_ok=True)
+for _config, _model in BASE_MODELS.items():
+    AutoModel.register(_config, _model, exist_ok=True)
+    AutoModelForSequenceClassification.register(_config, SEQUENCE_CLASSIFIERS[_config],
+                                                exist_ok=True)  # fmt: skip
+    AutoModelForTokenClassification.register(_config, TOKEN_CLASSIFIERS[_config], exist_ok=True)
 
 __all__ = [
-    "BioseqLM", "LMOutput", "HyenaConfig", "HyenaLM", "MambaConfig", "MambaLM", "MambaState",
-    "TransformerConfig", "TransformerLM", "StripedHyenaConfig", "StripedHyenaLM",
-    "StripedHyenaState", "MergeConfig", "MergeLM", "MergeOutput", "CaduceusConfig",
-    "CaduceusLM", "CaduceusModel",
+    "BioseqLM", "BioseqModel", "BackboneOutput", "LMOutput", "HyenaConfig", "HyenaLM",
+    "HyenaModel", "MambaConfig", "MambaLM", "MambaModel", "MambaState", "TransformerConfig",
+    "TransformerLM", "TransformerModel", "StripedHyenaConfig", "StripedHyenaLM",
+    "StripedHyenaModel", "StripedHyenaState", "MergeConfig", "MergeLM", "MergeModel",
+    "MergeOutput", "CaduceusConfig", "CaduceusLM", "CaduceusModel",
     "MODEL_CLASSES", "CONFIG_CLASSES",
 ]  # fmt: skip

@@ -13,15 +13,19 @@ import torch
 from torch import nn
 
 from bioseq.models.config import HyenaConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block
+from bioseq.models.lm import BioseqLM, BioseqModel, Block
 from bioseq.models.modules.hyena import HyenaOperator
 from bioseq.models.modules.mlp import MLP
 
 
-class HyenaLM(BioseqLM):
-    config_class = HyenaConfig
+class HyenaModel(BioseqModel):
+    """HyenaDNA's backbone (``AutoModel``)."""
 
-    def _build_backbone(self, config: HyenaConfig) -> Backbone:
+    config_class = HyenaConfig
+    embed_dropout_field = "embed_dropout"
+
+    @staticmethod
+    def build_layers(config: HyenaConfig) -> list[Block]:
         layers = []
         for _ in range(config.n_layer):
             mixer = HyenaOperator(
@@ -40,15 +44,23 @@ class HyenaLM(BioseqLM):
             layers.append(
                 Block(norm, mixer, norm2, mlp, config.resid_dropout, config.residual_in_fp32)
             )
-        return Backbone(
-            nn.Embedding(config.padded_vocab_size, config.d_model), layers,
-            nn.LayerNorm(config.d_model, eps=config.norm_epsilon), config.embed_dropout,
-        )  # fmt: skip
+        return layers
 
-    def _run_layers(self, hidden: torch.Tensor, attention_mask=None, **_) -> tuple:
-        for layer in self.backbone.layers:
+    @staticmethod
+    def build_norm(config: HyenaConfig) -> nn.Module:
+        return nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
+
+    def _run_layers(self, hidden: torch.Tensor, attention_mask=None, collect=None, **_) -> tuple:
+        for layer in self.layers:
             hidden = layer(hidden, attention_mask=attention_mask)
+            if collect is not None:
+                collect.append(hidden)
         return hidden, None
+
+
+class HyenaLM(BioseqLM):
+    config_class = HyenaConfig
+    base_class = HyenaModel
 
     # -- generation: Hyena keeps no cache, so every step sees the whole sequence ------------
     @classmethod

@@ -2,9 +2,10 @@
 
 Each model (``HyenaLM``, ``MambaLM``, ``TransformerLM``) is a ``PreTrainedModel``: a config
 object, ``save_pretrained`` to safetensors, ``AutoModelForCausalLM.from_pretrained`` after
-``import bioseq``, and ``generate()``. The state-dict layout is ``backbone.embedding``,
-``backbone.layers.{i}.{norm, mixer, norm2, mlp}``, ``backbone.norm_f``, ``lm_head``: that of
-mamba-ssm's ``MambaLMHeadModel``.
+``import bioseq``, and ``generate()``. Its backbone (``HyenaModel``, ``MambaModel``,
+``TransformerModel``: a :class:`BioseqModel`) is what ``AutoModel`` loads from the same folder.
+The state-dict layout is ``backbone.embedding``, ``backbone.layers.{i}.{norm, mixer, norm2,
+mlp}``, ``backbone.norm_f``, ``lm_head``: that of mamba-ssm's ``MambaLMHeadModel``.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ class LMOutput(ModelOutput):
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
     cache: object | None = None
-    hidden_states: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
 
     if not hasattr(ModelOutput, "past_key_values"):  # transformers < 5.24: old name as alias
         past_key_values = property(lambda self: self.cache)
@@ -141,49 +142,32 @@ class Block(nn.Module):
 
 
 class Backbone(nn.Module):
-    """Embedding, a stack of blocks, and the final norm."""
+    """Blocks and a final norm as a plain module (MergeLM's latent stacks; no embedding)."""
 
-    def __init__(
-        self, embedding: nn.Embedding, layers: list[Block], norm_f: nn.Module,
-        embed_dropout: float = 0.0,
-    ) -> None:  # fmt: skip
+    def __init__(self, layers: list[Block], norm_f: nn.Module) -> None:
         super().__init__()
-        self.embedding = embedding
+        self.embedding = None
         self.layers = nn.ModuleList(layers)
         self.norm_f = norm_f
-        self.embed_dropout = nn.Dropout(embed_dropout)
 
 
-class BioseqLM(PreTrainedModel, GenerationMixin):
-    """Base class: subclasses build ``self.backbone`` and define ``_run_layers``."""
+@dataclass
+class BackboneOutput(ModelOutput):
+    """The final normalised hidden states (batch, L, d_model), the cache, and with
+    ``output_hidden_states`` every layer's output: the embeddings, the residual stream after
+    each of the first ``n_layer - 1`` blocks, and ``last_hidden_state`` (``n_layer + 1``)."""
+
+    last_hidden_state: torch.Tensor | None = None
+    cache: object | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+
+
+class BioseqPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and naming shared by the backbones, the LMs and the task heads."""
 
     config_class = BioseqConfig
     base_model_prefix = "backbone"
     main_input_name = "input_ids"
-    _tied_weights_keys = {"lm_head.weight": "backbone.embedding.weight"}
-
-    def __init__(self, config: BioseqConfig) -> None:
-        super().__init__(config)
-        self.backbone = self._build_backbone(config)
-        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
-        self.post_init()
-
-    def _build_backbone(self, config: BioseqConfig) -> Backbone:
-        raise NotImplementedError
-
-    def _run_layers(self, hidden: torch.Tensor, **kwargs) -> tuple[torch.Tensor, object]:
-        """Run the blocks; return the residual stream and the updated cache (or None)."""
-        raise NotImplementedError
-
-    # -- weights ------------------------------------------------------------------------
-    def get_input_embeddings(self) -> nn.Embedding:
-        return self.backbone.embedding
-
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.backbone.embedding = value
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -197,6 +181,101 @@ class BioseqLM(PreTrainedModel, GenerationMixin):
                     nn.init.zeros_(module.bias)
             if getattr(module, "_residual_projection", False):
                 module.weight.div_(math.sqrt(2 * self.config.n_layer))
+
+
+class BioseqModel(BioseqPreTrainedModel):
+    """The backbone (``AutoModel``): embedding, the blocks, the final norm.
+
+    Subclasses (``HyenaModel``, ``MambaModel``, ``TransformerModel``) build the blocks
+    (``build_layers``, ``build_norm``) and run them (``_run_layers``).
+    """
+
+    embed_dropout_field: str | None = None  # the config field holding the embedding dropout
+
+    def __init__(self, config: BioseqConfig) -> None:
+        super().__init__(config)
+        self.embedding = nn.Embedding(config.padded_vocab_size, config.d_model)
+        self.layers = nn.ModuleList(self.build_layers(config))
+        self.norm_f = self.build_norm(config)
+        dropout = getattr(config, self.embed_dropout_field, 0.0) if self.embed_dropout_field else 0
+        self.embed_dropout = nn.Dropout(dropout)
+        self.post_init()
+
+    @staticmethod
+    def build_layers(config: BioseqConfig) -> list[Block]:
+        raise NotImplementedError
+
+    @staticmethod
+    def build_norm(config: BioseqConfig) -> nn.Module:
+        raise NotImplementedError
+
+    def _run_layers(
+        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None,
+        collect: list | None = None,
+    ) -> tuple[torch.Tensor, object]:  # fmt: skip
+        """Run the blocks (appending each block's output to ``collect`` when given); return
+        the residual stream and the updated cache (or None)."""
+        raise NotImplementedError
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.embedding = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: object | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        past_key_values: object | None = None,
+        **kwargs,
+    ) -> BackboneOutput:
+        """Hidden states (batch, L, d_model) after the final norm; see :class:`BackboneOutput`.
+
+        ``attention_mask`` (1 = token, 0 = padding) supports left padding; ``cache`` (returned
+        with ``use_cache``) continues from earlier tokens.
+        """
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        hidden = self.embed_dropout(self.embedding(input_ids))
+        collect = [hidden] if output_hidden_states else None
+        hidden, cache = self._run_layers(
+            hidden, attention_mask=attention_mask, use_cache=use_cache,
+            cache=either_cache(cache, past_key_values), collect=collect,
+        )  # fmt: skip
+        hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
+        states = None
+        if collect is not None:
+            states = tuple(collect[:-1]) + (hidden,)  # the last block's output, normalised
+        out = BackboneOutput(last_hidden_state=hidden, cache=cache, hidden_states=states)
+        return out if return_dict is not False else out.to_tuple()
+
+
+class BioseqLM(BioseqPreTrainedModel, GenerationMixin):
+    """Causal LM: a :class:`BioseqModel` backbone (``base_class``) and a tied LM head."""
+
+    base_class: type[BioseqModel] = BioseqModel
+    _tied_weights_keys = {"lm_head.weight": "backbone.embedding.weight"}
+
+    def __init__(self, config: BioseqConfig) -> None:
+        super().__init__(config)
+        self.backbone = self.base_class(config)
+        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
+        self.post_init()
+
+    # -- weights ------------------------------------------------------------------------
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.backbone.embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.backbone.embedding = value
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
 
     # -- forward ------------------------------------------------------------------------
     def forward(
@@ -216,16 +295,13 @@ class BioseqLM(PreTrainedModel, GenerationMixin):
         Label positions set to -100 are ignored. ``attention_mask`` (1 = token, 0 = padding)
         supports left padding for batched generation. ``cache`` (returned with ``use_cache``)
         continues from earlier tokens; ``past_key_values`` is its name before transformers 5.24.
+        ``output_hidden_states`` adds every layer's output (:class:`BackboneOutput`).
         """
-        hidden = self.backbone.embed_dropout(self.backbone.embedding(input_ids))
-        hidden, cache = self._run_layers(
-            hidden, attention_mask=attention_mask, use_cache=use_cache,
+        out = self.backbone(
+            input_ids, attention_mask=attention_mask, use_cache=use_cache,
             cache=either_cache(cache, past_key_values),
+            output_hidden_states=output_hidden_states,
         )  # fmt: skip
-        hidden = self.backbone.norm_f(hidden.to(self.backbone.norm_f.weight.dtype))
-        logits = self.lm_head(hidden)[..., : self.config.vocab_size]
+        logits = self.lm_head(out.last_hidden_state)[..., : self.config.vocab_size]
         loss = None if labels is None else shifted_loss(logits, labels)
-        return LMOutput(
-            loss=loss, logits=logits, cache=cache,
-            hidden_states=hidden if output_hidden_states else None,
-        )  # fmt: skip
+        return LMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)

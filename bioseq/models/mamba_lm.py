@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bioseq.models.config import MambaConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block, RecurrentGeneration, RecurrentState
+from bioseq.models.lm import BioseqLM, BioseqModel, Block, RecurrentGeneration, RecurrentState
 from bioseq.models.modules.mamba import Mamba
 from bioseq.models.modules.norm import RMSNorm
 
@@ -36,10 +36,13 @@ def _norm(config: MambaConfig) -> nn.Module:
     return nn.LayerNorm(config.d_model, eps=config.norm_epsilon)
 
 
-class MambaLM(RecurrentGeneration, BioseqLM):
+class MambaModel(BioseqModel):
+    """Mamba's backbone (``AutoModel``); carries the recurrent state (:class:`MambaState`)."""
+
     config_class = MambaConfig
 
-    def _build_backbone(self, config: MambaConfig) -> Backbone:
+    @staticmethod
+    def build_layers(config: MambaConfig) -> list[Block]:
         layers = []
         for _ in range(config.n_layer):
             mixer = Mamba(
@@ -51,24 +54,27 @@ class MambaLM(RecurrentGeneration, BioseqLM):
                 linear._keep_init = True
             mixer.out_proj._residual_projection = True
             layers.append(Block(_norm(config), mixer, residual_in_fp32=config.residual_in_fp32))
-        return Backbone(
-            nn.Embedding(config.padded_vocab_size, config.d_model), layers, _norm(config)
-        )
+        return layers
+
+    @staticmethod
+    def build_norm(config: MambaConfig) -> nn.Module:
+        return _norm(config)
 
     def _run_layers(
-        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None
+        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None, collect=None
     ) -> tuple[torch.Tensor, MambaState | None]:
         if cache is not None and cache.seqlen_offset > 0:
-            return self._step_tokens(hidden, cache)
-        if not use_cache:
-            for layer in self.backbone.layers:
-                hidden = layer(hidden, attention_mask=attention_mask)
-            return hidden, None
+            return self._step_tokens(hidden, cache, collect)
         states = []
-        for layer in self.backbone.layers:
-            hidden, state = self._layer_with_state(layer, hidden, attention_mask)
-            states.append(state)
-        return hidden, MambaState(states, hidden.shape[1])
+        for layer in self.layers:
+            if use_cache:
+                hidden, state = self._layer_with_state(layer, hidden, attention_mask)
+                states.append(state)
+            else:
+                hidden = layer(hidden, attention_mask=attention_mask)
+            if collect is not None:
+                collect.append(hidden)
+        return hidden, (MambaState(states, hidden.shape[1]) if use_cache else None)
 
     @staticmethod
     def _layer_with_state(layer: Block, hidden: torch.Tensor, attention_mask) -> tuple:
@@ -78,17 +84,24 @@ class MambaLM(RecurrentGeneration, BioseqLM):
         )
         return residual + out, state
 
-    def _step_tokens(self, hidden: torch.Tensor, cache: MambaState) -> tuple:
+    def _step_tokens(self, hidden: torch.Tensor, cache: MambaState, collect=None) -> tuple:
         """Advance the recurrent state token by token over ``hidden`` (batch, L, d_model)."""
-        outputs = []
+        per_layer = [[] for _ in self.layers]
         for t in range(hidden.shape[1]):
             x = hidden[:, t : t + 1]
-            for i, layer in enumerate(self.backbone.layers):
+            for i, layer in enumerate(self.layers):
                 residual = x.float() if layer.residual_in_fp32 else x
                 normed = layer.norm(residual.to(layer.norm.weight.dtype))
                 out, conv_state, ssm_state = layer.mixer.step(normed, *cache.states[i])
                 cache.states[i] = (conv_state, ssm_state)
                 x = residual + out
-            outputs.append(x)
+                per_layer[i].append(x)
         cache.seqlen_offset += hidden.shape[1]
-        return torch.cat(outputs, dim=1), cache
+        if collect is not None:
+            collect.extend(torch.cat(steps, dim=1) for steps in per_layer)
+        return torch.cat(per_layer[-1], dim=1), cache
+
+
+class MambaLM(RecurrentGeneration, BioseqLM):
+    config_class = MambaConfig
+    base_class = MambaModel

@@ -61,14 +61,14 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from bioseq.models.config import BioseqConfig, MergeConfig
-from bioseq.models.hyena_lm import HyenaLM
-from bioseq.models.lm import BioseqLM, Block
-from bioseq.models.mamba_lm import MambaLM
+from bioseq.models.hyena_lm import HyenaModel
+from bioseq.models.lm import Backbone, BackboneOutput, BioseqModel, BioseqPreTrainedModel, Block
+from bioseq.models.mamba_lm import MambaModel
 from bioseq.models.modules.merge import LocalConv, MergeState, TokenMerge, merge_budget
 from bioseq.models.modules.mlp import MLP
-from bioseq.models.transformer_lm import TransformerLM
+from bioseq.models.transformer_lm import TransformerModel
 
-LM_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerLM}
+BACKBONE_CLASSES = {"hyena": HyenaModel, "mamba": MambaModel, "transformer": TransformerModel}
 IGNORE = -100
 
 
@@ -127,44 +127,97 @@ class LocalEncoder(nn.Module):
 
 class LatentStack(nn.Module):
     """The blocks and final norm of a HyenaLM, MambaLM or TransformerLM over token features,
-    built and run by that class's own ``_build_backbone`` and ``_run_layers``."""
+    built and run by that backbone class's own ``build_layers`` and ``_run_layers``."""
 
-    def __init__(self, lm_class: type[BioseqLM], config: BioseqConfig) -> None:
+    def __init__(self, backbone_class: type[BioseqModel], config: BioseqConfig) -> None:
         super().__init__()
-        self.lm_class = lm_class
-        self.backbone = lm_class._build_backbone(self, config)
-        self.backbone.embedding = None  # tokens arrive as features
+        self.backbone_class = backbone_class
+        self.backbone = Backbone(backbone_class.build_layers(config),
+                                 backbone_class.build_norm(config))  # fmt: skip
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden, _ = self.lm_class._run_layers(self, hidden, attention_mask=mask)
+        hidden, _ = self.backbone_class._run_layers(self.backbone, hidden, attention_mask=mask)
         return self.backbone.norm_f(hidden.to(self.backbone.norm_f.weight.dtype))
 
 
-class MergeLM(PreTrainedModel):
+class MergeModel(PreTrainedModel):
+    """MergeLM without its head (``AutoModel``): per-base features of the local decoder."""
+
     config_class = MergeConfig
     base_model_prefix = "merge"
     main_input_name = "input_ids"
-    _init_weights = BioseqLM._init_weights
+    _init_weights = BioseqPreTrainedModel._init_weights
 
     def __init__(self, config: MergeConfig) -> None:
         super().__init__(config)
-        d, lm_class = config.d_model, LM_CLASSES[config.backbone]
+        d, backbone = config.d_model, BACKBONE_CLASSES[config.backbone]
         self.embedding = nn.Embedding(config.padded_vocab_size, d)
         self.mask_embedding = nn.Embedding(1, d)
         self.local_encoder = LocalEncoder(config)
-        self.latent_encoder = LatentStack(lm_class, config.latent_config(config.n_layer))
-        self.latent_decoder = LatentStack(lm_class, config.latent_config(config.n_decoder_layer))
+        self.latent_encoder = LatentStack(backbone, config.latent_config(config.n_layer))
+        self.latent_decoder = LatentStack(backbone, config.latent_config(config.n_decoder_layer))
         self.offset_embedding = nn.Embedding(config.window, d)
         self.length_embedding = nn.Embedding(config.window + 1, d)
         self.local_decoder = nn.ModuleList(
             _local_block(config) for _ in range(config.n_local_decoder_layer)
         )
         self.norm_f = nn.LayerNorm(d, eps=config.norm_epsilon)
-        self.lm_head = nn.Linear(d, config.padded_vocab_size, bias=False)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.embedding
+
+    def forward(
+        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None, return_dict: bool | None = None, **kwargs,
+    ) -> BackboneOutput:  # fmt: skip
+        """Per-base features (batch, L, d_model) of the unmasked input. ``hidden_states``: the
+        base embeddings, the latent encoder's and decoder's outputs (each base reading its
+        token's) and ``last_hidden_state``."""
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        mask = self._base_mask(input_ids, attention_mask)
+        embedded = self.embedding(input_ids)
+        collect = [embedded] if output_hidden_states else None
+        hidden = self._decode_hidden(self.local_encoder(embedded, mask), collect)
+        states = None if collect is None else (*collect, hidden)
+        out = BackboneOutput(last_hidden_state=hidden, hidden_states=states)
+        return out if return_dict is not False else out.to_tuple()
+
+    def _decode_hidden(self, state: MergeState, collect: list | None = None) -> torch.Tensor:
+        """Latent encoder (left to right), latent decoder (right to left), local decoder."""
+        latent = self.latent_encoder(state.hidden, state.real)
+        if collect is not None:
+            collect.append(state.unmerge(latent))
+        latent = self.latent_decoder(latent.flip(1), state.real.flip(1)).flip(1)
+        if collect is not None:
+            collect.append(state.unmerge(latent))
+        window = self.config.window
+        lengths = state.sizes.gather(1, state.source).long().clamp(max=window)
+        hidden = state.unmerge(latent) + self.offset_embedding(
+            state.offsets().clamp(max=window - 1)
+        )
+        hidden = hidden + self.length_embedding(lengths)
+        for block in self.local_decoder:
+            hidden = block(hidden, mask=state.base_mask)
+        return self.norm_f(hidden.to(self.norm_f.weight.dtype))
+
+    def _base_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None):
+        if attention_mask is not None:
+            return attention_mask.bool()
+        pad = getattr(self.config, "pad_token_id", None)
+        if pad is None:
+            return torch.ones_like(input_ids, dtype=torch.bool)
+        return input_ids != pad
+
+
+class MergeLM(MergeModel):
+    """The MergeDNA model: :class:`MergeModel` and a per-base head (``AutoModelForMaskedLM``)."""
+
+    def __init__(self, config: MergeConfig) -> None:
+        super().__init__(config)
+        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
+        self.post_init()  # initialises only the head
 
     # -- forward ------------------------------------------------------------------------
     def forward(
@@ -236,19 +289,8 @@ class MergeLM(PreTrainedModel):
         return total
 
     def _decode(self, state: MergeState) -> torch.Tensor:
-        """Latent encoder (left to right), latent decoder (right to left), local decoder."""
-        latent = self.latent_encoder(state.hidden, state.real)
-        latent = self.latent_decoder(latent.flip(1), state.real.flip(1)).flip(1)
-        window = self.config.window
-        lengths = state.sizes.gather(1, state.source).long().clamp(max=window)
-        hidden = state.unmerge(latent) + self.offset_embedding(
-            state.offsets().clamp(max=window - 1)
-        )
-        hidden = hidden + self.length_embedding(lengths)
-        for block in self.local_decoder:
-            hidden = block(hidden, mask=state.base_mask)
-        hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
-        return self.lm_head(hidden)[..., : self.config.vocab_size]
+        """Per-base logits of the merged ``state``."""
+        return self.lm_head(self._decode_hidden(state))[..., : self.config.vocab_size]
 
     def _choose_masked(self, state: MergeState) -> torch.Tensor:
         """About ``mask_ratio`` of each row's real tokens (batch, N), drawn without replacement
@@ -263,14 +305,6 @@ class MergeLM(PreTrainedModel):
                                                  device=order.device).expand_as(order))  # fmt: skip
         k = torch.round(state.n_tokens * self.config.mask_ratio)
         return state.real & (ranks < k[:, None])
-
-    def _base_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None):
-        if attention_mask is not None:
-            return attention_mask.bool()
-        pad = getattr(self.config, "pad_token_id", None)
-        if pad is None:
-            return torch.ones_like(input_ids, dtype=torch.bool)
-        return input_ids != pad
 
     def _output(
         self, logits, state: MergeState, loss=None, mtm=None, recon=None, density=None

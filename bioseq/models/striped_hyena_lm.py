@@ -29,6 +29,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from bioseq.errors import InputError
 from bioseq.models.config import StripedHyenaConfig
 from bioseq.models.lm import (
+    BackboneOutput,
     LMOutput,
     RecurrentGeneration,
     RecurrentState,
@@ -47,9 +48,8 @@ class StripedHyenaState(RecurrentState):
     """Per-layer state tuples (see the block kinds) and how many tokens they have consumed."""
 
 
-class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
-    """Evo 2 causal LM; ``StripedHyenaLM(config)`` or ``from_pretrained`` after ``import
-    bioseq``."""
+class StripedHyenaModel(PreTrainedModel):
+    """Evo 2's backbone (``AutoModel``): embedding, blocks and final norm, no unembedding."""
 
     config_class = StripedHyenaConfig
     base_model_prefix = "striped_hyena"
@@ -58,12 +58,9 @@ class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
 
     def __init__(self, config: StripedHyenaConfig) -> None:
         super().__init__(config)
-        d = config.d_model
-        self.embedding_layer = nn.Embedding(config.padded_vocab_size, d)
+        self.embedding_layer = nn.Embedding(config.padded_vocab_size, config.d_model)
         self.blocks = nn.ModuleList(make_block(config, i) for i in range(config.n_layer))
-        self.norm = Evo2RMSNorm(d, config.norm_epsilon)
-        if not config.tie_word_embeddings:
-            self.unembed = nn.Linear(d, config.padded_vocab_size, bias=False)
+        self.norm = Evo2RMSNorm(config.d_model, config.norm_epsilon)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -71,9 +68,6 @@ class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.embedding_layer = value
-
-    def get_output_embeddings(self) -> nn.Module | None:
-        return getattr(self, "unembed", None)
 
     @torch.no_grad()
     def constrain_(self) -> None:
@@ -102,6 +96,61 @@ class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
     def forward(
         self,
         input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        cache: StripedHyenaState | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        past_key_values: StripedHyenaState | None = None,
+        **kwargs,
+    ) -> BackboneOutput:
+        """Final normalised hidden states (batch, L, d_model); ``cache`` (returned with
+        ``use_cache``) continues from earlier tokens and is updated in place; with
+        ``output_hidden_states`` every layer's output (:class:`~bioseq.models.lm.BackboneOutput`).
+        Padding is not supported: ``attention_mask`` must be all ones."""
+        if attention_mask is not None and not bool(attention_mask.all()):
+            raise InputError("StripedHyenaLM does not support padding (attention_mask zeros)")
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
+        cache = either_cache(cache, past_key_values)
+        if cache is not None and cache.seqlen_offset == 0:
+            cache = None
+        hidden = self.embedding_layer(input_ids)
+        collect = [hidden] if output_hidden_states else None
+        states = []
+        for i, block in enumerate(self.blocks):
+            hidden, state = block(
+                hidden, None if cache is None else cache.states[i], bool(use_cache)
+            )
+            states.append(state)
+            if collect is not None:
+                collect.append(hidden)
+        if cache is not None:
+            cache.states, cache.seqlen_offset = states, cache.seqlen_offset + input_ids.shape[1]
+        elif use_cache:
+            cache = StripedHyenaState(states, input_ids.shape[1])
+        hidden = self.norm(hidden)
+        hidden_states = None if collect is None else tuple(collect[:-1]) + (hidden,)
+        out = BackboneOutput(last_hidden_state=hidden, cache=cache, hidden_states=hidden_states)
+        return out if return_dict is not False else out.to_tuple()
+
+
+class StripedHyenaLM(RecurrentGeneration, StripedHyenaModel, GenerationMixin):
+    """Evo 2 causal LM; ``StripedHyenaLM(config)`` or ``from_pretrained`` after ``import
+    bioseq``. Its state dict is the backbone's plus ``unembed.weight`` when untied."""
+
+    def __init__(self, config: StripedHyenaConfig) -> None:
+        super().__init__(config)
+        if not config.tie_word_embeddings:
+            self.unembed = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
+            self.post_init()  # initialises only what is new
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        return getattr(self, "unembed", None)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
         labels: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         cache: StripedHyenaState | None = None,
@@ -114,27 +163,11 @@ class StripedHyenaLM(RecurrentGeneration, PreTrainedModel, GenerationMixin):
         """Next-token logits (batch, L, vocab_size); with ``labels`` the shifted loss (-100 is
         ignored). ``cache`` (returned with ``use_cache``) continues from earlier tokens; it is
         updated in place. Padding is not supported: ``attention_mask`` must be all ones."""
-        if attention_mask is not None and not bool(attention_mask.all()):
-            raise InputError("StripedHyenaLM does not support padding (attention_mask zeros)")
-        cache = either_cache(cache, past_key_values)
-        if cache is not None and cache.seqlen_offset == 0:
-            cache = None
-        hidden = self.embedding_layer(input_ids)
-        states = []
-        for i, block in enumerate(self.blocks):
-            hidden, state = block(
-                hidden, None if cache is None else cache.states[i], bool(use_cache)
-            )
-            states.append(state)
-        if cache is not None:
-            cache.states, cache.seqlen_offset = states, cache.seqlen_offset + input_ids.shape[1]
-        elif use_cache:
-            cache = StripedHyenaState(states, input_ids.shape[1])
-        hidden = self.norm(hidden)
-        weight = self.unembed.weight if hasattr(self, "unembed") else self.embedding_layer.weight
-        logits = F.linear(hidden, weight)[..., : self.config.vocab_size]
-        loss = None if labels is None else shifted_loss(logits, labels)
-        return LMOutput(
-            loss=loss, logits=logits, cache=cache,
-            hidden_states=hidden if output_hidden_states else None,
+        out = super().forward(
+            input_ids, attention_mask=attention_mask, use_cache=use_cache,
+            cache=either_cache(cache, past_key_values), output_hidden_states=output_hidden_states,
         )  # fmt: skip
+        weight = self.unembed.weight if hasattr(self, "unembed") else self.embedding_layer.weight
+        logits = F.linear(out.last_hidden_state, weight)[..., : self.config.vocab_size]
+        loss = None if labels is None else shifted_loss(logits, labels)
+        return LMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)

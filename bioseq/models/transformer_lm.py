@@ -16,16 +16,20 @@ from torch import nn
 from transformers import DynamicCache
 
 from bioseq.models.config import TransformerConfig
-from bioseq.models.lm import Backbone, BioseqLM, Block
+from bioseq.models.lm import BioseqLM, BioseqModel, Block
 from bioseq.models.modules.attention import CausalSelfAttention
 from bioseq.models.modules.mlp import MLP
 from bioseq.models.modules.norm import RMSNorm
 
 
-class TransformerLM(BioseqLM):
-    config_class = TransformerConfig
+class TransformerModel(BioseqModel):
+    """The Transformer backbone (``AutoModel``); carries the KV cache."""
 
-    def _build_backbone(self, config: TransformerConfig) -> Backbone:
+    config_class = TransformerConfig
+    embed_dropout_field = "dropout"
+
+    @staticmethod
+    def build_layers(config: TransformerConfig) -> list[Block]:
         layers = []
         for i in range(config.n_layer):
             attn = CausalSelfAttention(
@@ -39,13 +43,14 @@ class TransformerLM(BioseqLM):
                       RMSNorm(config.d_model, config.norm_epsilon), mlp,
                       config.dropout, config.residual_in_fp32)
             )  # fmt: skip
-        return Backbone(
-            nn.Embedding(config.padded_vocab_size, config.d_model), layers,
-            RMSNorm(config.d_model, config.norm_epsilon), config.dropout,
-        )  # fmt: skip
+        return layers
+
+    @staticmethod
+    def build_norm(config: TransformerConfig) -> nn.Module:
+        return RMSNorm(config.d_model, config.norm_epsilon)
 
     def _run_layers(
-        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None
+        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None, collect=None
     ) -> tuple:
         batch, L, _ = hidden.shape
         if use_cache and cache is None:
@@ -56,9 +61,16 @@ class TransformerLM(BioseqLM):
             positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -L:]
         else:
             positions = torch.arange(past, past + L, device=hidden.device).expand(batch, L)
-        for layer in self.backbone.layers:
+        for layer in self.layers:
             hidden = layer(
                 hidden, positions=positions, key_padding_mask=attention_mask,
                 cache=cache,
             )  # fmt: skip
+            if collect is not None:
+                collect.append(hidden)
         return hidden, cache
+
+
+class TransformerLM(BioseqLM):
+    config_class = TransformerConfig
+    base_class = TransformerModel
