@@ -60,6 +60,7 @@ def main() -> None:
 
 def _register_commands() -> None:
     from bioseq.cli.convert import convert
+    from bioseq.cli.embed import embed
     from bioseq.cli.fetch import fetch
     from bioseq.cli.generate import generate
     from bioseq.cli.info import info
@@ -77,6 +78,7 @@ def _register_commands() -> None:
     main.add_command(make_snv_vcf)
     main.add_command(probe)
     main.add_command(generate)
+    main.add_command(embed)
     main.add_command(tokenizer)
 
 
