@@ -165,6 +165,8 @@ def speed(args) -> None:
     for kind in args.models.split(","):
         model = tiny_model(kind, len(tok), args.prompt_length + args.length).to(args.device)
         rates, outputs = [], []
+        for use_cache in (True, False):  # warm up (numba compiles the scan on first use)
+            sample_tokens(model, prompt, seeds, 8, allowed, use_cache=use_cache)
         for use_cache in (True, False):
             began = time.perf_counter()
             tokens, _, _ = sample_tokens(model, prompt, seeds, args.length, allowed,

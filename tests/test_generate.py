@@ -18,6 +18,8 @@ from bioseq.models import (
     HyenaLM,
     MambaConfig,
     MambaLM,
+    StripedHyenaConfig,
+    StripedHyenaLM,
     TransformerConfig,
     TransformerLM,
 )
@@ -40,17 +42,27 @@ SIZE = dict(vocab_size=len(DNA), d_model=16, n_layer=2)
 
 def tiny(kind: str, sharpen: float = 10.0, seed: int = 2, **extra):
     """A tiny random model with its own LM head (a tied one mostly repeats the input), scaled
-    by ``sharpen`` so its distributions are not flat; seed 2 gives varied greedy output."""
+    by ``sharpen`` so its distributions are not flat. The seeds used give varied greedy output
+    (many seeds make a random model repeat one letter)."""
     torch.manual_seed(seed)
     extra.setdefault("tie_word_embeddings", False)
     if kind == "mamba":
         model = MambaLM(MambaConfig.from_preset("tiny", **SIZE, **extra))
     elif kind == "transformer":
         model = TransformerLM(TransformerConfig.from_preset("tiny", **SIZE, **extra))
+    elif kind == "striped-hyena":  # Evo 2's: per-layer filter inputs, modal state, KV cache
+        config = StripedHyenaConfig.from_preset("tiny", vocab_size=len(DNA), hcm_filter_length=16,
+                                                **extra)  # fmt: skip
+        model = StripedHyenaLM(config)
+    elif kind == "gpt2":  # a Hugging Face causal LM: its own DynamicCache and positions
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA), n_embd=16, n_layer=2, n_head=2,
+                                           n_positions=64, **extra))  # fmt: skip
     else:
         model = HyenaLM(HyenaConfig.from_preset("tiny", max_seq_len=16, **SIZE, **extra))
     with torch.no_grad():
-        model.lm_head.weight.mul_(sharpen)
+        model.get_output_embeddings().weight.mul_(sharpen)
     return model.eval()
 
 
@@ -91,9 +103,12 @@ def greedy_reference(model, prompt: list[int], length: int, allowed: list[int], 
 # -- the state / cache path ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["mamba", "transformer"])
+CACHED = ["mamba", "transformer", "striped-hyena", "gpt2"]
+
+
+@pytest.mark.parametrize("kind", CACHED)
 def test_cached_tokens_equal_rereading_and_a_hand_written_greedy_loop(kind):
-    model = tiny(kind)
+    model = tiny(kind, seed=5 if kind == "striped-hyena" else 2)
     prompt = [5, 7, 7, 8, 6, 5]
     greedy, _, cached = sample_tokens(model, prompt, [0], 24, ACGT, temperature=0)
     assert cached
@@ -107,7 +122,7 @@ def test_cached_tokens_equal_rereading_and_a_hand_written_greedy_loop(kind):
     assert len({tuple(r) for r in with_state.tolist()}) == 3  # the seeds differ
 
 
-@pytest.mark.parametrize("kind", ["mamba", "transformer"])
+@pytest.mark.parametrize("kind", CACHED)
 def test_the_state_is_fed_one_new_token_per_step(kind):
     model = tiny(kind)
     seen = TokensSeen(model)
@@ -119,12 +134,16 @@ def test_the_state_is_fed_one_new_token_per_step(kind):
     assert seen.count == n * sum(p + t for t in range(length))
 
 
-def test_hyena_rereads_its_last_max_seq_len_tokens():
+def test_hyena_rereads_its_last_max_seq_len_tokens(tmp_path):
     model = tiny("hyena", seed=1)  # max_seq_len 16
     prompt = [5, 6, 7, 8] * 5  # 20 tokens: longer than the window already
     tokens, _, cached = sample_tokens(model, prompt, [0], 10, ACGT, temperature=0, window=16)
     assert not cached
-    assert tokens[0].tolist() == greedy_reference(model, prompt, 10, ACGT, window=16)
+    expected = greedy_reference(model, prompt, 10, ACGT, window=16)
+    assert tokens[0].tolist() == expected
+    loaded = LoadedModel(model, DNA, tmp_path)  # the window comes from the config
+    result = generate_sequences(loaded, [Prompt("p", "ACGT" * 5)], length=10, temperature=0)
+    assert result.samples[0].sequence == DNA.decode(expected) and not result.cached
     seen = TokensSeen(model)
     sample_tokens(model, prompt, [0, 1], 10, ACGT, window=16)
     assert (seen.calls, seen.count) == (10, 2 * 10 * 16)

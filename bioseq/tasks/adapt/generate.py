@@ -212,10 +212,14 @@ def _warpers(temperature: float, top_k: int | None, top_p: float | None):
     return warpers
 
 
+def _float64_or_32(device: torch.device) -> torch.dtype:
+    return torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+
+
 def _draw(scores: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """Inverse-CDF draw of one token per row of ``scores`` with uniforms ``u`` in [0, 1);
     tokens of probability zero are never drawn."""
-    probs = torch.softmax(scores.double(), dim=-1)
+    probs = torch.softmax(scores.to(u.dtype), dim=-1)
     cdf = probs.cumsum(-1)
     picked = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1), right=True).squeeze(1)
     last = (probs > 0).long().cumsum(-1).argmax(-1)  # the last drawable token (rounding)
@@ -248,9 +252,8 @@ def sample_tokens(
     """
     device = next(model.parameters()).device
     n = len(seeds)
-    uniforms = torch.from_numpy(
-        np.stack([np.random.default_rng(s).random(length) for s in seeds])
-    ).to(device)  # fmt: skip
+    uniforms = np.stack([np.random.default_rng(s).random(length) for s in seeds])
+    uniforms = torch.from_numpy(uniforms).to(device, _float64_or_32(device))
     prompt = torch.tensor(list(prompt_ids), dtype=torch.long, device=device).expand(n, -1)
     drawable = list(allowed) + ([end_id] if end_id is not None else [])
     drawable_t = torch.tensor(drawable, dtype=torch.long, device=device)
