@@ -70,7 +70,8 @@ def embed(
     )  # fmt: skip
     windows = f"windows of {result.window:,} letters" if result.window else "whole sequences"
     strands = ", both strands" if rc_average else ""
-    click.echo(f"embedded {result.n:,} sequences ({result.letters:,} letters; {windows}) with "
-               f"{model} layer {result.layer} of 0..{result.n_states - 1}, {pool} pooling"
+    plural = "s" if result.n != 1 else ""
+    click.echo(f"embedded {result.n:,} sequence{plural} ({result.letters:,} letters; {windows}) "
+               f"with {model} layer {result.layer} of 0..{result.n_states - 1}, {pool} pooling"
                f"{strands}, d={result.dim} in {result.seconds:.1f} s ({result.per_second:,.1f} "
                f"sequences/s); wrote {out}/{', '.join(result.files)}", err=True)  # fmt: skip

@@ -66,11 +66,13 @@ from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
 
-__all__ = ["POOLS", "EmbedResult", "Embeddings", "default_window", "embed", "embed_files"]
+__all__ = [
+    "POOLS", "EmbedResult", "Embeddings", "default_window", "embed", "embed_files",
+    "embed_sequences",
+]  # fmt: skip
 
 POOLS = ("mean", "last", "cls", "none")
 NUCLEOTIDE_ALPHABETS = ("dna", "rna", "evo2")
-ALPHABET_NAMES = ("dna", "rna", "protein", "evo2", "text", "bytes")
 _NUCLEOTIDE_LETTERS = frozenset("ACGTUNRYSWKMBDHV")  # IUPAC, for models that name no alphabet
 
 
@@ -265,7 +267,7 @@ def _spans(length: int, window: int | None, stride: int | None) -> list[tuple[in
     return spans
 
 
-def _check(pool: str, layer: int, batch_size: int, window: int | None, stride: int | None):
+def _check(pool: str, batch_size: int, window: int | None, stride: int | None) -> None:
     if pool not in POOLS:
         raise InputError(f"--pool {pool!r}: expected one of {', '.join(POOLS)}")
     if batch_size < 1:
@@ -285,11 +287,12 @@ def _check(pool: str, layer: int, batch_size: int, window: int | None, stride: i
 def _check_nucleotides(model, tokenizer, sequences: Sequence[str], names: Sequence[str]) -> None:
     """InputError unless the sequences have a reverse complement (a nucleotide model)."""
     alphabet = getattr(model.config, "alphabet", None) or getattr(tokenizer, "alphabet", None)
-    if alphabet is not None and str(alphabet).lower() in ALPHABET_NAMES:
-        if str(alphabet).lower() in NUCLEOTIDE_ALPHABETS:
-            return
-        raise InputError(f"--rc-average needs DNA (a reverse complement), but the model reads "
-                         f"{str(alphabet).lower()}")  # fmt: skip
+    alphabet = str(alphabet).lower() if alphabet else None
+    if alphabet in NUCLEOTIDE_ALPHABETS:
+        return
+    if alphabet == "protein":
+        raise InputError("--rc-average needs DNA (a reverse complement), but the model reads "
+                         "proteins")  # fmt: skip
     for name, sequence in zip(names, sequences, strict=True):
         odd = set(sequence.upper()) - _NUCLEOTIDE_LETTERS
         if odd:
@@ -327,7 +330,7 @@ def embed_sequences(
     """:func:`embed`, returning the arrays with how they were made (:class:`Embeddings`)."""
     from bioseq.io.alphabet import reverse_complement
 
-    _check(pool, layer, batch_size, window, stride)
+    _check(pool, batch_size, window, stride)
     sequences = [str(s) for s in sequences]
     names = list(names) if names is not None else [f"sequence {i + 1}" for i in
                                                       range(len(sequences))]  # fmt: skip
@@ -507,7 +510,7 @@ def embed_files(
     from bioseq.io.tables import read_named_sequences
     from bioseq.tasks.loading import load_model
 
-    _check(pool, layer, batch_size, window, stride)
+    _check(pool, batch_size, window, stride)
     if not inputs:
         raise InputError("give at least one input file of sequences")
     check_output_dir(out, overwrite)
