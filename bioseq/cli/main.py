@@ -62,6 +62,7 @@ def _register_commands() -> None:
     from bioseq.cli.convert import convert
     from bioseq.cli.embed import embed
     from bioseq.cli.fetch import fetch
+    from bioseq.cli.finetune import finetune, predict
     from bioseq.cli.generate import generate
     from bioseq.cli.info import info
     from bioseq.cli.pretrain import pretrain
@@ -79,6 +80,8 @@ def _register_commands() -> None:
     main.add_command(probe)
     main.add_command(generate)
     main.add_command(embed)
+    main.add_command(finetune)
+    main.add_command(predict)
     main.add_command(tokenizer)
 
 

@@ -30,6 +30,7 @@ name a ``*ForMaskedLM`` class, unless they name a causal class (``*ForCausalLM``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import re
@@ -49,7 +50,8 @@ from bioseq.train.checkpoint import (
 )
 
 __all__ = [
-    "DIRECTIONS", "KINDS", "LoadedModel", "load_model", "masked_description", "model_direction",
+    "DIRECTIONS", "KINDS", "LoadedModel", "load_classifier", "load_model", "masked_description",
+    "model_direction",
     "resolve_device", "scorer_kind",
 ]  # fmt: skip
 
@@ -220,3 +222,64 @@ def load_model(
         raise load_error(model_dir, err, expected) from None
     model = model.to(target).eval()
     return LoadedModel(model, tokenizer, model_dir, model_direction(model.config))
+
+
+def load_classifier(
+    path: str | Path, device: str | torch.device | None = None, trust_remote_code: bool = False,
+    **config_overrides,
+) -> tuple[torch.nn.Module, object, Path]:  # fmt: skip
+    """A sequence classifier and its tokenizer from a run or model directory: a fine-tuned
+    one as saved, or a pretrained LM's backbone with a new head (``config_overrides`` such as
+    ``num_labels``; see :mod:`bioseq.models.heads`). Same safety rules as :func:`load_model`.
+
+    >>> model, tokenizer, _ = load_classifier("runs/demo", "cpu", num_labels=2)  # doctest: +SKIP
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
+    from bioseq.train.checkpoint import quiet_transformers
+
+    target = resolve_device(device) if not isinstance(device, torch.device) else device
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such model directory")
+    model_dir = resolve_model_dir(path)
+    if not (model_dir / "config.json").is_file():
+        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
+                         "save_pretrained, or a bioseq run directory)")  # fmt: skip
+    custom = _custom_code(model_dir)
+    if custom and not trust_remote_code:
+        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
+                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+    options = {"trust_remote_code": bool(trust_remote_code)}
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **options)
+            config = AutoConfig.from_pretrained(str(model_dir), **options)
+            for key, value in config_overrides.items():
+                setattr(config, key, value)
+            with _errors_only():  # a new head's "newly initialized" report is expected
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    str(model_dir), config=config, weights_only=True, **options
+                )
+    except MemoryError:
+        raise
+    except pickle.UnpicklingError:
+        raise InputError(f"{model_dir}: refused to load pickled weights that hold more than "
+                         "tensors; convert them to safetensors") from None  # fmt: skip
+    except Exception as err:  # noqa: BLE001 - any failure of a foreign folder is one line
+        raise load_error(model_dir, err, "a model with a sequence-classification head") from None
+    return model.to(target), tokenizer, model_dir
+
+
+@contextlib.contextmanager
+def _errors_only():
+    """transformers' logging at error level inside the block."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
