@@ -14,10 +14,10 @@ shape (number x length): an order-0 random sequence with the genome's GC content
 stretches of the train split itself (how close real E. coli gets at this sample size).
 
 ``speed`` times ``sample_tokens`` (what ``bioseq generate`` runs) on tiny random models
-(Mamba, Transformer: ``d_model`` 64, 2 layers; Hyena, which keeps no cache, for reference):
-one prompt of ``--prompt-length`` tokens continued by ``--length`` tokens, ``--batch`` rows,
-with the model's state or cache, and re-reading the whole sequence for every token. Both
-draw the same tokens with the same seeds (checked; equal greedy tokens are the tests' job).
+(Mamba, Transformer: ``d_model`` 64, 2 layers; Hyena, which keeps no cache, for reference) or
+on ``--model`` (e.g. ``runs/demo-mamba``): one prompt of ``--prompt-length`` tokens continued
+by ``--length`` tokens, ``--batch`` rows, with the model's state or cache, and re-reading the
+whole sequence for every token. Both draw the same tokens with the same seeds (checked).
 """
 
 from __future__ import annotations
@@ -151,9 +151,12 @@ def tiny_model(kind: str, vocab: int, context: int):
 
 
 def speed(args) -> None:
+    import numba
+
     from bioseq.tokenizers import CharTokenizer
 
     torch.set_num_threads(args.threads)
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))  # the CPU scan
     tok = CharTokenizer("dna")
     allowed = [tok.convert_tokens_to_ids(c) for c in "ACGT"]
     prompt = np.random.default_rng(0).choice(allowed, size=args.prompt_length).tolist()
@@ -162,8 +165,16 @@ def speed(args) -> None:
           f"{args.threads} thread(s), {args.device}\n")  # fmt: skip
     print("| model | with state / cache (tokens/s) | re-reading (tokens/s) | speed-up |")
     print("|---|---:|---:|---:|")
-    for kind in args.models.split(","):
-        model = tiny_model(kind, len(tok), args.prompt_length + args.length).to(args.device)
+    if args.model:  # a trained model (e.g. runs/demo-mamba) instead of the tiny random ones
+        from bioseq.tasks.loading import load_model
+
+        loaded = load_model(args.model, args.device)
+        models = [(f"{type(loaded.model).__name__} {args.model}", loaded.model)]
+    else:
+        context = args.prompt_length + args.length
+        models = [(kind, tiny_model(kind, len(tok), context).to(args.device))
+                  for kind in args.models.split(",")]  # fmt: skip
+    for kind, model in models:
         rates, outputs = [], []
         for use_cache in (True, False):  # warm up (numba compiles the scan on first use)
             sample_tokens(model, prompt, seeds, 8, allowed, use_cache=use_cache)
@@ -193,6 +204,7 @@ def main() -> None:
     q.add_argument("--seed", type=int, default=0)
     s = sub.add_parser("speed")
     s.add_argument("--models", default="mamba,transformer,hyena")
+    s.add_argument("--model", default=None, help="A model or run directory instead (DNA).")
     s.add_argument("--length", type=int, default=2000)
     s.add_argument("--prompt-length", type=int, default=16)
     s.add_argument("--batch", type=int, default=1)
