@@ -44,14 +44,20 @@ class BioseqConfig(PretrainedConfig):
         pad_vocab_size_multiple: int = 8,
         norm_epsilon: float = 1e-5,
         residual_in_fp32: bool = True,
+        classifier_pooling: str = "mean",
+        classifier_dropout: float = 0.0,
         **kwargs,
     ) -> None:
+        """``classifier_pooling`` / ``classifier_dropout``: the sequence-classification head's
+        (:mod:`bioseq.models.heads`)."""
         self.vocab_size = vocab_size
         self.d_model = d_model
         self.n_layer = n_layer
         self.pad_vocab_size_multiple = pad_vocab_size_multiple
         self.norm_epsilon = norm_epsilon
         self.residual_in_fp32 = residual_in_fp32
+        self.classifier_pooling = classifier_pooling
+        self.classifier_dropout = classifier_dropout
         super().__init__(**kwargs)
 
     @property

@@ -147,6 +147,7 @@ class MergeModel(PreTrainedModel):
     base_model_prefix = "merge"
     main_input_name = "input_ids"
     _init_weights = BioseqPreTrainedModel._init_weights
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # loading a MergeLM's weights
 
     def __init__(self, config: MergeConfig) -> None:
         super().__init__(config)

@@ -55,6 +55,7 @@ class StripedHyenaModel(PreTrainedModel):
     base_model_prefix = "striped_hyena"
     main_input_name = "input_ids"
     _no_split_modules = ["StripedHyenaBlock"]
+    _keys_to_ignore_on_load_unexpected = [r"^unembed\."]  # loading an untied LM's weights
 
     def __init__(self, config: StripedHyenaConfig) -> None:
         super().__init__(config)
