@@ -264,3 +264,14 @@ def test_onehot_ridge_recovers_additive_site_effects(baselines):
     result = baselines.onehot_ridge(rows)
     assert len(result["per_fold"]) == 5 and sum(result["n"]) == len(rows)
     assert result["mean"] > 0.8
+
+
+def test_best_threshold_is_the_best_cut(baselines):
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        p = rng.integers(0, 6, size=15) / 5  # ties on purpose
+        y = rng.integers(0, 2, size=15)
+        threshold, accuracy = baselines.best_threshold(p, y)
+        assert accuracy == ((p >= threshold) == y).mean()
+        brute = max(((p >= t) == y).mean() for t in [*np.unique(p), np.inf])
+        assert accuracy == brute
