@@ -105,14 +105,18 @@ def _right_padded(mask: torch.Tensor) -> bool:
 
 
 class _HeadBase:
-    """What both heads share: the backbone under ``base_model_prefix``, running it."""
+    """What both heads share: the backbone under ``base_model_prefix``, dropout and a linear
+    ``score`` (d_model -> num_labels), and running the backbone."""
 
     backbone_class: type[PreTrainedModel]
     causal = True  # the backbone reads left to right (padding on the right cannot reach tokens)
 
-    def _build(self, config) -> None:
+    def __init__(self, config) -> None:
+        super().__init__(config)
         setattr(self, self.base_model_prefix, self.backbone_class(config))
         self.dropout = nn.Dropout(getattr(config, "classifier_dropout", None) or 0.0)
+        self.score = nn.Linear(config.d_model, config.num_labels)
+        self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
         return self.base_model.get_input_embeddings()
@@ -139,12 +143,6 @@ class _HeadBase:
 class SequenceClassification(_HeadBase):
     """Pooled features, dropout, ``score`` (d_model -> num_labels); the loss per
     ``problem_type`` (regression when ``num_labels == 1``)."""
-
-    def __init__(self, config) -> None:
-        super().__init__(config)
-        self._build(config)
-        self.score = nn.Linear(config.d_model, config.num_labels)
-        self.post_init()
 
     def forward(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
@@ -174,12 +172,6 @@ class SequenceClassification(_HeadBase):
 
 class TokenClassification(_HeadBase):
     """A linear ``score`` on every token's features; cross-entropy over labels != -100."""
-
-    def __init__(self, config) -> None:
-        super().__init__(config)
-        self._build(config)
-        self.score = nn.Linear(config.d_model, config.num_labels)
-        self.post_init()
 
     def forward(
         self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,

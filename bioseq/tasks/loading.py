@@ -171,6 +171,22 @@ def masked_description(model_dir: Path) -> str | None:
     return described or (f"a masked LM ({masked[0]})" if masked else None)
 
 
+def checked_model_dir(path: Path, trust_remote_code: bool = False) -> Path:
+    """The model directory ``path`` names (a run's ``final/`` or latest checkpoint), with a
+    ``config.json``, and naming no Python code of its own unless ``trust_remote_code``."""
+    if not path.exists():
+        raise InputError(f"{path}: no such model directory")
+    model_dir = resolve_model_dir(path)
+    if not (model_dir / "config.json").is_file():
+        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
+                         "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
+    custom = _custom_code(model_dir)
+    if custom and not trust_remote_code:
+        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
+                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+    return model_dir
+
+
 def load_model(
     path: str | Path, device: str | torch.device | None = None, causal_only: str | None = None,
     trust_remote_code: bool = False, dtype: torch.dtype | str | None = None,
@@ -187,16 +203,7 @@ def load_model(
 
     target = resolve_device(device) if not isinstance(device, torch.device) else device
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such model directory")
-    model_dir = resolve_model_dir(path)
-    if not (model_dir / "config.json").is_file():
-        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
-                         "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
-    custom = _custom_code(model_dir)
-    if custom and not trust_remote_code:
-        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
-                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+    model_dir = checked_model_dir(path, trust_remote_code)
     masked = masked_description(model_dir)
     if causal_only is not None and masked is not None:
         raise InputError(f"{path}: {masked} {causal_only}")
@@ -240,17 +247,7 @@ def load_classifier(
     from bioseq.train.checkpoint import quiet_transformers
 
     target = resolve_device(device) if not isinstance(device, torch.device) else device
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such model directory")
-    model_dir = resolve_model_dir(path)
-    if not (model_dir / "config.json").is_file():
-        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
-                         "save_pretrained, or a bioseq run directory)")  # fmt: skip
-    custom = _custom_code(model_dir)
-    if custom and not trust_remote_code:
-        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
-                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+    model_dir = checked_model_dir(Path(path), trust_remote_code)
     options = {"trust_remote_code": bool(trust_remote_code)}
     try:
         with quiet_transformers():

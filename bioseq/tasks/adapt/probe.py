@@ -25,7 +25,7 @@ import torch
 from bioseq.errors import InputError
 from bioseq.tasks.adapt.labels import SELECTION, metrics
 
-C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 ALPHA_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 
 
