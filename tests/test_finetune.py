@@ -150,11 +150,13 @@ def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path)
     def column(path, i):
         return [line.split("\t")[i] for line in Path(path).read_text().splitlines()[1:]]
 
+    def bare(sequence):  # genome-trained models read windows without [CLS]/[SEP]
+        return torch.tensor([tokenizer(sequence, add_special_tokens=False)["input_ids"]])
+
     def features(path):
-        seqs = column(path, 1)
         with torch.no_grad():
-            return np.stack([base(torch.tensor([tokenizer(s)["input_ids"]])).last_hidden_state[0]
-                             .mean(0).double().numpy() for s in seqs])  # fmt: skip
+            return np.stack([base(bare(s)).last_hidden_state[0].mean(0).double().numpy()
+                             for s in column(path, 1)])  # fmt: skip
 
     labels = {"high": 0, "low": 1}
     y = [labels[label] for label in column(tables["train"], 2)]
@@ -164,8 +166,7 @@ def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path)
     model = AutoModelForSequenceClassification.from_pretrained(out / "best").eval()
     seqs = column(tables["test"], 1)
     with torch.no_grad():
-        got = np.stack([model(torch.tensor([tokenizer(s)["input_ids"]])).logits[0]
-                        .softmax(-1).numpy() for s in seqs])  # fmt: skip
+        got = np.stack([model(bare(s)).logits[0].softmax(-1).numpy() for s in seqs])
     np.testing.assert_allclose(got, expected, atol=2e-3)
     assert (out / "metrics.png").is_file()
 

@@ -130,11 +130,30 @@ def _hold_out(table: Table, seed: int) -> tuple[Table, Table]:
 
 
 # -- batches -----------------------------------------------------------------------------------
-def encode(tokenizer, sequences: list[str], max_length: int, device) -> dict:
-    """Tokens of a batch, padded and truncated to ``max_length``."""
-    batch = tokenizer([s.upper() for s in sequences], padding=True, truncation=True,
-                      max_length=max_length, return_tensors="pt")  # fmt: skip
-    return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+def encode(model, tokenizer, sequences: list[str], max_length: int, device) -> dict:
+    """Tokens of a batch as the model was trained to read them, padded on the right and cut to
+    ``max_length``: bioseq tokenizers give bare letters (after a beginning token only where
+    pretraining put one: :func:`bioseq.tasks.adapt.generate.start_ids`); Hugging Face ones add
+    their own special tokens (ESM's <cls>/<eos>)."""
+    from bioseq.tasks.adapt.generate import start_ids
+    from bioseq.tokenizers.base import SequenceTokenizer
+
+    texts = [s.upper() for s in sequences]
+    if not isinstance(tokenizer, SequenceTokenizer):
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
+                          return_tensors="pt")  # fmt: skip
+        return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+    prefix = start_ids(model, tokenizer)
+    rows = [(prefix + tokenizer(t, add_special_tokens=False)["input_ids"])[:max_length]
+            for t in texts]  # fmt: skip
+    width = max(len(r) for r in rows)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
 
 
 def model_context(model, default: int = 1024) -> int:
@@ -156,7 +175,8 @@ def predict_outputs(model, tokenizer, sequences: list[str], task: str, batch_siz
     outputs = []
     device = next(model.parameters()).device
     for start in range(0, len(sequences), batch_size):
-        batch = encode(tokenizer, sequences[start : start + batch_size], max_length, device)
+        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length,
+                       device)  # fmt: skip
         logits = model(**batch).logits.float()
         outputs.append(logits[:, 0] if task == "regression" else logits.softmax(-1))
     model.train(was_training)
@@ -360,7 +380,8 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
             epoch, offset = divmod(step, per_epoch)
             order = np.random.default_rng((config.seed, epoch)).permutation(len(train.table))
             rows = order[offset * config.batch_size : (offset + 1) * config.batch_size]
-            batch = encode(tokenizer, [train.table.sequences[i] for i in rows], max_length, device)
+            sequences = [train.table.sequences[i] for i in rows]
+            batch = encode(model, tokenizer, sequences, max_length, device)
             targets = torch.tensor([train.targets[i] for i in rows], device=device)
             loss = model(**batch, labels=targets).loss
             loss.backward()

@@ -44,7 +44,8 @@ def pooled_features(model, tokenizer, sequences: list[str], batch_size: int,
     pooling = getattr(model.config, "classifier_pooling", None) or "mean"
     out = []
     for start in range(0, len(sequences), batch_size):
-        batch = encode(tokenizer, sequences[start : start + batch_size], max_length, device)
+        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length,
+                       device)  # fmt: skip
         hidden, _ = model._features(batch["input_ids"], batch["attention_mask"], False)
         out.append(pool(hidden, batch["attention_mask"], pooling).float().cpu())
     return torch.cat(out).numpy().astype(np.float64)
