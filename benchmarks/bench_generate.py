@@ -33,7 +33,7 @@ from scipy.spatial.distance import jensenshannon
 import bioseq  # noqa: F401  (registers the models)
 from bioseq.data import default_genome
 from bioseq.io.fasta import iter_fasta
-from bioseq.io.formats import open_genome
+from bioseq.io.inputs import open_genome
 from bioseq.io.intervals import split_territory
 from bioseq.tasks.adapt.generate import Prompt, generate_sequences, sample_tokens, write_fasta
 

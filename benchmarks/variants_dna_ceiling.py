@@ -42,7 +42,8 @@ import numpy as np
 import torch
 
 from bioseq.io import read_genbank
-from bioseq.io.genbank import CDS, GenBankRecord, codon_lookup
+from bioseq.io.coding import CDS, codon_lookup
+from bioseq.io.genbank import GenBankRecord
 from bioseq.tasks.loading import load_model
 from bioseq.tasks.variants.likelihood import encode
 from bioseq.tasks.variants.metrics import auroc

@@ -1,4 +1,4 @@
-"""Tests of bioseq.io.datasets and bioseq.io.intervals on in-memory genomes."""
+"""Tests of bioseq.io.windows, bioseq.io.records and bioseq.io.intervals (in-memory genomes)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import bioseq.io.datasets as datasets
+import bioseq.io.windows as windows
 from bioseq.errors import InputError
 from bioseq.io.alphabet import PROTEIN, reverse_complement_array
-from bioseq.io.datasets import GenomeWindows, LengthBucketSampler, SequenceRecords, pad_collate
 from bioseq.io.intervals import Interval, read_bed, split_territory
+from bioseq.io.records import LengthBucketSampler, SequenceRecords, pad_collate
 from bioseq.io.source import InMemoryGenome
+from bioseq.io.windows import GenomeWindows
 
 
 class FakeTokenizer:
@@ -118,7 +119,7 @@ def test_paths_are_opened_once_per_process(monkeypatch, tmp_path, genome):
         opened.append(path)
         return PidGenome(records, path=path)
 
-    monkeypatch.setattr(datasets, "open_genome", fake_open)
+    monkeypatch.setattr(windows, "open_genome", fake_open)
     path = tmp_path / "genome.fa"
     ds = GenomeWindows(str(path), 50, num_windows=400, seed=5)
     expected = [key(ds[i]) for i in range(len(ds))]
@@ -130,8 +131,6 @@ def test_paths_are_opened_once_per_process(monkeypatch, tmp_path, genome):
 
 
 def test_bundled_genomes_by_path_with_workers():
-    pytest.importorskip("bioseq.io.fasta")
-    pytest.importorskip("bioseq.io.genbank")
     from bioseq.data import example_genome
 
     ecoli = GenomeWindows(example_genome("ecoli"), 500, num_windows=300, rc_augment=True)
@@ -338,7 +337,6 @@ def test_records_cropping():
 
 
 def test_records_from_files(tmp_path):
-    pytest.importorskip("bioseq.io.proteins")
     fasta = tmp_path / "proteins.fa"
     fasta.write_text(">p1 first\nMKTAY\nIAKQR\n>p2\nMSU\n")
     ds = SequenceRecords(fasta, crop="left", max_length=4)

@@ -16,10 +16,11 @@ import numpy as np
 import pytest
 from Bio import SeqIO, bgzf
 
-import bioseq.io.fasta as fasta_mod
+import bioseq.io.genome as genome_mod
 from bioseq.errors import InputError
 from bioseq.io.alphabet import PROTEIN
-from bioseq.io.fasta import FastaRecord, Genome, iter_fasta
+from bioseq.io.fasta import FastaRecord, iter_fasta
+from bioseq.io.genome import Genome
 from bioseq.io.source import SequenceSource
 from tests.conftest import SHARED_DATA
 
@@ -423,7 +424,7 @@ def _make_read_only(folder: Path, monkeypatch) -> None:
     folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
     if os.geteuid() == 0 if hasattr(os, "geteuid") else False:
         # root writes anyway: simulate the read-only folder at the writability check
-        monkeypatch.setattr(fasta_mod, "_dir_writable", lambda directory: False)
+        monkeypatch.setattr(genome_mod, "_dir_writable", lambda directory: False)
 
 
 @pytest.mark.parametrize("compression", ["plain", "bgzf"])

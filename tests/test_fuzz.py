@@ -39,7 +39,7 @@ COMMENT_FASTA = Case({"genome.fa": b";a comment\n>a\nACGT\n"}, expected=[("a", "
                      args={"slices": [("a", 1, 3, "-")], "flags": [], "stdin": False,
                            "regions": ["a:2-3"], "wanted": [("a", 1, 3)], "strand": "+",
                            "width": 60})  # fmt: skip
-# A gzip FASTA whose first deflate byte is damaged: zlib.error from formats.head_lines (fixed).
+# A gzip FASTA whose first deflate byte is damaged: zlib.error from head_lines (fixed).
 _GZ = bytearray(gzip.compress(b">a\n" + b"ACGTTGCAAC" * 30 + b"\n", mtime=0))
 _GZ[10] ^= 1
 BAD_DEFLATE = Case({"genome.fa.gz": bytes(_GZ)}, "flip@10",

@@ -12,7 +12,8 @@ import pytest
 from Bio import SeqIO
 
 from bioseq.errors import InputError
-from bioseq.io.genbank import CDS, GenBankGenome, GenBankRecord, read_genbank
+from bioseq.io.coding import CDS
+from bioseq.io.genbank import GenBankGenome, GenBankRecord, read_genbank
 from tests.conftest import SHARED_DATA
 
 DATA = SHARED_DATA / "genomes"

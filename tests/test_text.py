@@ -84,8 +84,8 @@ def test_byte_tokenizer_saves_and_loads(tmp_path):
 def test_module_doctests():
     import bioseq.data as data
     import bioseq.tokenizers.byte as byte
+    import bioseq.train.data.text as text
     import bioseq.train.markov as markov
-    import bioseq.train.text as text
 
     for module in (byte, data, markov, text):
         assert doctest.testmod(module).failed == 0, module.__name__

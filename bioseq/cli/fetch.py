@@ -7,7 +7,7 @@ import re
 import click
 
 from bioseq.errors import InputError
-from bioseq.io.formats import open_genome
+from bioseq.io.inputs import open_genome
 
 REGION = re.compile(r"^(?P<contig>.+?)(?::(?P<start>[\d,]+)-(?P<end>[\d,]+))?$")
 

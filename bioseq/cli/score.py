@@ -143,7 +143,7 @@ def score_vcf(
         bioseq score-vcf --model runs/ecoli --fasta genome.fa.gz --vcf calls.vcf.gz \\
             --out scored.vcf.gz --strand both
     """
-    from bioseq.io.formats import open_genome
+    from bioseq.io.inputs import open_genome
 
     _quiet_htslib()
     from bioseq.tasks.loading import load_model
@@ -228,7 +228,7 @@ def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size,
 def _aligned_scorer(scorer, loaded, spec: str):
     """The scorer of a model trained with --aligned: it reads the wild type's match columns,
     so the wild type must be given as an alignment."""
-    from bioseq.io.formats import detect_format
+    from bioseq.io.inputs import detect_format
     from bioseq.io.proteins import read_alignment
     from bioseq.tasks.variants.masked_protein import AlignedMutationScorer
 

@@ -1,26 +1,49 @@
-"""Sequence input: alphabets, FASTA/GenBank/GFF3/alignment readers, and datasets.
+"""Sequence input: one entrance (:func:`open_input`), alphabets, FASTA/GenBank/GFF3/alignment
+readers, and datasets.
 
->>> from bioseq.io import Genome, read_genbank
+>>> from bioseq.io import Genome, open_input
 >>> from bioseq.data import default_genome
 >>> with Genome(default_genome()) as genome:
 ...     genome.fetch("NC_000913.3", 0, 12)
 'AGCTTTTCATTC'
+>>> source = open_input(default_genome())
+>>> source.format, source.compression, source.alphabet.name
+('fasta', 'bgzf', 'DNA')
+
+Every name is imported on first use, so ``import bioseq.io`` stays light: no torch, numba or
+Biopython until a dataset or a reader that needs them is touched.
 """
 
-from bioseq.io.alphabet import DNA, PROTEIN, RNA, Alphabet, complement, reverse_complement
-from bioseq.io.datasets import GenomeWindows, LengthBucketSampler, SequenceRecords
-from bioseq.io.fasta import FastaRecord, Genome, iter_fasta
-from bioseq.io.formats import detect_format, open_genome
-from bioseq.io.genbank import CDS, CodingAnnotation, GenBankGenome, GenBankRecord, read_genbank
-from bioseq.io.gff import read_gff
-from bioseq.io.proteins import Alignment, read_alignment, read_protein_fasta
-from bioseq.io.source import InMemoryGenome, SequenceSource
-from bioseq.io.summary import summarize
+from __future__ import annotations
 
-__all__ = [
-    "DNA", "RNA", "PROTEIN", "Alphabet", "complement", "reverse_complement",
-    "Genome", "FastaRecord", "iter_fasta", "GenBankGenome", "GenBankRecord", "CDS",
-    "CodingAnnotation", "read_genbank", "read_gff", "Alignment", "read_alignment",
-    "read_protein_fasta", "InMemoryGenome", "SequenceSource", "GenomeWindows",
-    "SequenceRecords", "LengthBucketSampler", "detect_format", "open_genome", "summarize",
-]  # fmt: skip
+import importlib
+from typing import Any
+
+# name -> the module that defines it
+_EXPORTS = {
+    "DNA": "alphabet", "RNA": "alphabet", "PROTEIN": "alphabet", "Alphabet": "alphabet",
+    "complement": "alphabet", "reverse_complement": "alphabet",
+    "InputFile": "inputs", "open_input": "inputs", "detect_format": "inputs",
+    "open_genome": "inputs", "Genome": "genome", "FastaRecord": "fasta", "iter_fasta": "fasta",
+    "GenBankGenome": "genbank", "GenBankRecord": "genbank", "read_genbank": "genbank",
+    "CDS": "coding", "CodingAnnotation": "coding", "read_gff": "gff", "Alignment": "proteins",
+    "read_alignment": "proteins", "read_protein_fasta": "proteins",
+    "InMemoryGenome": "source", "SequenceSource": "source", "summarize": "summary",
+    "GenomeWindows": "windows", "SequenceRecords": "records",
+    "LengthBucketSampler": "records", "pad_collate": "records",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bioseq.io' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"bioseq.io.{module}"), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -30,6 +30,8 @@ import zlib
 from collections import OrderedDict
 from pathlib import Path
 
+from bioseq.io.compression import BGZF_MAGIC, bgzf_block_size
+
 __all__ = ["BgzfError", "BgzfReader", "read_gzi", "write_gzi"]
 
 _CACHED_BLOCKS = 128  # inflated blocks kept (up to 8 MiB)
@@ -81,17 +83,13 @@ def write_gzi(path: str | os.PathLike, gzi: str | os.PathLike) -> list[tuple[int
 def _block_size(fd: int, offset: int) -> int:
     """Total bytes of the BGZF block at ``offset``, from the ``BC`` field of its gzip header."""
     head = os.pread(fd, 18, offset)
-    if len(head) < 18 or head[:4] != b"\x1f\x8b\x08\x04":
+    if len(head) < 18 or head[:4] != BGZF_MAGIC:
         raise BgzfError(f"no BGZF block header at byte {offset}")
     xlen = int.from_bytes(head[10:12], "little")
-    extra = os.pread(fd, xlen, offset + 12)
-    i = 0
-    while i + 4 <= len(extra):
-        slen = int.from_bytes(extra[i + 2 : i + 4], "little")
-        if extra[i : i + 2] == b"BC" and slen == 2:
-            return int.from_bytes(extra[i + 4 : i + 6], "little") + 1
-        i += 4 + slen
-    raise BgzfError(f"BGZF block at byte {offset} has no BC size field")
+    size = bgzf_block_size(os.pread(fd, xlen, offset + 12))
+    if size is None:
+        raise BgzfError(f"BGZF block at byte {offset} has no BC size field")
+    return size
 
 
 class BgzfReader:

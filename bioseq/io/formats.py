@@ -1,61 +1,51 @@
-"""Recognise sequence files by content and open them with the right reader.
+"""What kind of sequence file a file is: the rules, from its name and its first lines.
 
->>> from bioseq.data import example_genome
->>> from bioseq.io.formats import detect_format, open_genome
->>> detect_format(example_genome("lambda"))
+:class:`~bioseq.io.inputs.InputFile` reads a file's first lines once and applies these rules;
+this module does no I/O of its own.
+
+>>> from pathlib import Path
+>>> format_from_head(Path("family.a2m.gz"), [">WT/1-3", "MHK"])
+'alignment'
+>>> format_from_head(Path("lambda.gbk"), ["LOCUS       NC_001416  48502 bp"])
 'genbank'
->>> genome = open_genome(example_genome("lambda"))
->>> genome.contigs
-{'NC_001416.1': 48502}
+>>> alphabet_from_head([">p", "MKVLAAGIVG"]).name
+'protein'
 """
 
 from __future__ import annotations
 
-import gzip
-import zlib
-from itertools import islice
 from pathlib import Path
 from typing import Literal
 
 from bioseq.errors import InputError
-from bioseq.io.alphabet import DNA, Alphabet, AmbiguousPolicy, InvalidPolicy, guess_alphabet
-from bioseq.io.source import SequenceSource
+from bioseq.io.alphabet import Alphabet, guess_alphabet
+
+__all__ = [
+    "ALIGNMENT_SUFFIXES", "GENBANK_SUFFIXES", "SEQUENCE_SUFFIXES", "Format",
+    "alphabet_from_head", "file_suffix", "format_from_head",
+]  # fmt: skip
 
 Format = Literal["fasta", "genbank", "alignment", "gff"]
 ALIGNMENT_SUFFIXES = {".a2m", ".a3m", ".sto", ".aln"}
 GENBANK_SUFFIXES = {".gb", ".gbk", ".gbff", ".genbank"}
-GZIP_MAGIC = b"\x1f\x8b"
+SEQUENCE_SUFFIXES = {
+    ".fa", ".fasta", ".fna", ".ffn", ".faa", ".fas", ".mfa", ".afa",
+    ".gb", ".gbk", ".gbff", ".genbank", ".a2m", ".a3m",
+}  # fmt: skip
+FORMAT_LINES = 200  # first lines that decide the format
+ALPHABET_LINES = 2000  # first lines that decide DNA or protein
 
 
-def is_gzip(path: str | Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == GZIP_MAGIC
-
-
-def head_lines(path: str | Path, n: int = 200) -> list[str]:
-    """The first ``n`` lines of a plain or gzipped text file (decoded leniently)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, expected a sequence file")
-    opener = gzip.open if is_gzip(path) else open
-    try:
-        with opener(path, "rt", encoding="latin-1", newline=None) as handle:
-            return [line.rstrip("\r\n") for line in islice(handle, n)]
-    except (EOFError, OSError, zlib.error) as err:
-        raise InputError(f"{path}: truncated or corrupt gzip file ({err})") from None
-
-
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
+    """The last suffix that is not a compression one, lower case: ``x.FA.gz`` -> ``.fa``."""
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bgz")]
     return suffixes[-1] if suffixes else ""
 
 
-def detect_format(path: str | Path) -> Format:
-    """``fasta``, ``genbank``, ``gff`` or ``alignment`` (a2m/a3m), by content and suffix."""
-    path = Path(path)
-    lines = [line for line in head_lines(path) if line.strip()]
+def format_from_head(path: Path, head: list[str]) -> Format:
+    """``fasta``, ``genbank``, ``gff`` or ``alignment`` (a2m/a3m) from the file's first lines
+    (:data:`FORMAT_LINES` of them) and its suffix; InputError for anything else."""
+    lines = [line for line in head if line.strip()]
     if not lines:
         raise InputError(f"{path}: empty file, expected FASTA, GenBank or an alignment")
     first = lines[0].lstrip("\ufeff")
@@ -66,8 +56,8 @@ def detect_format(path: str | Path) -> Format:
     if first.startswith(";"):  # FASTA ';' comment lines before the first header (as iter_fasta)
         first = next((line for line in lines if not line.startswith(";")), first)
     if first.startswith(">"):
-        return "alignment" if _suffix(path) in ALIGNMENT_SUFFIXES else "fasta"
-    if _suffix(path) in GENBANK_SUFFIXES:
+        return "alignment" if file_suffix(path) in ALIGNMENT_SUFFIXES else "fasta"
+    if file_suffix(path) in GENBANK_SUFFIXES:
         raise InputError(f"{path}:1: expected a GenBank 'LOCUS' line, found {first[:40]!r}")
     raise InputError(
         f"{path}:1: expected a FASTA header '>', a GenBank 'LOCUS' line or '##gff-version', "
@@ -75,26 +65,8 @@ def detect_format(path: str | Path) -> Format:
     )
 
 
-def sniff_alphabet(path: str | Path) -> Alphabet:
-    """Guess DNA or protein from the first lines of sequence in a FASTA or alignment file."""
-    seq = "".join(line for line in head_lines(path, 2000) if not line.startswith((">", ";")))
+def alphabet_from_head(head: list[str]) -> Alphabet:
+    """DNA or protein, guessed from the sequence lines among a FASTA or alignment file's first
+    lines (:data:`ALPHABET_LINES` of them); gaps are ignored."""
+    seq = "".join(line for line in head if not line.startswith((">", ";")))
     return guess_alphabet(seq.replace("-", "").replace(".", ""))
-
-
-def open_genome(
-    path: str | Path,
-    alphabet: Alphabet = DNA,
-    ambiguous: AmbiguousPolicy = "unknown",
-    invalid: InvalidPolicy = "error",
-) -> SequenceSource:
-    """Open a FASTA (indexed) or GenBank file as a :class:`SequenceSource`."""
-    kind = detect_format(path)
-    if kind == "genbank":
-        from bioseq.io.genbank import GenBankGenome
-
-        return GenBankGenome(path, ambiguous=ambiguous, invalid=invalid)
-    if kind in ("alignment", "gff"):
-        raise InputError(f"{path}: is {kind} input, expected a genome (FASTA or GenBank)")
-    from bioseq.io.fasta import Genome
-
-    return Genome(path, alphabet=alphabet, ambiguous=ambiguous, invalid=invalid)

@@ -11,14 +11,16 @@ it; feature lines are checked for their nine columns and integer coordinates.
 
 from __future__ import annotations
 
-import gzip
+import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bioseq.errors import InputError
 from bioseq.io.alphabet import DNA, InvalidCharacterError
-from bioseq.io.formats import is_gzip
+from bioseq.io.compression import corrupt_gzip, open_text
+from bioseq.io.fasta import parse_fasta
 
 
 @dataclass
@@ -31,31 +33,24 @@ class GffRecord:
     feature_counts: Counter = field(default_factory=Counter)
 
 
-def _open_text(path: Path):
-    opener = gzip.open if is_gzip(path) else open
-    return opener(path, "rt", encoding="utf-8", errors="replace")
-
-
 def read_gff(path: str | Path) -> list[GffRecord]:
     """Parse a GFF3 file into one :class:`GffRecord` per sequence id, in order of appearance."""
     path = Path(path)
     records: dict[str, GffRecord] = {}
     fasta: list[tuple[str, int, list[str]]] = []
     try:
-        with _open_text(path) as handle:
-            in_fasta = False
+        with open_text(path, encoding="utf-8", errors="replace") as handle:
             for number, raw in enumerate(handle, start=1):
                 line = raw.rstrip("\r\n")
-                if in_fasta:
-                    _fasta_line(path, number, line, fasta)
-                elif line.startswith("##FASTA"):
-                    in_fasta = True
-                elif line.startswith("##sequence-region"):
+                if line.startswith("##FASTA"):
+                    fasta = _fasta_section(path, handle, number + 1)
+                    break
+                if line.startswith("##sequence-region"):
                     _sequence_region(path, number, line, records)
                 elif line and not line.startswith("#"):
                     _feature(path, number, line, records)
-    except (EOFError, OSError) as err:
-        raise InputError(f"{path}: truncated or corrupt gzip file ({err})") from None
+    except (EOFError, OSError, zlib.error) as err:
+        raise corrupt_gzip(path, err) from None
     for name, number, chunks in fasta:
         record = records.setdefault(name, GffRecord(name))
         try:
@@ -66,6 +61,24 @@ def read_gff(path: str | Path) -> list[GffRecord]:
     if not records:
         raise InputError(f"{path}: no features, sequence regions or sequences in this GFF file")
     return list(records.values())
+
+
+def _fasta_section(path: Path, handle: Iterable[str], first: int) -> list[tuple[str, int, list]]:
+    """``(name, header line, sequence lines)`` of the ``##FASTA`` section (the FASTA parser)."""
+    lines = (raw.rstrip("\r\n").encode("utf-8") for raw in handle)
+    out = []
+    for raw in parse_fasta(
+        lines,
+        str(path),
+        comment=None,
+        first_line=first,
+        empty=None,
+        before_header=lambda line: "sequence before any '>' header in ##FASTA",
+    ):
+        header = raw.header.decode("utf-8")
+        name = header.split()[0] if header.strip() else ""
+        out.append((name, raw.line, [ln.strip().decode("utf-8") for ln in raw.lines if ln.strip()]))
+    return out
 
 
 def _sequence_region(path: Path, number: int, line: str, records: dict) -> None:
@@ -88,12 +101,3 @@ def _feature(path: Path, number: int, line: str, records: dict) -> None:
     if not (columns[3].isdigit() and columns[4].isdigit()):
         raise InputError(f"{path}:{number}: start and end must be integers")
     records.setdefault(columns[0], GffRecord(columns[0])).feature_counts[columns[2]] += 1
-
-
-def _fasta_line(path: Path, number: int, line: str, fasta: list) -> None:
-    if line.startswith(">"):
-        fasta.append((line[1:].split()[0] if line[1:].strip() else "", number, []))
-    elif line.strip():
-        if not fasta:
-            raise InputError(f"{path}:{number}: sequence before any '>' header in ##FASTA")
-        fasta[-1][2].append(line.strip())

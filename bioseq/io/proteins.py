@@ -33,33 +33,34 @@ column ``j`` (-1 where the wild type has a gap), so that column is residue
 from __future__ import annotations
 
 import bisect
-import gzip
 import re
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 
 from bioseq.errors import InputError, located
 from bioseq.io.alphabet import PROTEIN, Alphabet, AmbiguousPolicy, InvalidPolicy, get_alphabet
-from bioseq.io.fasta import FastaRecord
+from bioseq.io.compression import open_text, reading_text
+from bioseq.io.fasta import FastaRecord, parse_fasta
+from bioseq.io.formats import file_suffix
 
 __all__ = [
     "AlignedRecord",
     "Alignment",
     "ProteinRecord",
+    "iter_protein_fasta",
     "read_alignment",
     "read_protein_fasta",
 ]
 
 AlignmentFormat = Literal["auto", "a2m", "a3m", "fasta"]
-GZIP_MAGIC = b"\x1f\x8b"
 FASTA_SUFFIXES = {".fa", ".fasta", ".afa", ".afasta", ".faa", ".mfa"}
 _RANGE = re.compile(r"^(?P<id>.+)/(?P<start>\d+)-(?P<end>\d+)$")
 _GAPS = b"-."
+_EMPTY = "empty file, expected FASTA records ('>name' lines)"
 
 
 ProteinRecord = FastaRecord  # one protein sequence; ``line`` is its header's line
@@ -148,7 +149,7 @@ class Alignment:
 
 
 # --------------------------------------------------------------------------------------------
-# Raw FASTA-style parsing with line numbers
+# FASTA records with line numbers (the one FASTA parser, over stripped lines)
 # --------------------------------------------------------------------------------------------
 
 
@@ -177,52 +178,41 @@ class _RawRecord:
         return self.chunk_lines[bisect.bisect_right(starts, index) - 1]
 
 
-def _open_text(path: Path) -> IO[str]:
+def _iter_raw(path: Path) -> Iterator[_RawRecord]:
+    """FASTA records (:func:`~bioseq.io.fasta.parse_fasta` over stripped lines) with line
+    numbers; leading ``#`` lines (a3m) are skipped."""
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a FASTA or alignment file")
-    with open(path, "rb") as handle:
-        magic = handle.read(2)
-    if magic == GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="latin-1")
-    return open(path, encoding="latin-1")
-
-
-def _iter_raw(path: Path) -> Iterator[_RawRecord]:
-    """FASTA records with line numbers; leading ``#`` lines (a3m) are skipped."""
-    current: _RawRecord | None = None
-    try:
-        with _open_text(path) as handle:
-            for number, raw in enumerate(handle, start=1):
-                line = raw.rstrip("\r\n").strip()
-                if line.startswith(">"):
-                    if current is not None:
-                        yield current
-                    current = _RawRecord(line[1:].strip(), number, [], [])
-                elif current is not None and line:
-                    current.chunks.append(line)
-                    current.chunk_lines.append(number)
-                elif line and not line.startswith("#"):
-                    raise InputError(located(path, number, _no_header(line)))
-    except (EOFError, zlib.error, gzip.BadGzipFile) as err:
-        raise InputError(f"{path}: truncated or corrupt gzip file ({err})") from None
-    if current is not None:
-        yield current
+    with reading_text(path), open_text(path) as handle:
+        lines = (raw.rstrip("\r\n").strip().encode("latin-1") for raw in handle)
+        records = parse_fasta(
+            lines, str(path), comment=b"#", empty=_EMPTY,
+            before_header=lambda line: _no_header(line.decode("latin-1")),
+        )  # fmt: skip
+        for raw in records:
+            numbered = [(raw.line + 1 + k, line) for k, line in enumerate(raw.lines) if line]
+            yield _RawRecord(
+                raw.header.decode("latin-1").strip(),
+                raw.line,
+                [line.decode("latin-1") for _, line in numbered],
+                [number for number, _ in numbered],
+            )
 
 
 def _no_header(line: str) -> str:
     return f"expected a FASTA header starting with '>', found {line[:40]!r}"
 
 
+def _named(path: Path, record: _RawRecord) -> _RawRecord:
+    if not record.name:
+        raise InputError(located(path, record.line, "record header has no name"))
+    return record
+
+
 def _read_raw(path: Path) -> list[_RawRecord]:
-    records = list(_iter_raw(path))
-    if not records:
-        raise InputError(f"{path}: empty file, expected FASTA records ('>name' lines)")
-    for record in records:
-        if not record.name:
-            raise InputError(located(path, record.line, "record header has no name"))
-    return records
+    return [_named(path, record) for record in list(_iter_raw(path))]
 
 
 def _invalid(path: Path, record: _RawRecord, index: int, alphabet: Alphabet, gaps: bool) -> str:
@@ -274,15 +264,24 @@ def read_protein_fasta(
 
     Gaps are not allowed (use :func:`read_alignment`); empty records are an error.
     """
+    return list(iter_protein_fasta(path, alphabet, ambiguous, invalid))
+
+
+def iter_protein_fasta(
+    path: str | Path,
+    alphabet: Alphabet | str = PROTEIN,
+    ambiguous: AmbiguousPolicy = "unknown",
+    invalid: InvalidPolicy = "error",
+) -> Iterator[ProteinRecord]:
+    """:func:`read_protein_fasta` one record at a time (each checked as it is read)."""
     path = Path(path)
     alphabet = get_alphabet(alphabet)
-    out = []
-    for raw in _read_raw(path):
+    for raw in _iter_raw(path):
+        _named(path, raw)
         if not raw.chunks:
             raise InputError(located(path, raw.line, f"record {raw.name!r} has no sequence"))
         codes = _normalise(path, raw, alphabet, ambiguous, invalid, gaps=False)
-        out.append(ProteinRecord(raw.name, raw.description, _decode(codes), raw.line))
-    return out
+        yield ProteinRecord(raw.name, raw.description, _decode(codes), raw.line)
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,15 +310,10 @@ def read_alignment(
     return Alignment(records, fmt, path, alphabet, region, focus)
 
 
-def _suffix(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bgz")]
-    return suffixes[-1] if suffixes else ""
-
-
 def _resolve_format(path: Path, format: str, raws: list[_RawRecord]) -> str:
     if format != "auto":
         return format
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix in (".a2m", ".a3m"):
         return suffix[1:]
     if suffix in FASTA_SUFFIXES:

@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from bioseq.io.alphabet import DNA, Alphabet, InvalidPolicy, as_codes
-from bioseq.io.formats import detect_format, sniff_alphabet
+from bioseq.io.fasta import iter_fasta
+from bioseq.io.gff import read_gff
+from bioseq.io.inputs import InputFile, open_input
 
 CHUNK = 1 << 23
 
@@ -82,39 +84,31 @@ def summarize(
 def iter_summaries(
     path: str | Path, alphabet: Alphabet | None = None, invalid: InvalidPolicy = "error"
 ) -> Iterator[RecordSummary]:
+    """:func:`summarize` one record at a time."""
     file = str(path)
     if file == "-":
-        from bioseq.io.fasta import iter_fasta
-
         alphabet = alphabet or DNA
         stream = iter_fasta("-", alphabet=alphabet, invalid=invalid)
         yield from _summarize_sequences(
             file, ((r.name, r.sequence, None) for r in stream), alphabet
         )
         return
-    kind = detect_format(path)
+    source = open_input(path, alphabet)
+    kind = source.format
     if kind == "genbank":
-        from bioseq.io.genbank import read_genbank
-
-        records = ((r.name, r.sequence, len(r.cds)) for r in read_genbank(path, invalid=invalid))
+        records = ((r.name, r.sequence, len(r.cds)) for r in source.records(invalid=invalid))
         yield from _summarize_sequences(file, records, DNA)
     elif kind == "gff":
         yield from _summarize_gff(path)
     elif kind == "alignment":
-        from bioseq.io.proteins import read_alignment
-
-        alignment = read_alignment(path, invalid=invalid)
-        alphabet = alphabet or alignment.alphabet
-        records = ((r.name, r.sequence, None) for r in alignment.records)
-        yield from _summarize_sequences(file, records, alphabet)
+        records = ((r.name, r.sequence, None) for r in source.records(invalid=invalid))
+        yield from _summarize_sequences(file, records, source.alphabet)
     else:
-        yield from _summarize_fasta(path, alphabet or sniff_alphabet(path), invalid)
+        yield from _summarize_fasta(source, invalid)
 
 
 def _summarize_gff(path: str | Path) -> Iterator[RecordSummary]:
     """GC and N from an embedded ##FASTA section when there is one; else only the length."""
-    from bioseq.io.gff import read_gff
-
     for record in read_gff(path):
         cds = record.feature_counts.get("CDS", 0)
         if record.sequence is not None:
@@ -125,14 +119,10 @@ def _summarize_gff(path: str | Path) -> Iterator[RecordSummary]:
             )
 
 
-def _summarize_fasta(
-    path: str | Path, alphabet: Alphabet, invalid: InvalidPolicy
-) -> Iterator[RecordSummary]:
-    from bioseq.io.fasta import Genome
-
-    with Genome(path, alphabet=alphabet, invalid=invalid) as genome:
+def _summarize_fasta(source: InputFile, invalid: InvalidPolicy) -> Iterator[RecordSummary]:
+    with source.source(invalid=invalid) as genome:
         for name, length in genome.contigs.items():
             counter = _Counter()
             for start in range(0, length, CHUNK):
                 counter.add(genome.fetch_codes(name, start, min(start + CHUNK, length)))
-            yield counter.summary(str(path), name, alphabet, None)
+            yield counter.summary(str(source.path), name, source.alphabet, None)

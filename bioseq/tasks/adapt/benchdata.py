@@ -46,7 +46,7 @@ import numpy as np
 from Bio import SeqIO
 
 from bioseq.errors import InputError
-from bioseq.io.formats import is_gzip
+from bioseq.io.compression import is_gzip
 from bioseq.io.genbank import GenBankRecord, read_genbank
 from bioseq.io.intervals import Interval, split_territory
 from bioseq.io.outputs import atomic_output

@@ -34,7 +34,8 @@ import numpy as np
 import pysam
 
 from bioseq.errors import InputError
-from bioseq.io.genbank import CDS, GenBankRecord, read_genbank
+from bioseq.io.coding import CDS
+from bioseq.io.genbank import GenBankRecord, read_genbank
 from bioseq.io.outputs import atomic_output, check_output
 
 BASES = "ACGT"

@@ -37,7 +37,7 @@ from pathlib import Path
 import pysam
 
 from bioseq.errors import InputError
-from bioseq.io.formats import open_genome
+from bioseq.io.inputs import open_genome
 from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.source import SequenceSource
 from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore

@@ -1,7 +1,7 @@
-"""PyTorch datasets: fixed-length genome windows and variable-length sequence records.
+"""Fixed-length genome windows as a PyTorch dataset: :class:`GenomeWindows`.
 
 >>> from bioseq.io.source import InMemoryGenome
->>> from bioseq.io.datasets import GenomeWindows
+>>> from bioseq.io.windows import GenomeWindows
 >>> genome = InMemoryGenome({"chr1": "ACGT" * 500, "chr2": "GATTACA" * 300})
 >>> train = GenomeWindows(genome, 100, split="train", split_by="interval", val_fraction=0.2,
 ...                       block_size=500, seed=1)
@@ -12,9 +12,10 @@
 
 :class:`GenomeWindows` is map-style, so it works with any number of DataLoader workers and with
 ``DistributedSampler`` (or :meth:`GenomeWindows.shard`). Pass file paths rather than open
-readers when using workers: paths are opened lazily, once per process, so no file handle is
-shared or pickled. Call ``set_epoch`` on the dataset (and on a distributed sampler) before each
-epoch; it reaches the workers unless ``persistent_workers=True``::
+readers when using workers: paths are opened lazily (through :func:`~bioseq.io.inputs.open_input`),
+once per process, so no file handle is shared or pickled. Call ``set_epoch`` on the dataset (and
+on a distributed sampler) before each epoch; it reaches the workers unless
+``persistent_workers=True``::
 
     train = GenomeWindows("genome.fa", 1024, split="train", val_fraction=0.05,
                           rc_augment=True, tokenizer=tokenizer)
@@ -25,30 +26,24 @@ epoch; it reaches the workers unless ``persistent_workers=True``::
         sampler.set_epoch(epoch)
         for batch in loader: ...
 
-:class:`SequenceRecords` serves one item per record (proteins, reads) and pairs with
-:meth:`SequenceRecords.collate` and :class:`LengthBucketSampler`::
-
-    proteins = SequenceRecords("uniref50_sample.fa", tokenizer=tokenizer, max_length=512)
-    loader = DataLoader(proteins, batch_sampler=LengthBucketSampler(proteins, 32),
-                        collate_fn=proteins.collate)
-
-BED parsing and the split rules live in :mod:`bioseq.io.intervals`.
+BED parsing and the split rules live in :mod:`bioseq.io.intervals`; datasets of whole records
+(proteins, reads) in :mod:`bioseq.io.records`.
 """
 
 from __future__ import annotations
 
 import os
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler, Subset
+from torch.utils.data import Dataset, Subset
 
 from bioseq.errors import InputError
-from bioseq.io.alphabet import PROTEIN, Alphabet, as_codes
+from bioseq.io.inputs import open_genome
 from bioseq.io.intervals import (
     Split,
     SplitBy,
@@ -56,24 +51,14 @@ from bioseq.io.intervals import (
     restrict_territory,
     split_territory,
 )
+from bioseq.io.records import ArrayTokenizer
 from bioseq.io.source import SequenceSource
+
+__all__ = ["GenomeWindows"]
 
 _CHUNK = 1024  # random windows drawn per numpy call; one Generator per (seed, epoch, chunk)
 _SCAN = 1 << 22  # bases scanned at a time when counting N in tiled windows
 _MAX_ATTEMPTS = 100
-
-
-class ArrayTokenizer(Protocol):
-    pad_token_id: int
-
-    def encode_array(self, codes: np.ndarray, add_special_tokens: bool = False) -> np.ndarray: ...
-
-
-def open_genome(path: str | Path) -> SequenceSource:
-    """Open a genome file: GenBank (by suffix or a ``LOCUS`` first line) or indexed FASTA."""
-    from bioseq.io.formats import open_genome as _open
-
-    return _open(path)
 
 
 def _name(source: SequenceSource) -> str:
@@ -309,201 +294,3 @@ class GenomeWindows(Dataset):
             f"GenomeWindows({len(self)} {self.mode} windows of {self.window_length} bp "
             f"from {len(self._reg_src)} regions, {self.total_length} bp)"
         )
-
-
-class SequenceRecords(Dataset):
-    """One item per record: proteins, reads, any short sequences.
-
-    ``records`` is a list of sequences, a list of ``(name, sequence)`` pairs, or a FASTA or
-    alignment file (a2m, a3m; gaps are removed). Records longer than ``max_length`` tokens
-    (counting the bos/eos the tokenizer adds, assuming one token per residue) are cropped:
-    ``crop="random"`` draws the offset from ``(seed, epoch, index)``, ``"center"`` and ``"left"``
-    are fixed. ``alphabet`` normalises in-memory sequences (files are normalised by their
-    readers). An item is ``{"input_ids", "name", "index", "start"}`` (``start``: the crop
-    offset); batch items with :meth:`collate`, group them with :class:`LengthBucketSampler`.
-    """
-
-    def __init__(
-        self,
-        records: str | Path | Sequence[str | bytes | tuple[str, str | bytes]],
-        *,
-        tokenizer: ArrayTokenizer | None = None,
-        max_length: int | None = None,
-        crop: Literal["random", "center", "left"] = "random",
-        add_special_tokens: bool = True,
-        alphabet: Alphabet | None = None,
-        seed: int = 0,
-    ) -> None:
-        if crop not in ("random", "center", "left"):
-            raise InputError(f"crop must be 'random', 'center' or 'left', not {crop!r}")
-        if isinstance(records, (str, Path)):
-            pairs = _read_records(records, alphabet)
-        else:
-            pairs = [
-                (str(i), r) if isinstance(r, (str, bytes)) else (str(r[0]), r[1])
-                for i, r in enumerate(records)
-            ]
-        if not pairs:
-            raise InputError(
-                f"{records if isinstance(records, (str, Path)) else 'records'}: no sequences"
-            )
-        self.names = [name for name, _ in pairs]
-        self._codes = [self._normalise(name, seq, alphabet) for name, seq in pairs]
-        self.tokenizer = tokenizer
-        self.add_special_tokens = add_special_tokens
-        self.crop = crop
-        self.seed = seed
-        self.epoch = 0
-        self.pad_token_id = int(tokenizer.pad_token_id) if tokenizer is not None else 0
-        self.n_special = 0
-        if tokenizer is not None and add_special_tokens:
-            probe = self._codes[0][:1]
-            self.n_special = len(tokenizer.encode_array(probe, True)) - len(
-                tokenizer.encode_array(probe, False)
-            )
-        self._limit = None if max_length is None else max_length - self.n_special
-        if self._limit is not None and self._limit <= 0:
-            raise InputError(f"max_length {max_length} leaves no room beside the special tokens")
-
-    @staticmethod
-    def _normalise(name: str, seq: str | bytes | np.ndarray, alphabet: Alphabet | None):
-        codes = as_codes(seq)
-        if alphabet is None:
-            return codes
-        try:
-            return alphabet.normalize_array(codes)
-        except InputError as err:
-            raise InputError(f"record {name!r}: {err}") from None
-
-    def __len__(self) -> int:
-        return len(self._codes)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Token length of every item after cropping (for :class:`LengthBucketSampler`)."""
-        raw = np.array([len(c) for c in self._codes], dtype=np.int64)
-        if self._limit is not None:
-            raw = np.minimum(raw, self._limit)
-        return raw + self.n_special
-
-    def set_epoch(self, epoch: int) -> None:
-        """Draw new random crops."""
-        self.epoch = epoch
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        codes, start = self._codes[index], 0
-        if self._limit is not None and len(codes) > self._limit:
-            excess = len(codes) - self._limit
-            if self.crop == "random":
-                rng = np.random.default_rng([self.seed, self.epoch, index])
-                start = int(rng.integers(0, excess + 1))
-            elif self.crop == "center":
-                start = excess // 2
-            codes = codes[start : start + self._limit]
-        if self.tokenizer is not None:
-            ids = torch.from_numpy(self.tokenizer.encode_array(codes, self.add_special_tokens))
-        else:
-            ids = torch.from_numpy(codes.copy())
-        return {"input_ids": ids, "name": self.names[index], "index": index, "start": start}
-
-    def collate(self, batch: list[dict[str, Any]]) -> dict[str, Any]:
-        """Pad a batch with the tokenizer's ``pad_token_id`` (see :func:`pad_collate`)."""
-        return pad_collate(batch, self.pad_token_id)
-
-
-def _read_records(path: str | Path, alphabet: Alphabet | None) -> list[tuple[str, Any]]:
-    """``(name, sequence)`` of every record of a FASTA, alignment or GenBank file."""
-    from bioseq.io.formats import detect_format, sniff_alphabet
-
-    kind = detect_format(path)
-    if kind == "genbank":
-        from bioseq.io.genbank import read_genbank
-
-        return [(r.name, r.sequence) for r in read_genbank(path)]
-    from bioseq.io.proteins import read_alignment, read_protein_fasta
-
-    if kind == "alignment":  # ungapped sequences
-        return [(r.name, r.sequence) for r in read_alignment(path, alphabet=alphabet or PROTEIN)]
-    records = read_protein_fasta(path, alphabet=alphabet or sniff_alphabet(path))
-    return [(r.name, r.sequence) for r in records]
-
-
-def pad_collate(batch: list[dict[str, Any]], pad_token_id: int = 0) -> dict[str, Any]:
-    """Stack items padded to the longest: ``input_ids``, ``attention_mask`` (1 = token),
-    ``lengths``; other keys become tensors when they hold ints, else lists."""
-    seqs = [item["input_ids"] for item in batch]
-    lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
-    ids = torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True, padding_value=pad_token_id)
-    mask = (torch.arange(ids.shape[1])[None, :] < lengths[:, None]).long()
-    out: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "lengths": lengths}
-    for key in batch[0]:
-        if key != "input_ids":
-            values = [item[key] for item in batch]
-            is_int = all(isinstance(v, int) for v in values)
-            out[key] = torch.tensor(values, dtype=torch.long) if is_int else values
-    return out
-
-
-class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of records of similar length, reshuffled each epoch from ``(seed, epoch)``.
-
-    Each epoch the indices are shuffled, cut into buckets of ``bucket_size`` (default 50
-    batches), each bucket is sorted by length and cut into batches, and the batches are
-    shuffled. Every index appears exactly once per epoch (unless ``drop_last`` drops the short
-    batches). With ``num_replicas > 1`` rank ``rank`` takes every ``num_replicas``-th batch and
-    all ranks get the same number of batches (the few left over are dropped). Use as
-    ``DataLoader(ds, batch_sampler=sampler, collate_fn=ds.collate)``.
-    """
-
-    def __init__(
-        self,
-        lengths: Sequence[int] | np.ndarray | SequenceRecords,
-        batch_size: int,
-        *,
-        shuffle: bool = True,
-        seed: int = 0,
-        drop_last: bool = False,
-        bucket_size: int | None = None,
-        num_replicas: int = 1,
-        rank: int = 0,
-    ) -> None:
-        if batch_size <= 0:
-            raise InputError(f"batch_size must be positive, not {batch_size}")
-        if not 0 <= rank < num_replicas:
-            raise InputError(f"rank {rank} is outside 0..{num_replicas - 1}")
-        self.lengths = np.asarray(getattr(lengths, "lengths", lengths), dtype=np.int64)
-        self.batch_size = batch_size
-        bucket = bucket_size or 50 * batch_size
-        self.bucket_size = -(-bucket // batch_size) * batch_size  # a multiple of batch_size
-        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
-        self.num_replicas, self.rank = num_replicas, rank
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def _batches(self) -> list[list[int]]:
-        n, bs = len(self.lengths), self.batch_size
-        rng = np.random.default_rng([self.seed, self.epoch])
-        order = rng.permutation(n) if self.shuffle else np.arange(n)
-        batches = []
-        for b0 in range(0, n, self.bucket_size):
-            pool = order[b0 : b0 + self.bucket_size]
-            pool = pool[np.argsort(self.lengths[pool], kind="stable")]
-            batches.extend(pool[i : i + bs].tolist() for i in range(0, len(pool), bs))
-        if self.drop_last:
-            batches = [b for b in batches if len(b) == bs]
-        if self.shuffle:
-            batches = [batches[i] for i in rng.permutation(len(batches))]
-        if self.num_replicas > 1:
-            per_rank = len(batches) // self.num_replicas
-            batches = batches[self.rank :: self.num_replicas][:per_rank]
-        return batches
-
-    def __iter__(self) -> Iterator[list[int]]:
-        return iter(self._batches())
-
-    def __len__(self) -> int:
-        n, bs = len(self.lengths), self.batch_size
-        count = n // bs if self.drop_last else -(-n // bs)  # buckets are whole batches
-        return count // self.num_replicas if self.num_replicas > 1 else count

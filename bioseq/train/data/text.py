@@ -24,17 +24,19 @@ last one shorter and padded, so every held-out byte but the first of each window
 from __future__ import annotations
 
 import codecs
-import gzip
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from bioseq.data import default_text
 from bioseq.errors import InputError
+from bioseq.io.compression import ungzip
 from bioseq.io.inputs import expand_inputs
+from bioseq.io.splits import ValidationSplit
+from bioseq.tokenizers import ByteTokenizer, load_tokenizer
 from bioseq.train.config import TrainConfig
-from bioseq.train.data import Batch, TrainData, _evenly_spaced
+from bioseq.train.data.base import Batch, TrainData, evenly_spaced
 from bioseq.train.markov import ByteMarkovModel
 
 _CHECK_CHUNK = 1 << 24  # bytes decoded at a time when checking that a file is UTF-8
@@ -53,12 +55,7 @@ def read_text(path: str | Path) -> np.ndarray:
         data = path.read_bytes()
     except OSError as err:
         raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
-            raise InputError(f"{path}: truncated or corrupt gzip file") from None
-    data = data.removeprefix(codecs.BOM_UTF8)
+    data = ungzip(data, path).removeprefix(codecs.BOM_UTF8)
     if not data:
         raise InputError(f"{path}: empty file, expected UTF-8 text")
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -72,10 +69,8 @@ def read_text(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8)
 
 
-def text_tokenizer(spec: str):
+def text_tokenizer(spec: str) -> ByteTokenizer:
     """The byte tokenizer of a text run: ``char``/``byte`` or a saved ByteTokenizer directory."""
-    from bioseq.tokenizers import ByteTokenizer, load_tokenizer
-
     if spec in ("char", "byte", "bytes", "text"):
         return ByteTokenizer()
     if Path(spec).is_dir():
@@ -96,9 +91,10 @@ class TextData(TrainData):
         self.names = [str(p) for p in paths]
         self.train_parts: list[np.ndarray] = []
         self.val_parts: list[np.ndarray] = []
+        split = ValidationSplit(config.val_fraction)
         for path in paths:
             data = read_text(path)
-            cut = len(data) - round(len(data) * (config.val_fraction or 0.0))
+            cut = split.tail_start(len(data))
             self.train_parts.append(data[:cut])
             if len(data) - cut >= 2:  # a window needs a byte to predict
                 self.val_parts.append(data[cut:])
@@ -145,7 +141,7 @@ class TextData(TrainData):
         return out
 
     def _val_indices(self, n: int) -> np.ndarray:
-        return _evenly_spaced(len(self.val_windows), n)
+        return evenly_spaced(len(self.val_windows), n)
 
     def _val_items(self, indices: np.ndarray) -> list:
         context = self.config.context
@@ -165,7 +161,5 @@ class TextData(TrainData):
 
 def build_text_data(config: TrainConfig) -> TextData:
     """The text data of a resolved ``text`` config: its inputs, or the bundled text."""
-    from bioseq.data import default_text
-
     paths = expand_text_inputs(config.inputs) if config.inputs else [default_text()]
     return TextData(paths, config, text_tokenizer(config.tokenizer))
