@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy.spatial.distance import jensenshannon
 
-import bioseq  # noqa: F401  (registers the models)
+import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.data import default_genome
 from bioseq.io.fasta import iter_fasta
 from bioseq.io.inputs import open_genome

@@ -20,7 +20,7 @@ import time
 
 import torch
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.models import (
     HyenaConfig,
     HyenaLM,

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from bench_variants import timed  # benchmarks/ is on the path when run as a script
 
-import bioseq  # noqa: F401  (registers the models)
+import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.data import default_genome
 from bioseq.io import Genome
 from bioseq.tasks.variants import Variant, window_bounds

@@ -16,7 +16,7 @@ import argparse
 
 import torch
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
 
 VOCAB = 10

@@ -27,7 +27,7 @@ import time
 
 import torch
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.models import (
     HyenaConfig,
     HyenaLM,

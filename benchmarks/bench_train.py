@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES
 
 HERE = Path(__file__).resolve().parent

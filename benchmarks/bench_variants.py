@@ -30,7 +30,7 @@ import time
 import numba
 import torch
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.data import default_genome
 from bioseq.io import Genome
 from bioseq.models import (

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--smoke", action="store_true", help="tiny random inputs, made here")
     args = p.parse_args(argv)
 
-    import bioseq  # noqa: F401  (registers the models)
+    import bioseq.models  # noqa: F401  (registers the models)
     from bioseq.models.convert import convert_checkpoint
     from bioseq.tasks.loading import load_model
     from bioseq.tasks.variants.vcf import score_vcf

@@ -1,14 +1,13 @@
 """bioseq: a workbench for genomic and protein sequence foundation models.
 
-Importing the package registers its tokenizers and models with Hugging Face ``transformers``,
-so ``AutoTokenizer.from_pretrained(dir)`` and ``AutoModelForCausalLM.from_pretrained(dir)``
-load bioseq directories.
+Importing ``bioseq`` is light (no torch): it holds the version and the errors. The models and
+tokenizers register with Hugging Face ``transformers`` when their packages are imported, so
+``import bioseq.models`` (or ``bioseq.tokenizers``) before ``AutoModelForCausalLM.from_pretrained
+(dir)`` or ``AutoTokenizer.from_pretrained(dir)`` loads bioseq directories.
 """
 
 __version__ = "0.1.0"
 
-import bioseq.models  # noqa: E402, F401  (registers with AutoConfig / AutoModelForCausalLM)
-import bioseq.tokenizers  # noqa: E402, F401  (registers with AutoTokenizer)
 from bioseq.errors import BioseqError, InputError  # noqa: E402
 
 __all__ = ["BioseqError", "InputError", "__version__"]

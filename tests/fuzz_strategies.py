@@ -962,7 +962,7 @@ def tiny_models() -> dict[str, Path]:
     ``protein``), as `bioseq score-vcf` / `score-mutations` load them."""
     import torch
 
-    import bioseq  # noqa: F401  (registers the Auto classes)
+    import bioseq.models  # noqa: F401  (registers the Auto classes)
     from bioseq.models import TransformerConfig, TransformerLM
     from bioseq.tokenizers import CharTokenizer
 

@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoTokenizer
 
-import bioseq  # noqa: F401  (registers the Auto classes)
+import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.tasks.loading import load_model
 from bioseq.train import TrainConfig

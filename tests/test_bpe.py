@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-import bioseq  # noqa: F401  (registers the tokenizers with transformers)
+import bioseq.tokenizers  # noqa: F401  (registers the tokenizers with transformers)
 from bioseq.cli.main import main
 from bioseq.data import default_genome
 from bioseq.errors import InputError

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoModelForMaskedLM
 
-import bioseq  # noqa: F401 - registers the model types
+import bioseq.models  # noqa: F401 - registers the model types
 from bioseq.errors import InputError
 from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, CaduceusConfig, CaduceusLM, CaduceusModel
 from bioseq.models.modules.bimamba import BiMamba

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 from transformers import AutoModelForMaskedLM, AutoTokenizer
 
-import bioseq  # noqa: F401 - registers the model and tokenizer types
+import bioseq.models  # noqa: F401 - registers the model and tokenizer types
 from bioseq.cli.main import main
 from bioseq.models import CaduceusLM
 from bioseq.models.convert import load_checkpoint

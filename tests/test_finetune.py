@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.cli.main import main
 from bioseq.models import MambaConfig, MambaLM
 from bioseq.tasks.adapt.finetune import FinetuneConfig, finetune

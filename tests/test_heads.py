@@ -12,7 +12,7 @@ from transformers import (
     AutoModelForTokenClassification,
 )
 
-import bioseq  # noqa: F401  (registers the model types)
+import bioseq.models  # noqa: F401  (registers the model types)
 from bioseq.models import (
     CaduceusConfig,
     CaduceusLM,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import bioseq  # noqa: F401
+import bioseq.models  # noqa: F401
 from bioseq.cli.main import main
 from bioseq.errors import InputError
 from bioseq.models import HyenaConfig, HyenaLM, TransformerConfig, TransformerLM

@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import bioseq  # noqa: F401  (registers the models)
+import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.cli.main import main
 from bioseq.errors import InputError
 from bioseq.models import TransformerConfig, TransformerLM

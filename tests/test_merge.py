@@ -11,7 +11,7 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoModelForMaskedLM
 
-import bioseq  # noqa: F401  (registers the Auto classes)
+import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.data import example_genome
 from bioseq.errors import InputError

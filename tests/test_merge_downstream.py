@@ -12,7 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import bioseq  # noqa: F401  (registers the Auto classes)
+import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.io import reverse_complement
 from bioseq.io.source import InMemoryGenome

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-import bioseq  # noqa: F401  (registers the Auto classes)
+import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.errors import InputError
 from bioseq.models import (
     HyenaConfig,

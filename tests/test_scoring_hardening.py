@@ -15,7 +15,7 @@ from Bio.SeqFeature import FeatureLocation, SeqFeature
 from Bio.SeqRecord import SeqRecord
 from click.testing import CliRunner
 
-import bioseq  # noqa: F401  (registers the Auto classes)
+import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.io.genbank import read_genbank
 from bioseq.io.source import InMemoryGenome

@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 from transformers import AutoModelForCausalLM
 
-import bioseq  # noqa: F401  (registers the models)
+import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.cli.main import main
 from bioseq.data import example_genome
 from bioseq.models import StripedHyenaLM

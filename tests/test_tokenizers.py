@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-import bioseq  # noqa: F401  (registers the tokenizers with transformers)
+import bioseq.tokenizers  # noqa: F401  (registers the tokenizers with transformers)
 from bioseq.errors import InputError
 from bioseq.io.alphabet import DNA, PROTEIN, InvalidCharacterError
 from bioseq.tokenizers import CharTokenizer, KmerTokenizer, SequenceTokenizer, load_tokenizer

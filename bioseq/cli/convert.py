@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from bioseq.models.convert import convert_checkpoint
-
 
 @click.command()
 @click.argument("source", type=click.Path(exists=True))
@@ -20,7 +18,7 @@ def convert(source: str, destination: str, overwrite: bool, config: str | None) 
     SOURCE is a model directory, or for Evo 2 a folder holding the checkpoint (*.pt, or byte
     shards *.pt.part0..N) and its YAML config, or the *.pt file itself with --config.
 
-    The result loads with AutoModelForCausalLM.from_pretrained after `import bioseq`
+    The result loads with AutoModelForCausalLM.from_pretrained after `import bioseq.models`
     (Caduceus, a masked LM: AutoModelForMaskedLM). A Caduceus release folder (config.json
     with model_type "caduceus") gets the 12-token Caduceus tokenizer; its remote code is
     never run.
@@ -31,5 +29,7 @@ def convert(source: str, destination: str, overwrite: bool, config: str | None) 
         bioseq convert caduceus-ps_seqlen-131k_d_model-256_n_layer-16 models/caduceus-ps
         bioseq convert evo2_1b_base.pt models/evo2-1b --config evo2-1b-8k.yml
     """
+    from bioseq.models.convert import convert_checkpoint  # torch: only when a command runs
+
     out = convert_checkpoint(source, destination, overwrite, config=config)
     click.echo(f"wrote {out}")

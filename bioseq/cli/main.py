@@ -3,21 +3,76 @@
 Errors in the user's input (:class:`bioseq.errors.InputError`) and operating-system errors (a
 missing file, a full disk) end the command with one line on standard error and exit code 2,
 never a traceback; a broken pipe ends it quietly.
+
+Subcommands are loaded lazily from :data:`COMMANDS`: ``bioseq --help`` imports none of them
+and ``bioseq CMD ...`` imports only CMD's module, so the command starts in a fraction of a
+second; torch and transformers load only when a command that runs a model does.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import sys
+from collections.abc import Callable
 
 import click
 
 from bioseq import __version__
 from bioseq.errors import BioseqError
-from bioseq.models.ops.allocator import tune_cpu_allocator
+
+# name -> ("module:object", the line `bioseq --help` shows); a new command is added here
+COMMANDS = {
+    "convert": ("bioseq.cli.convert:convert",
+                "Convert a HyenaDNA, Mamba, Caduceus or Evo 2 checkpoint."),
+    "embed": ("bioseq.cli.embed:embed", "Embed every sequence of INPUTS with a model."),
+    "fetch": ("bioseq.cli.fetch:fetch", "Print regions of a genome as FASTA."),
+    "finetune": ("bioseq.cli.finetune:finetune", "Fine-tune a model on labelled sequences."),
+    "generate": ("bioseq.cli.generate:generate", "Sample sequences from a causal LM."),
+    "info": ("bioseq.cli.info:info", "Length, GC and N fraction of every record in files."),
+    "make-snv-vcf": ("bioseq.cli.score:make_snv_vcf",
+                     "Write every possible SNV of chosen CDS as a VCF."),
+    "predict": ("bioseq.cli.finetune:predict",
+                "Apply a fine-tuned model to a table of sequences."),
+    "pretrain": ("bioseq.cli.pretrain:pretrain",
+                 "Pretrain a language model on DNA, protein or text files."),
+    "probe": ("bioseq.cli.probe:probe",
+              "In-context learning probes (bitstring functions, recall)."),
+    "score-mutations": ("bioseq.cli.score:score_mutations",
+                        "Zero-shot scores of protein substitutions in a DMS table."),
+    "score-vcf": ("bioseq.cli.score:score_vcf",
+                  "Score every ALT of a VCF: log-likelihood ratio ALT vs REF."),
+    "tokenizer": ("bioseq.cli.tokenizer:tokenizer",
+                  "Train tokenizers (BPE, k-mer), measure their compression."),
+}  # fmt: skip
+# Commands that run no model: they skip the model set-up (transformers, the allocator tuning).
+NO_MODEL = {"info", "fetch"}
 
 
 class BioseqGroup(click.Group):
-    """A click group that turns expected failures into a one-line message and exit code 2."""
+    """A click group that turns expected failures into a one-line message and exit code 2,
+    and loads its subcommands from :data:`COMMANDS` when they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands or name not in COMMANDS:
+            return self.commands.get(name)
+        module, _, attr = COMMANDS[name][0].partition(":")
+        command = getattr(importlib.import_module(module), attr)
+        if name not in NO_MODEL:
+            _before_running(command, _prepare_models)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from :data:`COMMANDS`, without importing a command module."""
+        rows = []
+        for name in self.list_commands(ctx):
+            known = COMMANDS.get(name)
+            rows.append((name, known[1] if known else self.commands[name].get_short_help_str()))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -48,41 +103,38 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
+def _prepare_models() -> None:
+    """Set-up for a command that runs models, done once its arguments have parsed (so never
+    for ``--help``): transformers' "Loading weights" bars off (our commands show their own),
+    and the CPU allocator tuned for long passes."""
+    from transformers.utils import logging as hf_logging
+
+    from bioseq.models.ops.allocator import tune_cpu_allocator
+
+    hf_logging.disable_progress_bar()
+    tune_cpu_allocator()
+
+
+def _before_running(command: click.Command, prepare: Callable[[], None]) -> None:
+    """Make ``command`` (each command of a group) call ``prepare`` before its own callback."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _before_running(sub, prepare)
+        return
+    callback = command.callback
+    if callback is None or getattr(callback, "__wrapped_by_bioseq__", False):
+        return
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        prepare()
+        return callback(*args, **kwargs)
+
+    run.__wrapped_by_bioseq__ = True
+    command.callback = run
+
+
 @click.group(cls=BioseqGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", "-V", prog_name="bioseq")
 def main() -> None:
     """bioseq: pretrain, score variants with, and probe genomic and protein sequence models."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # "Loading weights" bars; our commands show their own
-    tune_cpu_allocator()
-
-
-def _register_commands() -> None:
-    from bioseq.cli.convert import convert
-    from bioseq.cli.embed import embed
-    from bioseq.cli.fetch import fetch
-    from bioseq.cli.finetune import finetune, predict
-    from bioseq.cli.generate import generate
-    from bioseq.cli.info import info
-    from bioseq.cli.pretrain import pretrain
-    from bioseq.cli.probe import probe
-    from bioseq.cli.score import make_snv_vcf, score_mutations, score_vcf
-    from bioseq.cli.tokenizer import tokenizer
-
-    main.add_command(info)
-    main.add_command(fetch)
-    main.add_command(convert)
-    main.add_command(pretrain)
-    main.add_command(score_vcf)
-    main.add_command(score_mutations)
-    main.add_command(make_snv_vcf)
-    main.add_command(probe)
-    main.add_command(generate)
-    main.add_command(embed)
-    main.add_command(finetune)
-    main.add_command(predict)
-    main.add_command(tokenizer)
-
-
-_register_commands()

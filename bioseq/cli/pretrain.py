@@ -143,7 +143,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
     score-mutations then takes the wild type as that alignment (--wildtype X.a2m).
 
     Writes OUT/final/ (the model, loadable with AutoModelForCausalLM.from_pretrained after
-    `import bioseq`, or AutoModelForMaskedLM for an mlm run), OUT/checkpoints/step-N/,
+    `import bioseq.models`, or AutoModelForMaskedLM for an mlm run), OUT/checkpoints/step-N/,
     OUT/metrics.jsonl, OUT/loss.png and
     OUT/config.yaml. Ctrl-C or SIGTERM stops after the current step with a checkpoint and
     exits 130 or 143 (--stop-after N, a deliberate stop, exits 0); --resume OUT continues

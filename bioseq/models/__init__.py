@@ -5,7 +5,7 @@ transformers' Auto classes; MergeLM (learned merging, :mod:`bioseq.models.merge_
 ``MambaModel``, ..., ``MergeModel``), and :mod:`bioseq.models.heads` registers its
 ``AutoModelForSequenceClassification`` and ``AutoModelForTokenClassification``.
 
->>> import bioseq  # registers the model types
+>>> import bioseq.models  # registers the model types
 >>> from transformers import AutoConfig
 >>> AutoConfig.for_model("bioseq-mamba").model_type
 'bioseq-mamba'

@@ -4,7 +4,7 @@ bytes of text.
 All are Hugging Face python-backend tokenizers (``transformers.PreTrainedTokenizer``) with a
 vectorised numpy fast path, :meth:`~bioseq.tokenizers.base.SequenceTokenizer.encode_array`, used by
 the datasets. Importing this package registers them with ``transformers.AutoTokenizer``, so after
-``import bioseq`` a directory written by ``save_pretrained`` loads with
+``import bioseq.tokenizers`` a directory written by ``save_pretrained`` loads with
 ``AutoTokenizer.from_pretrained(dir)`` as the same class.
 
 Public API:

@@ -3,7 +3,7 @@
 Each base of a complete codon gets its three alternative bases, with INFO ``BIOSEQ_CDS`` (the
 CDS name), ``BIOSEQ_CODON_POS`` (1, 2 or 3 in that CDS) and ``BIOSEQ_EFFECT`` (``synonymous``
 when the substitution keeps the protein of every CDS covering the base, as
-:meth:`~bioseq.io.genbank.CodingAnnotation.synonymous_alternatives` says, else
+:meth:`~bioseq.io.coding.CodingAnnotation.synonymous_alternatives` says, else
 ``nonsynonymous``). A base covered by two chosen CDS is written once, for the first in file
 order whose codon there is complete. Bases of partial codons (before
 ``codon_start``, or a trailing incomplete codon of a CDS whose length is not a multiple of 3)
