@@ -198,7 +198,8 @@ def load_model(
     """
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-    import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
+    import bioseq.models  # noqa: F401  (registers bioseq's models with transformers)
+    import bioseq.tokenizers  # noqa: F401  (and its tokenizers)
     from bioseq.train.checkpoint import quiet_transformers
 
     target = resolve_device(device) if not isinstance(device, torch.device) else device
@@ -243,7 +244,8 @@ def load_classifier(
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    import bioseq  # noqa: F401  (registers bioseq's models and tokenizers with transformers)
+    import bioseq.models  # noqa: F401  (registers bioseq's models with transformers)
+    import bioseq.tokenizers  # noqa: F401  (and its tokenizers)
     from bioseq.train.checkpoint import quiet_transformers
 
     target = resolve_device(device) if not isinstance(device, torch.device) else device
