@@ -166,7 +166,7 @@ def speed(args) -> None:
     print("| model | with state / cache (tokens/s) | re-reading (tokens/s) | speed-up |")
     print("|---|---:|---:|---:|")
     if args.model:  # a trained model (e.g. runs/demo-mamba) instead of the tiny random ones
-        from bioseq.tasks.loading import load_model
+        from bioseq.models.hub import load_model
 
         loaded = load_model(args.model, args.device)
         models = [(f"{type(loaded.model).__name__} {args.model}", loaded.model)]

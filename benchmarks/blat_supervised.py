@@ -63,7 +63,7 @@ def focus_inputs(rows: list[dict], a2m: Path) -> tuple[list[str], np.ndarray]:
 def embeddings(model_path: str, sequences: list[str], columns: np.ndarray,
                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(every layer's state at the mutated column, the last layer's mean over columns)."""
-    from bioseq.tasks.loading import load_model
+    from bioseq.models.hub import load_model
 
     loaded = load_model(model_path, "cpu")
     model, tokenizer = loaded.model, loaded.tokenizer

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import bioseq.models  # noqa: F401  (registers the models)
     from bioseq.models.convert import convert_checkpoint
-    from bioseq.tasks.loading import load_model
+    from bioseq.models.hub import load_model
     from bioseq.tasks.variants.vcf import score_vcf
 
     tmp = Path(tempfile.mkdtemp(prefix="evo2_bench_"))

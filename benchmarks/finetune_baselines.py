@@ -303,8 +303,8 @@ def onehot_ridge(folds: Sequence, alphas: Sequence[float] = tuple(np.logspace(-2
 def site_independent(folds: Sequence, a2m: str | Path) -> dict:
     """The zero-shot site-independent score of each mutant (``name`` = ``H24C``), Spearman per
     fold over the mutants it scores; ``n`` counts them."""
+    from bioseq.models.site_independent import SiteIndependentModel
     from bioseq.tasks.variants.mutations import parse_mutant
-    from bioseq.tasks.variants.site_independent import SiteIndependentModel
 
     model = SiteIndependentModel.from_a2m(a2m)
     scores = [model.score_mutant(parse_mutant(_field(r, "name")))[0] for r in folds]

@@ -44,7 +44,7 @@ import torch
 from bioseq.io import read_genbank
 from bioseq.io.coding import CDS, codon_lookup
 from bioseq.io.genbank import GenBankRecord
-from bioseq.tasks.loading import load_model
+from bioseq.models.hub import load_model
 from bioseq.tasks.variants.likelihood import encode
 from bioseq.tasks.variants.metrics import auroc
 from bioseq.tasks.variants.mutations import CausalMutationScorer

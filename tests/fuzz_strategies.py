@@ -920,7 +920,7 @@ def check_table_reader(case: Case, folder: Path) -> str:
 
 def check_alignment_reader(case: Case, folder: Path) -> str:
     """``read_alignment`` and the site-independent model on the case's ``family.a2m``."""
-    from bioseq.tasks.variants.site_independent import SiteIndependentModel
+    from bioseq.models.site_independent import SiteIndependentModel
 
     path = case.write(folder)["family.a2m"]
     damaged = case.how.startswith("a2m:")

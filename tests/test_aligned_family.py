@@ -14,7 +14,7 @@ from transformers import AutoTokenizer
 
 import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
-from bioseq.tasks.loading import load_model
+from bioseq.models.hub import load_model
 from bioseq.train import TrainConfig
 from bioseq.train.data import ALIGNED_STATES, build_data
 

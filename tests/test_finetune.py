@@ -210,8 +210,8 @@ def test_regression_probe_reports_spearman(data, tmp_path):
 
 
 def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch):
-    from bioseq.train import progress
-    from bioseq.train.progress import TrainingInterrupted
+    from bioseq import runtime
+    from bioseq.runtime import TrainingInterrupted
 
     root, tables = data
 
@@ -222,7 +222,7 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch
 
     finetune(config("whole"))
 
-    class StopAfter(progress.StopSignal):
+    class StopAfter(runtime.StopSignal):
         """SIGINT as if sent during step 6."""
         checks = 0
 
@@ -235,7 +235,7 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch
         def requested(self, value):
             pass
 
-    monkeypatch.setattr(progress, "StopSignal", StopAfter)
+    monkeypatch.setattr(runtime, "StopSignal", StopAfter)
     with pytest.raises(TrainingInterrupted):
         finetune(config("cut"))
     monkeypatch.undo()

@@ -23,6 +23,7 @@ from bioseq.models import (
     TransformerConfig,
     TransformerLM,
 )
+from bioseq.models.hub import LoadedModel
 from bioseq.tasks.adapt.generate import (
     Prompt,
     generate_sequences,
@@ -30,7 +31,6 @@ from bioseq.tasks.adapt.generate import (
     sample_tokens,
     start_ids,
 )
-from bioseq.tasks.loading import LoadedModel
 from bioseq.tokenizers import CharTokenizer, KmerTokenizer, caduceus_tokenizer, complement_map
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -2,6 +2,7 @@
 and the commands beside it (convert, tokenizer train, probe) that write only on success."""
 
 import json
+import math
 import os
 import pickle
 import shutil
@@ -14,7 +15,7 @@ import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.cli.main import main
 from bioseq.errors import InputError
 from bioseq.models import TransformerConfig, TransformerLM
-from bioseq.tasks.loading import load_model, resolve_device
+from bioseq.models.hub import load_model, resolve_device, resolve_model_dir
 from bioseq.tokenizers import CharTokenizer
 
 needs_no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
@@ -138,6 +139,44 @@ def test_plain_tensor_bin_still_loads(tiny_dir, tmp_path):
     torch.save(expected, folder / "pytorch_model.bin")
     loaded = load_model(folder, "cpu").model.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in expected.items())
+
+
+# -- what the hub resolves ----------------------------------------------------------------
+
+
+def test_site_independent_loads_by_name_with_its_alignment(tmp_path):
+    from bioseq.tasks.variants import parse_mutant
+
+    a2m = tmp_path / "fam.a2m"
+    a2m.write_text(">WT/1-6\nMKVLAG\n>h1\nMKVLAG\n>h2\nMRVLSG\n>h3\nMKILAG\n")
+    loaded = load_model("site-independent", alignment=a2m, theta=None, pseudocount=0.2)
+    assert loaded.kind == "site-independent" and loaded.tokenizer is None and not loaded.masked
+    # unweighted column 2: K 3 of 4, R 1 of 4, mixed with 0.2 of a uniform 1/20
+    expected = math.log(0.8 * 0.25 + 0.01) - math.log(0.8 * 0.75 + 0.01)
+    score, status = loaded.model.score_mutant(parse_mutant("K2R"))
+    assert status == "ok" and score == pytest.approx(expected)
+    with pytest.raises(InputError, match="needs --alignment"):
+        load_model("site-independent")
+    with pytest.raises(InputError, match="probes need a causal LM"):
+        load_model("site-independent", alignment=a2m, causal_only="probes need a causal LM")
+
+
+def test_run_and_finetune_directories_resolve_to_their_model(tiny_dir, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_dir, run / "checkpoints" / "step-3")
+    (run / "checkpoints" / "step-3" / "trainer_state.pt").write_bytes(b"")
+    shutil.copytree(tiny_dir, run / "checkpoints" / "step-9")  # no state: incomplete
+    assert resolve_model_dir(run) == run / "checkpoints" / "step-3"
+    shutil.copytree(tiny_dir, run / "final")
+    assert resolve_model_dir(run) == run / "final" and load_model(run, "cpu").path == run / "final"
+    tuned = tmp_path / "tuned"
+    shutil.copytree(tiny_dir, tuned / "best")
+    assert resolve_model_dir(tuned, finetuned=True) == tuned / "best"
+    assert resolve_model_dir(tiny_dir, finetuned=True) == tiny_dir
+    with pytest.raises(InputError, match="neither a finetune run"):
+        resolve_model_dir(run, finetuned=True)
+    with pytest.raises(InputError, match="no such model directory"):
+        resolve_model_dir(tmp_path / "nowhere")
 
 
 # -- devices -------------------------------------------------------------------------------

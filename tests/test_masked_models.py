@@ -21,7 +21,7 @@ from bioseq.cli.main import main
 from bioseq.errors import InputError
 from bioseq.io.alphabet import reverse_complement
 from bioseq.io.source import InMemoryGenome
-from bioseq.tasks.loading import load_model, scorer_kind
+from bioseq.models.hub import load_model, scorer_kind
 from bioseq.tasks.variants import masked_dna, masked_lm, masked_protein, scorers
 from bioseq.tasks.variants.dna import Variant, window_bounds
 from bioseq.tasks.variants.masked_dna import MaskedLMVariantScorer

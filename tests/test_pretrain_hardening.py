@@ -454,7 +454,7 @@ def test_empty_and_badly_tagged_yaml(tmp_path):
 
 
 def test_a_second_signal_aborts_with_the_signal_exit_code():
-    from bioseq.train.progress import StopSignal, TrainingInterrupted
+    from bioseq.runtime import StopSignal, TrainingInterrupted
 
     aborted = pytest.raises(TrainingInterrupted, match="aborted by a second SIGTERM")
     with aborted as err, StopSignal() as stop:

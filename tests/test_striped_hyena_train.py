@@ -11,7 +11,7 @@ import bioseq.models  # noqa: F401  (registers the models)
 from bioseq.cli.main import main
 from bioseq.data import example_genome
 from bioseq.models import StripedHyenaLM
-from bioseq.train.checkpoint import resolve_model_dir
+from bioseq.models.hub import resolve_model_dir
 
 LAMBDA = example_genome("lambda")
 TINY = ["--d-model", "32", "--n-layer", "4", "--context", "64", "--batch-size", "4"]

@@ -22,6 +22,7 @@ import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.data import example_genome
 from bioseq.errors import InputError
+from bioseq.models.hub import STATE_FILE, latest_checkpoint
 from bioseq.train import (
     TIMING_FIELDS,
     TrainConfig,
@@ -32,7 +33,6 @@ from bioseq.train import (
     pretrain,
     resolve_model_dir,
 )
-from bioseq.train.checkpoint import STATE_FILE, latest_checkpoint
 from bioseq.train.data import build_data
 
 REPO = Path(__file__).resolve().parents[1]

@@ -79,9 +79,9 @@ def probe(
     import torch
 
     from bioseq.io.outputs import check_output
+    from bioseq.models.hub import resolve_device
     from bioseq.tasks.icl.adapters import load_adapter
     from bioseq.tasks.icl.suite import load_functions, select_functions
-    from bioseq.tasks.loading import resolve_device
 
     if threads:
         torch.set_num_threads(threads)

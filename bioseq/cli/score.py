@@ -146,7 +146,7 @@ def score_vcf(
     from bioseq.io.inputs import open_genome
 
     _quiet_htslib()
-    from bioseq.tasks.loading import load_model
+    from bioseq.models.hub import load_model
     from bioseq.tasks.variants.dna import check_window, short
     from bioseq.tasks.variants.metrics import output_paths, write_metrics
     from bioseq.tasks.variants.scorers import scoring_meta
@@ -204,22 +204,16 @@ def score_vcf(
 
 def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
                     trust_remote_code=False, wildtype=None):  # fmt: skip
-    """The scorer named by --model: site-independent, or the loaded model(s) scored as their
-    family says (:func:`bioseq.tasks.variants.scorers.mutation_scorer`); a model trained on
+    """The scorer named by --model: the loaded model(s) (site-independent, or scored as their
+    family says: :func:`bioseq.tasks.variants.scorers.mutation_scorer`); a model trained on
     alignment columns (``aligned`` in its config) reads the wild type's alignment."""
-    from bioseq.tasks.loading import load_model
+    from bioseq.models.hub import load_model
     from bioseq.tasks.variants.scorers import mutation_scorer
-    from bioseq.tasks.variants.site_independent import SiteIndependentModel
 
-    if models == ("site-independent",):
-        if alignment is None:
-            raise InputError("--model site-independent needs --alignment FILE.a2m")
-        return SiteIndependentModel.from_a2m(alignment, theta=theta, pseudocount=pseudocount)
-    if "site-independent" in models:
-        raise InputError("--model site-independent cannot be combined with other models")
-    loaded = [load_model(m, device, trust_remote_code=trust_remote_code) for m in models]
+    loaded = [load_model(m, device, trust_remote_code=trust_remote_code, alignment=alignment,
+                         theta=theta, pseudocount=pseudocount) for m in models]  # fmt: skip
     scorer = mutation_scorer(loaded, strategy, batch_size)
-    aligned = [x for x in loaded if getattr(x.model.config, "aligned", False)]
+    aligned = [x for x in loaded if getattr(getattr(x.model, "config", None), "aligned", False)]
     if aligned:
         scorer = _aligned_scorer(scorer, aligned[0], wildtype or alignment)
     return scorer

@@ -118,9 +118,7 @@ def report(tokenizer_dir: str, inputs: tuple[str, ...], window: int | None) -> N
 
 def _merge_model(path: str):
     """The MergeLM saved in a run or model directory, or None if ``path`` holds none."""
-    import json
-
-    from bioseq.train.checkpoint import resolve_model_dir
+    from bioseq.models.hub import load_model, model_type, resolve_model_dir
 
     if not Path(path).is_dir():
         return None  # a name such as kmer:6
@@ -128,9 +126,6 @@ def _merge_model(path: str):
         model_dir = resolve_model_dir(path)
     except InputError:
         return None  # a saved tokenizer, not a model
-    config = model_dir / "config.json"
-    if not config.is_file() or json.loads(config.read_text()).get("model_type") != "bioseq-merge":
+    if not (model_dir / "config.json").is_file() or model_type(model_dir) != "bioseq-merge":
         return None
-    from bioseq.tasks.loading import load_model
-
     return load_model(model_dir, "cpu").model

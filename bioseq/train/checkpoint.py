@@ -1,71 +1,32 @@
-"""Checkpoints written atomically, resumed exactly; finding the model inside a run directory.
+"""Checkpoints written atomically, resumed exactly.
 
 A checkpoint ``RUN/checkpoints/step-N/`` is a complete model directory (``config.json``,
 ``model.safetensors``, tokenizer files) plus ``trainer_state.pt``: optimizer and scheduler state,
 the RNG states (python, numpy, torch, CUDA), the data position (the step; the batch of a step is
 a pure function of the seed and the step) and the loop's running counters. It is written into a
 temporary folder beside its final place and renamed, so a kill at any moment leaves the previous
-checkpoints intact and never a half-written ``step-N``.
+checkpoints intact and never a half-written ``step-N``. Reading a run directory (its
+checkpoints, the model inside it) is :mod:`bioseq.models.hub`'s.
 
->>> from bioseq.train.checkpoint import resolve_model_dir
->>> resolve_model_dir("runs/demo")  # doctest: +SKIP
-PosixPath('runs/demo/final')
+>>> from bioseq.train.checkpoint import latest_checkpoint
+>>> latest_checkpoint("runs/demo")  # doctest: +SKIP
+PosixPath('runs/demo/checkpoints/step-300')
 """
 
 from __future__ import annotations
 
-import json
-import random
-import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir
-
-STATE_FILE = "trainer_state.pt"
-STEP_DIR = re.compile(r"^step-(\d+)$")
-
-
-@contextmanager
-def quiet_transformers():
-    """Silence transformers' per-file progress bars while saving and loading."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
-
-
-def rng_state() -> dict[str, Any]:
-    """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them."""
-    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
-    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                   "has_gauss": has_gauss, "cached_gaussian": cached_gaussian}  # fmt: skip
-    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
-    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+from bioseq.models.hub import STATE_FILE, list_checkpoints, quiet_transformers
+from bioseq.runtime import rng_state, set_rng_state
 
 
 def save_model_dir(path: Path, model, tokenizer) -> None:
@@ -124,24 +85,6 @@ def save_checkpoint(
     return final
 
 
-def list_checkpoints(run_dir: str | Path) -> list[Path]:
-    """Complete checkpoints of a run, oldest first."""
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    found = []
-    for path in root.iterdir():
-        match = STEP_DIR.match(path.name)
-        if match and (path / STATE_FILE).is_file():
-            found.append((int(match[1]), path))
-    return [path for _, path in sorted(found)]
-
-
-def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    found = list_checkpoints(run_dir)
-    return found[-1] if found else None
-
-
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
     """Restore model weights, optimizer, scheduler and RNG states; return the saved state.
 
@@ -185,67 +128,3 @@ def load_latest_checkpoint(
         except InputError as err:
             skipped.append((path, str(err)))
     return None, None, skipped
-
-
-def resolve_model_dir(path: str | Path) -> Path:
-    """The model directory meant by ``path``: a model directory itself, else a run directory's
-    ``final/``, else its latest checkpoint.
-
-    Every command that takes ``--model`` accepts either, e.g.
-    ``AutoModelForCausalLM.from_pretrained(resolve_model_dir("runs/demo"))``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such model or run directory")
-    if (path / "config.json").is_file():
-        return path
-    if (path / "final" / "config.json").is_file():
-        return path / "final"
-    latest = latest_checkpoint(path)
-    if latest is not None:
-        return latest
-    raise InputError(
-        f"{path}: not a model directory (no config.json) nor a run directory "
-        "(no final/ or checkpoints/step-N/)"
-    )
-
-
-# masked (not causal) model types and how to name them to a user
-MASKED_MODELS = {
-    "bioseq-merge": "a MergeLM (masked, learned-merge model)",
-    "bioseq-caduceus": "a Caduceus model (masked, bidirectional Mamba)",
-    "caduceus": "a Caduceus model (masked, bidirectional Mamba)",
-    "esm": "an ESM masked LM (EsmForMaskedLM: ESM-2, Nucleotide Transformer)",
-    "bert": "a BERT masked LM",
-    "roberta": "a RoBERTa masked LM",
-}
-CAUSAL_KINDS = "a causal LM (bioseq-hyena, bioseq-mamba, bioseq-transformer or Hugging Face)"
-MASKED_KINDS = "a masked LM (bioseq-merge, bioseq-caduceus, esm, bert, roberta)"
-
-
-def model_type(model_dir: Path) -> str:
-    """The ``model_type`` of the config in ``model_dir`` ("" when it names none)."""
-    try:
-        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise InputError(f"{model_dir}/config.json: not readable JSON ({err})") from None
-    return str(config.get("model_type", "")) if isinstance(config, dict) else ""
-
-
-def require_causal(path: str | Path, model_dir: Path, why: str) -> None:
-    """InputError ``"PATH: a MergeLM (...) WHY"`` when ``model_dir`` holds a masked model."""
-    kind = MASKED_MODELS.get(model_type(model_dir))
-    if kind is not None:
-        raise InputError(f"{path}: {kind} {why}")
-
-
-def load_error(model_dir: Path, err: Exception, expected: str) -> InputError:
-    """A one-line error for a model that did not load: transformers' "Unrecognized
-    configuration class" (which lists every class it knows) becomes the model_type and
-    ``expected``; other errors keep their first line."""
-    text = str(err).strip()
-    if "Unrecognized configuration class" in text:
-        found = model_type(model_dir) or "none"
-        return InputError(f"{model_dir}: model_type {found!r} is not {expected}")
-    first = text.splitlines()[0] if text else type(err).__name__
-    return InputError(f"{model_dir}: cannot load the model or tokenizer ({first})")

@@ -39,8 +39,9 @@ import torch
 
 from bioseq.errors import BioseqError, InputError
 from bioseq.io.outputs import os_error_message
+from bioseq.models.hub import latest_checkpoint
+from bioseq.runtime import StopSignal, TrainingInterrupted, read_metrics
 from bioseq.train.checkpoint import (
-    latest_checkpoint,
     load_latest_checkpoint,
     save_checkpoint,
     save_model_atomic,
@@ -52,7 +53,7 @@ from bioseq.train.distributed import Dist, param_digest, setup, teardown
 from bioseq.train.markov import TwoSidedMarkov, check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
-from bioseq.train.progress import Progress, StopSignal, TrainingInterrupted
+from bioseq.train.progress import Progress
 from bioseq.train.rundir import (
     RunLock,
     append_line,
@@ -571,8 +572,6 @@ class Trainer:
         )
 
     def _summary(self, elapsed: float) -> str:
-        from bioseq.train.plot import read_metrics
-
         rows = read_metrics(self.run_dir / "metrics.jsonl")
         last = rows[-1] if rows else {}
         val, markov = last.get("val_bits_per_base"), self.markov

@@ -6,14 +6,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-
-def read_metrics(path: str | Path) -> list[dict]:
-    """The JSON objects of a ``metrics.jsonl`` file, in order."""
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+from bioseq.runtime import read_metrics
 
 
 def plot_metrics(

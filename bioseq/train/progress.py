@@ -1,5 +1,5 @@
-"""What the user sees while training: a tqdm bar on a terminal, plain lines otherwise; and
-Ctrl-C / SIGTERM turned into a request to stop after the current step.
+"""What the user sees while training: a tqdm bar on a terminal, plain lines otherwise (stop
+signals: :class:`bioseq.runtime.StopSignal`).
 
 >>> from bioseq.train.progress import Progress, format_row
 >>> format_row({"step": 10, "train_bits_per_base": 1.95, "val_bits_per_base": None,
@@ -9,16 +9,11 @@ Ctrl-C / SIGTERM turned into a request to stop after the current step.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import sys
-import threading
 import time
 
 from tqdm.auto import tqdm
-
-from bioseq.errors import BioseqError
 
 
 def bits_keys(row: dict) -> tuple[str, str, str, str]:
@@ -110,44 +105,3 @@ class Progress:
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
-
-
-class TrainingInterrupted(BioseqError):
-    """The run stopped on SIGINT or SIGTERM; ``exit_code`` is the shell's 128 + signal number
-    (130 for Ctrl-C, 143 for SIGTERM)."""
-
-    def __init__(self, message: str, signum: int, reported: bool = False) -> None:
-        super().__init__(message)
-        self.signum, self.exit_code = signum, 128 + signum
-        self.reported = reported  # the message is already on stderr
-
-
-class StopSignal:
-    """Within ``with StopSignal() as stop``, SIGINT and SIGTERM set ``stop.requested`` (the
-    signal's name) instead of killing the process; a second one aborts at once
-    (:class:`TrainingInterrupted`)."""
-
-    def __init__(self) -> None:
-        self.requested: str | None = None
-        self.signum = 0
-        self._previous: dict[int, object] = {}
-
-    def __enter__(self) -> StopSignal:
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame) -> None:
-        name = signal.Signals(signum).name
-        if self.requested is not None:
-            raise TrainingInterrupted(f"aborted by a second {name}", signum)
-        self.requested, self.signum = name, signum
-        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash the run
-            print(f"\n{self.requested}: finishing this step and saving a checkpoint "
-                  "(send it again to abort at once)", file=sys.stderr, flush=True)  # fmt: skip

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import os_error_message, write_text_atomic
-from bioseq.train.checkpoint import list_checkpoints
+from bioseq.models.hub import list_checkpoints
 from bioseq.train.config import TrainConfig, default_objective, load_yaml
 
 try:

@@ -65,6 +65,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
+from bioseq.models.hub import load_model, model_direction, scorer_kind
 
 __all__ = [
     "POOLS", "EmbedResult", "Embeddings", "default_window", "embed", "embed_files",
@@ -146,7 +147,6 @@ class _Reader:
 
     def __init__(self, model, tokenizer, pool: str) -> None:
         from bioseq.tasks.adapt.generate import start_ids
-        from bioseq.tasks.loading import model_direction, scorer_kind
         from bioseq.tokenizers.base import SequenceTokenizer
 
         self.model, self.tokenizer = model, tokenizer
@@ -508,7 +508,6 @@ def embed_files(
     """
     from bioseq.io.outputs import atomic_directory, check_output_dir
     from bioseq.io.tables import read_named_sequences
-    from bioseq.tasks.loading import load_model
 
     _check(pool, batch_size, window, stride)
     if not inputs:

@@ -40,11 +40,12 @@ import numpy as np
 import torch
 import yaml
 
+from bioseq import runtime
 from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir, write_text_atomic
 from bioseq.io.tables import Table, read_table
+from bioseq.models.hub import load_classifier, quiet_transformers
 from bioseq.tasks.adapt.labels import SELECTION, Labels, metrics
-from bioseq.tasks.loading import load_classifier
 
 MODES = ("full", "lora", "probe")
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3}
@@ -193,7 +194,8 @@ def build_model(config: FinetuneConfig, labels: Labels):
     if labels.classes is not None:
         overrides["id2label"] = dict(enumerate(labels.classes))
         overrides["label2id"] = {c: i for i, c in enumerate(labels.classes)}
-    model, tokenizer, _ = load_classifier(config.model, config.device, **overrides)
+    loaded = load_classifier(config.model, config.device, **overrides)
+    model, tokenizer = loaded.model, loaded.tokenizer
     if config.mode == "lora":
         model = _with_lora(model, config)
     elif config.mode == "probe":
@@ -225,8 +227,6 @@ def plain_model(model):
 
 def save_best(run_dir: Path, model, tokenizer) -> None:
     """Write ``best/`` atomically: the plain model and tokenizer (and a LoRA run's adapter)."""
-    from bioseq.train.checkpoint import quiet_transformers
-
     tmp = run_dir / ".best-tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     with quiet_transformers():
@@ -247,8 +247,6 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
     """``checkpoints/step-N/``: the trained weights (safetensors) and the trainer's state."""
     from safetensors.torch import save_file
 
-    from bioseq.train.checkpoint import rng_state
-
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".step-{step}-tmp"
@@ -256,7 +254,7 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
     tmp.mkdir()
     save_file(_trainable_state(model), tmp / WEIGHTS_FILE)
     torch.save({"step": step, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rng_state(), **state},
+                "scheduler": scheduler.state_dict(), "rng": runtime.rng_state(), **state},
                tmp / STATE_FILE)  # fmt: skip
     replace_dir(tmp, root / f"step-{step}")
     for old in sorted(root.glob("step-*"), key=lambda p: int(p.name[5:]))[:-1]:
@@ -266,8 +264,6 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
 def load_checkpoint(run_dir: Path, model, optimizer, scheduler) -> dict | None:
     """Restore the newest checkpoint of ``run_dir``; its state, or None when there is none."""
     from safetensors.torch import load_file
-
-    from bioseq.train.checkpoint import set_rng_state
 
     found = sorted((run_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name[5:]))
     if not found:
@@ -282,7 +278,7 @@ def load_checkpoint(run_dir: Path, model, optimizer, scheduler) -> dict | None:
         model.load_state_dict(weights, strict=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        runtime.set_rng_state(state["rng"])
     except Exception as err:  # noqa: BLE001 - a damaged checkpoint fails in many ways
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise InputError(f"{path}: unreadable checkpoint ({first[:160]})") from None
@@ -350,9 +346,6 @@ def _schedule(optimizer, total: int, warmup: int):
 
 def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
            max_length: int, resume: bool) -> None:  # fmt: skip
-    from bioseq.train.plot import read_metrics
-    from bioseq.train.progress import StopSignal, TrainingInterrupted
-
     device = next(model.parameters()).device
     per_epoch = math.ceil(len(train.table) / config.batch_size)
     total = max(1, round(config.epochs * per_epoch))
@@ -370,12 +363,12 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
         if saved is not None:
             step = int(saved["step"])
             state = {"best": float(saved["best"]), "best_step": int(saved["best_step"])}
-        rows = read_metrics(metrics_path) if metrics_path.is_file() else []
+        rows = runtime.read_metrics(metrics_path) if metrics_path.is_file() else []
         _write_metrics(metrics_path, [r for r in rows if r.get("step", 0) <= step])
     bar = _progress(config, total, step)
     model.train()
     losses: list[torch.Tensor] = []
-    with StopSignal() as stop:
+    with runtime.StopSignal() as stop:
         while step < total:
             epoch, offset = divmod(step, per_epoch)
             order = np.random.default_rng((config.seed, epoch)).permutation(len(train.table))
@@ -411,7 +404,7 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
                 _plot(run_dir, config.task)
                 if stop.requested:
                     bar.close()
-                    raise TrainingInterrupted(
+                    raise runtime.TrainingInterrupted(
                         f"stopped by {stop.requested} at step {step}; resume with "
                         f"bioseq finetune --resume {run_dir}", stop.signum)  # fmt: skip
     bar.close()
@@ -441,9 +434,10 @@ def _plot(run_dir: Path, task: str) -> None:
 
 def _evaluate_best(run_dir: Path, config: FinetuneConfig, labels: Labels, split: Split,
                    max_length: int) -> dict:  # fmt: skip
-    from bioseq.tasks.adapt.predict import load_finetuned, write_predictions
+    from bioseq.tasks.adapt.predict import write_predictions
 
-    model, tokenizer = load_finetuned(run_dir, config.device)
+    best = load_classifier(run_dir, config.device, finetuned=True)
+    model, tokenizer = best.model.eval(), best.tokenizer
     outputs = predict_outputs(model, tokenizer, split.table.sequences, config.task,
                               config.batch_size, max_length)  # fmt: skip
     scores = metrics(config.task, split.targets, outputs)

@@ -47,6 +47,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
+from bioseq.models.hub import LoadedModel, load_model
 
 __all__ = [
     "GenerationResult", "Prompt", "Sample", "default_letters", "generate_sequences",
@@ -303,12 +304,10 @@ def generate_sequences(
     starts from the beginning token: see :func:`start_ids`), ``batch_size`` at a time.
 
     ``model`` is a run or model directory (loaded with
-    :func:`~bioseq.tasks.loading.load_model`; masked models are refused) or a
-    :class:`~bioseq.tasks.loading.LoadedModel`. ``letters`` overrides the letters drawn
+    :func:`~bioseq.models.hub.load_model`; masked models are refused) or a
+    :class:`~bioseq.models.hub.LoadedModel`. ``letters`` overrides the letters drawn
     (:func:`default_letters`). Sample ``k`` (counting across prompts) is seeded ``seed + k``.
     """
-    from bioseq.tasks.loading import LoadedModel, load_model
-
     _check(n, length, temperature, top_k, top_p, batch_size)
     if not isinstance(model, LoadedModel):
         model = load_model(model, device, causal_only=CANNOT, trust_remote_code=trust_remote_code)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bioseq.runtime import read_metrics
+
 
 def plot_finetune(metrics: str | Path, out: str | Path, key: str) -> Path:
     """Draw ``metrics.jsonl`` (train loss on the left axis, ``val_<key>`` on the right; a
@@ -12,8 +14,6 @@ def plot_finetune(metrics: str | Path, out: str | Path, key: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from bioseq.train.plot import read_metrics
 
     rows = read_metrics(metrics)
     fig, ax = plt.subplots(figsize=(7, 4.2))

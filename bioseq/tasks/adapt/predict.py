@@ -13,28 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bioseq.errors import InputError
 from bioseq.io.outputs import write_text_atomic
 from bioseq.io.tables import Table, read_table
+from bioseq.models.hub import load_classifier
 from bioseq.tasks.adapt.labels import Labels, metrics
-
-
-def finetuned_dir(path: str | Path) -> Path:
-    """A fine-tuning run's ``best/``, or ``path`` itself when it is a model directory."""
-    path = Path(path)
-    if (path / "best" / "config.json").is_file():
-        return path / "best"
-    if (path / "config.json").is_file():
-        return path
-    raise InputError(f"{path}: neither a finetune run (no best/) nor a model directory")
-
-
-def load_finetuned(path: str | Path, device=None):
-    """The fine-tuned model (eval mode) and tokenizer of a run or model directory."""
-    from bioseq.tasks.loading import load_classifier
-
-    model, tokenizer, _ = load_classifier(finetuned_dir(path), device)
-    return model.eval(), tokenizer
 
 
 def labels_of(model) -> Labels:
@@ -73,7 +55,8 @@ def predict(
     from bioseq.tasks.adapt.finetune import model_context, predict_outputs
 
     table = read_table(table_path, sequence_col, label_col, require_labels=False)
-    model, tokenizer = load_finetuned(model_path, device)
+    loaded = load_classifier(model_path, device, finetuned=True)
+    model, tokenizer = loaded.model.eval(), loaded.tokenizer
     labels = labels_of(model)
     outputs = predict_outputs(model, tokenizer, table.sequences, labels.task, batch_size,
                               max_length or model_context(model))  # fmt: skip

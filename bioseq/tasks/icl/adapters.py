@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models.hub import load_model, resolve_device
 
 
 @runtime_checkable
@@ -92,15 +93,13 @@ class CausalLMAdapter:
         trust_remote_code: bool = False,
     ) -> CausalLMAdapter:  # fmt: skip
         """Load a bioseq model directory (or run directory) or a local Hugging Face LM directory
-        through :func:`bioseq.tasks.loading.load_model` (no foreign code unless
+        through :func:`bioseq.models.hub.load_model` (no foreign code unless
         ``trust_remote_code``).
 
         ``dtype`` defaults to float32 on CPU and to the checkpoint's own dtype on GPUs. A masked
-        model (MergeLM, Caduceus, ESM...: :func:`~bioseq.tasks.loading.masked_description`) is a
+        model (MergeLM, Caduceus, ESM...: :func:`~bioseq.models.hub.masked_description`) is a
         one-line InputError: probes score generated continuations, which a masked model cannot make.
         """
-        from bioseq.tasks.loading import load_model, resolve_device
-
         target = resolve_device(device)
         if dtype is None:
             dtype = "auto" if target.type == "cuda" else torch.float32

@@ -15,7 +15,7 @@ LM (Caduceus, Nucleotide Transformer, ESM-2: :mod:`~bioseq.tasks.variants.masked
 is the one table of which family scores how (:func:`dna_scorer`, :func:`mutation_scorer`).
 
 Proteins (:mod:`~bioseq.tasks.variants.mutations`,
-:mod:`~bioseq.tasks.variants.site_independent`)::
+:class:`~bioseq.models.site_independent.SiteIndependentModel`)::
 
     from bioseq.tasks.variants import (SiteIndependentModel, mutation_metrics,
                                        read_mutation_table, read_wildtype, score_mutations)
@@ -29,7 +29,9 @@ The engine under both (:class:`PairScorer`) scores each reference once and recom
 suffix of each alternative; :func:`naive_pair_scores` is the slow reference it is tested against.
 """
 
-from bioseq.tasks.loading import LoadedModel, load_model
+from bioseq.io.weights import sequence_weights
+from bioseq.models.hub import LoadedModel, load_model
+from bioseq.models.site_independent import SiteIndependentModel
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.dna import (
     DnaVariantScorer,
@@ -63,7 +65,6 @@ from bioseq.tasks.variants.scorers import (
     mutation_scorer,
     scorer_kind,
 )
-from bioseq.tasks.variants.site_independent import SiteIndependentModel, sequence_weights
 from bioseq.tasks.variants.snv import CodingSnv, coding_snvs, make_snv_vcf, select_cds
 from bioseq.tasks.variants.vcf import (
     VcfData,

@@ -34,7 +34,6 @@ or the reason it was not scored (see :data:`STATUSES`).
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -45,7 +44,7 @@ from tqdm.auto import tqdm
 from bioseq.errors import InputError
 from bioseq.io.alphabet import reverse_complement
 from bioseq.io.source import SequenceSource
-from bioseq.tasks.loading import model_direction
+from bioseq.models.hub import model_direction
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.likelihood import PairScorer, Reduce, Strategy
 
@@ -374,8 +373,3 @@ def score_variants(
     from bioseq.tasks.variants.scorers import dna_scorer  # scorers.py builds on this module
 
     return dna_scorer(model, tokenizer, genome, **options).score(list(variants), progress)
-
-
-def status_counts(scores: Iterable[VariantScore]) -> Counter:
-    """How many alleles ended with each status."""
-    return Counter(s.status for s in scores)

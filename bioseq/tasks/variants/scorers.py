@@ -1,6 +1,6 @@
 """How each model family scores: the one table that ``score-vcf`` and ``score-mutations`` follow.
 
-:func:`~bioseq.tasks.loading.scorer_kind` names a model's family; :data:`FAMILIES` says what
+:func:`~bioseq.models.hub.scorer_kind` names a model's family; :data:`FAMILIES` says what
 that family does:
 
 ======  ===============================================  ====================================
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from bioseq.errors import InputError
 from bioseq.io.source import SequenceSource
-from bioseq.tasks.loading import LoadedModel, scorer_kind
+from bioseq.models.hub import MASKED_MODELS, SITE_INDEPENDENT, LoadedModel, scorer_kind
 from bioseq.tasks.variants.dna import DnaVariantScorer
 from bioseq.tasks.variants.masked import MaskedMarginalScorer
 from bioseq.tasks.variants.masked_dna import (
@@ -42,7 +42,6 @@ from bioseq.tasks.variants.masked_dna import (
 )
 from bioseq.tasks.variants.masked_protein import MASKED_STRATEGIES, MaskedMutationScorer
 from bioseq.tasks.variants.mutations import CausalMutationScorer, MutationModel
-from bioseq.train.checkpoint import MASKED_MODELS
 
 __all__ = [
     "FAMILIES", "STATUSES", "Family", "describe", "dna_scorer", "family", "mutation_scorer",
@@ -70,7 +69,7 @@ FAMILIES = {
 
 
 def family(model) -> Family:
-    """The :class:`Family` of ``model`` (:func:`~bioseq.tasks.loading.scorer_kind`)."""
+    """The :class:`Family` of ``model`` (:func:`~bioseq.models.hub.scorer_kind`)."""
     return FAMILIES[scorer_kind(model)]
 
 
@@ -120,8 +119,13 @@ def mutation_scorer(
     loaded: Sequence[LoadedModel], strategy: str | None = None, batch_size: int = 8
 ) -> MutationModel:
     """The score-mutations scorer of the loaded model(s); ``strategy=None`` is the family's
-    default. One-line InputError for a strategy the family does not take."""
+    default. One-line InputError for a strategy the family does not take. The
+    site-independent model scores as it is, alone."""
     kinds = {x.kind for x in loaded}
+    if SITE_INDEPENDENT in kinds:
+        if len(loaded) != 1:
+            raise InputError(f"--model {SITE_INDEPENDENT} cannot be combined with other models")
+        return loaded[0].model
     if len(kinds) != 1:
         raise InputError("--model: causal and masked models cannot be combined")
     (kind,) = kinds

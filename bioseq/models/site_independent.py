@@ -5,30 +5,41 @@ amino-acid frequencies ``f_j(a)`` are counted over the homologs, each sequence w
 ``1 / (number of sequences at >= theta identity to it)`` (EVcouplings' clustering weights,
 ``theta = 0.8``; identity over all match columns, gaps included), gaps left out, and mixed
 with a uniform pseudocount: ``f = (1 - lambda) f_counted + lambda / 20``. A substitution scores
-``log f_j(mt) - log f_j(wt)``; a multi-mutant the sum.
+``log f_j(mt) - log f_j(wt)``; a multi-mutant the sum. ``bioseq score-mutations --model
+site-independent --alignment FAMILY.a2m`` loads it through :func:`bioseq.models.hub.load_model`.
 
->>> from bioseq.io import read_alignment
->>> model = SiteIndependentModel.from_alignment(
-...     read_alignment("BLAT_ECOLX_r24-286.a2m"))  # doctest: +SKIP
+>>> model = SiteIndependentModel.from_a2m("BLAT_ECOLX_r24-286.a2m")  # doctest: +SKIP
 >>> model.n_effective  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from bioseq.errors import InputError
 from bioseq.io.proteins import Alignment, read_alignment
 from bioseq.io.weights import sequence_weights
-from bioseq.tasks.variants.mutations import Mutant
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 _GAP = len(AMINO_ACIDS)  # code of gaps and anything that is not one of the 20
 _LOOKUP = np.full(256, _GAP, dtype=np.uint8)
 for _i, _a in enumerate(AMINO_ACIDS):
     _LOOKUP[ord(_a)] = _i
+
+
+class Substitution(Protocol):
+    """What the model reads of a substitution
+    (:class:`bioseq.tasks.variants.mutations.Substitution`)."""
+
+    wt: str
+    position: int
+    mt: str
+
+
+Mutant = Iterable[Substitution]
 
 
 class SiteIndependentModel:

@@ -1,0 +1,101 @@
+"""What every training loop shares, below ``train`` and ``tasks``: RNG states that checkpoints
+save and restore, Ctrl-C / SIGTERM turned into a request to stop after the current step, and
+the ``metrics.jsonl`` file a run writes.
+
+Pretraining (:mod:`bioseq.train.loop`) and fine-tuning (:mod:`bioseq.tasks.adapt.finetune`)
+both use them; neither imports the other.
+
+>>> import random
+>>> state = rng_state()
+>>> first = random.random()
+>>> set_rng_state(state)
+>>> random.random() == first
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bioseq.errors import BioseqError
+
+__all__ = ["StopSignal", "TrainingInterrupted", "read_metrics", "rng_state", "set_rng_state"]
+
+
+def rng_state() -> dict[str, Any]:
+    """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                   "has_gauss": has_gauss, "cached_gaussian": cached_gaussian}  # fmt: skip
+    state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states :func:`rng_state` returned (CUDA's only where CUDA is here)."""
+    random.setstate(state["python"])
+    n = state["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The JSON objects of a ``metrics.jsonl`` file, in order."""
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+class TrainingInterrupted(BioseqError):
+    """The run stopped on SIGINT or SIGTERM; ``exit_code`` is the shell's 128 + signal number
+    (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, signum: int, reported: bool = False) -> None:
+        super().__init__(message)
+        self.signum, self.exit_code = signum, 128 + signum
+        self.reported = reported  # the message is already on stderr
+
+
+class StopSignal:
+    """Within ``with StopSignal() as stop``, SIGINT and SIGTERM set ``stop.requested`` (the
+    signal's name) instead of killing the process; a second one aborts at once
+    (:class:`TrainingInterrupted`)."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self.signum = 0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame) -> None:
+        name = signal.Signals(signum).name
+        if self.requested is not None:
+            raise TrainingInterrupted(f"aborted by a second {name}", signum)
+        self.requested, self.signum = name, signum
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash the run
+            print(f"\n{self.requested}: finishing this step and saving a checkpoint "
+                  "(send it again to abort at once)", file=sys.stderr, flush=True)  # fmt: skip
