@@ -22,9 +22,11 @@ from bioseq.models import (
     HyenaLM,
     MambaConfig,
     MambaLM,
+    MambaState,
     TransformerConfig,
     TransformerLM,
 )
+from bioseq.models.ops.scan_state import _scan_cpu, _scan_with_state_term
 from bioseq.tasks.variants import (
     CausalMutationScorer,
     ContigMatcher,
@@ -45,12 +47,6 @@ from bioseq.tasks.variants import (
     sequence_weights,
     spearman,
     window_bounds,
-)
-from bioseq.tasks.variants.mamba_resume import (
-    _scan_cpu,
-    _scan_with_state_term,
-    resume,
-    stack_states,
 )
 from bioseq.tasks.variants.mutations import suggest_offset
 from bioseq.tokenizers import CharTokenizer
@@ -141,11 +137,11 @@ def test_mamba_resume_equals_one_pass_and_batches_states(models):
     ids = torch.randint(5, 9, (1, 200))
     full = model(ids).logits
     state = model(ids[:, :50], use_cache=True).cache
-    middle, state2 = resume(model, ids[:, 50:120], state)
-    last, _ = resume(model, ids[:, 120:], state2)
+    middle, state2 = model.forward_from_state(ids[:, 50:120], state)
+    last, _ = model.forward_from_state(ids[:, 120:], state2)
     assert torch.allclose(torch.cat([middle, last], 1), full[:, 50:], atol=1e-4)
-    stacked = stack_states([state2, state])  # rows at different positions, one batch
-    logits, _ = resume(model, torch.cat([ids[:, 120:130], ids[:, 50:60]]), stacked)
+    stacked = MambaState.stack([state2, state])  # rows at different positions, one batch
+    logits, _ = model.forward_from_state(torch.cat([ids[:, 120:130], ids[:, 50:60]]), stacked)
     assert torch.allclose(logits[0], full[0, 120:130], atol=1e-4)
     assert torch.allclose(logits[1], full[0, 50:60], atol=1e-4)
 
@@ -157,8 +153,8 @@ def test_scan_from_state_cpu_kernel_equals_closed_form():
     x, delta = torch.randn(b, d, L), torch.rand(b, d, L) * 0.1
     A, B, C = -torch.rand(d, N) * 3, torch.randn(b, L, N), torch.randn(b, L, N)
     D, h0 = torch.randn(d), torch.randn(b, d, N)
-    y1, last1 = _scan_cpu(x, delta, A, B, C, D, h0)
-    y2, last2 = _scan_with_state_term(x, delta, A, B, C, D, h0)
+    y1, last1 = _scan_cpu(x, delta, A, B, C, D, h0)  # B, C: (batch, L, N)
+    y2, last2 = _scan_with_state_term(x, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, h0)
     assert torch.allclose(y1, y2, atol=1e-4) and torch.allclose(last1, last2, atol=1e-4)
 
 

@@ -11,6 +11,7 @@ mlp}``, ``backbone.norm_f``, ``lm_head``: that of mamba-ssm's ``MambaLMHeadModel
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -67,6 +68,14 @@ class RecurrentState:
         """The states of some batch rows (repeat a prefix's state for several alleles)."""
         rows = [tuple(t[index] for t in layer) for layer in self.states]
         return type(self)(rows, self.seqlen_offset)
+
+    @classmethod
+    def stack(cls, states: list[RecurrentState]):
+        """One batched state from several states, rows in order (their ``seqlen_offset`` may
+        differ: the first one's is kept, which only :meth:`get_seq_length` reads)."""
+        layers = [tuple(torch.cat(parts) for parts in zip(*layer, strict=True))
+                  for layer in zip(*(s.states for s in states), strict=True)]  # fmt: skip
+        return cls(layers, states[0].seqlen_offset)
 
     def reorder_cache(self, beam_idx: torch.Tensor) -> None:
         self.states = [tuple(t[beam_idx] for t in layer) for layer in self.states]
@@ -139,6 +148,22 @@ class Block(nn.Module):
         if self.mlp is not None:
             x = x + self.dropout(self.mlp(self.norm2(x.to(dtype))))
         return x
+
+    def mix(self, x: torch.Tensor, run: Callable[[torch.Tensor], tuple]) -> tuple:
+        """``(x + out, state)`` where ``(out, state) = run(norm(x))``: the block with the mixer
+        called as ``run`` says (returning a recurrent state beside its output), for blocks
+        without an MLP, in :meth:`forward`'s precision and without dropout.
+
+        >>> import torch
+        >>> block = Block(torch.nn.LayerNorm(4), torch.nn.Linear(4, 4)).eval()
+        >>> x = torch.randn(1, 3, 4)
+        >>> out, _ = block.mix(x, lambda h: (block.mixer(h), None))
+        >>> torch.equal(out, block(x))
+        True
+        """
+        residual = x.float() if self.residual_in_fp32 else x
+        out, state = run(self.norm(residual.to(self.norm.weight.dtype)))
+        return residual + out, state
 
 
 class Backbone(nn.Module):

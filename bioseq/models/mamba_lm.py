@@ -2,7 +2,11 @@
 
 The recurrent state (per layer a conv state and an SSM state) is a :class:`MambaState`: a
 forward pass with ``use_cache=True`` returns it, and later calls continue from it one token
-at a time. ``generate()`` uses it; so does variant scoring, to compute a prefix once.
+at a time (``cache=``, updating it in place: what ``generate()`` needs).
+:meth:`MambaLM.forward_from_state` continues from a state over many tokens in one parallel
+pass and leaves the state as it was, so one prefix's state serves many continuations
+(variant scoring: a reference's prefix, then each alternative's suffix);
+:meth:`MambaState.stack` batches states taken at different positions.
 
 >>> import torch
 >>> from bioseq.models import MambaConfig, MambaLM
@@ -12,6 +16,10 @@ at a time. ``generate()`` uses it; so does variant scoring, to compute a prefix 
 >>> out = model(ids[:, :15], use_cache=True)
 >>> last = model(ids[:, 15:], cache=out.cache).logits
 >>> torch.allclose(full[:, 15:], last, atol=1e-4)
+True
+>>> prefix, state = model.forward_from_state(ids[:, :8])   # no state: from the start
+>>> rest, _ = model.forward_from_state(ids[:, 8:], state)
+>>> torch.allclose(full, torch.cat([prefix, rest], dim=1), atol=1e-4)
 True
 """
 
@@ -78,11 +86,7 @@ class MambaModel(BioseqModel):
 
     @staticmethod
     def _layer_with_state(layer: Block, hidden: torch.Tensor, attention_mask) -> tuple:
-        residual = hidden.float() if layer.residual_in_fp32 else hidden
-        out, state = layer.mixer(
-            layer.norm(residual.to(layer.norm.weight.dtype)), attention_mask, return_state=True
-        )
-        return residual + out, state
+        return layer.mix(hidden, lambda h: layer.mixer(h, attention_mask, return_state=True))
 
     def _step_tokens(self, hidden: torch.Tensor, cache: MambaState, collect=None) -> tuple:
         """Advance the recurrent state token by token over ``hidden`` (batch, L, d_model)."""
@@ -90,11 +94,8 @@ class MambaModel(BioseqModel):
         for t in range(hidden.shape[1]):
             x = hidden[:, t : t + 1]
             for i, layer in enumerate(self.layers):
-                residual = x.float() if layer.residual_in_fp32 else x
-                normed = layer.norm(residual.to(layer.norm.weight.dtype))
-                out, conv_state, ssm_state = layer.mixer.step(normed, *cache.states[i])
-                cache.states[i] = (conv_state, ssm_state)
-                x = residual + out
+                x, cache.states[i] = layer.mix(x, lambda h, i=i, layer=layer: _stepped(
+                    layer.mixer.step(h, *cache.states[i])))  # fmt: skip
                 per_layer[i].append(x)
         cache.seqlen_offset += hidden.shape[1]
         if collect is not None:
@@ -102,6 +103,47 @@ class MambaModel(BioseqModel):
         return torch.cat(per_layer[-1], dim=1), cache
 
 
+    @torch.no_grad()
+    def forward_from_state(
+        self, input_ids: torch.LongTensor, state: MambaState
+    ) -> tuple[torch.Tensor, MambaState]:
+        """The final hidden states (batch, L, d_model) of ``input_ids`` read after ``state``,
+        and the state after them (see :meth:`MambaLM.forward_from_state`)."""
+        hidden = self.embedding(input_ids)
+        layers = []
+        for layer, layer_state in zip(self.layers, state.states, strict=True):
+            hidden, new = layer.mix(
+                hidden, lambda h, layer=layer, s=layer_state: layer.mixer.forward_from_state(h, s)
+            )
+            layers.append(new)
+        hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
+        return hidden, MambaState(layers, state.seqlen_offset + input_ids.shape[1])
+
+
+def _stepped(out: tuple) -> tuple:
+    """``Mamba.step``'s ``(output, conv_state, ssm_state)`` as ``(output, state)``."""
+    return out[0], out[1:]
+
+
 class MambaLM(RecurrentGeneration, BioseqLM):
     config_class = MambaConfig
     base_class = MambaModel
+
+    @torch.no_grad()
+    def forward_from_state(
+        self, input_ids: torch.LongTensor, state: MambaState | None = None
+    ) -> tuple[torch.Tensor, MambaState]:
+        """Logits (batch, L, vocab_size) of ``input_ids`` read after ``state``, and the state
+        after them, in one parallel pass (inference only); ``state`` is left as it was.
+
+        Without ``state`` this is a plain forward pass from the start that also returns its
+        state. ``state`` must have the batch size of ``input_ids``: repeat rows with
+        :meth:`MambaState.select`, batch states with :meth:`MambaState.stack` (rows may sit
+        at different positions). Equals ``model(prefix + input_ids)`` on the new positions up
+        to floating-point rounding.
+        """
+        if state is None:
+            out = self(input_ids, use_cache=True)
+            return out.logits, out.cache
+        hidden, state = self.backbone.forward_from_state(input_ids, state)
+        return self.lm_head(hidden)[..., : self.config.vocab_size], state

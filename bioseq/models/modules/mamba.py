@@ -1,8 +1,9 @@
 """The Mamba-1 mixer: parameter names, shapes and outputs of ``mamba_ssm``'s ``Mamba``.
 
-``forward`` runs the selective scan over a whole sequence (the backend picked by device);
-``step`` advances one token from a conv state and an SSM state, for generation and for
-reusing a prefix's state in variant scoring.
+``forward`` runs the selective scan over a whole sequence (the backend picked by device) and
+can return the state it ends in, a ``(conv_state, ssm_state)`` pair; ``step`` advances that
+state by one token (generation) and ``forward_from_state`` by many tokens at once (variant
+scoring continues a prefix's state over each alternative's suffix).
 
 >>> import torch
 >>> from bioseq.models.modules.mamba import Mamba
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bioseq.models.ops import selective_scan
+from bioseq.models.ops import selective_scan, selective_scan_from_state
 
 
 class Mamba(nn.Module):
@@ -97,6 +98,28 @@ class Mamba(nn.Module):
             y, ssm_state = y
         out = self.out_proj(y.transpose(1, 2))
         return (out, (conv_state, ssm_state)) if return_state else out
+
+    @torch.no_grad()
+    def forward_from_state(
+        self, hidden: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """hidden (batch, L, d_model) read after ``state`` (``(conv_state, ssm_state)``, as
+        :meth:`forward` returns it): the output and the state after it, in one parallel pass
+        (inference only). Equals :meth:`step` token by token up to rounding; ``state`` is not
+        modified."""
+        conv_state, ssm_state = state
+        x, z = self.in_proj(hidden).chunk(2, dim=-1)
+        x = torch.cat([conv_state[..., 1:].to(x.dtype), x.transpose(1, 2)], dim=-1)
+        new_conv_state = x[..., -self.d_conv :]
+        x = F.silu(F.conv1d(x, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))
+        dt, B, C = self._ssm_inputs(x.transpose(1, 2))
+        delta = F.softplus(dt.float() + self.dt_proj.bias.float()).transpose(1, 2)
+        y, last = selective_scan_from_state(
+            x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2),
+            self.D, ssm_state, z=z.transpose(1, 2),
+        )  # fmt: skip
+        out = self.out_proj(y.to(hidden.dtype).transpose(1, 2))
+        return out, (new_conv_state, last)
 
     def allocate_state(self, batch: int, device=None, dtype=None) -> tuple[torch.Tensor, ...]:
         conv_state = torch.zeros(batch, self.d_inner, self.d_conv, device=device, dtype=dtype)

@@ -12,7 +12,8 @@ groups ``(reference, [alternatives])`` that way, with one strategy per model fam
   prefix saves (``benchmarks/bench_variants.py``); ``strategy="reuse"`` forces it;
 * ``MambaLM``: the reference is run in segments that end at every distinct split point, keeping
   the recurrent state there; each alternative's suffix then starts from that state (batched
-  across split points, see :mod:`bioseq.tasks.variants.mamba_resume`);
+  across split points: :meth:`~bioseq.models.MambaLM.forward_from_state`,
+  :meth:`~bioseq.models.MambaState.stack`);
 * anything else (``HyenaLM``, other causal LMs): alternatives are run in full, but only their
   suffix is summed, so rounding in the shared prefix cannot leak into the score.
 
@@ -43,9 +44,8 @@ import torch
 from transformers import DynamicCache
 
 from bioseq.errors import InputError
-from bioseq.models import MambaLM, TransformerLM
+from bioseq.models import MambaLM, MambaState, TransformerLM
 from bioseq.models.memory import check_forward_memory
-from bioseq.tasks.variants.mamba_resume import resume, stack_states
 
 Reduce = Literal["mean", "sum"]
 Strategy = Literal["auto", "full", "reuse"]
@@ -266,11 +266,7 @@ class PairScorer:
             ids = self._tensor([ref_ids])
             logits, states, state, prev = [], {}, None, 0
             for end in ends:  # segments of the reference, keeping the state at each end
-                if state is None:
-                    out = self.model(ids[:, :end], use_cache=True)
-                    part, state = out.logits, out.cache
-                else:
-                    part, state = resume(self.model, ids[:, prev:end], state)
+                part, state = self.model.forward_from_state(ids[:, prev:end], state)
                 logits.append(part)
                 states[end], prev = state, end
             logp = torch.cat(logits, dim=1)[0].float().log_softmax(-1)
@@ -285,10 +281,10 @@ class PairScorer:
         rows.sort(key=lambda row: len(row[0].ids) - row[0].k)
         for start in range(0, len(rows), self.batch_size):
             batch = rows[start : start + self.batch_size]
-            state = stack_states([s for _, s, _ in batch])
+            state = MambaState.stack([s for _, s, _ in batch])
             self._finish_suffixes(
                 [p for p, _, _ in batch], [lp for _, _, lp in batch],
-                lambda x, state=state: resume(self.model, x, state)[0],
+                lambda x, state=state: self.model.forward_from_state(x, state)[0],
             )  # fmt: skip
         return ref_lls
 
