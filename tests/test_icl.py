@@ -524,7 +524,6 @@ def test_cli_probe_compares_several_models(tiny_dir, tmp_path):
 
 
 def test_cli_probe_recall_suite_on_a_run_directory(tiny_dir, tmp_path):
-    pytest.importorskip("bioseq.train.checkpoint")
     run = tmp_path / "my-run"
     shutil.copytree(tiny_dir, run / "final")
     out = tmp_path / "recall"

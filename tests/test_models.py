@@ -185,7 +185,7 @@ def test_presets_and_overrides():
 
 def test_strand_log_likelihoods_match_a_hand_computation():
     from bioseq.io.alphabet import reverse_complement
-    from bioseq.models.rc import strand_log_likelihoods
+    from bioseq.tasks.variants.rc import strand_log_likelihoods
     from bioseq.tokenizers import CharTokenizer
 
     torch.manual_seed(6)

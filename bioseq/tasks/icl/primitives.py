@@ -39,12 +39,6 @@ def int_to_bits(values: int | np.ndarray, width: int = N_BITS) -> Bits:
     return ((values[..., None] >> shifts) & 1).astype(np.uint8)
 
 
-def bits_to_int(bits: Bits) -> np.ndarray:
-    """Bit arrays -> integers (inverse of :func:`int_to_bits`)."""
-    bits = np.asarray(bits, dtype=np.int64)
-    return (bits << np.arange(bits.shape[-1] - 1, -1, -1)).sum(-1)
-
-
 def str_to_bits(text: str) -> Bits:
     """``"0110"`` -> ``array([0, 1, 1, 0], dtype=uint8)``."""
     if not text or set(text) - {"0", "1"}:
