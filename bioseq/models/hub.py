@@ -205,9 +205,7 @@ def _one_line_errors(model_dir: Path, expected: str) -> Iterator[None]:
             found = model_type(model_dir) or "none"
             raise InputError(f"{model_dir}: model_type {found!r} is not {expected}") from None
         first = text.splitlines()[0] if text else type(err).__name__
-        raise InputError(
-            f"{model_dir}: cannot load the model or tokenizer ({first})"
-        ) from None
+        raise InputError(f"{model_dir}: cannot load the model or tokenizer ({first})") from None
 
 
 # -- folders ---------------------------------------------------------------------------------

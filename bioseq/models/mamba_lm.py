@@ -102,7 +102,6 @@ class MambaModel(BioseqModel):
             collect.extend(torch.cat(steps, dim=1) for steps in per_layer)
         return torch.cat(per_layer[-1], dim=1), cache
 
-
     @torch.no_grad()
     def forward_from_state(
         self, input_ids: torch.LongTensor, state: MambaState
