@@ -16,14 +16,17 @@ sequence column and, for training, a label column; or FASTA whose headers carry
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bioseq.errors import InputError
+from bioseq.errors import InputError, located
+from bioseq.io.compression import ungzip
+from bioseq.io.fasta import parse_fasta
+from bioseq.io.formats import file_suffix
+from bioseq.io.inputs import open_input
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".faa", ".fas", ".ffn", ".mfa"}
@@ -61,22 +64,10 @@ class Table:
         return self.labels
 
 
-def _suffix(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bgz"):
-        suffixes = suffixes[:-1]
-    return suffixes[-1] if suffixes else ""
-
-
 def _read_text(path: Path) -> str:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise InputError(f"{path}: corrupt gzip ({err})") from None
+    raw = ungzip(path.read_bytes(), path, reason=True)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -97,7 +88,7 @@ def read_table(
     text = _read_text(path)
     if not text.strip():
         raise InputError(f"{path}: empty file (expected a header row and sequences)")
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix in FASTA_SUFFIXES or text.lstrip().startswith(">"):
         return _read_fasta_table(path, text, require_labels and label_col is not None)
     delimiter = TABLE_SUFFIXES.get(suffix) or ("\t" if "\t" in text.splitlines()[0] else ",")
@@ -148,45 +139,30 @@ def _read_fasta_table(path: Path, text: str, require_labels: bool) -> Table:
 
 
 def _fasta_records(path: Path, text: str) -> Iterator[tuple[str, str, str, int]]:
-    name = description = None
-    header_line, chunks = 0, []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith(">"):
-            if name is not None:
-                yield name, description, "".join(chunks), header_line
-            parts = line[1:].strip().split(None, 1)
-            if not parts:
-                raise InputError(f"{path}:{number}: FASTA header without a name")
-            name, description = parts[0], (parts[1] if len(parts) > 1 else "")
-            header_line, chunks = number, []
-        elif line.strip() and not line.startswith(";"):
-            if name is None:
-                raise InputError(f"{path}:{number}: sequence before the first '>' header")
-            chunks.append("".join(line.split()))
-    if name is None:
-        raise InputError(f"{path}: no FASTA record")
-    yield name, description, "".join(chunks), header_line
+    """``(name, description, sequence, header line)`` per record (the FASTA parser; ``;``
+    comment lines are skipped everywhere)."""
+    lines = (line.encode("utf-8") for line in text.splitlines())
+    records = parse_fasta(lines, str(path), empty="no FASTA record",
+                          before_header=lambda line: "sequence before the first '>' header")
+    for raw in records:
+        parts = raw.header.decode("utf-8").strip().split(None, 1)
+        if not parts:
+            raise InputError(located(path, raw.line, "FASTA header without a name"))
+        chunks = ["".join(line.decode("utf-8").split()) for line in raw.lines
+                  if line.strip() and not line.startswith(b";")]  # fmt: skip
+        yield parts[0], (parts[1] if len(parts) > 1 else ""), "".join(chunks), raw.line
 
 
 def read_named_sequences(path: str | Path, sequence_col: str = "sequence") -> Table:
     """Names and sequences of any input ``bioseq embed`` takes: FASTA, GenBank (one sequence
     per record), an a2m/a3m alignment (each homolog without its gaps) or a CSV/TSV table."""
-    from bioseq.io.formats import detect_format
-
     path = Path(path)
-    if _suffix(path) in TABLE_SUFFIXES or _suffix(path) == ".txt":
+    if file_suffix(path) in TABLE_SUFFIXES or file_suffix(path) == ".txt":
         return read_table(path, sequence_col, None, require_labels=False)
-    kind = detect_format(path)
-    if kind == "genbank":
-        from bioseq.io.genbank import read_genbank
-
-        records = read_genbank(path)
-        return Table(path, [r.name for r in records], [r.sequence for r in records])
-    if kind == "alignment":
-        from bioseq.io.proteins import read_alignment
-
-        alignment = read_alignment(path)
-        return Table(path, alignment.names, [r.sequence for r in alignment])
-    if kind == "fasta":
+    source = open_input(path)
+    if source.format == "fasta":
         return read_table(path, label_col=None, require_labels=False)
-    raise InputError(f"{path}: a {kind} file holds no sequences to embed")
+    if source.format in ("genbank", "alignment"):
+        records = list(source.records())
+        return Table(path, [r.name for r in records], [r.sequence for r in records])
+    raise InputError(f"{path}: a {source.format} file holds no sequences to embed")
