@@ -30,7 +30,6 @@ pass: build every split of a data set from the same territory and split argument
 
 from __future__ import annotations
 
-import gzip
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from bioseq.errors import InputError, located
+from bioseq.io.compression import open_text, reading_text
 
 Split = Literal["train", "val", "test"]
 SplitBy = Literal["contig", "interval"]
@@ -62,11 +62,8 @@ def read_bed(path: str | Path) -> list[Interval]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such BED file")
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
     intervals = []
-    with opener(path, "rt", encoding="latin-1") as handle:
+    with reading_text(path), open_text(path) as handle:
         for lineno, line in enumerate(handle, 1):
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
