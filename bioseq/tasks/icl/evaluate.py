@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -58,19 +59,38 @@ def iter_trials(
             yield make_trial(function, shots, t, form, seed, condition)
 
 
+def prompt_tokens(adapter: Adapter, form: str, shots: int, n_symbols: int = N_BITS) -> int:
+    """Tokens of a ``shots``-shot prompt of ``form`` (every function's are as long) and its
+    answer."""
+    longest = next(iter_trials(load_functions()[:1], shots, 1, form))
+    return adapter.count_tokens(longest.text) + n_symbols
+
+
 def check_fits(adapter: Adapter, form: str, max_shots: int, n_symbols: int = N_BITS) -> None:
     """Raise :class:`InputError` if the model cannot read the form or the longest prompt."""
     if not adapter.encodes(FORMS[form]):
         raise InputError(
             f"{adapter.name}: its tokenizer cannot encode the {form} symbols {FORMS[form]!r}"
         )
-    longest = next(iter_trials(load_functions()[:1], max_shots, 1, form))
-    need = adapter.count_tokens(longest.text) + n_symbols
+    need = prompt_tokens(adapter, form, max_shots, n_symbols)
     if adapter.max_length is not None and need > adapter.max_length:
         raise InputError(
             f"{adapter.name}: a {max_shots}-shot prompt needs {need} tokens but the model takes "
             f"at most {adapter.max_length}; use fewer --shots"
         )
+
+
+def fitting_shots(adapter: Adapter, form: str, shots: Sequence[int]) -> list[int]:
+    """The shot counts whose prompts the model reads, with one line on stderr naming those
+    left out (all of ``shots`` when none fits: :func:`check_fits` then says why)."""
+    limit = adapter.max_length
+    kept = [n for n in shots if limit is None or prompt_tokens(adapter, form, n) <= limit]
+    if kept and len(kept) < len(shots):
+        left = [n for n in shots if n not in kept]
+        print(f"{adapter.name}: the model reads at most {limit} tokens: {form} prompts with "
+              f"{', '.join(map(str, kept))} shots (not {', '.join(map(str, left))})",
+              file=sys.stderr, flush=True)  # fmt: skip
+    return kept or list(shots)
 
 
 def run_bitstring(
@@ -84,10 +104,15 @@ def run_bitstring(
     progress: bool = False,
     chunk: int = 64,
 ) -> list[dict]:
-    """Query the model on every (function, shot count, trial); one result row per trial."""
+    """Query the model on every (function, shot count, trial); one result row per trial.
+
+    The default shot counts are cut to those the model reads (:func:`fitting_shots`); shot
+    counts given otherwise must all fit."""
     functions = list(functions) if functions is not None else load_functions()
     if trials < 1 or not shots:
         raise InputError("need at least one trial and one shot count")
+    if tuple(shots) == DEFAULT_SHOTS:
+        shots = fitting_shots(adapter, form, shots)
     check_fits(adapter, form, max(shots))
     bar = None
     if progress:

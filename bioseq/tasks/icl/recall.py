@@ -28,6 +28,7 @@ completion; ``repeat_copy`` also needs ``token_losses``), so any model the suite
 from __future__ import annotations
 
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
@@ -196,8 +197,28 @@ def label_icl(
             "accuracy": acc, "se": se, "chance": 0.5}  # fmt: skip
 
 
+def recall_sizes(max_length: int | None) -> dict[str, dict]:
+    """Keyword arguments of each probe: its defaults, cut to prompts of at most ``max_length``
+    symbols (a repeat copy of ``max_length // 2``; the MQAR pair counts and label-ICL shot
+    counts that fit, label-ICL sequences shortened until one shot does).
+
+    >>> recall_sizes(64)
+    {'repeat_copy': {'length': 32}, 'mqar': {'pairs': (2,)}, 'label_icl': {'shots_per_class': (1,), 'seq_len': 20}}
+    """  # noqa: E501
+    max_length = max_length or 2**31  # no known limit: the defaults
+    k, queries = 3, 4  # mqar's defaults: a prompt is the block twice, the queries, the answer
+    pairs = tuple(n for n in (2, 4, 8, 16, 32, 64)
+                  if 4 * k * n + 2 * k * (min(queries, n) - 1) + 2 * k <= max_length)  # fmt: skip
+    seq_len = max(1, min(32, (max_length - 1) // 3 - 1))  # label ICL: 2s demos, query, answer
+    shots = tuple(s for s in (1, 2, 4, 8, 16) if (2 * s + 1) * (seq_len + 1) + 1 <= max_length)
+    return {"repeat_copy": {"length": max(1, min(128, max_length // 2))},
+            "mqar": {"pairs": pairs or (2,)},
+            "label_icl": {"shots_per_class": shots or (1,), "seq_len": seq_len}}  # fmt: skip
+
+
 def run_recall(adapter: Adapter, seed: int = 0, quick: bool = False) -> dict:
-    """All three probes with their defaults (``quick``: fewer, shorter trials)."""
+    """All three probes with their defaults (``quick``: fewer, shorter trials); for a model
+    that reads fewer tokens, cut to what fits (:func:`recall_sizes`; one line on stderr)."""
     if quick:
         return {
             "repeat_copy": repeat_copy(adapter, length=32, n_sequences=4, seed=seed),
@@ -206,5 +227,13 @@ def run_recall(adapter: Adapter, seed: int = 0, quick: bool = False) -> dict:
                 adapter, shots_per_class=(1, 2), trials=4, seq_len=16, seed=seed
             ),  # fmt: skip
         }
-    return {"repeat_copy": repeat_copy(adapter, seed=seed), "mqar": mqar(adapter, seed=seed),
-            "label_icl": label_icl(adapter, seed=seed)}  # fmt: skip
+    sizes = recall_sizes(adapter.max_length)
+    if sizes != recall_sizes(None):
+        copy, pairs, label = sizes["repeat_copy"], sizes["mqar"], sizes["label_icl"]
+        print(f"{adapter.name}: the model reads at most {adapter.max_length} tokens: repeat "
+              f"copy of {copy['length']}, MQAR with {pairs['pairs']} pairs, label ICL with "
+              f"{label['shots_per_class']} shots of {label['seq_len']} bases",
+              file=sys.stderr, flush=True)  # fmt: skip
+    return {"repeat_copy": repeat_copy(adapter, seed=seed, **sizes["repeat_copy"]),
+            "mqar": mqar(adapter, seed=seed, **sizes["mqar"]),
+            "label_icl": label_icl(adapter, seed=seed, **sizes["label_icl"])}  # fmt: skip
