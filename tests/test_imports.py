@@ -29,8 +29,9 @@ HEAVY = ("torch", "transformers", "numba")
 def loaded_after(code: str) -> set[str]:
     """The modules a fresh interpreter holds after running ``code``."""
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
@@ -77,8 +78,9 @@ def test_the_datasets_still_load_on_first_use():
 
 
 def test_bioseq_help_lists_every_command_and_imports_none_of_them():
-    done = subprocess.run([sys.executable, "-m", "bioseq", "--help"], capture_output=True,
-                          text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "bioseq", "--help"], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     listing = done.stdout.split("Commands:")[1]
     for name, (_, short_help) in COMMANDS.items():

@@ -191,11 +191,21 @@ def test_bundled_genome_through_the_entrance():
 @pytest.mark.parametrize(
     "module",
     [
-        "bioseq.io", "bioseq.io.compression", "bioseq.io.fasta", "bioseq.io.genome",
-        "bioseq.io.coding", "bioseq.io.genbank", "bioseq.io.formats", "bioseq.io.inputs",
-        "bioseq.io.splits", "bioseq.io.windows", "bioseq.io.records", "bioseq.io.summary",
-        "bioseq.train.data.base", "bioseq.train.data.records",
+        "bioseq.io",
+        "bioseq.io.compression",
+        "bioseq.io.fasta",
+        "bioseq.io.genome",
+        "bioseq.io.coding",
+        "bioseq.io.genbank",
+        "bioseq.io.formats",
+        "bioseq.io.inputs",
+        "bioseq.io.splits",
+        "bioseq.io.windows",
+        "bioseq.io.records",
+        "bioseq.io.summary",
+        "bioseq.train.data.base",
+        "bioseq.train.data.records",
     ],
-)  # fmt: skip
+)
 def test_module_doctests(module):
     assert doctest.testmod(importlib.import_module(module)).failed == 0

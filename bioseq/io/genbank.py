@@ -230,8 +230,10 @@ def _transl_table(where: str, label: str, feature: SeqFeature) -> int:
     table = _int_qualifier(where, feature, "transl_table", 11)
     if table not in CodonTable.unambiguous_dna_by_id:
         known = ", ".join(map(str, sorted(CodonTable.unambiguous_dna_by_id)))
-        raise InputError(f"{where}: CDS {label!r} has /transl_table={table}, not an NCBI "
-                         f"translation table ({known})")  # fmt: skip
+        raise InputError(
+            f"{where}: CDS {label!r} has /transl_table={table}, not an NCBI "
+            f"translation table ({known})"
+        )
     return table
 
 

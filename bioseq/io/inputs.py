@@ -69,8 +69,7 @@ class InputFile:
 
     Build it with :func:`open_input`. ``records()`` streams every record (objects with
     ``name`` and ``sequence``, normalised in ``alphabet``); ``source()`` opens the file for
-    random access. Biopython (GenBank) and pyfaidx (FASTA indexing) are imported only when a
-    file needs them, so opening a FASTA file never loads Biopython.
+    random access. Biopython's GenBank parser is imported only when a GenBank file is read.
     """
 
     def __init__(self, path: str | Path, alphabet: Alphabet | str | None = "auto") -> None:
@@ -144,8 +143,9 @@ class InputFile:
         """The whole alignment (a2m/a3m): records, match columns, sequence weights."""
         if self.format != "alignment":
             raise InputError(f"{self.path}: is {self.format} input, expected an alignment")
-        return read_alignment(self.path, alphabet=self.alphabet, ambiguous=ambiguous,
-                              invalid=invalid)  # fmt: skip
+        return read_alignment(
+            self.path, alphabet=self.alphabet, ambiguous=ambiguous, invalid=invalid
+        )
 
     def source(
         self, ambiguous: AmbiguousPolicy = "unknown", invalid: InvalidPolicy = "error"
@@ -193,9 +193,10 @@ def open_genome(
 
 
 def expand_inputs(
-    inputs: Sequence[str | Path], suffixes: Collection[str] = SEQUENCE_SUFFIXES,
+    inputs: Sequence[str | Path],
+    suffixes: Collection[str] = SEQUENCE_SUFFIXES,
     kind: str = "sequence",
-) -> list[Path]:  # fmt: skip
+) -> list[Path]:
     """Files as given, and the files inside folders whose suffix (gzip allowed) is one of
     ``suffixes``."""
     out = []
@@ -269,8 +270,7 @@ def iter_sequences(
     genome = file.source()
     try:
         total = sum(genome.contigs.values())
-        with tqdm(total=total, desc=name, unit="bp", unit_scale=True,
-                  disable=not progress) as bar:  # fmt: skip
+        with tqdm(total=total, desc=name, unit="bp", unit_scale=True, disable=not progress) as bar:
             for contig, length in genome.contigs.items():
                 yield genome.fetch_codes(contig)
                 bar.update(length)

@@ -188,9 +188,12 @@ def _iter_raw(path: Path) -> Iterator[_RawRecord]:
     with reading_text(path), open_text(path) as handle:
         lines = (raw.rstrip("\r\n").strip().encode("latin-1") for raw in handle)
         records = parse_fasta(
-            lines, str(path), comment=b"#", empty=_EMPTY,
+            lines,
+            str(path),
+            comment=b"#",
+            empty=_EMPTY,
             before_header=lambda line: _no_header(line.decode("latin-1")),
-        )  # fmt: skip
+        )
         for raw in records:
             numbered = [(raw.line + 1 + k, line) for k, line in enumerate(raw.lines) if line]
             yield _RawRecord(

@@ -54,8 +54,10 @@ class Table:
             try:
                 values.append(float(label))
             except ValueError:
-                raise InputError(f"{self.path}: row {row}: label {label!r} is not a number "
-                                 "(regression needs numeric labels)") from None  # fmt: skip
+                raise InputError(
+                    f"{self.path}: row {row}: label {label!r} is not a number "
+                    "(regression needs numeric labels)"
+                ) from None
         return values
 
     def _labels(self) -> list[str]:
@@ -75,9 +77,12 @@ def _read_text(path: Path) -> str:
 
 
 def read_table(
-    path: str | Path, sequence_col: str = "sequence", label_col: str | None = "label",
-    name_col: str | None = None, require_labels: bool = True,
-) -> Table:  # fmt: skip
+    path: str | Path,
+    sequence_col: str = "sequence",
+    label_col: str | None = "label",
+    name_col: str | None = None,
+    require_labels: bool = True,
+) -> Table:
     """Read a CSV/TSV table or a FASTA file with ``label=`` in its headers.
 
     ``name_col`` defaults to ``name``, ``id`` or ``mutant`` when present, else row numbers.
@@ -99,15 +104,20 @@ def read_table(
     if not body:
         raise InputError(f"{path}: no rows after the header")
     if sequence_col not in header:
-        raise InputError(f"{path}: no column {sequence_col!r} (columns: {', '.join(header)}); "
-                         "name the sequence column with --sequence-col")  # fmt: skip
+        raise InputError(
+            f"{path}: no column {sequence_col!r} (columns: {', '.join(header)}); "
+            "name the sequence column with --sequence-col"
+        )
     if label_col is not None and label_col not in header and require_labels:
-        raise InputError(f"{path}: no column {label_col!r} (columns: {', '.join(header)}); "
-                         "name the label column with --label-col")  # fmt: skip
+        raise InputError(
+            f"{path}: no column {label_col!r} (columns: {', '.join(header)}); "
+            "name the label column with --label-col"
+        )
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
-            raise InputError(f"{path}: row {number}: {len(row)} fields, the header has "
-                             f"{len(header)}")  # fmt: skip
+            raise InputError(
+                f"{path}: row {number}: {len(row)} fields, the header has {len(header)}"
+            )
     columns = {name: [row[i].strip() for row in body] for i, name in enumerate(header)}
     sequences = columns.pop(sequence_col)
     for number, sequence in enumerate(sequences, start=2):
@@ -142,14 +152,21 @@ def _fasta_records(path: Path, text: str) -> Iterator[tuple[str, str, str, int]]
     """``(name, description, sequence, header line)`` per record (the FASTA parser; ``;``
     comment lines are skipped everywhere)."""
     lines = (line.encode("utf-8") for line in text.splitlines())
-    records = parse_fasta(lines, str(path), empty="no FASTA record",
-                          before_header=lambda line: "sequence before the first '>' header")
+    records = parse_fasta(
+        lines,
+        str(path),
+        empty="no FASTA record",
+        before_header=lambda line: "sequence before the first '>' header",
+    )
     for raw in records:
         parts = raw.header.decode("utf-8").strip().split(None, 1)
         if not parts:
             raise InputError(located(path, raw.line, "FASTA header without a name"))
-        chunks = ["".join(line.decode("utf-8").split()) for line in raw.lines
-                  if line.strip() and not line.startswith(b";")]  # fmt: skip
+        chunks = [
+            "".join(line.decode("utf-8").split())
+            for line in raw.lines
+            if line.strip() and not line.startswith(b";")
+        ]
         yield parts[0], (parts[1] if len(parts) > 1 else ""), "".join(chunks), raw.line
 
 

@@ -143,9 +143,16 @@ class GenomeWindows(Dataset):
         territory = restrict_territory(lengths, bed, contigs, window_length, names)
         if split is not None:
             territory = split_territory(
-                territory, split, split_by, val_fraction, test_fraction,
-                val_contigs, test_contigs, split_seed, block_size,
-            )  # fmt: skip
+                territory,
+                split,
+                split_by,
+                val_fraction,
+                test_fraction,
+                val_contigs,
+                test_contigs,
+                split_seed,
+                block_size,
+            )
         regions = []  # (source index, contig, start, end), each holding >= 1 window
         for i, source in enumerate(opened):
             extent = [(c, 0, n) for c, n in source.contigs.items()]

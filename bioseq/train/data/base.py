@@ -82,13 +82,19 @@ class TrainData:
         self._val_cache: dict[tuple[int, int, int], tuple[np.ndarray, list]] = {}
         self.masking: Masking | None = None
         if getattr(config, "objective", None) == "mlm":
-            self.masking = Masking.for_tokenizer(tokenizer, self.markov_letters,
-                                                 config.mask_fraction)  # fmt: skip
+            self.masking = Masking.for_tokenizer(
+                tokenizer, self.markov_letters, config.mask_fraction
+            )
 
     def batch(
-        self, step: int, context: int, batch_size: int, rank: int = 0, world_size: int = 1,
+        self,
+        step: int,
+        context: int,
+        batch_size: int,
+        rank: int = 0,
+        world_size: int = 1,
         grad_accum: int = 1,
-    ) -> list[Batch]:  # fmt: skip
+    ) -> list[Batch]:
         """This process's micro-batches of optimizer step ``step``."""
         per_rank = batch_size // world_size
         share = rank_slice(batch_size, rank, world_size)

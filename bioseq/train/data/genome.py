@@ -74,9 +74,13 @@ class GenomeData(TrainData):
         with warnings.catch_warnings():  # short intervals are skipped, as expected
             warnings.simplefilter("ignore")
             return GenomeWindows(
-                self.sources, window, mode=mode, bed=list(intervals),
-                rc_augment=self.config.rc_augment and mode == "random", seed=self.config.seed,
-            )  # fmt: skip
+                self.sources,
+                window,
+                mode=mode,
+                bed=list(intervals),
+                rc_augment=self.config.rc_augment and mode == "random",
+                seed=self.config.seed,
+            )
 
     def train_windows(self, context: int) -> GenomeWindows:
         if context not in self._train:

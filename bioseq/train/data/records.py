@@ -55,16 +55,20 @@ class RecordData(TrainData):
             pairs += [(name, self._orient(codes)) for name, codes in found]
             weights.append(found_weights)
             if self.aligned and self.alignment_width not in (None, width):
-                raise InputError(f"{path}: {width} match columns, but {paths[0]} has "
-                                 f"{self.alignment_width}; --aligned takes one alignment "
-                                 "width")  # fmt: skip
+                raise InputError(
+                    f"{path}: {width} match columns, but {paths[0]} has "
+                    f"{self.alignment_width}; --aligned takes one alignment "
+                    "width"
+                )
             self.alignment_width = width if self.aligned else None
         weights = np.concatenate(weights)
         names = ", ".join(str(p) for p in paths)
         if self.aligned and self.alignment_width > config.context:
-            raise InputError(f"{names}: {self.alignment_width} match columns is more than "
-                             f"--context {config.context}; raise --context (--aligned reads "
-                             "whole rows)")  # fmt: skip
+            raise InputError(
+                f"{names}: {self.alignment_width} match columns is more than "
+                f"--context {config.context}; raise --context (--aligned reads "
+                "whole rows)"
+            )
         split = ValidationSplit(config.val_fraction, config.val_contigs)
         held = split.of_records([name for name, _ in pairs], names)
         self.train_pairs = [p for p, h in zip(pairs, held, strict=True) if not h]
@@ -104,10 +108,14 @@ class RecordData(TrainData):
 
     def _records(self, pairs, context: int, crop: str) -> SequenceRecords:
         return SequenceRecords(
-            pairs, tokenizer=self.tokenizer, max_length=context, crop=crop, seed=self.config.seed,
+            pairs,
+            tokenizer=self.tokenizer,
+            max_length=context,
+            crop=crop,
+            seed=self.config.seed,
             # masked models read bare records (aligned: bare columns), as they are scored
             add_special_tokens=self.config.objective != "mlm",
-        )  # fmt: skip
+        )
 
     def train_records(self, context: int) -> tuple[SequenceRecords, LengthBucketSampler]:
         if context not in self._train:
@@ -175,8 +183,11 @@ def _read_records(
         kept = np.array([set(row) != {"-"} for _, row in rows], dtype=bool)
         if not kept.any():
             raise InputError(f"{path}: every record is gaps only in the match columns")
-        pairs = [(name, np.frombuffer(row.encode("ascii"), dtype=np.uint8))
-                 for (name, row), keep in zip(rows, kept, strict=True) if keep]  # fmt: skip
+        pairs = [
+            (name, np.frombuffer(row.encode("ascii"), dtype=np.uint8))
+            for (name, row), keep in zip(rows, kept, strict=True)
+            if keep
+        ]
         weights = np.ones(len(pairs)) if weights is None else weights[kept]
         return pairs, weights, alignment.width
     if kind == "alignment":

@@ -77,8 +77,10 @@ def text_tokenizer(spec: str) -> ByteTokenizer:
         tokenizer = load_tokenizer(spec)
         if getattr(tokenizer, "alphabet", None) == "text":
             return tokenizer
-    raise InputError(f"tokenizer {spec!r} does not read text: --text trains on bytes "
-                     "(--tokenizer char or byte, or a saved ByteTokenizer directory)")  # fmt: skip
+    raise InputError(
+        f"tokenizer {spec!r} does not read text: --text trains on bytes "
+        "(--tokenizer char or byte, or a saved ByteTokenizer directory)"
+    )
 
 
 class TextData(TrainData):
@@ -102,14 +104,21 @@ class TextData(TrainData):
         self._train_starts(config.context)  # fails early when the train split is too small
         names = ", ".join(self.names)
         if config.val_fraction and not self.val_parts:
-            raise InputError(f"{names}: the validation split (the last {config.val_fraction:.0%} "
-                             "of each file) is empty; raise --val-fraction")  # fmt: skip
-        self.val_windows = [(i, start) for i, part in enumerate(self.val_parts)
-                            for start in range(0, len(part) - 1, config.context)]  # fmt: skip
+            raise InputError(
+                f"{names}: the validation split (the last {config.val_fraction:.0%} "
+                "of each file) is empty; raise --val-fraction"
+            )
+        self.val_windows = [
+            (i, start)
+            for i, part in enumerate(self.val_parts)
+            for start in range(0, len(part) - 1, config.context)
+        ]
         size = sum(len(p) for p in self.train_parts)
         val_size = sum(len(p) for p in self.val_parts)
-        self.description = (f"{names}: {len(paths)} text file(s), train {size:,} bytes, "
-                            f"validation {val_size:,} bytes")  # fmt: skip
+        self.description = (
+            f"{names}: {len(paths)} text file(s), train {size:,} bytes, "
+            f"validation {val_size:,} bytes"
+        )
 
     @property
     def has_val(self) -> bool:
