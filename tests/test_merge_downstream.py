@@ -20,8 +20,8 @@ from bioseq.models import MergeConfig, MergeLM
 from bioseq.tasks.variants import (
     MaskedMarginalScorer,
     Variant,
+    dna_scorer,
     score_variants,
-    variant_scorer,
     window_bounds,
 )
 from bioseq.tokenizers import CharTokenizer
@@ -122,7 +122,7 @@ def test_scores_equal_a_hand_computation(model, genome):
 
 def test_both_strands_average_the_reverse_complement_window(model, genome):
     variants = substitutions(genome)
-    scores = variant_scorer(model, DNA_TOK, genome, window=WINDOW, strand="both").score(variants)
+    scores = dna_scorer(model, DNA_TOK, genome, window=WINDOW, strand="both").score(variants)
     for variant, s in zip(variants, scores, strict=True):
         forward = hand_score(model, genome, variant)
         reverse = hand_score(model, genome, variant, rc=True)

@@ -37,11 +37,10 @@ from bioseq.tasks.variants.dna import (
     DnaVariantScorer,
     Variant,
     VariantScore,
-    score_variants,
     window_bounds,
 )
 from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
-from bioseq.tasks.variants.masked import MaskedMarginalScorer, MaskedPairScorer, variant_scorer
+from bioseq.tasks.variants.masked import MaskedMarginalScorer, MaskedPairScorer
 from bioseq.tasks.variants.masked_dna import MaskedLMPairScorer, MaskedLMVariantScorer
 from bioseq.tasks.variants.masked_lm import MaskedLMReader
 from bioseq.tasks.variants.masked_protein import MaskedMutationScorer
@@ -63,6 +62,7 @@ from bioseq.tasks.variants.scorers import (
     STATUSES,
     dna_scorer,
     mutation_scorer,
+    score_variants,
     scorer_kind,
 )
 from bioseq.tasks.variants.snv import CodingSnv, coding_snvs, make_snv_vcf, select_cds
@@ -79,7 +79,7 @@ from bioseq.tasks.variants.vcf import (
 __all__ = [
     "STATUSES", "ContigMatcher", "DnaVariantScorer", "Variant", "VariantScore",
     "score_variants", "window_bounds", "MaskedMarginalScorer", "MaskedPairScorer",
-    "variant_scorer", "MaskedLMPairScorer", "MaskedLMVariantScorer", "MaskedLMReader",
+    "MaskedLMPairScorer", "MaskedLMVariantScorer", "MaskedLMReader",
     "MaskedMutationScorer", "FAMILIES", "dna_scorer", "mutation_scorer", "scorer_kind",
     "PairScore", "PairScorer", "naive_pair_scores",
     "LoadedModel", "load_model", "auroc", "mutation_metrics", "snv_summary", "spearman",

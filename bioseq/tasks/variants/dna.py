@@ -26,7 +26,7 @@ or the reason it was not scored (see :data:`STATUSES`).
 >>> genome = InMemoryGenome({"chr1": "ACGTTGCAAGGCTTAACCGT" * 10})
 >>> variants = [Variant("1", 11, "G", "A"), Variant("chr1", 12, "C", "T"),
 ...             Variant("chr1", 5, "A", "C")]
->>> scores = score_variants(model, tok, genome, variants, window=64)
+>>> scores = DnaVariantScorer(model, tok, genome, window=64).score(variants)
 >>> [(s.status, s.score is not None) for s in scores]
 [('ok', True), ('ok', True), ('ref_mismatch', False)]
 """
@@ -34,7 +34,7 @@ or the reason it was not scored (see :data:`STATUSES`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -361,15 +361,3 @@ def _blocks(jobs: list) -> Iterator[list]:
         block.append(job)
     if block:
         yield block
-
-
-def score_variants(
-    model, tokenizer, genome: SequenceSource, variants: Iterable[Variant], *,
-    progress: bool = False, **options,
-) -> list[VariantScore]:  # fmt: skip
-    """Score variants (one :class:`VariantScore` each, input order); options as
-    :class:`DnaVariantScorer` (``window``, ``strand``, ``reduce``, ``batch_size``...). A masked
-    model gets masked-marginal scores (:func:`bioseq.tasks.variants.scorers.dna_scorer`)."""
-    from bioseq.tasks.variants.scorers import dna_scorer  # scorers.py builds on this module
-
-    return dna_scorer(model, tokenizer, genome, **options).score(list(variants), progress)

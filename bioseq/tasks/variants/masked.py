@@ -17,8 +17,8 @@ pretraining), and
 * ALTs that change the same bases of one window share one pass; windows of equal length are
   batched (``batch_size``), so no padding enters and a score does not depend on its batch.
 
-:func:`variant_scorer` picks the scorer of a model's family
-(:mod:`~bioseq.tasks.variants.scorers`; other masked LMs: :mod:`~bioseq.tasks.variants.masked_dna`).
+:func:`~bioseq.tasks.variants.scorers.dna_scorer` picks the scorer of a model's family (other
+masked LMs: :mod:`~bioseq.tasks.variants.masked_dna`).
 
 >>> import torch
 >>> from bioseq.io.source import InMemoryGenome
@@ -29,7 +29,7 @@ pretraining), and
 >>> genome = InMemoryGenome({"chr1": "ACGTTGCAAGGCTTAACCGT" * 10})
 >>> variants = [Variant("chr1", 11, "G", "A"), Variant("chr1", 11, "GC", "G"),
 ...             Variant("chr1", 5, "A", "C")]
->>> scores = variant_scorer(model, CharTokenizer("dna"), genome, window=64).score(variants)
+>>> scores = MaskedMarginalScorer(model, CharTokenizer("dna"), genome, window=64).score(variants)
 >>> [(s.status, s.score is not None) for s in scores]
 [('ok', True), ('indel_unsupported', False), ('ref_mismatch', False)]
 """
@@ -186,17 +186,3 @@ def _check_window(config, window: int) -> None:
             f"a {window}-base window makes about {math.ceil(window / ratio)} merged tokens but "
             f"the model's backbone reads at most {limit}; use --window {int(limit * ratio)} or less"
         )
-
-
-def is_masked(model) -> bool:
-    """Whether ``model`` is scored by masked marginals (it has ``masked_logits``: MergeLM)."""
-    return callable(getattr(model, "masked_logits", None))
-
-
-def variant_scorer(model, tokenizer, genome: SequenceSource, **options) -> DnaVariantScorer:
-    """The DNA scorer of ``model``'s family (:func:`bioseq.tasks.variants.scorers.dna_scorer`):
-    :class:`MaskedMarginalScorer` for a MergeLM, the generic masked-LM scorer for other masked
-    models, :class:`DnaVariantScorer` for causal ones."""
-    from bioseq.tasks.variants.scorers import dna_scorer  # scorers.py builds on this module
-
-    return dna_scorer(model, tokenizer, genome, **options)

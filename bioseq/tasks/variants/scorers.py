@@ -27,13 +27,13 @@ model, a causal strategy for a masked one) is a one-line :class:`~bioseq.errors.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from bioseq.errors import InputError
 from bioseq.io.source import SequenceSource
 from bioseq.models.hub import MASKED_MODELS, SITE_INDEPENDENT, LoadedModel, scorer_kind
-from bioseq.tasks.variants.dna import DnaVariantScorer
+from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore
 from bioseq.tasks.variants.masked import MaskedMarginalScorer
 from bioseq.tasks.variants.masked_dna import (
     MARGINALS,
@@ -45,7 +45,7 @@ from bioseq.tasks.variants.mutations import CausalMutationScorer, MutationModel
 
 __all__ = [
     "FAMILIES", "STATUSES", "Family", "describe", "dna_scorer", "family", "mutation_scorer",
-    "scorer_kind", "scoring_meta",
+    "score_variants", "scorer_kind", "scoring_meta",
 ]  # fmt: skip
 
 
@@ -100,6 +100,26 @@ def dna_scorer(
             extra["pll_window"] = pll_window
         return fam.dna(model, tokenizer, genome, strand=strand, **extra, **options)
     return fam.dna(model, tokenizer, genome, strand=strand or "forward", **options)
+
+
+def score_variants(
+    model, tokenizer, genome: SequenceSource, variants: Iterable[Variant], *,
+    progress: bool = False, **options,
+) -> list[VariantScore]:  # fmt: skip
+    """Score variants with the scorer of ``model``'s family (one :class:`VariantScore` each,
+    input order); options as :func:`dna_scorer`.
+
+    >>> from bioseq.io.source import InMemoryGenome
+    >>> from bioseq.models import MambaConfig, MambaLM
+    >>> from bioseq.tokenizers import CharTokenizer
+    >>> tok = CharTokenizer("dna")
+    >>> model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=tok.vocab_size, d_model=32))
+    >>> genome = InMemoryGenome({"chr1": "ACGTTGCAAGGCTTAACCGT" * 10})
+    >>> variants = [Variant("chr1", 11, "G", "A"), Variant("chr1", 5, "A", "C")]
+    >>> [s.status for s in score_variants(model, tok, genome, variants, window=64)]
+    ['ok', 'ref_mismatch']
+    """
+    return dna_scorer(model, tokenizer, genome, **options).score(list(variants), progress)
 
 
 def scoring_meta(scorer: DnaVariantScorer) -> dict[str, str]:
