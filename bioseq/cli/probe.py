@@ -1,9 +1,7 @@
-"""``bioseq probe``: in-context learning probes on one or several models."""
+"""``bioseq probe``: in-context learning probes on one or several models
+(:func:`bioseq.tasks.icl.run.run_probes`)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import click
 
@@ -12,21 +10,13 @@ from bioseq.errors import InputError
 
 def parse_shots(text: str) -> tuple[int, ...]:
     """``"1,2,4"`` -> ``(1, 2, 4)``: distinct, increasing, each from 1 to 255."""
+    from bioseq.tasks.icl.run import check_shots
+
     try:
-        shots = sorted({int(part) for part in text.split(",") if part.strip()})
+        shots = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise InputError(f"--shots: expected comma-separated integers, got {text!r}") from None
-    if not shots or shots[0] < 1 or shots[-1] > 255:
-        raise InputError(f"--shots: each value must be from 1 to 255, got {text!r}")
-    return tuple(shots)
-
-
-def _unique_name(name: str, taken: set[str]) -> str:
-    candidate, i = name, 2
-    while candidate in taken:
-        candidate, i = f"{name}-{i}", i + 1
-    taken.add(candidate)
-    return candidate
+    return check_shots(shots, name="--shots")
 
 
 @click.command()
@@ -76,76 +66,12 @@ def probe(
         bioseq probe --model runs/dna --model runs/text --form both --deranged --out probes/cmp
         bioseq probe --model qwen3-0.6b --form linguistic --shots 1,8,64 --trials 80 --out q
     """
-    import torch
+    from bioseq.tasks.icl.run import run_probes
 
-    from bioseq.io.outputs import check_output
-    from bioseq.models.hub import resolve_device
-    from bioseq.tasks.icl.adapters import load_adapter
-    from bioseq.tasks.icl.suite import load_functions, select_functions
-
-    if threads:
-        torch.set_num_threads(threads)
-    shot_counts = parse_shots(shots)
-    chosen = select_functions(load_functions(), functions)
-    target = resolve_device(device)
-    out = Path(out_dir)
-    check_output(out / "results.csv")  # the folder can be made and written (before any model)
-    rows: list[dict] = []
-    recall: dict[str, dict] = {}
-    names: set[str] = set()
-    for spec in models:
-        adapter = load_adapter(spec, device=target, batch_size=batch_size,
-                               trust_remote_code=trust_remote_code)  # fmt: skip
-        adapter.name = _unique_name(adapter.name, names)
-        if suite in ("bitstring", "all"):
-            rows += _bitstring(adapter, chosen, shot_counts, trials, form, deranged, seed)
-        if suite in ("recall", "all"):
-            from bioseq.tasks.icl.recall import run_recall
-
-            click.echo(f"{adapter.name}: recall probes", err=True)
-            recall[adapter.name] = run_recall(adapter, seed=seed)
-        del adapter
-    if suite in ("bitstring", "all"):
-        _write_bitstring(rows, out, bootstrap, seed, reference)
-    if recall:
-        from bioseq.tasks.icl.plots import plot_recall
-
-        (out / "recall.json").write_text(json.dumps(recall, indent=1) + "\n", encoding="utf-8")
-        plot_recall(recall, out / "recall.png")
-        for name, res in recall.items():
-            copy = res["repeat_copy"]
-            click.echo(f"{name}\trepeat copy loss: first {copy['first_loss']:.3f}, "
-                       f"second {copy['second_loss']:.3f} nats")  # fmt: skip
-        click.echo(f"wrote {out / 'recall.json'}, {out / 'recall.png'}")
-
-
-def _bitstring(adapter, functions, shots, trials, form, deranged, seed) -> list[dict]:
-    from bioseq.tasks.icl.evaluate import run_bitstring
-    from bioseq.tasks.icl.prompts import FORMS
-
-    forms = list(FORMS) if form == "both" else [form]
-    rows = []
-    for name in forms:
-        if form == "both" and not adapter.encodes(FORMS[name]):
-            click.echo(f"{adapter.name}: skipping the {name} form (its tokenizer cannot encode "
-                       f"{FORMS[name]!r})", err=True)  # fmt: skip
-            continue
-        for condition in ("clean", "deranged") if deranged else ("clean",):
-            rows += run_bitstring(adapter, functions, shots, trials, name, seed, condition,
-                                  progress=True)  # fmt: skip
-    return rows
-
-
-def _write_bitstring(rows: list[dict], out: Path, n_boot: int, seed: int, reference: bool):
-    from bioseq.tasks.icl.evaluate import format_table, summarize, write_results, write_summary
-    from bioseq.tasks.icl.plots import plot_bitload, plot_icl
-
-    if not rows:
-        raise InputError("no model could read any requested prompt form")
-    summary = summarize(rows, n_boot=n_boot, seed=seed)
-    write_results(rows, out / "results.csv")
-    write_summary(summary, out / "summary.json")
-    plot_icl(summary, out / "icl.png", reference=reference)
-    plot_bitload(summary, out / "icl_bitload.png")
-    click.echo(format_table(summary))
-    click.echo(f"wrote {out / 'results.csv'}, summary.json, icl.png, icl_bitload.png")
+    result = run_probes(
+        models, out_dir, suite=suite, form=form, shots=parse_shots(shots), trials=trials,
+        deranged=deranged, functions=functions, seed=seed, batch_size=batch_size, device=device,
+        trust_remote_code=trust_remote_code, threads=threads, bootstrap=bootstrap,
+        reference=reference,
+    )  # fmt: skip
+    click.echo(result.report())

@@ -14,8 +14,10 @@ query with its image. Modules:
 * :mod:`~bioseq.tasks.icl.stats`: cluster bootstrap, log2 fit, z-test
 * :mod:`~bioseq.tasks.icl.recall`: repeat copy, MQAR, label ICL
 * :mod:`~bioseq.tasks.icl.plots`: ``icl.png``, ``icl_bitload.png``, ``recall.png``
+* :mod:`~bioseq.tasks.icl.run`: :func:`run_probes`, the probe matrix and its output folder
 
-Typical use (the ``bioseq probe`` command does the same)::
+Typical use (``run_probes(["runs/dna-small"], "probes/dna")`` does what ``bioseq probe``
+does: every form and condition, all output files)::
 
     from bioseq.tasks.icl import load_adapter, run_bitstring, summarize
     adapter = load_adapter("runs/dna-small")           # a bioseq or Hugging Face model dir
@@ -36,6 +38,7 @@ from bioseq.tasks.icl.plots import plot_bitload, plot_icl, plot_recall
 from bioseq.tasks.icl.primitives import PRIMITIVES, Program, bitload
 from bioseq.tasks.icl.prompts import FORMS, Symbols, Trial, make_trial, render_prompt
 from bioseq.tasks.icl.recall import label_icl, mqar, repeat_copy, run_recall
+from bioseq.tasks.icl.run import ProbeResults, run_probes
 from bioseq.tasks.icl.stats import cluster_bootstrap, cluster_bootstrap_se, log2_fit, z_test
 from bioseq.tasks.icl.suite import (
     DEFAULT_SHOTS,
@@ -51,5 +54,5 @@ __all__ = [
     "PRIMITIVES", "Program", "bitload", "FORMS", "Symbols", "Trial", "make_trial",
     "render_prompt", "label_icl", "mqar", "repeat_copy", "run_recall", "cluster_bootstrap",
     "cluster_bootstrap_se", "log2_fit", "z_test", "DEFAULT_SHOTS", "Function", "load_functions",
-    "load_reference", "select_functions",
+    "load_reference", "select_functions", "ProbeResults", "run_probes",
 ]  # fmt: skip
