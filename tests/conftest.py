@@ -1,6 +1,11 @@
-"""Shared test settings: where the project's real data lives (``../shared/data``), and
+"""Shared test settings and helpers: where the project's real data lives (``../shared/data``),
 Hypothesis without per-example deadlines (speed is measured in ``benchmarks/``, never in unit
-tests: a loaded CI machine made a 200 ms deadline fail a correct test)."""
+tests: a loaded CI machine made a 200 ms deadline fail a correct test), :func:`tiny_model` (a
+small random model of any family) and :func:`write_file` (a file in a test's folder).
+
+Tests over about 3 s are marked ``@pytest.mark.slow``: ``pytest -q`` leaves them out
+(pyproject's ``addopts``), ``pytest -q -m "slow or not slow"`` (CI, ``.ci/run``) runs all.
+"""
 
 import os
 from pathlib import Path
@@ -9,6 +14,21 @@ import numba
 import pytest
 import torch
 from hypothesis import settings
+
+from bioseq.models import (
+    CaduceusConfig,
+    CaduceusLM,
+    HyenaConfig,
+    HyenaLM,
+    MambaConfig,
+    MambaLM,
+    MergeConfig,
+    MergeLM,
+    StripedHyenaConfig,
+    StripedHyenaLM,
+    TransformerConfig,
+    TransformerLM,
+)
 
 settings.register_profile("bioseq", deadline=None)
 settings.load_profile("bioseq")
@@ -23,6 +43,40 @@ def shared_file(*parts: str) -> Path:
 
 def require(path: Path) -> pytest.MarkDecorator:
     return pytest.mark.skipif(not path.exists(), reason=f"{path} not available")
+
+
+FAMILIES = {
+    "hyena": (HyenaConfig, HyenaLM),
+    "mamba": (MambaConfig, MambaLM),
+    "transformer": (TransformerConfig, TransformerLM),
+    "striped-hyena": (StripedHyenaConfig, StripedHyenaLM),
+    "caduceus": (CaduceusConfig, CaduceusLM),
+    "merge": (MergeConfig, MergeLM),
+}
+
+
+def tiny_model(family: str, vocab_size: int, seed: int | None = None, **overrides):
+    """A random model of ``family`` (a key of :data:`FAMILIES`) from its ``tiny`` preset, with
+    ``overrides`` of any config field; ``seed`` seeds torch first. In training mode, as built.
+
+    >>> tiny_model("mamba", 10, d_model=16, n_layer=1).config.d_model
+    16
+    """
+    config_class, model_class = FAMILIES[family]
+    if seed is not None:
+        torch.manual_seed(seed)
+    return model_class(config_class.from_preset("tiny", vocab_size=vocab_size, **overrides))
+
+
+def write_file(folder: Path, name: str, content: str | bytes) -> Path:
+    """``folder / name`` holding ``content`` (text or bytes; missing folders are made)."""
+    path = Path(folder) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
 
 
 @pytest.fixture(scope="module")

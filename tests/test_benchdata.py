@@ -203,7 +203,6 @@ def test_blat_table_matches_the_alignment_wild_type():
 
 @pytest.fixture(scope="module")
 def baselines():
-    pytest.importorskip("sklearn")
     path = REPO / "benchmarks" / "finetune_baselines.py"
     spec = importlib.util.spec_from_file_location("finetune_baselines", path)
     module = importlib.util.module_from_spec(spec)

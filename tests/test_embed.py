@@ -15,18 +15,9 @@ from transformers import EsmConfig, EsmForMaskedLM, EsmTokenizer
 
 from bioseq.cli.main import main
 from bioseq.errors import InputError
-from bioseq.models import (
-    CaduceusConfig,
-    CaduceusLM,
-    HyenaConfig,
-    HyenaLM,
-    MambaConfig,
-    MambaLM,
-    TransformerConfig,
-    TransformerLM,
-)
 from bioseq.tasks.adapt.embed import embed
 from bioseq.tokenizers import CharTokenizer, KmerTokenizer, complement_map
+from tests.conftest import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -41,20 +32,11 @@ def rc(seq: str) -> str:
 
 
 def tiny(kind: str, tok=DNA, seed: int = 0, **extra):
-    torch.manual_seed(seed)
-    size = dict(vocab_size=len(tok), d_model=16, n_layer=2)
-    if kind == "mamba":
-        model = MambaLM(MambaConfig.from_preset("tiny", **size, **extra))
-    elif kind == "transformer":
-        model = TransformerLM(TransformerConfig.from_preset("tiny", **size, **extra))
-    elif kind == "hyena":
-        model = HyenaLM(HyenaConfig.from_preset("tiny", **size, **extra))
-    else:
+    if kind.startswith("caduceus"):
         rcps = kind == "caduceus-rcps"
-        model = CaduceusLM(CaduceusConfig.from_preset(
-            "tiny", **size, rcps=rcps, complement_map=complement_map(tok) if rcps else None,
-            **extra))  # fmt: skip
-    return model.eval()
+        extra.update(rcps=rcps, complement_map=complement_map(tok) if rcps else None)
+    family = kind.removesuffix("-rcps")
+    return tiny_model(family, len(tok), seed, d_model=16, n_layer=2, **extra).eval()
 
 
 @torch.no_grad()

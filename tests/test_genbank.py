@@ -14,7 +14,7 @@ from Bio import SeqIO
 from bioseq.errors import InputError
 from bioseq.io.coding import CDS
 from bioseq.io.genbank import GenBankGenome, GenBankRecord, read_genbank
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, write_file
 
 DATA = SHARED_DATA / "genomes"
 LAMBDA = DATA / "lambda_NC_001416.gbk"
@@ -401,15 +401,6 @@ def small_record(name: str = "TEST1", seq: str = SMALL_SEQ) -> str:
     return genbank_text(name, seq, [("1..9", 'gene="x"')], topology="linear")
 
 
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    return path
-
-
 def assert_input_error(path: Path, match: str) -> None:
     with pytest.raises(InputError, match=match) as info:
         read_genbank(path)
@@ -418,13 +409,13 @@ def assert_input_error(path: Path, match: str) -> None:
 
 
 def test_small_record_reads(tmp_path: Path) -> None:
-    (record,) = read_genbank(write(tmp_path, "ok.gbk", small_record()))
+    (record,) = read_genbank(write_file(tmp_path, "ok.gbk", small_record()))
     assert record.name == "TEST1.1" and record.sequence == SMALL_SEQ
     assert record.cds[0].translate(record.sequence) == "MK"
 
 
 def test_gzipped_small_record(tmp_path: Path) -> None:
-    path = write(tmp_path, "ok.gb", gzip.compress(small_record().encode()))
+    path = write_file(tmp_path, "ok.gb", gzip.compress(small_record().encode()))
     assert read_genbank(path)[0].sequence == SMALL_SEQ
 
 
@@ -433,46 +424,46 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_empty_file(tmp_path: Path) -> None:
-    assert_input_error(write(tmp_path, "empty.gbk", "\n\n"), "empty file")
-    assert_input_error(write(tmp_path, "empty.gbk.gz", gzip.compress(b"")), "empty file")
+    assert_input_error(write_file(tmp_path, "empty.gbk", "\n\n"), "empty file")
+    assert_input_error(write_file(tmp_path, "empty.gbk.gz", gzip.compress(b"")), "empty file")
 
 
 def test_not_genbank(tmp_path: Path) -> None:
-    assert_input_error(write(tmp_path, "seq.gbk", ">chr1\nACGT\n"), "not a GenBank file")
+    assert_input_error(write_file(tmp_path, "seq.gbk", ">chr1\nACGT\n"), "not a GenBank file")
 
 
 def test_truncated_gzip(tmp_path: Path) -> None:
     data = gzip.compress(LAMBDA.read_bytes())
-    path = write(tmp_path, "cut.gbk.gz", data[: len(data) // 2])
+    path = write_file(tmp_path, "cut.gbk.gz", data[: len(data) // 2])
     assert_input_error(path, "truncated or corrupt gzip")
 
 
 def test_truncated_genbank(tmp_path: Path) -> None:
     text = small_record()
-    assert_input_error(write(tmp_path, "cut.gbk", text[: text.index("//") - 20]), "truncated")
+    assert_input_error(write_file(tmp_path, "cut.gbk", text[: text.index("//") - 20]), "truncated")
 
 
 def test_record_without_sequence(tmp_path: Path) -> None:
     head = small_record().split("ORIGIN")[0]
-    assert_input_error(write(tmp_path, "e.gbk", head + "ORIGIN\n//\n"), "'TEST1.1' has no seq")
+    assert_input_error(write_file(tmp_path, "e.gbk", head + "ORIGIN\n//\n"), "'TEST1.1' has no seq")
     contig = head + "CONTIG      join(ABC01000001.1:1..30)\n//\n"
-    assert_input_error(write(tmp_path, "c.gbk", contig), "'TEST1.1' has no sequence")
+    assert_input_error(write_file(tmp_path, "c.gbk", contig), "'TEST1.1' has no sequence")
 
 
 def test_invalid_character(tmp_path: Path) -> None:
     bad = SMALL_SEQ[:5] + "J" + SMALL_SEQ[6:]
-    path = write(tmp_path, "bad.gbk", small_record(seq=bad))
+    path = write_file(tmp_path, "bad.gbk", small_record(seq=bad))
     assert_input_error(path, r"record 'TEST1.1', position 6: invalid character 'J'")
     with pytest.raises(InputError, match="position 6"):
-        read_genbank(write(tmp_path, "amb.gbk", small_record(seq=SMALL_SEQ[:5] + "R" + bad[6:])),
-                     ambiguous="error")  # fmt: skip
+        ambiguous = small_record(seq=SMALL_SEQ[:5] + "R" + bad[6:])
+        read_genbank(write_file(tmp_path, "amb.gbk", ambiguous), ambiguous="error")
 
 
 def test_duplicate_record_names(tmp_path: Path) -> None:
-    path = write(tmp_path, "dup.gbk", small_record() + small_record())
+    path = write_file(tmp_path, "dup.gbk", small_record() + small_record())
     assert_input_error(path, "duplicate record name 'TEST1.1'")
 
 
 def test_cds_outside_sequence(tmp_path: Path) -> None:
     text = small_record().replace("1..9", "3..40")
-    assert_input_error(write(tmp_path, "out.gbk", text), "outside the 30 bp")
+    assert_input_error(write_file(tmp_path, "out.gbk", text), "outside the 30 bp")

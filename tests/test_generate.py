@@ -11,27 +11,16 @@ from click.testing import CliRunner
 
 from bioseq.cli.main import main
 from bioseq.io.fasta import iter_fasta
-from bioseq.models import (
-    CaduceusConfig,
-    CaduceusLM,
-    HyenaConfig,
-    HyenaLM,
-    MambaConfig,
-    MambaLM,
-    StripedHyenaConfig,
-    StripedHyenaLM,
-    TransformerConfig,
-    TransformerLM,
-)
 from bioseq.models.hub import LoadedModel
+from bioseq.tasks.adapt.framing import start_ids
 from bioseq.tasks.adapt.generate import (
     Prompt,
     generate_sequences,
     letter_ids,
     sample_tokens,
-    start_ids,
 )
 from bioseq.tokenizers import CharTokenizer, KmerTokenizer, caduceus_tokenizer, complement_map
+from tests.conftest import tiny_model
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -46,21 +35,17 @@ def tiny(kind: str, sharpen: float = 10.0, seed: int = 2, **extra):
     (many seeds make a random model repeat one letter)."""
     torch.manual_seed(seed)
     extra.setdefault("tie_word_embeddings", False)
-    if kind == "mamba":
-        model = MambaLM(MambaConfig.from_preset("tiny", **SIZE, **extra))
-    elif kind == "transformer":
-        model = TransformerLM(TransformerConfig.from_preset("tiny", **SIZE, **extra))
+    if kind in ("mamba", "transformer"):
+        model = tiny_model(kind, **SIZE, **extra)
     elif kind == "striped-hyena":  # Evo 2's: per-layer filter inputs, modal state, KV cache
-        config = StripedHyenaConfig.from_preset("tiny", vocab_size=len(DNA), hcm_filter_length=16,
-                                                **extra)  # fmt: skip
-        model = StripedHyenaLM(config)
+        model = tiny_model(kind, len(DNA), hcm_filter_length=16, **extra)
     elif kind == "gpt2":  # a Hugging Face causal LM: its own DynamicCache and positions
         from transformers import GPT2Config, GPT2LMHeadModel
 
         model = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA), n_embd=16, n_layer=2, n_head=2,
                                            n_positions=64, **extra))  # fmt: skip
     else:
-        model = HyenaLM(HyenaConfig.from_preset("tiny", max_seq_len=16, **SIZE, **extra))
+        model = tiny_model("hyena", max_seq_len=16, **SIZE, **extra)
     with torch.no_grad():
         model.get_output_embeddings().weight.mul_(sharpen)
     return model.eval()
@@ -222,8 +207,7 @@ def test_samples_do_not_depend_on_the_batch_and_each_has_its_own_seed(tmp_path):
 
 def test_a_protein_model_starts_from_its_beginning_token(tmp_path):
     tok = CharTokenizer("protein")
-    torch.manual_seed(0)
-    model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=len(tok), d_model=16, n_layer=2))
+    model = tiny_model("mamba", len(tok), seed=0, d_model=16, n_layer=2)
     model.config.objective, model.config.alphabet = "causal", "protein"
     assert start_ids(model, tok) == [tok.bos_token_id]
     seen = TokensSeen(model)
@@ -312,9 +296,9 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, monkeypatch, extra, message
 
 def test_cli_refuses_a_masked_model(tmp_path):
     tok = caduceus_tokenizer()
-    config = CaduceusConfig.from_preset("tiny", vocab_size=len(tok), d_model=16, n_layer=2,
-                                        rcps=True, complement_map=complement_map(tok))  # fmt: skip
-    saved(CaduceusLM(config), tmp_path / "cad", tok=tok)
+    model = tiny_model("caduceus", len(tok), d_model=16, n_layer=2, rcps=True,
+                       complement_map=complement_map(tok))  # fmt: skip
+    saved(model, tmp_path / "cad", tok=tok)
     result = run("--model", tmp_path / "cad", "--prompt", "ACGT", "--length", 5,
                  "--out", tmp_path / "s.fa", "--device", "cpu")  # fmt: skip
     assert result.exit_code == 2 and "cannot generate" in result.output

@@ -13,46 +13,29 @@ from transformers import (
 )
 
 import bioseq.models  # noqa: F401  (registers the model types)
-from bioseq.models import (
-    CaduceusConfig,
-    CaduceusLM,
-    HyenaConfig,
-    HyenaLM,
-    MambaConfig,
-    MambaLM,
-    MergeConfig,
-    MergeLM,
-    StripedHyenaConfig,
-    StripedHyenaLM,
-    TransformerConfig,
-    TransformerLM,
-)
 from bioseq.models.heads import LORA_TARGETS
+from tests.conftest import tiny_model
 
 FAMILIES = ["hyena", "mamba", "transformer", "striped-hyena", "caduceus", "caduceus-rcps", "merge"]
 COMP = [0, 1, 2, 3, 4, 5, 6, 10, 9, 8, 7, 11]
 
 
+# per family: what its tiny test model sets beyond 32 wide and 2 deep (no dropout: outputs
+# are compared across save and load)
+EXTRA = {
+    "hyena": {"max_seq_len": 64, "embed_dropout": 0.0},
+    "transformer": {"dropout": 0.0},
+    "caduceus": {"rcps": False},
+    "caduceus-rcps": {"rcps": True, "complement_map": COMP},
+    "merge": {"backbone": "mamba", "backbone_kwargs": {}},
+}
+
+
 def tiny_lm(kind: str):
-    torch.manual_seed(0)
-    small = {"d_model": 32, "n_layer": 2}
-    if kind == "hyena":
-        return HyenaLM(HyenaConfig.from_preset("tiny", vocab_size=12, max_seq_len=64,
-                                               embed_dropout=0.0, **small))  # fmt: skip
-    if kind == "mamba":
-        return MambaLM(MambaConfig.from_preset("tiny", vocab_size=12, **small))
-    if kind == "transformer":
-        return TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=12, dropout=0.0,
-                                                           **small))  # fmt: skip
     if kind == "striped-hyena":
-        config = StripedHyenaConfig.from_preset("tiny", vocab_size=12, hcm_filter_length=8)
-        return StripedHyenaLM(config)
-    if kind.startswith("caduceus"):
-        rcps = kind.endswith("rcps")
-        return CaduceusLM(CaduceusConfig.from_preset(
-            "tiny", vocab_size=12, rcps=rcps, complement_map=COMP if rcps else None, **small))
-    return MergeLM(MergeConfig.from_preset("tiny", vocab_size=12, backbone="mamba",
-                                           backbone_kwargs={}, **small))  # fmt: skip
+        return tiny_model(kind, 12, seed=0, hcm_filter_length=8)
+    family = kind.removesuffix("-rcps")
+    return tiny_model(family, 12, seed=0, d_model=32, n_layer=2, **EXTRA.get(kind, {}))
 
 
 def lm_head_weight(lm) -> torch.Tensor:

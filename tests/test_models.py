@@ -15,23 +15,15 @@ from bioseq.models import (
     TransformerLM,
 )
 from bioseq.models.ops.fftconv import fftconv, fftconv_ref
+from tests.conftest import tiny_model
 
 VOCAB = 10
 
 
 def tiny(kind: str, **overrides):
     if kind == "hyena":
-        config = HyenaConfig.from_preset(
-            "tiny", vocab_size=VOCAB, max_seq_len=128, d_model=32, embed_dropout=0.0, **overrides
-        )
-        return HyenaLM(config).eval()
-    if kind == "mamba":
-        return MambaLM(
-            MambaConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)
-        ).eval()
-    return TransformerLM(
-        TransformerConfig.from_preset("tiny", vocab_size=VOCAB, d_model=32, **overrides)
-    ).eval()
+        overrides = {"max_seq_len": 128, "embed_dropout": 0.0, **overrides}
+    return tiny_model(kind, VOCAB, d_model=32, **overrides).eval()
 
 
 KINDS = ["hyena", "mamba", "transformer"]
@@ -190,7 +182,7 @@ def test_strand_log_likelihoods_match_a_hand_computation():
 
     torch.manual_seed(6)
     tok = CharTokenizer("dna")
-    model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=tok.vocab_size, d_model=32)).eval()
+    model = tiny_model("mamba", tok.vocab_size, d_model=32).eval()
     sequences = ["ACGTTGCAAC", "GGATCN", "T"]
 
     def by_hand(seq):

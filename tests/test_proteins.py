@@ -14,7 +14,7 @@ import pytest
 from bioseq.errors import InputError
 from bioseq.io.alphabet import PROTEIN
 from bioseq.io.proteins import Alignment, parse_region, read_alignment, read_protein_fasta
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, write_file
 
 PROTEINS = SHARED_DATA / "proteins"
 BLAT_A2M = PROTEINS / "BLAT_ECOLX_r24-286.a2m"
@@ -28,15 +28,6 @@ BLAT_WILDTYPE_START = "HPETLVKVKDAEDQLGARVGYIELDLNSGKILESFRPEERFPMMSTFKVLLCGAVLS
 @pytest.fixture(scope="module")
 def blat() -> Alignment:
     return read_alignment(BLAT_A2M)
-
-
-def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text)
-    return path
 
 
 def one_line_error(call: Callable[[], object], match: str) -> str:
@@ -106,7 +97,7 @@ def test_header_range_mismatch(tmp_path: Path) -> None:
     header, *lines = text.splitlines()
     sequence = "".join(lines)
     shortened = sequence[:100] + sequence[113:]  # drop 13 upper-case residues
-    path = write(tmp_path, "file.a2m", f"{header}\n{shortened}\n")
+    path = write_file(tmp_path, "file.a2m", f"{header}\n{shortened}\n")
     message = one_line_error(lambda: read_alignment(path), "wild type has 250 residues")
     assert message == (
         f"{path}: record 1 'BLAT_ECOLX/24-286': wild type has 250 residues "
@@ -117,7 +108,7 @@ def test_header_range_mismatch(tmp_path: Path) -> None:
 def test_gzipped_alignment(tmp_path: Path) -> None:
     text = BLAT_A2M.read_text()
     text = text[: text.index(">", 20_000)]  # the first records only
-    path = write(tmp_path, "blat.a2m.gz", gzip.compress(text.encode()))
+    path = write_file(tmp_path, "blat.a2m.gz", gzip.compress(text.encode()))
     alignment = read_alignment(path)
     assert alignment.format == "a2m" and alignment.offset == 24
     assert len(alignment) == text.count(">")
@@ -152,7 +143,7 @@ MKAL.TA-
 
 
 def test_small_a2m(tmp_path: Path) -> None:
-    alignment = read_alignment(write(tmp_path, "x.a2m", A2M))
+    alignment = read_alignment(write_file(tmp_path, "x.a2m", A2M))
     assert alignment.format == "a2m"
     assert alignment.wildtype == "MKVLSTAC" and alignment.offset == 10
     assert [r.match_columns for r in alignment] == ["MKLSTAC", "MKL-TA-", "-RLSTAC"]
@@ -163,9 +154,9 @@ def test_small_a2m(tmp_path: Path) -> None:
 
 
 def test_small_a3m_matches_a2m(tmp_path: Path) -> None:
-    a3m = read_alignment(write(tmp_path, "x.a3m", A3M))
+    a3m = read_alignment(write_file(tmp_path, "x.a3m", A3M))
     assert a3m.format == "a3m"
-    auto = read_alignment(write(tmp_path, "x.txt", A3M))
+    auto = read_alignment(write_file(tmp_path, "x.txt", A3M))
     assert auto.format == "a3m"
     assert [r.match_columns for r in a3m] == [r.match_columns for r in auto]
     assert [r.sequence for r in a3m] == ["MKVLSTAC", "MKVALTA", "RLSTAC"]
@@ -173,34 +164,36 @@ def test_small_a3m_matches_a2m(tmp_path: Path) -> None:
 
 
 def test_aligned_fasta(tmp_path: Path) -> None:
-    alignment = read_alignment(write(tmp_path, "x.afa", ALIGNED_FASTA))
+    alignment = read_alignment(write_file(tmp_path, "x.afa", ALIGNED_FASTA))
     assert alignment.format == "fasta"
-    assert read_alignment(write(tmp_path, "x.txt", ALIGNED_FASTA), format="fasta").format == "fasta"
+    as_text = write_file(tmp_path, "x.txt", ALIGNED_FASTA)
+    assert read_alignment(as_text, format="fasta").format == "fasta"
     assert [r.match_columns for r in alignment] == ["MK-LSTAC", "MKAL-TA-"]
     assert alignment.wildtype == "MKLSTAC" and alignment.offset == 1 and alignment.region is None
     assert alignment.focus_columns.tolist() == [0, 1, -1, 2, 3, 4, 5, 6]
 
 
 def test_inconsistent_match_columns(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.a2m", A2M.replace("-R..LSTAC", "-R..LSTA"))
+    path = write_file(tmp_path, "bad.a2m", A2M.replace("-R..LSTAC", "-R..LSTA"))
     message = one_line_error(lambda: read_alignment(path), "has 6 match columns")
     assert message.startswith(f"{path}:5: record 3 'hom2'")
 
 
 def test_invalid_character_names_line(tmp_path: Path) -> None:
-    path = write(tmp_path, "bad.a2m", A2M.replace("MKvaL-TA-", "MKva\nL-T!-"))
+    path = write_file(tmp_path, "bad.a2m", A2M.replace("MKvaL-TA-", "MKva\nL-T!-"))
     message = one_line_error(lambda: read_alignment(path), "invalid character '!'")
     assert message.startswith(f"{path}:5: record 'hom1'")
 
 
 def test_alignment_errors(tmp_path: Path) -> None:
     one_line_error(lambda: read_alignment(tmp_path / "absent.a2m"), "no such file")
-    one_line_error(lambda: read_alignment(write(tmp_path, "e.a2m", "")), "empty file")
-    path = write(tmp_path, "nohead.a2m", "MKVLSTAC\n>wt\nMK\n")
+    one_line_error(lambda: read_alignment(write_file(tmp_path, "e.a2m", "")), "empty file")
+    path = write_file(tmp_path, "nohead.a2m", "MKVLSTAC\n>wt\nMK\n")
     assert one_line_error(lambda: read_alignment(path), "expected a FASTA header").startswith(
         f"{path}:1:"
     )
-    one_line_error(lambda: read_alignment(write(tmp_path, "g.a2m", ">wt\n---\n")), "no residues")
+    gaps = write_file(tmp_path, "g.a2m", ">wt\n---\n")
+    one_line_error(lambda: read_alignment(gaps), "no residues")
     one_line_error(lambda: read_alignment(path, format="sto"), "unknown alignment format")  # type: ignore[arg-type]
 
 
@@ -216,27 +209,29 @@ def test_parse_region() -> None:
 
 
 def test_read_protein_fasta(tmp_path: Path) -> None:
-    path = write(tmp_path, "p.fa", ">p1 first protein\nMKV\nuoBz*\n\n>p2\nacd\n")
+    path = write_file(tmp_path, "p.fa", ">p1 first protein\nMKV\nuoBz*\n\n>p2\nacd\n")
     records = read_protein_fasta(path)
     assert [(r.name, r.description, r.sequence, r.line) for r in records] == [
         ("p1", "first protein", "MKVCKXX*", 1),
         ("p2", "", "ACD", 5),
     ]
     assert read_protein_fasta(path, ambiguous="keep")[0].sequence == "MKVCKBZ*"
-    gz = write(tmp_path, "p.fa.gz", gzip.compress(path.read_bytes()))
+    gz = write_file(tmp_path, "p.fa.gz", gzip.compress(path.read_bytes()))
     assert [r.sequence for r in read_protein_fasta(gz)] == [r.sequence for r in records]
 
 
 def test_protein_fasta_errors(tmp_path: Path) -> None:
-    path = write(tmp_path, "gap.fa", ">p1\nMKV\nMK-V\n")
+    path = write_file(tmp_path, "gap.fa", ">p1\nMKV\nMK-V\n")
     message = one_line_error(lambda: read_protein_fasta(path), "invalid character '-'")
     assert message.startswith(f"{path}:3: record 'p1'")
-    path = write(tmp_path, "amb.fa", ">p1\nMKB\n")
+    path = write_file(tmp_path, "amb.fa", ">p1\nMKB\n")
     assert one_line_error(
         lambda: read_protein_fasta(path, ambiguous="error"), "invalid character 'B'"
     ).startswith(f"{path}:2:")
-    one_line_error(lambda: read_protein_fasta(write(tmp_path, "e.fa", ">p1\n>p2\nMK\n")), "no seq")
-    one_line_error(lambda: read_protein_fasta(write(tmp_path, "n.fa", ">\nMK\n")), "has no name")
+    empty = write_file(tmp_path, "e.fa", ">p1\n>p2\nMK\n")
+    one_line_error(lambda: read_protein_fasta(empty), "no seq")
+    nameless = write_file(tmp_path, "n.fa", ">\nMK\n")
+    one_line_error(lambda: read_protein_fasta(nameless), "has no name")
     truncated = gzip.compress(b">p1\n" + b"MKV\n" * 5000)
-    path = write(tmp_path, "cut.fa.gz", truncated[: len(truncated) // 2])
+    path = write_file(tmp_path, "cut.fa.gz", truncated[: len(truncated) // 2])
     one_line_error(lambda: read_protein_fasta(path), "truncated or corrupt gzip")
