@@ -9,7 +9,7 @@ channels; they are averaged into ``d_model`` RC-invariant features
 
 How sequences are fed, as the model was trained to read them: bioseq tokenizers give bare
 tokens (genome windows, masked-model records), after a beginning token for causal protein
-models and Evo 2 (:func:`bioseq.tasks.adapt.generate.start_ids`); Hugging Face tokenizers add
+models and Evo 2 (:func:`bioseq.tasks.adapt.framing.start_ids`); Hugging Face tokenizers add
 their own special tokens (ESM: ``<cls> ... <eos>``). A model trained right to left reads the
 sequence reversed; per-letter arrays come back in reading order.
 
@@ -65,7 +65,15 @@ import torch
 from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
+from bioseq.io.alphabet import reverse_complement
+from bioseq.io.outputs import atomic_directory, check_output_dir
+from bioseq.io.tables import read_named_sequences
+from bioseq.models.heads import strand_average
 from bioseq.models.hub import load_model, model_direction, scorer_kind
+from bioseq.models.memory import check_forward_memory
+from bioseq.tasks.adapt.framing import start_ids
+from bioseq.tasks.variants.masked_lm import token_limit
+from bioseq.tokenizers.base import SequenceTokenizer
 
 __all__ = [
     "POOLS", "EmbedResult", "Embeddings", "default_window", "embed", "embed_files",
@@ -130,8 +138,6 @@ def default_window(model, n_special: int = 0) -> int | None:
 
 def _token_limit(model) -> int | None:
     """The most tokens the model can read at once (learned positions), or None."""
-    from bioseq.tasks.variants.masked_lm import token_limit
-
     limits = [token_limit(model.config)]
     if getattr(model.config, "model_type", "") == "bioseq-hyena":
         limits.append(getattr(model.config, "max_seq_len", None))
@@ -146,9 +152,6 @@ class _Reader:
     """Turns letters into the ids the model reads (see the module doc) and runs batches."""
 
     def __init__(self, model, tokenizer, pool: str) -> None:
-        from bioseq.tasks.adapt.generate import start_ids
-        from bioseq.tokenizers.base import SequenceTokenizer
-
         self.model, self.tokenizer = model, tokenizer
         self.causal = scorer_kind(model) == "causal"
         self.reverse = model_direction(model.config) == "reverse"
@@ -227,8 +230,6 @@ class _Reader:
         model returns."""
         width = max(len(w.ids) for w in batch)
         if len(batch) * width > self._checked:
-            from bioseq.models.memory import check_forward_memory
-
             check_forward_memory(self.model, len(batch), width)
             self._checked = len(batch) * width
         ids = np.full((len(batch), width), self.pad, dtype=np.int64)
@@ -247,8 +248,6 @@ class _Reader:
         states = out.hidden_states
         if layer is None:
             return torch.empty(0), len(states)
-        from bioseq.models.heads import strand_average
-
         hidden = strand_average(states[layer].float(), self.model.config)
         return hidden.cpu(), len(states)  # one copy per batch; sums are kept on the CPU
 
@@ -328,8 +327,6 @@ def embed_sequences(
     stride: int | None = None, progress: bool = False, names: Sequence[str] | None = None,
 ) -> Embeddings:  # fmt: skip
     """:func:`embed`, returning the arrays with how they were made (:class:`Embeddings`)."""
-    from bioseq.io.alphabet import reverse_complement
-
     _check(pool, batch_size, window, stride)
     sequences = [str(s) for s in sequences]
     names = list(names) if names is not None else [f"sequence {i + 1}" for i in
@@ -506,9 +503,6 @@ def embed_files(
     >>> np.load("emb/demo/embeddings.npy").shape == (result.n, result.dim)  # doctest: +SKIP
     True
     """
-    from bioseq.io.outputs import atomic_directory, check_output_dir
-    from bioseq.io.tables import read_named_sequences
-
     _check(pool, batch_size, window, stride)
     if not inputs:
         raise InputError("give at least one input file of sequences")

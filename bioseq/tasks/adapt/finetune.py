@@ -45,7 +45,11 @@ from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir, write_text_atomic
 from bioseq.io.tables import Table, read_table
 from bioseq.models.hub import load_classifier, quiet_transformers
+from bioseq.tasks.adapt.framing import encode, model_context
 from bioseq.tasks.adapt.labels import SELECTION, Labels, metrics
+from bioseq.tasks.adapt.plots import plot_finetune
+from bioseq.tasks.adapt.predict import predict_outputs, write_predictions
+from bioseq.tasks.adapt.probe import fit_probe
 
 MODES = ("full", "lora", "probe")
 DEFAULT_LR = {"full": 1e-4, "lora": 1e-3}
@@ -103,6 +107,7 @@ class Split:
 def read_splits(config: FinetuneConfig) -> tuple[Labels, Split, Split, Split | None]:
     """Train, validation (a random tenth of train without ``val``) and test tables, with the
     classes taken from train."""
+
     def read(path: str) -> Table:
         return read_table(path, config.sequence_col, config.label_col)
 
@@ -128,60 +133,6 @@ def _hold_out(table: Table, seed: int) -> tuple[Table, Table]:
                            [table.sequences[i] for i in rows],
                            [table.labels[i] for i in rows]))  # fmt: skip
     return parts[0], parts[1]
-
-
-# -- batches -----------------------------------------------------------------------------------
-def encode(model, tokenizer, sequences: list[str], max_length: int, device) -> dict:
-    """Tokens of a batch as the model was trained to read them, padded on the right and cut to
-    ``max_length``: bioseq tokenizers give bare letters (after a beginning token only where
-    pretraining put one: :func:`bioseq.tasks.adapt.generate.start_ids`); Hugging Face ones add
-    their own special tokens (ESM's <cls>/<eos>)."""
-    from bioseq.tasks.adapt.generate import start_ids
-    from bioseq.tokenizers.base import SequenceTokenizer
-
-    texts = [s.upper() for s in sequences]
-    if not isinstance(tokenizer, SequenceTokenizer):
-        batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length,
-                          return_tensors="pt")  # fmt: skip
-        return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask")}
-    prefix = start_ids(model, tokenizer)
-    rows = [(prefix + tokenizer(t, add_special_tokens=False)["input_ids"])[:max_length]
-            for t in texts]  # fmt: skip
-    width = max(len(r) for r in rows)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-        mask[i, : len(row)] = 1
-    return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-
-
-def model_context(model, default: int = 1024) -> int:
-    """The longest input the model was trained on or can take."""
-    config = model.config
-    for key in ("training_context", "max_seq_len", "max_position_embeddings"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return default
-
-
-@torch.no_grad()
-def predict_outputs(model, tokenizer, sequences: list[str], task: str, batch_size: int,
-                    max_length: int) -> np.ndarray:  # fmt: skip
-    """Class probabilities (n, k), or predictions (n,) for regression, in eval mode."""
-    was_training = model.training
-    model.eval()
-    outputs = []
-    device = next(model.parameters()).device
-    for start in range(0, len(sequences), batch_size):
-        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length,
-                       device)  # fmt: skip
-        logits = model(**batch).logits.float()
-        outputs.append(logits[:, 0] if task == "regression" else logits.softmax(-1))
-    model.train(was_training)
-    return torch.cat(outputs).cpu().numpy()
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -326,9 +277,9 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     model, tokenizer = build_model(config, labels)
     max_length = config.max_length or model_context(model)
     if config.mode == "probe":
-        from bioseq.tasks.adapt.probe import fit_probe
-
         fit_probe(model, tokenizer, config, train, val, run_dir, max_length)
+        save_best(run_dir, model, tokenizer)
+        _plot(run_dir, config.task)
     else:
         _train(model, tokenizer, config, train, val, run_dir, max_length, resume)
     return _evaluate_best(run_dir, config, labels, test or val, max_length)
@@ -427,22 +378,21 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
 
 
 def _plot(run_dir: Path, task: str) -> None:
-    from bioseq.tasks.adapt.plots import plot_finetune
-
     plot_finetune(run_dir / "metrics.jsonl", run_dir / "metrics.png", SELECTION[task])
 
 
 def _evaluate_best(run_dir: Path, config: FinetuneConfig, labels: Labels, split: Split,
                    max_length: int) -> dict:  # fmt: skip
-    from bioseq.tasks.adapt.predict import write_predictions
-
     best = load_classifier(run_dir, config.device, finetuned=True)
     model, tokenizer = best.model.eval(), best.tokenizer
     outputs = predict_outputs(model, tokenizer, split.table.sequences, config.task,
                               config.batch_size, max_length)  # fmt: skip
     scores = metrics(config.task, split.targets, outputs)
     which = "test" if config.test else "val"
-    write_text_atomic(run_dir / f"{which}_metrics.json", json.dumps(
-        {"table": str(split.table.path), "n": len(split.table), **scores}, indent=2) + "\n")
+    write_text_atomic(
+        run_dir / f"{which}_metrics.json",
+        json.dumps({"table": str(split.table.path), "n": len(split.table), **scores}, indent=2)
+        + "\n",
+    )
     write_predictions(run_dir / f"{which}_predictions.tsv", split.table, outputs, labels)
     return scores

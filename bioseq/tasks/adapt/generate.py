@@ -45,13 +45,22 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 
 from bioseq.errors import InputError
+from bioseq.io.fasta import iter_fasta
+from bioseq.io.outputs import atomic_output
 from bioseq.models.hub import LoadedModel, load_model
+from bioseq.tasks.adapt.framing import start_ids
 
 __all__ = [
     "GenerationResult", "Prompt", "Sample", "default_letters", "generate_sequences",
-    "letter_ids", "read_prompts", "sample_tokens", "start_ids", "write_fasta",
+    "letter_ids", "read_prompts", "sample_tokens", "write_fasta",
 ]  # fmt: skip
 
 LETTERS = {
@@ -130,28 +139,8 @@ def letter_ids(tokenizer, letters: str | None) -> list[int]:
     return ids
 
 
-def start_ids(model, tokenizer) -> list[int]:
-    """``[bos]`` if the model was trained with sequences that start with a beginning token,
-    else ``[]``. bioseq runs: protein records do (``[CLS] seq [SEP]``); genome windows, aligned
-    columns and text do not. Evo 2 (converted) starts documents after its end token; other
-    foreign models use their tokenizer's ``bos_token`` when they have one."""
-    config, bos = model.config, tokenizer.bos_token_id
-    if bos is None:
-        return []
-    if getattr(config, "objective", None) is not None:  # a bioseq pretrain run
-        records = getattr(config, "alphabet", None) == "protein"
-        return [bos] if records and not getattr(config, "aligned", False) else []
-    if getattr(config, "model_type", "") == "bioseq-striped-hyena":
-        return [bos]
-    from bioseq.tokenizers.base import SequenceTokenizer
-
-    return [] if isinstance(tokenizer, SequenceTokenizer) else [bos]
-
-
 def read_prompts(path: str | Path) -> list[Prompt]:
     """The records of a FASTA file as prompts (empty records: start from nothing)."""
-    from bioseq.io.fasta import iter_fasta
-
     prompts, seen = [], {}
     for record in iter_fasta(path):
         if record.name in seen:
@@ -196,13 +185,6 @@ def _cache_of(out) -> object | None:
 
 
 def _warpers(temperature: float, top_k: int | None, top_p: float | None):
-    from transformers.generation.logits_process import (
-        LogitsProcessorList,
-        TemperatureLogitsWarper,
-        TopKLogitsWarper,
-        TopPLogitsWarper,
-    )
-
     warpers = LogitsProcessorList()
     if temperature not in (0, 1):
         warpers.append(TemperatureLogitsWarper(temperature))
@@ -364,8 +346,6 @@ def _check(n: int, length: int, temperature: float, top_k, top_p, batch_size: in
 
 def write_fasta(samples: Sequence[Sample], path: str | Path, width: int = 80) -> None:
     """Write the samples to ``path`` (lines of ``width`` letters), only once complete."""
-    from bioseq.io.outputs import atomic_output
-
     with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for sample in samples:
             f.write(f">{sample.header}\n")

@@ -12,10 +12,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bioseq.io.outputs import write_text_atomic
 from bioseq.io.tables import Table, read_table
 from bioseq.models.hub import load_classifier
+from bioseq.tasks.adapt.framing import encode, model_context
 from bioseq.tasks.adapt.labels import Labels, metrics
 
 
@@ -25,6 +27,23 @@ def labels_of(model) -> Labels:
         return Labels("regression")
     id2label = model.config.id2label
     return Labels("classification", [str(id2label[i]) for i in range(len(id2label))])
+
+
+@torch.no_grad()
+def predict_outputs(
+    model, tokenizer, sequences: list[str], task: str, batch_size: int, max_length: int
+) -> np.ndarray:
+    """Class probabilities (n, k), or predictions (n,) for regression, in eval mode."""
+    was_training = model.training
+    model.eval()
+    outputs = []
+    device = next(model.parameters()).device
+    for start in range(0, len(sequences), batch_size):
+        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length, device)
+        logits = model(**batch).logits.float()
+        outputs.append(logits[:, 0] if task == "regression" else logits.softmax(-1))
+    model.train(was_training)
+    return torch.cat(outputs).cpu().numpy()
 
 
 def write_predictions(path: Path, table: Table, outputs: np.ndarray, labels: Labels) -> None:
@@ -52,8 +71,6 @@ def predict(
 ) -> dict | None:  # fmt: skip
     """Write predictions for every row of the table to ``out``; when the table has labels,
     also ``out``'s ``.metrics.json`` and return the metrics."""
-    from bioseq.tasks.adapt.finetune import model_context, predict_outputs
-
     table = read_table(table_path, sequence_col, label_col, require_labels=False)
     loaded = load_classifier(model_path, device, finetuned=True)
     model, tokenizer = loaded.model.eval(), loaded.tokenizer

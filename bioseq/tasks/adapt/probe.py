@@ -21,8 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from bioseq.errors import InputError
+from bioseq.models.heads import pool
+from bioseq.tasks.adapt.framing import encode
 from bioseq.tasks.adapt.labels import SELECTION, metrics
 
 C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
@@ -33,9 +36,6 @@ ALPHA_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 def pooled_features(model, tokenizer, sequences: list[str], batch_size: int,
                     max_length: int) -> np.ndarray:  # fmt: skip
     """The pooled backbone features (n, d) that the classifier's head reads."""
-    from bioseq.models.heads import pool
-    from bioseq.tasks.adapt.finetune import encode
-
     if not hasattr(model, "_features"):
         raise InputError(f"{type(model).__name__}: --mode probe needs a bioseq model family "
                          "(its head reads pooled features); use --mode lora or full")  # fmt: skip
@@ -59,16 +59,15 @@ def fold_scaling(coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray,
 
 
 def fit_probe(model, tokenizer, config, train, val, run_dir: Path, max_length: int) -> None:
-    """Fit the probe on ``train``'s features, choose its strength on ``val``, write it into
-    ``model.score`` and save ``best/``."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from tqdm import tqdm
-
-    from bioseq.tasks.adapt.finetune import _plot, save_best
+    """Fit the probe on ``train``'s features, choose its strength on ``val`` (one row of
+    ``run_dir/metrics.jsonl`` per strength) and write the best into ``model.score``."""
+    from sklearn.linear_model import LogisticRegression, Ridge  # sklearn loads in ~1 s
 
     tables = tqdm([train, val], desc="features", unit="table", disable=not config.progress)
-    x_train, x_val = (pooled_features(model, tokenizer, split.table.sequences,
-                                      config.batch_size, max_length) for split in tables)
+    x_train, x_val = (
+        pooled_features(model, tokenizer, split.table.sequences, config.batch_size, max_length)
+        for split in tables
+    )
     mean, scale = x_train.mean(0), x_train.std(0)
     scale[scale == 0] = 1.0
     z_train, z_val = (x_train - mean) / scale, (x_val - mean) / scale
@@ -86,14 +85,16 @@ def fit_probe(model, tokenizer, config, train, val, run_dir: Path, max_length: i
                 outputs = _all_classes(fit, z_val, model.config.num_labels)
             scores = metrics(config.task, val.targets, outputs)
             name = "alpha" if config.task == "regression" else "C"
-            log.write(json.dumps({"step": step, name: strength,
-                                  **{f"val_{k}": v for k, v in scores.items()}}) + "\n")
+            log.write(
+                json.dumps(
+                    {"step": step, name: strength, **{f"val_{k}": v for k, v in scores.items()}}
+                )
+                + "\n"
+            )
             value = scores[key] if np.isfinite(scores[key]) else -np.inf
             if best is None or value > best[0]:
                 best = (value, fit)
     _write_head(model, best[1], mean, scale, config.task)
-    save_best(run_dir, model, tokenizer)
-    _plot(run_dir, config.task)
 
 
 def _all_classes(fit, features: np.ndarray, num_labels: int) -> np.ndarray:
