@@ -20,7 +20,6 @@ from bioseq.models.convert import convert_checkpoint
 from bioseq.models.convert_evo2 import (
     find_checkpoint,
     load_release_state,
-    model_classes,
     read_evo2_config,
     read_release,
 )
@@ -250,7 +249,6 @@ def test_cli_error_is_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.skipif(model_classes() is None, reason="bioseq StripedHyena model not present yet")
 def test_converted_folder_loads_with_auto_classes(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -269,7 +267,6 @@ def test_converted_folder_loads_with_auto_classes(tmp_path):
     assert logits.shape == (1, 12, 512) and torch.isfinite(logits).all()
 
 
-@pytest.mark.skipif(model_classes() is None, reason="bioseq StripedHyena model not present yet")
 def test_cli_converts_a_pt_file_with_config(tmp_path):
     write_release(tmp_path / "r")
     ckpt, config = tmp_path / "r" / "evo2_tiny.pt", tmp_path / "r" / "evo2-tiny.yml"
@@ -292,7 +289,8 @@ def test_converted_release_checkpoint_matches_the_reference_maths(tmp_path):
     ours = {k: v for k, v in state.items()
             if isinstance(v, torch.Tensor) and not k.endswith("inv_freq")}  # fmt: skip
     ours["blocks.3.inner_mha_cls.Wqkv.weight"] = reference_wqkv(
-        state["blocks.3.inner_mha_cls.Wqkv.weight"])
+        state["blocks.3.inner_mha_cls.Wqkv.weight"]
+    )
     ids = torch.randint(0, 512, (2, 40), generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         got = model(ids).logits.double()

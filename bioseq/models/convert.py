@@ -11,38 +11,28 @@ and every model parameter filled, or loading fails with the keys named.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import atomic_directory, check_output_dir
+from bioseq.models.checkpoint_files import detect_layout, read_config, read_state_dict
 from bioseq.models.config import HyenaConfig, MambaConfig
+from bioseq.models.convert_caduceus import load_caduceus
+from bioseq.models.convert_evo2 import convert_evo2, is_evo2_source
 from bioseq.models.hyena_lm import HyenaLM
 from bioseq.models.lm import BioseqLM
 from bioseq.models.mamba_lm import MambaLM
+from bioseq.tokenizers import CharTokenizer
+from bioseq.tokenizers.caduceus import caduceus_tokenizer
 
 # HyenaDNA's character vocabulary, in id order.
 HYENADNA_VOCAB = [
     "[CLS]", "[SEP]", "[BOS]", "[MASK]", "[PAD]", "[RESERVED]", "[UNK]", "A", "C", "G", "T", "N",
 ]  # fmt: skip
-
-
-def read_config(directory: Path) -> dict:
-    path = directory / "config.json"
-    if not path.is_file():
-        raise InputError(f"{directory}: no config.json, expected a model directory")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text (expected a JSON config)") from None
-    if not isinstance(config, dict):
-        raise InputError(f"{path}: expected a JSON object, found {type(config).__name__}")
-    return config
 
 
 def _build_config(make, config: dict, directory: Path, kind: str, required: tuple[str, ...]):
@@ -56,43 +46,6 @@ def _build_config(make, config: dict, directory: Path, kind: str, required: tupl
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         where = directory / "config.json"
         raise InputError(f"{where}: not a valid {kind} config ({err})") from None
-
-
-def read_state_dict(directory: Path) -> dict[str, torch.Tensor]:
-    """Weights from ``model.safetensors`` or ``pytorch_model.bin`` (never unpickled)."""
-    safetensors = directory / "model.safetensors"
-    if safetensors.is_file():
-        try:
-            return load_file(str(safetensors))
-        except Exception as err:  # noqa: BLE001 - safetensors' own error type is not public
-            raise InputError(f"{safetensors}: not a readable safetensors file ({err})") from None
-    binary = directory / "pytorch_model.bin"
-    if binary.is_file():
-        try:
-            state = torch.load(binary, map_location="cpu", weights_only=True)
-        except Exception as err:  # an unpickling refusal or a corrupt file
-            raise InputError(f"{binary}: cannot be loaded safely ({err})") from None
-        return state.get("state_dict", state) if isinstance(state, dict) else state
-    raise InputError(f"{directory}: no model.safetensors or pytorch_model.bin")
-
-
-def detect_layout(config: dict) -> str:
-    """``hyenadna``, ``caduceus``, ``mamba_ssm`` or a bioseq model type."""
-    model_type = config.get("model_type", "")
-    if model_type == "hyenadna":
-        return "hyenadna"
-    if model_type == "caduceus":
-        return "caduceus"  # a released Caduceus (see bioseq.models.convert_caduceus)
-    if model_type.startswith("bioseq-"):
-        return model_type
-    if {"hcl_layer_idxs", "attn_layer_idxs", "hidden_size"} <= config.keys():
-        return "evo2"  # an Evo 2 YAML config (see bioseq.models.convert_evo2)
-    if "ssm_cfg" in config or {"d_model", "n_layer", "vocab_size"} <= config.keys():
-        return "mamba_ssm"
-    raise InputError(
-        f"unrecognised checkpoint (model_type {model_type!r}); expected a mamba-ssm "
-        "MambaLMHeadModel, a HyenaDNA or Caduceus checkpoint or a bioseq model"
-    )
 
 
 def _load_strict(model: BioseqLM, state: dict[str, torch.Tensor], source: Path) -> BioseqLM:
@@ -186,8 +139,6 @@ def load_hyenadna(directory: str | Path) -> HyenaLM:
 
 def hyenadna_tokenizer():
     """A character tokenizer with HyenaDNA's 12-token vocabulary and ids."""
-    from bioseq.tokenizers import CharTokenizer
-
     return CharTokenizer.from_vocab(HYENADNA_VOCAB)
 
 
@@ -200,12 +151,7 @@ def load_checkpoint(directory: str | Path):
     if layout == "mamba_ssm":
         return load_mamba_ssm(directory), None
     if layout == "caduceus":
-        from bioseq.models.convert_caduceus import load_caduceus
-        from bioseq.tokenizers.caduceus import caduceus_tokenizer
-
         return load_caduceus(directory), caduceus_tokenizer()
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
-
     # a bioseq model: our own classes, never the folder's code, never a pickle
     try:
         auto = AutoModelForMaskedLM if layout == "bioseq-caduceus" else AutoModelForCausalLM
@@ -223,7 +169,9 @@ TOKENIZER_FILES = (
 
 
 def convert_checkpoint(
-    source: str | Path, destination: str | Path, overwrite: bool = False,
+    source: str | Path,
+    destination: str | Path,
+    overwrite: bool = False,
     config: str | Path | None = None,
 ) -> Path:
     """Write any supported checkpoint as a bioseq model directory (safetensors + config).
@@ -232,9 +180,6 @@ def convert_checkpoint(
     source directory already has. ``destination`` appears only once complete; an existing,
     non-empty one is replaced only with ``overwrite``.
     """
-    from bioseq.io.outputs import atomic_directory, check_output_dir
-    from bioseq.models.convert_evo2 import convert_evo2, is_evo2_source
-
     source = Path(source)
     if config is not None or is_evo2_source(source):  # an Evo 2 release: .pt (+ YAML config)
         return convert_evo2(source, destination, config, overwrite)

@@ -30,7 +30,9 @@ import torch
 
 from bioseq.errors import InputError
 from bioseq.models.caduceus_lm import CaduceusLM
+from bioseq.models.checkpoint_files import read_config, read_state_dict
 from bioseq.models.config import CaduceusConfig
+from bioseq.tokenizers.caduceus import caduceus_tokenizer, complement_map
 
 # ssm_cfg keys the model uses, and those that only steer init or kernels (ignored)
 SSM_KEYS = ("d_state", "d_conv", "expand", "dt_rank", "dt_min", "dt_max", "dt_init_floor",
@@ -62,8 +64,6 @@ def is_caduceus_config(config: dict) -> bool:
 
 def caduceus_config(raw: dict, where: Path | str = "config.json") -> CaduceusConfig:
     """A :class:`CaduceusConfig` from a release ``config.json`` (already parsed)."""
-    from bioseq.tokenizers.caduceus import caduceus_tokenizer, complement_map
-
     for key in ("d_model", "n_layer", "vocab_size"):
         if key not in raw:
             raise InputError(f"{where}: no {key!r} (a Caduceus config needs d_model, n_layer, "
@@ -146,8 +146,6 @@ def caduceus_state_dict(
 
 def load_caduceus(directory: str | Path) -> CaduceusLM:
     """A release-layout Caduceus folder as a :class:`CaduceusLM` (same logits)."""
-    from bioseq.models.convert import read_config, read_state_dict
-
     directory = Path(directory)
     config = caduceus_config(read_config(directory), directory / "config.json")
     model = CaduceusLM(config)

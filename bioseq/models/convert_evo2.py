@@ -34,6 +34,11 @@ import torch
 import yaml
 
 from bioseq.errors import InputError
+from bioseq.io.outputs import atomic_directory, check_output_dir
+from bioseq.models.checkpoint_files import detect_layout
+from bioseq.models.config import StripedHyenaConfig
+from bioseq.models.striped_hyena_lm import StripedHyenaLM
+from bioseq.tokenizers.evo2 import Evo2Tokenizer
 
 # YAML keys (evo2 package names) the bioseq model needs; all are in every released config.
 MODEL_KEYS = (
@@ -82,8 +87,6 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InputError(f"{path}: not an Evo 2 config (expected a YAML mapping of "
                          f"hyper-parameters, found {type(raw).__name__})")  # fmt: skip
-    from bioseq.models.convert import detect_layout
-
     try:
         is_evo2 = detect_layout(raw) == "evo2"
     except InputError:
@@ -317,7 +320,9 @@ def permute_wqkv(weight: torch.Tensor, heads: int) -> torch.Tensor:
 
 
 def convert_state(
-    state: dict[str, torch.Tensor], values: dict[str, Any], source: str = "checkpoint",
+    state: dict[str, torch.Tensor],
+    values: dict[str, Any],
+    source: str = "checkpoint",
     config_name: str = "config",
 ) -> dict[str, torch.Tensor]:
     """Release state dict -> bioseq StripedHyena state dict (same keys, Wqkv permuted, no
@@ -366,23 +371,10 @@ def convert_state(
 # ----------------------------------------------------------------------------- the model
 
 
-def model_classes():
-    """``(StripedHyenaConfig, StripedHyenaLM)``, or ``None`` where this version lacks them."""
-    try:
-        from bioseq.models import StripedHyenaConfig, StripedHyenaLM  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return StripedHyenaConfig, StripedHyenaLM
-
-
 def build_model(values: dict[str, Any], state: dict[str, torch.Tensor]):
     """The bioseq StripedHyena model with ``state`` loaded (strictly), from the YAML values."""
-    classes = model_classes()
-    if classes is None:
-        raise InputError("this bioseq version has no StripedHyena model to load Evo 2 into")
-    config_cls, model_cls = classes
-    config = config_cls(**values, pad_token_id=1, eos_token_id=0, bos_token_id=0)
-    model = model_cls(config)
+    config = StripedHyenaConfig(**values, pad_token_id=1, eos_token_id=0, bos_token_id=0)
+    model = StripedHyenaLM(config)
     expected = set(model.state_dict())
     state = dict(state)
     if "lm_head.weight" in expected and "lm_head.weight" not in state:
@@ -436,13 +428,12 @@ def read_release(source: str | Path, config: str | Path | None = None):
 
 
 def convert_evo2(
-    source: str | Path, destination: str | Path, config: str | Path | None = None,
+    source: str | Path,
+    destination: str | Path,
+    config: str | Path | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write an Evo 2 release as a bioseq model directory with :class:`Evo2Tokenizer`."""
-    from bioseq.io.outputs import atomic_directory, check_output_dir
-    from bioseq.tokenizers.evo2 import Evo2Tokenizer
-
     destination = check_output_dir(destination, overwrite, option="DESTINATION")
     values, state = read_release(source, config)
     model = build_model(values, state)
