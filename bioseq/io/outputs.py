@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -30,7 +31,7 @@ from bioseq.errors import InputError
 
 __all__ = [
     "atomic_directory", "atomic_output", "check_output", "check_output_dir", "os_error_message",
-    "replace_dir", "temporary_name", "write_errors", "write_text_atomic",
+    "replace_dir", "temporary_dir", "temporary_name", "write_errors", "write_text_atomic",
 ]
 
 TEMP_PREFIX = ".tmp-"
@@ -88,6 +89,18 @@ def check_output(path: str | os.PathLike, option: str = "--out") -> Path:
     return target
 
 
+def temporary_dir(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new, uniquely named folder in ``parent`` with the user's umask (``tempfile.mkdtemp``
+    would make it private, 700, and so the output it becomes)."""
+    while True:
+        path = Path(parent) / f"{prefix}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
 def temporary_name(path: str | os.PathLike) -> Path:
     """A hidden name beside ``path`` that keeps its suffixes (``.vcf.gz``), unique per process."""
     target = Path(path)
@@ -143,7 +156,7 @@ def atomic_directory(
     temporary folder is removed and ``path`` is left as it was.
     """
     target = check_output_dir(path, overwrite, option)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{target.name}-", dir=target.parent))
+    tmp = temporary_dir(target.parent, f"{TEMP_PREFIX}{target.name}-")
     try:
         with write_errors(target):
             yield tmp

@@ -16,7 +16,6 @@ PosixPath('runs/demo/checkpoints/step-300')
 from __future__ import annotations
 
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 import torch
 
 from bioseq.errors import InputError
-from bioseq.io.outputs import replace_dir
+from bioseq.io.outputs import replace_dir, temporary_dir
 from bioseq.models.hub import STATE_FILE, list_checkpoints, quiet_transformers
 from bioseq.runtime import rng_state, set_rng_state
 
@@ -39,7 +38,7 @@ def save_model_dir(path: Path, model, tokenizer) -> None:
 @contextmanager
 def _temporary_dir(parent: Path, prefix: str):
     """A new folder in ``parent``, removed again if the block fails (disk full, a signal)."""
-    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp = temporary_dir(parent, prefix)
     try:
         yield tmp
     except BaseException:

@@ -53,7 +53,7 @@ from bioseq.train.distributed import Dist, param_digest, setup, teardown
 from bioseq.train.markov import TwoSidedMarkov, check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
-from bioseq.train.progress import Progress
+from bioseq.train.progress import Progress, notice_if_slow, symbol_unit
 from bioseq.train.rundir import (
     RunLock,
     append_line,
@@ -134,7 +134,13 @@ class Trainer:
                 f"batch_size {config.batch_size} must be divisible by processes x grad_accum "
                 f"({dist.world_size} x {config.grad_accum})"
             )
-        self.data: TrainData = build_data(config)  # bad input fails here, before any writing
+        weighting = "" if config.sequence_weights is None else (
+            f" and weighting their sequences (1 / neighbours at >= {config.sequence_weights:g} "
+            "identity)")  # fmt: skip
+        # a large alignment's weights take a while; a quick read (or a quick error) says nothing
+        with notice_if_slow(f"reading the inputs{weighting} ...", enabled=self._talks):
+            self.data: TrainData = build_data(config)  # bad input fails here, before writing
+        self.unit = symbol_unit(self.data)
         self.merging = config.tokenizer == "merge"  # a MergeLM: its own loss, not next-token
         self.masked = config.objective == "mlm"  # masked targets, a two-sided Markov reference
         if not config.text:
@@ -155,8 +161,11 @@ class Trainer:
         self._masked_markov: dict[int, tuple[float, float]] = {}  # per evaluation size
         self._letter_of_id: np.ndarray | None = None  # token id -> letter index (-1: none)
         self._claim_run_dir(lock)
+        self._notice(self.data.description)  # every check passed: what the run reads
         if self.masked and self.data.has_val:
             train, _ = self.data.markov_sequences()
+            self._notice(f"fitting the two-sided order-{config.markov_order} Markov reference "
+                         "on the training split ...")  # fmt: skip
             self.two_sided = TwoSidedMarkov(config.markov_order, self.data.markov_letters)
             self.two_sided.fit(train)
         elif self.markov is None and dist.is_main and self.data.has_val and not self.merging:
@@ -228,6 +237,7 @@ class Trainer:
             self._note(f"warning: skipped damaged checkpoint(s), renamed damaged-*: {reasons}; "
                        f"resuming from {ckpt}")  # fmt: skip
         self.step = state["step"]
+        self._notice(f"resuming from step {self.step:,} ({ckpt})")
         self.counters.update(state["counters"])
         self.markov = state.get("markov_bits_per_base")
         self._apply_optimizer_settings()
@@ -249,12 +259,23 @@ class Trainer:
         if self.dist.is_main:
             print(text, file=sys.stderr, flush=True)
 
+    @property
+    def _talks(self) -> bool:
+        """Whether this process prints notices: rank 0, not --quiet."""
+        return self.dist.is_main and not self.quiet
+
+    def _notice(self, text: str) -> None:
+        """A line on stderr from rank 0 unless --quiet: what the run does now (before a step
+        that may take a while, or where a resumed run starts)."""
+        if self._talks:
+            print(text, file=sys.stderr, flush=True)
+
     # -- the loop -----------------------------------------------------------------------
     def run(self) -> Path:
         config, dist = self.config, self.dist
         total = config.steps
         progress = Progress(total, self.step, enabled=dist.is_main and not self.quiet,
-                            unit=self.data.unit)  # fmt: skip
+                            unit=self.unit)  # fmt: skip
         stop = StopSignal()
         interval = {"tokens": 0, "time": time.perf_counter()}
         start_time = time.perf_counter()
@@ -468,6 +489,8 @@ class Trainer:
 
     def _markov_reference(self) -> float:
         train, val = self.data.markov_sequences()
+        self._notice(f"fitting the order-{self.config.markov_order} Markov reference on the "
+                     "training split ...")  # fmt: skip
         model = self.data.markov_model(self.config.markov_order).fit(train)
         return model.bits_per_symbol(val)
 
@@ -511,7 +534,7 @@ class Trainer:
         lines = []
         if last.get("val_mergedna_loss") is not None:
             lines.append(
-                f"validation MergeDNA loss {last['val_mergedna_loss']:.4f} nats/base (masked "
+                f"validation MergeDNA loss {last['val_mergedna_loss']:#.4g} nats/base (masked "
                 f"tokens + {weight:g} x reconstruction; not a next-token loss: no Markov reference)"
             )
         if last.get("bases_per_token") is not None:
@@ -527,12 +550,10 @@ class Trainer:
         from bioseq.train.plot import plot_metrics
 
         metrics = self.run_dir / "metrics.jsonl"
-        if self.merging:  # loss.png draws bits per base, which a merge run has not
-            return
         if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
             png = self.run_dir / "loss.png"
             try:
-                plot_metrics(metrics, png, title=self._title(), unit=self.data.unit)
+                plot_metrics(metrics, png, title=self._title(), unit=self.unit)
             except OSError as err:
                 raise self._write_error(png, err) from None
 
@@ -559,14 +580,14 @@ class Trainer:
         n = self.config.threads
         threads = f" ({n} thread{'s' * (n != 1)})" if self.dist.device.type == "cpu" else ""
         markov = "" if self.markov is None else (
-            f"; order-{self.config.markov_order} Markov reference {self.markov:.4f} "
-            f"bits/{self.data.unit}"
+            f"; order-{self.config.markov_order} Markov reference {self.markov:#.4g} "
+            f"bits/{self.unit}"
         )  # fmt: skip
         if self.masked:
             markov = (f"; masked LM ({self.config.mask_fraction:.0%} of letters), against a "
                       f"two-sided order-{self.config.markov_order} Markov reference")  # fmt: skip
         return (
-            f"{self.data.description}\n{self._title()}, {n_params / 1e6:.2f} M parameters, "
+            f"{self._title()}, {n_params / 1e6:.2f} M parameters, "
             f"{self.config.steps} steps on {self.dist.world_size} process(es), "
             f"{self.dist.device}{threads}{markov}"
         )
@@ -587,21 +608,21 @@ class Trainer:
         if self.masked and val is not None and markov is not None:
             verdict = "below" if val < markov else "NOT below"
             lines.append(
-                f"validation {val:.4f} bits per masked {self.data.unit}, {verdict} the two-sided "
-                f"order-{self.config.markov_order} Markov reference {markov:.4f} on the same "
+                f"validation {val:#.4g} bits per masked {self.unit}, {verdict} the two-sided "
+                f"order-{self.config.markov_order} Markov reference {markov:#.4g} on the same "
                 "positions"
             )
         elif val is not None and markov is not None:
             verdict = "below" if val < markov else "NOT below"
             lines.append(
-                f"validation {val:.4f} bits/{self.data.unit}, {verdict} the order-"
-                f"{self.config.markov_order} Markov reference {markov:.4f}"
+                f"validation {val:#.4g} bits/{self.unit}, {verdict} the order-"
+                f"{self.config.markov_order} Markov reference {markov:#.4g}"
             )
         lines += [
             f"model       {run / 'final'}  ({auto}.from_pretrained after import bioseq)",
             f"checkpoints {run / 'checkpoints'}",
             f"metrics     {run / 'metrics.jsonl'}",
-            *([] if self.merging else [f"plot        {run / 'loss.png'}"]),
+            f"plot        {run / 'loss.png'}",
             f"config      {run / 'config.yaml'}",
         ]
         return "\n".join(lines)
@@ -634,7 +655,7 @@ def format_merge_row(row: dict, total: int) -> str:
     parts = [f"step {row['step']}/{total}"]
     for key, name in (("train_mergedna_loss", "train"), ("val_mergedna_loss", "val")):
         if row.get(key) is not None:
-            parts.append(f"{name} MergeDNA loss {row[key]:.4f}")
+            parts.append(f"{name} MergeDNA loss {row[key]:#.4g}")
     if row.get("bases_per_token") is not None:
         parts.append(f"{row['bases_per_token']:.2f} bases/token")
     if row.get("tokens_per_s") is not None:

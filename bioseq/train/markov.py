@@ -80,7 +80,9 @@ class MarkovModel:
 
     def fit(self, sequences: Iterable[np.ndarray]) -> MarkovModel:
         """Add the k-mer counts of ``sequences`` (uint8 ASCII code arrays); returns ``self``."""
-        for kmers in self._chunks(sequences):
+        # one bincount per ~_CHUNK k-mers, not per sequence: the table (21^5 counts for order 4
+        # over amino acids) would otherwise be swept once for each of thousands of homologs
+        for kmers in _gathered(self._chunks(sequences)):
             self.counts += np.bincount(kmers, minlength=self.counts.size)
         return self
 
@@ -255,6 +257,20 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
         return np.zeros(len(query))
     at = np.minimum(np.searchsorted(keys, query), keys.size - 1)
     return np.where(keys[at] == query, values[at], 0.0)
+
+
+def _gathered(arrays: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+    """``arrays`` concatenated into pieces of about ``_CHUNK`` elements (or one larger array)."""
+    pending: list[np.ndarray] = []
+    size = 0
+    for array in arrays:
+        pending.append(array)
+        size += len(array)
+        if size >= _CHUNK:
+            yield np.concatenate(pending)
+            pending, size = [], 0
+    if pending:
+        yield np.concatenate(pending)
 
 
 def _overlapping_chunks(sequences: Iterable[np.ndarray], order: int) -> Iterable[np.ndarray]:

@@ -1,4 +1,5 @@
-"""``loss.png``: train and validation bits per base against tokens, with the Markov reference.
+"""``loss.png``: train and validation bits per symbol (base, residue or byte) against tokens,
+with the Markov reference; a merge run's MergeDNA loss.
 
 >>> from bioseq.train.plot import plot_metrics
 >>> plot_metrics("runs/demo/metrics.jsonl", "runs/demo/loss.png")  # doctest: +SKIP
@@ -9,19 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from bioseq.runtime import read_metrics
+from bioseq.train.progress import bits_keys
 
 
 def plot_metrics(
     metrics: str | Path, out: str | Path, title: str | None = None, unit: str = "base"
 ) -> Path:
     """Draw ``metrics.jsonl`` into the PNG ``out`` (matplotlib's Agg backend, no display);
-    ``unit`` names the symbol of the bits (``byte`` for text runs)."""
+    ``unit`` names the symbol of the bits (``residue`` for proteins, ``byte`` for text)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from bioseq.train.progress import bits_keys
 
     rows = read_metrics(metrics)
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -33,16 +33,17 @@ def plot_metrics(
     if val:
         ax.plot(*zip(*val, strict=True), "o-", label="validation", color="tab:orange")
     order = rows[0].get("markov_order", 4) if rows else 4
-    if what:  # mlm: the reference is measured on each evaluation's targets
+    if what == "masked ":  # mlm: the reference is measured on each evaluation's targets
         ref = [(r["tokens"], r[markov_key]) for r in rows if r.get(markov_key) is not None]
         if ref:
             ax.plot(*zip(*ref, strict=True), "--", color="gray",
-                    label=f"two-sided order-{order} Markov ({ref[-1][1]:.3f})")  # fmt: skip
-    markov = next((r[markov_key] for r in rows if r.get(markov_key)), None)
+                    label=f"two-sided order-{order} Markov ({ref[-1][1]:#.4g})")  # fmt: skip
+    markov = next((r[markov_key] for r in rows if markov_key and r.get(markov_key)), None)
     if markov is not None and not what:
-        ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:.3f})")
+        ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:#.4g})")
     ax.set_xlabel("training tokens")
-    ax.set_ylabel(f"bits per {what}{unit}")
+    merging = what == "MergeDNA "
+    ax.set_ylabel(f"MergeDNA loss (nats per {unit})" if merging else f"bits per {what}{unit}")
     ax.set_title(title or "bioseq pretrain")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -2,44 +2,77 @@
 signals: :class:`bioseq.runtime.StopSignal`).
 
 >>> from bioseq.train.progress import Progress, format_row
->>> format_row({"step": 10, "train_bits_per_base": 1.95, "val_bits_per_base": None,
+>>> format_row({"step": 10, "train_bits_per_base": 1.95312, "val_bits_per_base": None,
 ...             "tokens_per_s": 31000.0, "lr": 0.003}, total=300)
-'step 10/300 | train 1.9500 bits/base | 31,000 tok/s | lr 3.0e-03'
+'step 10/300 | train 1.953 bits/base | 31,000 tok/s | lr 3.0e-03'
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
+import threading
 import time
+from collections.abc import Iterator
 
 from tqdm.auto import tqdm
 
 
+@contextlib.contextmanager
+def notice_if_slow(text: str, after: float = 2.0, enabled: bool = True) -> Iterator[None]:
+    """Print ``text`` on stderr if the block is still running after ``after`` seconds (a step
+    that is usually quick but can take minutes: the user then knows what it is waiting for).
+
+    >>> with notice_if_slow("reading ...", after=60):
+    ...     pass  # quick: nothing printed
+    """
+    timer = threading.Timer(after, lambda: print(text, file=sys.stderr, flush=True))
+    timer.daemon = True
+    if enabled:
+        timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def symbol_unit(data) -> str:
+    """What one symbol of a run's bits-per-symbol metrics is: ``byte`` (text), ``residue``
+    (proteins) or ``base`` (DNA)."""
+    if data.unit == "base" and getattr(data, "alphabet", "dna") == "protein":
+        return "residue"
+    return data.unit
+
+
 def bits_keys(row: dict) -> tuple[str, str, str, str]:
-    """``(train, val, Markov key, what)`` of a row: next-token bits per base, or an mlm run's
-    bits per masked base (``train_masked_bits`` ...)."""
+    """``(train, val, Markov key, what)`` of a row: next-token bits per base, an mlm run's
+    bits per masked base (``train_masked_bits`` ...), or a merge run's MergeDNA loss (no
+    Markov reference)."""
     if "val_masked_bits" in row or "train_masked_bits" in row:
         return "train_masked_bits", "val_masked_bits", "markov_masked_bits", "masked "
+    if "train_mergedna_loss" in row or "val_mergedna_loss" in row:
+        return "train_mergedna_loss", "val_mergedna_loss", "", "MergeDNA "
     return "train_bits_per_base", "val_bits_per_base", "markov_bits_per_base", ""
 
 
 def format_row(row: dict, total: int, eta: float | None = None, unit: str = "base") -> str:
-    """One plain log line for a metrics row (bits per ``unit``: base, or byte for text; an
-    mlm run's bits per masked base beside the two-sided Markov reference).
+    """One plain log line for a metrics row, 4 significant digits (bits per ``unit``: base,
+    residue, or byte for text; an mlm run's bits per masked symbol beside the two-sided Markov
+    reference).
 
     >>> format_row({"step": 50, "train_masked_bits": 1.9, "val_masked_bits": 1.88,
-    ...             "markov_masked_bits": 1.91}, total=100)
-    'step 50/100 | train 1.9000 bits/masked base | val 1.8800 (two-sided Markov 1.9100)'
+    ...             "markov_masked_bits": 1.91}, total=100, unit="residue")
+    'step 50/100 | train 1.900 bits/masked residue | val 1.880 (two-sided Markov 1.910)'
     """
     parts = [f"step {row['step']}/{total}"]
     train, val_key, markov, what = bits_keys(row)
     if row.get(train) is not None:
-        parts.append(f"train {row[train]:.4f} bits/{what}{unit}")
+        parts.append(f"train {row[train]:#.4g} bits/{what}{unit}")
     if row.get(val_key) is not None:
-        val = f"val {row[val_key]:.4f}"
+        val = f"val {row[val_key]:#.4g}"
         if row.get(markov) is not None:
-            val += f" ({'two-sided ' if what else ''}Markov {row[markov]:.4f})"
+            val += f" ({'two-sided ' if what else ''}Markov {row[markov]:#.4g})"
         parts.append(val)
     if row.get("tokens_per_s") is not None:
         parts.append(f"{row['tokens_per_s']:,.0f} tok/s")
@@ -104,4 +137,4 @@ class Progress:
 
 
 def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    return "-" if value is None else f"{value:#.4g}"
