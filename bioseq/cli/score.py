@@ -1,66 +1,21 @@
-"""``bioseq score-vcf``, ``bioseq score-mutations`` and ``bioseq make-snv-vcf``.
-
-Thin wrappers over :mod:`bioseq.tasks.variants`: parse options, call the API, report. Problems
-with single records or rows are counted and shown (the first few of each kind), never fatal.
-"""
+"""``bioseq score-vcf``, ``bioseq score-mutations`` and ``bioseq make-snv-vcf``: options, then
+one call each to :mod:`bioseq.tasks.variants.run`, whose report is printed here."""
 
 from __future__ import annotations
-
-import contextlib
-from collections import Counter, defaultdict
-from collections.abc import Iterator
-from pathlib import Path
 
 import click
 
 from bioseq.errors import InputError
 
-_EXAMPLES = 3  # problems shown per status
 
-
-def _quiet_htslib() -> None:
-    """htslib's own [E::...]/[W::...] lines would stand beside ours, which already say what
-    went wrong (a status per record, one line per problem)."""
-    import pysam
-
-    pysam.set_verbosity(0)
-
-
-def _warn(message: str) -> None:
-    click.echo(f"bioseq: warning: {message}", err=True)
-
-
-def _check_outputs(*paths: str | Path) -> None:
-    """Check every output path up front, before a model is loaded or anything scored."""
-    from bioseq.io.outputs import check_output
-
-    for path in paths:
-        check_output(path)
-
-
-@contextlib.contextmanager
-def _written_together(paths: list[Path]) -> Iterator[list[Path | None]]:
-    """Temporary paths for ``paths`` (``[None]`` when there are none), renamed onto them only
-    when the block succeeds: write the main output last, inside the block, so a failure
-    anywhere replaces nothing."""
-    from bioseq.io.outputs import atomic_output
-
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(atomic_output(p)) for p in paths] or [None]
-
-
-def _report_problems(problems: list[tuple[str, str, str]], total: int, what: str) -> None:
-    """problems: (status, where, detail). One summary line, then a few examples per status."""
-    counts = Counter(status for status, _, _ in problems)
-    if not counts:
-        return
-    summary = ", ".join(f"{n:,} {status}" for status, n in counts.most_common())
-    click.echo(f"not scored: {summary} (of {total:,} {what})", err=True)
-    shown: dict[str, int] = defaultdict(int)
-    for status, where, detail in problems:
-        if shown[status] < _EXAMPLES:
-            shown[status] += 1
-            click.echo(f"  {status}: {where}: {detail}", err=True)
+def _show(report) -> None:
+    """A run's :class:`~bioseq.tasks.variants.run.Report`: notes and warnings on standard
+    error, results on standard output, in order."""
+    for kind, text in report.lines:
+        if kind == "result":
+            click.echo(text)
+        else:
+            click.echo(f"bioseq: warning: {text}" if kind == "warning" else text, err=True)
 
 
 # -- score-vcf ------------------------------------------------------------------------------
@@ -143,97 +98,18 @@ def score_vcf(
         bioseq score-vcf --model runs/ecoli --fasta genome.fa.gz --vcf calls.vcf.gz \\
             --out scored.vcf.gz --strand both
     """
-    from bioseq.io.inputs import open_genome
+    from bioseq.tasks.variants.run import score_vcf_run
 
-    _quiet_htslib()
-    from bioseq.models.hub import load_model
-    from bioseq.tasks.variants.dna import check_window, short
-    from bioseq.tasks.variants.metrics import output_paths, write_metrics
-    from bioseq.tasks.variants.scorers import scoring_meta
-    from bioseq.tasks.variants.vcf import score_vcf as run
-    from bioseq.tasks.variants.vcf import write_scores
-
-    check_window(window, window_step)
-    metrics_path, _ = output_paths(out)
-    _check_outputs(out, metrics_path)
-    loaded = load_model(model, device, trust_remote_code=trust_remote_code)
-    genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
-    result = run(
-        loaded.model, loaded.tokenizer, genome, vcf_path, None, progress=progress,
-        window=window, strand=strand, reduce=reduce, batch_size=batch_size,
-        window_step=window_step, marginal=masked_strategy, pll_window=pll_window,
+    run = score_vcf_run(
+        model, fasta, vcf_path, out, window=window, strand=strand, reduce=reduce,
+        masked_strategy=masked_strategy, pll_window=pll_window, batch_size=batch_size,
+        window_step=window_step, device=device, trust_remote_code=trust_remote_code,
+        invalid=invalid, progress=progress,
     )  # fmt: skip
-    meta = {"model": str(Path(model)), "window": str(window), **scoring_meta(result.scorer)}
-    if getattr(result.scorer, "note", ""):
-        click.echo(f"note: {result.scorer.note}", err=True)
-    extras = [] if result.snv_metrics is None else [metrics_path]
-    with _written_together(extras) as (metrics_tmp, *_):
-        if metrics_tmp is not None:
-            write_metrics(metrics_tmp, result.snv_metrics)
-        result.warning = write_scores(result, out, meta)  # replaces OUT, then the metrics
-    if not result.data.entries:
-        _warn(f"{vcf_path}: no variant records; wrote an empty {out}")
-    alleles = result.alleles
-    ok = sum(s.status == "ok" for s in alleles)
-    rate = ok / result.seconds if result.seconds > 0 else 0.0
-    click.echo(f"scored {ok:,} of {len(alleles):,} alleles in {result.seconds:.1f} s "
-               f"({rate:,.1f} variants/s); wrote {out}", err=True)  # fmt: skip
-    problems = [
-        (s.status, entry.where() + ("" if entry.record is None else
-                                    f" {s.chrom}:{s.pos} {short(s.ref)}>{short(s.alt)}"),
-         s.detail)
-        for entry, scores in zip(result.data.entries, result.scores, strict=True)
-        for s in scores if s.status != "ok"
-    ]  # fmt: skip
-    _report_problems(problems, len(alleles), "alleles")
-    if result.warning:
-        _warn(result.warning)
-    if result.snv_metrics is not None:
-        m = result.snv_metrics
-        click.echo(
-            "codon position mean score: " + ", ".join(
-                f"{p}: {m[f'mean_codon_pos{p}']:.4g}" for p in (1, 2, 3)
-                if m[f"mean_codon_pos{p}"] is not None)
-            + f"; AUROC synonymous vs nonsynonymous: {m['auroc_synonymous']}; "
-            f"wrote {metrics_path}", err=True,
-        )  # fmt: skip
+    _show(run.report)
 
 
 # -- score-mutations ------------------------------------------------------------------------
-
-
-def _mutation_model(models, strategy, alignment, theta, pseudocount, batch_size, device,
-                    trust_remote_code=False, wildtype=None):  # fmt: skip
-    """The scorer named by --model: the loaded model(s) (site-independent, or scored as their
-    family says: :func:`bioseq.tasks.variants.scorers.mutation_scorer`); a model trained on
-    alignment columns (``aligned`` in its config) reads the wild type's alignment."""
-    from bioseq.models.hub import load_model
-    from bioseq.tasks.variants.scorers import mutation_scorer
-
-    loaded = [load_model(m, device, trust_remote_code=trust_remote_code, alignment=alignment,
-                         theta=theta, pseudocount=pseudocount) for m in models]  # fmt: skip
-    scorer = mutation_scorer(loaded, strategy, batch_size)
-    aligned = [x for x in loaded if getattr(getattr(x.model, "config", None), "aligned", False)]
-    if aligned:
-        scorer = _aligned_scorer(scorer, aligned[0], wildtype or alignment)
-    return scorer
-
-
-def _aligned_scorer(scorer, loaded, spec: str):
-    """The scorer of a model trained with --aligned: it reads the wild type's match columns,
-    so the wild type must be given as an alignment."""
-    from bioseq.io.inputs import detect_format
-    from bioseq.io.proteins import read_alignment
-    from bioseq.tasks.variants.masked_protein import AlignedMutationScorer
-
-    path = Path(spec)
-    suffix = path.suffix.lower()
-    if not path.is_file() or suffix not in (".a2m", ".a3m") or detect_format(path) != "alignment":
-        raise InputError(f"--wildtype {spec[:40]}: {loaded.path} was trained on alignment "
-                         "columns (--aligned); give the wild type as its a2m/a3m alignment, "
-                         "not a sequence or FASTA")  # fmt: skip
-    width = int(loaded.model.config.alignment_width)
-    return AlignedMutationScorer(scorer, read_alignment(path), width, str(path))
 
 
 @click.command("score-mutations")
@@ -313,74 +189,16 @@ def score_mutations(
             --wildtype BLAT_ECOLX_r24-286.a2m --mutations BLAT_ECOLX_Ranganathan2015.csv \\
             --score-col 2500 --out blat.csv
     """
-    from tqdm.auto import tqdm
+    from bioseq.tasks.variants.run import score_mutations_run
 
-    from bioseq.tasks.variants import metrics as m
-    from bioseq.tasks.variants import mutations as mut
-
-    if wildtype is None and alignment is None:
-        raise InputError("give --wildtype (sequence, FASTA or alignment) or --alignment")
-    if threshold is not None and score_col is None:
-        raise InputError("--threshold needs --score-col (the measured column it cuts)")
-    sequence, offset = mut.read_wildtype(wildtype or alignment, offset)
-    table = mut.read_mutation_table(mutations)
-    table.check_columns(mutant_col=mutant_col, score_col=score_col, binary_col=binary_col)
-    if binary_col is not None:
-        mut.check_labels(table, binary_col)
-    measured = score_col is not None or binary_col is not None
-    metrics_path, plot_path = m.output_paths(out)
-    _check_outputs(out, *((metrics_path, plot_path) if measured else ()))
-    model = _mutation_model(models, strategy, alignment, None if unweighted else theta,
-                            pseudocount, batch_size, device, trust_remote_code,
-                            wildtype)  # fmt: skip
-    with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
-        scores = mut.score_mutations(model, sequence, table, offset, mutant_col, score_col,
-                                     progress=bar.update)  # fmt: skip
-    metrics = m.mutation_metrics(scores, binary_col, threshold) if measured else None
-    pairs = [(s.score, s.measured) for s in scores if None not in (s.score, s.measured)]
-    extras = [] if metrics is None else [metrics_path, plot_path][: 1 + bool(pairs)]
-    with _written_together(extras) as (metrics_tmp, *plot_tmp):
-        if metrics is not None:
-            m.write_metrics(metrics_tmp, metrics)
-        if plot_tmp:
-            rho = "n/a" if metrics["spearman"] is None else f"{metrics['spearman']:.3f}"
-            title = f"{Path(mutations).name}: Spearman {rho} (n = {metrics['n_scored']:,})"
-            m.scatter_plot([p[0] for p in pairs], [p[1] for p in pairs], plot_tmp[0], title,
-                           xlabel=score_col or "measured")  # fmt: skip
-        mut.write_mutation_scores(scores, table.columns, out)  # OUT first, then the rest
-    _report_mutations(scores, sequence, offset, score_col, out)
-    if metrics is not None:
-        click.echo(", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                             for k, v in metrics.items()))  # fmt: skip
-        click.echo(f"wrote {' and '.join(map(str, extras))}", err=True)
-
-
-def _report_mutations(scores, sequence: str, offset: int, score_col: str | None, out) -> None:
-    """The summary lines of score-mutations: counts, problems, unreadable measurements, and a
-    better --offset when most wild-type residues mismatch."""
-    from bioseq.tasks.variants import mutations as mut
-
-    n_ok = sum(s.status == "ok" for s in scores)
-    click.echo(f"scored {n_ok:,} of {len(scores):,} mutants; wrote {out}", err=True)
-    problems = [(s.status, f"line {s.line}", s.detail) for s in scores if s.status != "ok"]
-    _report_problems(problems, len(scores), "rows")
-    unreadable = [s for s in scores if s.measured_error]
-    if unreadable:
-        first = unreadable[0]
-        rows = f"{len(unreadable):,} row" + ("s have" if len(unreadable) > 1 else " has")
-        _warn(f"{rows} a {score_col} value that is not a number (line {first.line}: "
-              f"{first.measured_error[:30]!r}); left out of the metrics")  # fmt: skip
-    if sum(s.status == "wildtype_mismatch" for s in scores) > len(scores) // 2:
-        parsed = []
-        for s in scores:
-            try:
-                parsed.append(mut.parse_mutant(s.mutant))
-            except InputError:
-                continue
-        better = mut.suggest_offset(parsed, sequence)
-        if better is not None and better != offset:
-            _warn(f"most wild-type residues do not match at offset {offset}; "
-                  f"--offset {better} matches more")  # fmt: skip
+    run = score_mutations_run(
+        models, mutations, out, wildtype=wildtype, offset=offset, mutant_col=mutant_col,
+        score_col=score_col, strategy=strategy, alignment=alignment, binary_col=binary_col,
+        threshold=threshold, theta=None if unweighted else theta, pseudocount=pseudocount,
+        batch_size=batch_size, device=device, trust_remote_code=trust_remote_code,
+        progress=progress,
+    )  # fmt: skip
+    _show(run.report)
 
 
 # -- make-snv-vcf ---------------------------------------------------------------------------
@@ -416,34 +234,13 @@ def make_snv_vcf(
         bioseq score-vcf --model runs/ecoli --fasta ecoli.gbff.gz --vcf snvs.vcf.gz --out s.tsv
     """
     from bioseq.cli.fetch import parse_region
+    from bioseq.tasks.variants.run import make_snv_vcf_run
 
-    _quiet_htslib()
-    from bioseq.io.genbank import read_genbank
-    from bioseq.tasks.variants import snv as mk
-
-    if sum((bool(cds_names), all_cds, region is not None)) != 1:
-        raise InputError("choose CDS with --cds (repeatable), --region or --all-cds (one of them)")
-    if limit is not None and limit < 1:
-        raise InputError(f"--limit {limit}: expected a number of CDS, at least 1")
     where = None
     if region is not None:
         contig, start, end = parse_region(region)
         if start is None:
             raise InputError(f"--region {region!r}: expected CONTIG:START-END")
         where = (contig, start, end)
-    _check_outputs(out)
-    records = read_genbank(genbank)
-    chosen = mk.select_cds(records, list(cds_names) or None, where, limit)
-    snvs = [snv for record, cds in chosen for snv in mk.coding_snvs(record, cds)]
-    if not snvs:
-        why = f"no CDS lies wholly inside --region {region}" if region else "no CDS to mutate"
-        raise InputError(f"{genbank}: {why} ({out} not written)")
-    mk.write_snv_vcf(records, snvs, out, source=str(genbank))
-    partial = mk.partial_codon_bases([c for _, cds in chosen for c in cds])
-    if partial:
-        _warn(f"skipped {partial:,} bases of partial codons (before codon_start or a trailing "
-              "incomplete codon): they encode no amino acid")  # fmt: skip
-    genes = len({s.cds for s in snvs})
-    synonymous = sum(s.synonymous for s in snvs)
-    click.echo(f"wrote {len(snvs):,} SNVs of {genes:,} CDS ({synonymous:,} synonymous) to {out}",
-               err=True)  # fmt: skip
+    run = make_snv_vcf_run(genbank, out, cds_names, all_cds, where, limit)
+    _show(run.report)

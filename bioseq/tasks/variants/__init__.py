@@ -25,6 +25,10 @@ Proteins (:mod:`~bioseq.tasks.variants.mutations`,
     rows = score_mutations(model, wildtype, table, offset, score_col="2500")
     mutation_metrics(rows)["spearman"]
 
+Whole command runs (:mod:`~bioseq.tasks.variants.run`: load, score, write every output, report):
+:func:`score_vcf_run`, :func:`score_mutations_run` and :func:`make_snv_vcf_run` do what
+``bioseq score-vcf``, ``score-mutations`` and ``make-snv-vcf`` do.
+
 The engine under both (:class:`PairScorer`) scores each reference once and recomputes only the
 suffix of each alternative; :func:`naive_pair_scores` is the slow reference it is tested against.
 """
@@ -57,6 +61,14 @@ from bioseq.tasks.variants.mutations import (
     score_mutations,
     write_mutation_scores,
 )
+from bioseq.tasks.variants.run import (
+    Report,
+    better_offset,
+    make_snv_vcf_run,
+    mutation_model,
+    score_mutations_run,
+    score_vcf_run,
+)
 from bioseq.tasks.variants.scorers import (
     FAMILIES,
     STATUSES,
@@ -65,7 +77,7 @@ from bioseq.tasks.variants.scorers import (
     score_variants,
     scorer_kind,
 )
-from bioseq.tasks.variants.snv import CodingSnv, coding_snvs, make_snv_vcf, select_cds
+from bioseq.tasks.variants.snv import CodingSnv, SnvVcf, coding_snvs, make_snv_vcf, select_cds
 from bioseq.tasks.variants.vcf import (
     VcfData,
     VcfResult,
@@ -87,5 +99,7 @@ __all__ = [
     "parse_mutant", "read_mutation_table", "read_wildtype", "score_mutations",
     "write_mutation_scores", "SiteIndependentModel", "sequence_weights", "CodingSnv",
     "coding_snvs", "make_snv_vcf", "select_cds", "VcfData", "VcfResult", "read_vcf",
-    "score_entries", "score_vcf", "write_tsv", "write_vcf",
+    "score_entries", "score_vcf", "write_tsv", "write_vcf", "SnvVcf", "Report",
+    "better_offset", "make_snv_vcf_run", "mutation_model", "score_mutations_run",
+    "score_vcf_run",
 ]  # fmt: skip

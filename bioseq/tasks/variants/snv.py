@@ -164,18 +164,33 @@ def write_snv_vcf(
             pysam.tabix_index(str(tmp), preset="vcf", force=True)
 
 
+@dataclass
+class SnvVcf:
+    """What :func:`make_snv_vcf` wrote: the SNVs, and the bases of partial codons left out."""
+
+    snvs: list[CodingSnv]
+    partial_bases: int
+
+    @property
+    def n_cds(self) -> int:
+        return len({s.cds for s in self.snvs})
+
+
 def make_snv_vcf(
     genbank: str | os.PathLike, out: str | os.PathLike, cds_names: Sequence[str] | None = None,
     region: tuple[str, int, int] | None = None, limit: int | None = None,
-) -> list[CodingSnv]:  # fmt: skip
+) -> SnvVcf:  # fmt: skip
     """Every SNV of the chosen CDS (see :func:`select_cds`) of a GenBank file, written to
     ``out``. InputError, and ``out`` left as it was, when there is none."""
+    if limit is not None and limit < 1:
+        raise InputError(f"--limit {limit}: expected a number of CDS, at least 1")
     check_output(out)
     records = read_genbank(genbank)
-    snvs = [snv for record, cds in select_cds(records, cds_names, region, limit)
-            for snv in coding_snvs(record, cds)]  # fmt: skip
+    chosen = select_cds(records, cds_names, region, limit)
+    snvs = [snv for record, cds in chosen for snv in coding_snvs(record, cds)]
     if not snvs:
-        where = "" if region is None else f" inside {region[0]}:{region[1] + 1}-{region[2]}"
-        raise InputError(f"{genbank}: no CDS base to mutate{where} ({out} not written)")
+        where = None if region is None else f"{region[0]}:{region[1] + 1}-{region[2]}"
+        why = f"no CDS lies wholly inside --region {where}" if where else "no CDS to mutate"
+        raise InputError(f"{genbank}: {why} ({out} not written)")
     write_snv_vcf(records, snvs, out, source=str(genbank))
-    return snvs
+    return SnvVcf(snvs, partial_codon_bases([c for _, cds in chosen for c in cds]))
