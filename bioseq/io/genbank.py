@@ -35,6 +35,7 @@ from Bio.Data import CodonTable
 from Bio.Seq import UndefinedSequenceError
 from Bio.SeqFeature import AfterPosition, BeforePosition, SeqFeature
 from Bio.SeqRecord import SeqRecord
+from Bio.SeqUtils import seq1
 
 from bioseq.errors import InputError
 from bioseq.io.alphabet import DNA, AmbiguousPolicy, InvalidCharacterError, InvalidPolicy
@@ -262,8 +263,6 @@ def _amino_letter(code: str) -> str:
         return _AA_CODES[code]
     if len(code) == 1:
         return code.upper()
-    from Bio.SeqUtils import seq1
-
     return seq1(code) or "X"
 
 

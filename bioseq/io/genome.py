@@ -295,7 +295,7 @@ class Genome:
         return link
 
     def _faidx_open(self, fai: Path, gzi: Path | None) -> Any:
-        import pyfaidx
+        import pyfaidx  # deferred: ~0.15 s, and only an indexed read needs it (not bioseq info)
 
         return pyfaidx.Faidx(
             str(self._pyfaidx_name()),
@@ -344,7 +344,7 @@ class Genome:
     def _build_or_read_index(
         self, fai: Path, gzi: Path | None, default: tuple[Path, Path | None]
     ) -> tuple[Any, Path, Path | None]:
-        import pyfaidx
+        import pyfaidx  # deferred: see _faidx_open
 
         for attempt in range(2):
             try:

@@ -131,7 +131,7 @@ class InputFile:
         elif kind == "alignment":
             yield from self.alignment(ambiguous, invalid).records
         elif kind == "genbank":
-            from bioseq.io.genbank import read_genbank
+            from bioseq.io.genbank import read_genbank  # deferred: Biopython, ~0.15 s
 
             yield from read_genbank(self.path, ambiguous=ambiguous, invalid=invalid)
         else:
@@ -154,7 +154,7 @@ class InputFile:
         bgzip or gzip), a :class:`GenBankGenome` for GenBank; InputError otherwise."""
         kind = self.format
         if kind == "genbank":
-            from bioseq.io.genbank import GenBankGenome
+            from bioseq.io.genbank import GenBankGenome  # deferred: Biopython, ~0.15 s
 
             return GenBankGenome(self.path, ambiguous=ambiguous, invalid=invalid)
         if kind in ("alignment", "gff"):
@@ -250,7 +250,7 @@ def iter_sequences(
 ) -> Iterator[np.ndarray]:
     """Every record (contig, protein) of ``path`` as normalised uint8 codes, in ``alphabet``
     (``dna`` or ``protein``; alignments lose their gaps), with a progress bar on request."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # deferred: ~0.1 s that bioseq info does not need
 
     file = open_input(path, ALPHABETS[alphabet])
     name, kind = file.path.name, file.format

@@ -128,7 +128,7 @@ class Alignment:
 
     def sequence_weights(self, theta: float = 0.8) -> np.ndarray:
         """Per-record ``1 / neighbours at >= theta identity`` (see :mod:`bioseq.io.weights`)."""
-        from bioseq.io.weights import sequence_weights
+        from bioseq.io.weights import sequence_weights  # numba: import bioseq.io loads none
 
         return sequence_weights(self.match_matrix(), theta)
 

@@ -60,6 +60,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
+from bioseq.io.inputs import expand_inputs, iter_sequences
 from bioseq.models.config import BioseqConfig, MergeConfig
 from bioseq.models.hyena_lm import HyenaModel
 from bioseq.models.lm import Backbone, BackboneOutput, BioseqModel, BioseqPreTrainedModel, Block
@@ -67,6 +68,7 @@ from bioseq.models.mamba_lm import MambaModel
 from bioseq.models.modules.merge import LocalConv, MergeState, TokenMerge, merge_budget
 from bioseq.models.modules.mlp import MLP
 from bioseq.models.transformer_lm import TransformerModel
+from bioseq.tokenizers.char import CharTokenizer
 
 BACKBONE_CLASSES = {"hyena": HyenaModel, "mamba": MambaModel, "transformer": TransformerModel}
 IGNORE = -100
@@ -328,8 +330,6 @@ class MergeLM(MergeModel):
 
     def segment(self, sequence: str, tokenizer=None) -> list[str]:
         """``sequence`` cut into the learned tokens, e.g. ``["AC", "G", "TTTT", ...]``."""
-        from bioseq.tokenizers import CharTokenizer
-
         tokenizer = tokenizer or CharTokenizer("dna")
         ids = torch.from_numpy(tokenizer.encode_array(sequence))[None]
         lengths = self.merge_tokens(ids.to(self.device)).token_lengths()[0]
@@ -347,9 +347,6 @@ class MergeLM(MergeModel):
         >>> model.compression_report(["genome.fa.gz"])  # doctest: +SKIP
         [{'file': 'genome.fa.gz', 'bases': 4641652, 'tokens': 1544813, 'bases_per_token': 3.0047}]
         """
-        from bioseq.io.inputs import expand_inputs, iter_sequences
-        from bioseq.tokenizers import CharTokenizer
-
         tokenizer = CharTokenizer("dna")
         window = window or int(getattr(self.config, "training_context", None) or 1024)
         report = []

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from transformers import BatchEncoding, PreTrainedTokenizer
 
 from bioseq.errors import InputError
@@ -391,8 +392,6 @@ def _padding_strategy(padding: PaddingArg) -> str:
 
 def _batch(input_ids: np.ndarray, attention_mask: np.ndarray, return_tensors: str | None):
     if return_tensors == "pt":
-        import torch
-
         data: dict[str, Any] = {
             "input_ids": torch.from_numpy(input_ids),
             "attention_mask": torch.from_numpy(attention_mask),

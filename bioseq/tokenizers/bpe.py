@@ -44,7 +44,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, trainers
 
 from bioseq.errors import InputError
 from bioseq.io.alphabet import ALPHABETS, Alphabet, InvalidCharacterError, as_codes, guess_alphabet
-from bioseq.io.inputs import iter_sequences
+from bioseq.io.inputs import choose_alphabet, expand_inputs, iter_sequences
 from bioseq.tokenizers.base import (
     CLS,
     MASK,
@@ -321,8 +321,6 @@ def _split_inputs(items: Iterable[PathOrSequence]) -> tuple[list[SeqInput], list
             sequences.append(item)
         else:
             raise InputError(f"train_bpe expects sequences or paths, got {type(item).__name__}")
-    from bioseq.io.inputs import expand_inputs
-
     return sequences, expand_inputs(given) if given else []
 
 
@@ -331,8 +329,6 @@ def _choose_alphabet(paths: list[Path], sequences: Sequence[SeqInput], requested
     if requested not in ("auto", "dna", "protein"):
         raise InputError(f"alphabet must be 'auto', 'dna' or 'protein', got {requested!r}")
     if paths:
-        from bioseq.io.inputs import choose_alphabet
-
         return choose_alphabet(paths, requested)
     if requested == "auto":
         return guess_alphabet(sequences[0]).name.lower() if sequences else "dna"
@@ -358,8 +354,6 @@ def compression_report(
     Works for any bioseq sequence tokenizer (BPE, k-mer, single base); files are read in the
     tokenizer's alphabet (``dna`` or ``protein``), which must match their content.
     """
-    from bioseq.io.inputs import choose_alphabet, expand_inputs
-
     files = expand_inputs(list(paths))
     own = getattr(tokenizer, "alphabet", "dna")
     alphabet = "dna" if own == "rna" else own

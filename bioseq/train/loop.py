@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from bioseq.errors import BioseqError, InputError
 from bioseq.io.outputs import os_error_message
@@ -53,6 +54,7 @@ from bioseq.train.distributed import Dist, param_digest, setup, teardown
 from bioseq.train.markov import TwoSidedMarkov, check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
+from bioseq.train.plot import plot_metrics
 from bioseq.train.progress import Progress, notice_if_slow, symbol_unit
 from bioseq.train.rundir import (
     RunLock,
@@ -172,8 +174,6 @@ class Trainer:
             self.markov = self._markov_reference()
         self.ddp = self.model
         if dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel
-
             ids = [dist.device.index] if dist.device.type == "cuda" else None
             self.ddp = DistributedDataParallel(self.model, device_ids=ids)
         use_bf16 = config.precision == "bf16" or (
@@ -547,8 +547,6 @@ class Trainer:
         return latest_checkpoint(self.run_dir)
 
     def _plot(self) -> None:
-        from bioseq.train.plot import plot_metrics
-
         metrics = self.run_dir / "metrics.jsonl"
         if self.dist.is_main and metrics.is_file() and metrics.stat().st_size:
             png = self.run_dir / "loss.png"

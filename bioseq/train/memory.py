@@ -18,6 +18,7 @@ import math
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models.config import SIZES
 from bioseq.models.memory import available_memory, format_bytes
 from bioseq.train.config import TrainConfig
 
@@ -48,8 +49,6 @@ def estimate(
     >>> round(caduceus[0] / mamba[0], 1), round(caduceus[2] / mamba[2], 1)  # params, activations
     (2.0, 3.4)
     """
-    from bioseq.models.config import SIZES
-
     preset, extra = SIZES[config.size], config.model_config
     d = config.d_model or _int(extra.get("d_model"), preset["d_model"])
     n = config.n_layer or _int(extra.get("n_layer"), preset["n_layer"])

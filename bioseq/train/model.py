@@ -13,6 +13,8 @@ import math
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
+from bioseq.tokenizers.caduceus import complement_map
 from bioseq.train.config import TrainConfig, default_objective
 
 
@@ -36,8 +38,6 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     An aligned ``caduceus`` learns a vector per column (``column_embeddings``, the alignment's
     width, unless ``model_config`` says ``column_embeddings: 0``).
     """
-    from bioseq.models import CONFIG_CLASSES, MODEL_CLASSES, MergeConfig, MergeLM
-
     cls = CONFIG_CLASSES[config.model]
     known = _config_keys(cls)
     merging = config.tokenizer == "merge"
@@ -101,8 +101,6 @@ def caduceus_settings(overrides: dict, alphabet: str, tokenizer) -> dict:
         return {"rcps": False}
     if not isinstance(rcps, (bool, type(None))):
         raise InputError(f"model_config rcps must be true or false, not {rcps!r}")
-    from bioseq.tokenizers.caduceus import complement_map
-
     return {"rcps": rcps is not False, "complement_map": complement_map(tokenizer)}
 
 

@@ -18,10 +18,10 @@ def plot_metrics(
 ) -> Path:
     """Draw ``metrics.jsonl`` into the PNG ``out`` (matplotlib's Agg backend, no display);
     ``unit`` names the symbol of the bits (``residue`` for proteins, ``byte`` for text)."""
-    import matplotlib
+    import matplotlib  # deferred: choose the Agg backend when drawing, not on import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     rows = read_metrics(metrics)
     fig, ax = plt.subplots(figsize=(7, 4.2))

@@ -29,6 +29,7 @@ class ScanBackendUnavailable(RuntimeError):
 def _import_mamba() -> tuple[Callable | None, str]:
     """``(selective_scan_fn, "")`` or ``(None, why it failed)``; attempted once per process."""
     try:
+        # deferred: mamba-ssm is optional (the cuda extra) and needs a built CUDA extension
         from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
     except Exception as exc:  # ImportError, or a missing / mismatched compiled extension
         return None, f"{type(exc).__name__}: {exc}"

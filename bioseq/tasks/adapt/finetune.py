@@ -39,11 +39,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 
 from bioseq import runtime
 from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir, write_text_atomic
 from bioseq.io.tables import Table, read_table
+from bioseq.models.heads import LORA_TARGETS
 from bioseq.models.hub import load_classifier, quiet_transformers
 from bioseq.tasks.adapt.framing import encode, model_context
 from bioseq.tasks.adapt.labels import SELECTION, Labels, metrics
@@ -155,9 +158,7 @@ def build_model(config: FinetuneConfig, labels: Labels):
 
 
 def _with_lora(model, config: FinetuneConfig):
-    from peft import LoraConfig, get_peft_model
-
-    from bioseq.models.heads import LORA_TARGETS
+    from peft import LoraConfig, get_peft_model  # deferred: only --mode lora needs peft
 
     targets = LORA_TARGETS.get(model.config.model_type)
     lora = LoraConfig(task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha,
@@ -196,8 +197,6 @@ def _trainable_state(model) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state: dict) -> None:
     """``checkpoints/step-N/``: the trained weights (safetensors) and the trainer's state."""
-    from safetensors.torch import save_file
-
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".step-{step}-tmp"
@@ -214,8 +213,6 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
 
 def load_checkpoint(run_dir: Path, model, optimizer, scheduler) -> dict | None:
     """Restore the newest checkpoint of ``run_dir``; its state, or None when there is none."""
-    from safetensors.torch import load_file
-
     found = sorted((run_dir / "checkpoints").glob("step-*"), key=lambda p: int(p.name[5:]))
     if not found:
         return None
@@ -362,8 +359,6 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
 
 
 def _progress(config: FinetuneConfig, total: int, done: int):
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=done, desc="finetune", unit="step",
                 disable=not config.progress, dynamic_ncols=True)  # fmt: skip
 

@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, matthews_corrcoef, roc_auc_score
 
 from bioseq.errors import InputError
 
@@ -81,8 +83,6 @@ class Labels:
 
 def classification_metrics(targets, probabilities) -> dict[str, float]:
     """Accuracy, MCC and AUROC of class ``probabilities`` (n, k) against ``targets`` (n)."""
-    from sklearn.metrics import accuracy_score, matthews_corrcoef, roc_auc_score
-
     targets = np.asarray(targets)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     predicted = probabilities.argmax(1)
@@ -101,8 +101,6 @@ def classification_metrics(targets, probabilities) -> dict[str, float]:
 
 def regression_metrics(targets, predictions) -> dict[str, float]:
     """Spearman and Pearson correlations and the mean squared error."""
-    from scipy.stats import pearsonr, spearmanr
-
     targets = np.asarray(targets, dtype=np.float64)
     predictions = np.asarray(predictions, dtype=np.float64)
     constant = np.ptp(predictions) == 0 or np.ptp(targets) == 0

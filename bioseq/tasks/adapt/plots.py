@@ -10,10 +10,10 @@ from bioseq.runtime import read_metrics
 def plot_finetune(metrics: str | Path, out: str | Path, key: str) -> Path:
     """Draw ``metrics.jsonl`` (train loss on the left axis, ``val_<key>`` on the right; a
     probe's rows plot the validation metric against the regularisation strength)."""
-    import matplotlib
+    import matplotlib  # deferred: choose the Agg backend when drawing, not on import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     rows = read_metrics(metrics)
     fig, ax = plt.subplots(figsize=(7, 4.2))

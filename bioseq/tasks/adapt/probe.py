@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression, Ridge
 from tqdm import tqdm
 
 from bioseq.errors import InputError
@@ -61,8 +62,6 @@ def fold_scaling(coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray,
 def fit_probe(model, tokenizer, config, train, val, run_dir: Path, max_length: int) -> None:
     """Fit the probe on ``train``'s features, choose its strength on ``val`` (one row of
     ``run_dir/metrics.jsonl`` per strength) and write the best into ``model.score``."""
-    from sklearn.linear_model import LogisticRegression, Ridge  # sklearn loads in ~1 s
-
     tables = tqdm([train, val], desc="features", unit="table", disable=not config.progress)
     x_train, x_val = (
         pooled_features(model, tokenizer, split.table.sequences, config.batch_size, max_length)

@@ -38,6 +38,8 @@ import torch
 
 from bioseq.errors import InputError
 from bioseq.models.hub import load_model, resolve_device
+from bioseq.models.lm import BioseqLM
+from bioseq.tokenizers.base import SequenceTokenizer
 
 
 @runtime_checkable
@@ -72,9 +74,6 @@ class CausalLMAdapter:
         device: str | torch.device = "cpu",
         batch_size: int = 8,
     ) -> None:
-        from bioseq.models.lm import BioseqLM
-        from bioseq.tokenizers.base import SequenceTokenizer
-
         self.model = model.to(device).eval()
         self.tokenizer = tokenizer
         self.name = name or type(model).__name__

@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import atomic_output
@@ -116,8 +117,6 @@ def run_bitstring(
     check_fits(adapter, form, max(shots))
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         total = len(functions) * trials * len(shots)
         bar = tqdm(total=total, desc=f"{adapter.name} {form} {condition}", unit="prompt")
     rows = []

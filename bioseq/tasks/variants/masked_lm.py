@@ -48,6 +48,7 @@ import torch
 
 from bioseq.errors import InputError
 from bioseq.models.memory import check_forward_memory
+from bioseq.tokenizers.base import SequenceTokenizer
 
 # (ids of one pass, [(token position, token id), ...] whose log-probabilities are wanted)
 Pass = tuple[np.ndarray, Sequence[tuple[int, int]]]
@@ -86,8 +87,6 @@ class MaskedLMReader:
     module doc). ``batch_size`` passes of equal length run together."""
 
     def __init__(self, model, tokenizer, batch_size: int = 8) -> None:
-        from bioseq.tokenizers.base import SequenceTokenizer
-
         if batch_size < 1:
             raise InputError(f"batch size must be at least 1, not {batch_size}")
         mask_id = getattr(tokenizer, "mask_token_id", None)

@@ -101,10 +101,10 @@ def scatter_plot(
     xlabel: str = "measured", ylabel: str = "zero-shot score",
 ) -> None:  # fmt: skip
     """A PNG scatter of model scores against measurements (``path`` replaced once complete)."""
-    import matplotlib
+    import matplotlib  # deferred: choose the Agg backend when drawing, not on import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     fig, ax = plt.subplots(figsize=(5, 4.5), dpi=120)
     ax.scatter(measured, scores, s=6, alpha=0.5, linewidths=0)

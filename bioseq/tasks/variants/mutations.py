@@ -35,6 +35,7 @@ from typing import Protocol
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import atomic_output
+from bioseq.io.proteins import parse_region, read_alignment, read_protein_fasta
 from bioseq.tasks.variants.likelihood import PairScorer
 from bioseq.tasks.variants.metrics import MISSING, parse_label
 
@@ -128,8 +129,6 @@ def read_wildtype(spec: str, offset: int | None = None) -> tuple[str, int]:
     >>> read_wildtype("mhkl")
     ('MHKL', 1)
     """
-    from bioseq.io.proteins import parse_region, read_alignment, read_protein_fasta
-
     path = Path(spec)
     if path.is_file():
         if path.suffix.lower() in (".a2m", ".a3m", ".sto", ".afa"):
