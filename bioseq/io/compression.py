@@ -37,7 +37,8 @@ from bioseq.errors import InputError
 __all__ = [
     "GZIP_ERRORS", "GZIP_MAGIC", "GZIP_READ_ERRORS", "Compression", "bgzf_block_size",
     "compression_of", "corrupt_gzip", "guarded", "head_lines", "is_bgzf", "is_gzip",
-    "open_lines", "open_text", "other_compression", "read_head", "reading_text", "ungzip",
+    "open_binary", "open_lines", "open_text", "other_compression", "read_head", "reading_text",
+    "ungzip",
 ]  # fmt: skip
 
 Compression = Literal["plain", "gzip", "bgzf"]
@@ -113,10 +114,14 @@ def read_head(path: str | Path, label: str, what: str, n: int = 4096) -> bytes:
 # ----------------------------------------------------------------------------- errors
 
 
-def corrupt_gzip(label: object, err: BaseException | None = None) -> InputError:
-    """The error for a gzip or bgzip stream that does not inflate to its end."""
+def corrupt_gzip(
+    label: object, err: BaseException | None = None, after_line: int | None = None
+) -> InputError:
+    """The error for a gzip or bgzip stream that does not inflate to its end (``after_line``:
+    the last line read whole)."""
     reason = f" ({err})" if err is not None else ""
-    return InputError(f"{label}: truncated or corrupt gzip file{reason}")
+    where = f" after line {after_line:,}" if after_line is not None else ""
+    return InputError(f"{label}: truncated or corrupt gzip file{reason}{where}")
 
 
 def guarded(lines: Iterable[bytes], label: str) -> Iterator[bytes]:
@@ -137,6 +142,14 @@ def open_text(
     if is_gzip(path):
         return gzip.open(path, "rt", encoding=encoding, errors=errors, newline=newline)
     return open(path, encoding=encoding, errors=errors, newline=newline)  # noqa: SIM115
+
+
+def open_binary(path: str | Path) -> IO[bytes]:
+    """A binary handle on the content of a plain or gzip file (gzip recognised by its magic
+    bytes; a BGZF file reads as the gzip it is)."""
+    if is_gzip(path):
+        return gzip.open(path, "rb")
+    return open(path, "rb")  # noqa: SIM115
 
 
 @contextlib.contextmanager

@@ -24,12 +24,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import gzip
 import os
 import re
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +35,7 @@ from pathlib import Path
 import pysam
 
 from bioseq.errors import InputError
+from bioseq.io.compression import GZIP_READ_ERRORS, corrupt_gzip, open_binary, open_text
 from bioseq.io.inputs import open_genome
 from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.source import SequenceSource
@@ -98,20 +97,12 @@ class VcfData:
 
 
 def _head(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        raw = handle.read(2)
-    opener = gzip.open if raw == b"\x1f\x8b" else open
+    """The first 64 bytes of the file's content (decompressed)."""
     try:
-        with opener(path, "rb") as handle:
+        with open_binary(path) as handle:
             return handle.read(64)
-    except (OSError, EOFError, zlib.error) as err:
-        raise _corrupt(path, err, None) from None
-
-
-def _corrupt(path: Path, err: Exception, line: int | None) -> InputError:
-    """The one-line error for a gzip/BGZF stream that ends early or does not decompress."""
-    where = "" if line is None else f" after line {line:,}"
-    return InputError(f"{path}: truncated or corrupt gzip/BGZF file ({err}){where}")
+    except GZIP_READ_ERRORS as err:
+        raise corrupt_gzip(path, err) from None
 
 
 def read_vcf(path: str | os.PathLike) -> VcfData:
@@ -140,7 +131,7 @@ def _read_bcf(path: Path) -> VcfData:
         with pysam.VariantFile(str(path)) as handle:
             header, created = _read_pysam(handle, None, stop_on_os_error=True)
     except (OSError, ValueError, NotImplementedError) as err:  # htslib's ways of saying "damaged"
-        raise _corrupt(path, err, None) from None
+        raise corrupt_gzip(path, err) from None
     return VcfData(path, header, created)
 
 
@@ -185,19 +176,13 @@ def _read_text(path: Path) -> VcfData:
 def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, line without its end)``; a gzip/BGZF stream that breaks off is one
     InputError naming the last line read."""
-    opener = gzip.open if _is_gzip(path) else open
     number = 0
     try:
-        with opener(path, "rt", encoding="utf-8", errors="replace", newline=None) as handle:
+        with open_text(path, encoding="utf-8", errors="replace") as handle:
             for number, raw in enumerate(handle, start=1):  # noqa: B007  (read after the loop)
                 yield number, raw.rstrip("\r\n")
-    except (OSError, EOFError, zlib.error) as err:
-        raise _corrupt(path, err, number) from None
-
-
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == b"\x1f\x8b"
+    except GZIP_READ_ERRORS as err:
+        raise corrupt_gzip(path, err, after_line=number) from None
 
 
 def _check_line(line: str, header: list[str]) -> str | None:
