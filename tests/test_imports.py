@@ -97,10 +97,23 @@ def test_command_help_loads_only_that_command(name):
     done, modules = imported_by_command(name, "--help")
     assert done.returncode == 0 and "Usage: " in done.stdout, done.stderr[-2000:]
     module = COMMANDS[name][0].split(":")[0]
-    assert {m for m in modules if m.startswith("bioseq.cli.")} == {"bioseq.cli.main", module}
+    others = {spec.split(":")[0] for spec, _ in COMMANDS.values()} - {module}
+    assert module in modules and not modules & others  # helpers such as cli.options may load
     assert "bioseq.models.ops.allocator" not in modules  # the model set-up waits for a real run
     if name in NO_MODEL:
         assert not heavy(modules)
+
+
+def test_training_configs_load_no_torch():
+    modules = loaded_after("import bioseq.train.config, bioseq.tasks.adapt.config")
+    assert "bioseq.train.config" in modules and not heavy(modules)
+
+
+@pytest.mark.parametrize("name", ["pretrain", "finetune"])
+def test_help_built_from_the_configs_loads_no_torch(name):
+    done, modules = imported_by_command(name, "--help")
+    assert done.returncode == 0 and "[default: " in done.stdout, done.stderr[-2000:]
+    assert not heavy(modules)
 
 
 def test_info_runs_without_torch():

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 
 import click
 import yaml
 
+from bioseq.cli.options import config_option, given
 from bioseq.errors import InputError
+from bioseq.train.config import TrainConfig
 
 _SUFFIXES = {"k": 10**3, "m": 10**6, "g": 10**9, "b": 10**9}
 
@@ -40,86 +41,57 @@ def parse_model_config(items: tuple[str, ...]) -> dict:
     return out
 
 
-def _choice(*values: str) -> click.Choice:
-    return click.Choice(values)
+def _option(name: str, *decls: str, **overrides):
+    return config_option(TrainConfig, name, *decls, **overrides)
 
 
-@click.command(context_settings={"show_default": True})
+@click.command()
 @click.argument("inputs", nargs=-1, type=click.Path())
-@click.option("--out", "-o", type=click.Path(), help="Run directory to create.")
+@_option("out", "-o", type=click.Path())
 @click.option("--resume", type=click.Path(), help="Continue the run in this directory.")
-@click.option("--overwrite", is_flag=True, default=None, help="Replace the run in --out.")
+@_option("overwrite")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file of settings.")
-@click.option("--text", is_flag=True, default=None,
-              help="INPUTS are UTF-8 text, one byte a token [none: bundled text]")  # fmt: skip
-@click.option("--alphabet", type=_choice("auto", "dna", "protein"), help="[default: auto]")
-@click.option("--model",
-              type=_choice("hyena", "mamba", "transformer", "striped-hyena", "caduceus"),
-              help="striped-hyena: Evo 2's StripedHyena 2; caduceus: a bidirectional BiMamba "
-                   "masked LM, on DNA reverse-complement equivariant (RCPS; rcps=false in "
-                   "--model-config turns it off) [default: hyena]")  # fmt: skip
-@click.option("--objective", type=_choice("causal", "mlm"),
-              help="causal: next token; mlm: BERT-style masked tokens, against a two-sided "
-                   "Markov reference [default: mlm for caduceus, else causal]")  # fmt: skip
-@click.option("--mask-fraction", type=float,
-              help="--objective mlm: fraction of each sequence's letters to predict (80% "
-                   "[MASK], 10% a random letter, 10% unchanged) [default: 0.15]")  # fmt: skip
-@click.option("--size", type=_choice("tiny", "small", "base"), help="[default: tiny]")
-@click.option("--d-model", type=int, help="Override the size preset's width.")
-@click.option("--n-layer", type=int, help="Override the size preset's depth.")
-@click.option("--model-config", multiple=True, metavar="KEY=VALUE",
-              help="Any other model config field, e.g. d_state=32 (repeatable).")  # fmt: skip
-@click.option("--tokenizer",
-              help="char, kmer, kmer:K, byte, a tokenizer directory, or merge: learned merging "
-                   "(a MergeLM over single bases whose latent backbone is --model) "
-                   "[default: char]")  # fmt: skip
-@click.option("--merge-ratio", type=float,
-              help="--tokenizer merge: target bases per learned token [default: 2]")  # fmt: skip
-@click.option("--context", type=int, help="Tokens per training sequence [default: 256]")
-@click.option("--context-warmup", type=int,
-              help="Steps of context warm-up, doubling from 64 tokens [default: 0]")  # fmt: skip
-@click.option("--batch-size", type=int,
-              help="Sequences per optimizer step, over all processes [default: 16]")  # fmt: skip
-@click.option("--grad-accum", type=int, help="Micro-batches per step and process [default: 1]")
-@click.option("--steps", type=int, help="Optimizer steps [default: 200]")
-@click.option("--tokens", help="Train on about this many tokens instead of --steps (e.g. 50M).")
-@click.option("--lr", type=float, help="Peak learning rate [default: 3e-3]")
-@click.option("--min-lr-ratio", type=float, help="Final / peak learning rate [default: 0.1]")
-@click.option("--warmup-steps", type=int, help="Linear warm-up [default: 10% of the steps]")
-@click.option("--weight-decay", type=float, help="AdamW weight decay [default: 0.1]")
-@click.option("--grad-clip", type=float, help="Gradient norm clip, 0 = off [default: 1.0]")
-@click.option("--seed", type=int, help="[default: 0]")
-@click.option("--val-fraction", type=float,
-              help="Hold out the last fraction of every contig [default: 0.1]")  # fmt: skip
-@click.option("--val-contigs", help="Comma-separated contigs (or record names) to hold out.")
-@click.option("--rc-augment/--no-rc-augment", default=None,
-              help="Reverse-complement half the training windows; not needed for caduceus "
-                   "with RCPS, which is equivariant by construction [default: off]")  # fmt: skip
-@click.option("--sequence-weights", type=float, metavar="THETA",
-              help="Alignments: sample homologs by 1/(neighbours at >= THETA identity), "
-                   "e.g. 0.8 [default: uniform]")  # fmt: skip
-@click.option("--aligned/--no-aligned", default=None,
-              help="Train on the alignment's match columns, gaps as a token: one position per "
-                   "column; for a2m/a3m homologs and masked models (--model caduceus) "
-                   "[default: off]")  # fmt: skip
-@click.option("--precision", type=_choice("auto", "fp32", "bf16"),
-              help="auto: bf16 autocast on CUDA, fp32 on CPU [default: auto]")  # fmt: skip
-@click.option("--direction", type=_choice("forward", "reverse"),
-              help="reverse: a right-to-left model [default: forward]")  # fmt: skip
-@click.option("--device", type=_choice("auto", "cpu", "cuda"), help="[default: auto]")
-@click.option("--threads", type=int,
-              help="CPU threads per process, 0 = the idle cores [default: 0]")  # fmt: skip
-@click.option("--log-every", type=int, help="[default: 10]")
-@click.option("--eval-every", type=int, help="[default: 50]")
-@click.option("--eval-windows", type=int, help="Validation windows per evaluation [default: 64]")
-@click.option("--final-eval-windows", type=int,
-              help="Validation windows at the end, 0 = all [default: 1024]")  # fmt: skip
-@click.option("--save-every", type=int, help="Checkpoint interval in steps [default: 100]")
-@click.option("--keep-checkpoints", type=int, help="Newest checkpoints kept, 0 = all [default: 3]")
-@click.option("--markov-order", type=int, help="Order of the Markov reference [default: 4]")
-@click.option("--max-bad-steps", type=int,
-              help="Stop after this many NaN/inf steps in a row [default: 5]")  # fmt: skip
-@click.option("--stop-after", type=int, help="Stop with a checkpoint after this step.")
+@_option("text")
+@_option("alphabet")
+@_option("model")
+@_option("objective")
+@_option("mask_fraction")
+@_option("size")
+@_option("d_model")
+@_option("n_layer")
+@_option("model_config", multiple=True, metavar="KEY=VALUE", type=str, default=())
+@_option("tokenizer")
+@_option("merge_ratio")
+@_option("context")
+@_option("context_warmup")
+@_option("batch_size")
+@_option("grad_accum")
+@_option("steps")
+@_option("tokens", type=str, metavar="COUNT")
+@_option("lr")
+@_option("min_lr_ratio")
+@_option("warmup_steps")
+@_option("weight_decay")
+@_option("grad_clip")
+@_option("seed")
+@_option("val_fraction")
+@_option("val_contigs", type=str, default=None, metavar="NAMES")
+@_option("rc_augment", negatable=True)
+@_option("sequence_weights", metavar="THETA")
+@_option("aligned", negatable=True)
+@_option("precision")
+@_option("direction")
+@_option("device")
+@_option("threads")
+@_option("log_every")
+@_option("eval_every")
+@_option("eval_windows")
+@_option("final_eval_windows")
+@_option("save_every")
+@_option("keep_checkpoints")
+@_option("markov_order")
+@_option("max_bad_steps")
+@_option("stop_after")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | None,
              quiet: bool, **flags) -> None:  # fmt: skip
@@ -165,35 +137,17 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain homologs.a2m --model caduceus --aligned --sequence-weights 0.8
         bioseq pretrain --resume runs/g --steps 20000
     """
-    from bioseq.train import TrainConfig, TrainingDiverged, TrainingInterrupted, load_yaml, merge
+    from bioseq.train import TrainingDiverged, TrainingInterrupted
     from bioseq.train import pretrain as run_pretrain
 
-    values = {k: v for k, v in flags.items() if v is not None and v != ()}
+    values = given(flags)
     if "tokens" in values:
         values["tokens"] = parse_count(values["tokens"])
     if "model_config" in values:
         values["model_config"] = parse_model_config(values["model_config"])
     if "val_contigs" in values:
         values["val_contigs"] = [c.strip() for c in values["val_contigs"].split(",") if c.strip()]
-    if inputs:
-        values["inputs"] = list(inputs)
-    if resume is not None:
-        if config_file or inputs:
-            raise InputError("--resume takes its inputs and settings from the run's config.yaml")
-        if values.get("out") not in (None, resume):
-            raise InputError("--resume DIR continues in DIR; leave out --out")
-        saved = Path(resume) / "config.yaml"
-        if not saved.is_file():
-            raise InputError(f"{resume}: not a run directory (no config.yaml) to resume")
-        base = load_yaml(saved)
-        values.update(out=resume, resume=True)
-    else:
-        base = load_yaml(config_file) if config_file else TrainConfig()
-    if base.tokens is None and "tokens" in values and base.steps is not None:
-        base = merge(base, {"steps": None})  # --tokens replaces the file's steps
-    if "steps" in values and base.tokens is not None:
-        base = merge(base, {"tokens": None})
-    config = merge(base, values, source="command line")
+    config = TrainConfig.from_flags(values, inputs, config_file, resume)
     try:
         run_pretrain(config, quiet=quiet)
     except TrainingDiverged as err:

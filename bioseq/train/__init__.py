@@ -11,17 +11,42 @@ loop), :mod:`~bioseq.train.checkpoint` (atomic checkpoints; a run's model direct
 :mod:`~bioseq.train.distributed` (torchrun / DDP), :mod:`~bioseq.train.markov` (the Markov
 references), :mod:`~bioseq.train.masking` (BERT masking for ``objective: mlm``),
 :mod:`~bioseq.train.plot` (``loss.png``).
+
+Every name is imported on first use, so ``import bioseq.train.config`` (what ``bioseq pretrain
+--help`` reads) loads no torch.
 """
 
-from bioseq.models.hub import latest_checkpoint, resolve_model_dir
-from bioseq.runtime import TrainingInterrupted
-from bioseq.train.config import TrainConfig, load_yaml, merge
-from bioseq.train.loop import TIMING_FIELDS, TrainingDiverged, pretrain
-from bioseq.train.markov import MarkovModel, TwoSidedMarkov, markov_bits_per_base
+from __future__ import annotations
 
-__all__ = [
-    "TIMING_FIELDS", "MarkovModel", "TrainConfig", "TrainingDiverged", "TrainingInterrupted",
-    "TwoSidedMarkov",
-    "latest_checkpoint",
-    "load_yaml", "markov_bits_per_base", "merge", "pretrain", "resolve_model_dir",
-]  # fmt: skip
+import importlib
+from typing import Any
+
+# name -> the module of this package that defines it
+_EXPORTS = {
+    "TrainConfig": "config", "load_yaml": "config", "merge": "config",
+    "TIMING_FIELDS": "loop", "TrainingDiverged": "loop", "pretrain": "loop",
+    "MarkovModel": "markov", "TwoSidedMarkov": "markov", "markov_bits_per_base": "markov",
+}  # fmt: skip
+# and the names re-exported from lower layers
+_REEXPORTS = {
+    "latest_checkpoint": "bioseq.models.hub", "resolve_model_dir": "bioseq.models.hub",
+    "TrainingInterrupted": "bioseq.runtime",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS | _REEXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = f"bioseq.train.{_EXPORTS[name]}"
+    elif name in _REEXPORTS:
+        module = _REEXPORTS[name]
+    else:
+        raise AttributeError(f"module 'bioseq.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS) | set(_REEXPORTS))

@@ -23,14 +23,15 @@ import difflib
 import math
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bioseq.errors import InputError, located
+from bioseq.settings import setting
 
 CHOICES = {
     "alphabet": ("auto", "dna", "protein"),
@@ -50,63 +51,133 @@ DEFAULT_VAL_FRACTION = 0.1
 
 @dataclass
 class TrainConfig:
-    """Every setting of a pretraining run (the defaults are the E. coli demo's)."""
+    """Every setting of a pretraining run (the defaults are the E. coli demo's). Each field
+    carries its description (:func:`bioseq.settings.setting`): ``bioseq pretrain --help`` is
+    built from them."""
 
     # data
-    inputs: list[str] = field(default_factory=list)  # files or folders; none = bundled E. coli
-    text: bool = False  # inputs are UTF-8 text, one token a byte; none = the bundled text
-    alphabet: str = "auto"
-    tokenizer: str = "char"  # char, kmer, kmer:K or a saved tokenizer directory (text: bytes);
-    # merge: learned merging (a MergeLM whose latent backbone is ``model``)
-    merge_ratio: float | None = None  # merge: target bases per token (default 2)
-    context: int = 256  # tokens per training sequence
-    context_warmup: int = 0  # steps of staged context warm-up from 64 tokens (0 = off)
-    val_fraction: float | None = None  # default 0.1 (the last tenth of every contig, or a
-    # tenth of the records) unless val_contigs is given
-    val_contigs: list[str] = field(default_factory=list)  # held-out contigs (or record names)
-    rc_augment: bool = False
-    sequence_weights: float | None = None  # alignments: sample records by 1/neighbours at
-    # >= this identity (0.8 = EVcouplings' theta) instead of uniformly
-    aligned: bool = False  # a2m/a3m: train on the match columns, gaps '-' a token (one
-    # position per column); masked models (objective mlm) on protein only
-    direction: str = "forward"  # reverse: a right-to-left model
+    inputs: list[str] = setting([], "FASTA, GenBank, a2m/a3m or text files or folders of "
+                                "them; none: the bundled E. coli genome (or text)")  # fmt: skip
+    text: bool = setting(False, "INPUTS are UTF-8 text, one byte a token (no INPUTS: the "
+                         "bundled text)")  # fmt: skip
+    alphabet: str = setting("auto", "The inputs' alphabet (auto: detected)",
+                            choices=CHOICES["alphabet"])  # fmt: skip
+    tokenizer: str = setting("char", "char, kmer, kmer:K, byte, a tokenizer directory, or "
+                             "merge (deprecated: --model merge)")  # fmt: skip
+    merge_ratio: float | None = setting(None, "--model merge: target bases per learned token",
+                                        default_text="2")  # fmt: skip
+    context: int = setting(256, "Tokens per training sequence")
+    context_warmup: int = setting(0, "Steps of context warm-up, doubling from 64 tokens "
+                                  "(0 = off)")  # fmt: skip
+    val_fraction: float | None = setting(None, "Hold out the last fraction of every contig (or "
+                                         "that fraction of the records)",
+                                         default_text="0.1; 0 with --val-contigs")  # fmt: skip
+    val_contigs: list[str] = setting([], "Comma-separated contigs (or record names) to hold out")
+    rc_augment: bool = setting(False, "Reverse-complement half the training windows; not "
+                               "needed for caduceus with RCPS, which is equivariant by "
+                               "construction")  # fmt: skip
+    sequence_weights: float | None = setting(
+        None, "Alignments: sample homologs by 1/(neighbours at >= THETA identity), e.g. 0.8 "
+        "(EVcouplings' theta)", default_text="uniform")  # fmt: skip
+    aligned: bool = setting(False, "Train on the alignment's match columns, gaps as a token: "
+                            "one position per column; for a2m/a3m homologs and masked models "
+                            "(--model caduceus)")  # fmt: skip
+    direction: str = setting("forward", "reverse: a right-to-left model",
+                             choices=CHOICES["direction"])  # fmt: skip
     # model
-    model: str = "hyena"
-    size: str = "tiny"
-    d_model: int | None = None
-    n_layer: int | None = None
-    model_config: dict[str, Any] = field(default_factory=dict)  # any other config field
-    objective: str | None = None  # causal (next token) or mlm (masked tokens); default: mlm
-    # for the masked models (caduceus), causal for the others
-    mask_fraction: float = 0.15  # mlm: the fraction of each sequence's letters to predict
+    model: str = setting("hyena", "striped-hyena: Evo 2's StripedHyena 2; caduceus: a "
+                         "bidirectional BiMamba masked LM, on DNA reverse-complement equivariant "
+                         "(RCPS; rcps=false in --model-config turns it off)",
+                         choices=CHOICES["model"])  # fmt: skip
+    size: str = setting("tiny", "Size preset", choices=CHOICES["size"])
+    d_model: int | None = setting(None, "Override the size preset's width")
+    n_layer: int | None = setting(None, "Override the size preset's depth")
+    model_config: dict[str, Any] = setting({}, "Any other model config field, e.g. "
+                                           "d_state=32 (repeatable)")  # fmt: skip
+    objective: str | None = setting(None, "causal: next token; mlm: BERT-style masked tokens, "
+                                    "against a two-sided Markov reference",
+                                    default_text="mlm for caduceus, else causal",
+                                    choices=OBJECTIVES)  # fmt: skip
+    mask_fraction: float = setting(0.15, "--objective mlm: fraction of each sequence's letters "
+                                   "to predict (80% [MASK], 10% a random letter, 10% "
+                                   "unchanged)")  # fmt: skip
     # optimisation
-    batch_size: int = 16  # sequences per optimizer step, over all processes
-    grad_accum: int = 1  # micro-batches each process splits its share into
-    steps: int | None = None  # default 200 unless tokens is given
-    tokens: int | None = None  # alternative to steps: tokens to train on, rounded up to steps
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1  # cosine decay ends at lr * min_lr_ratio
-    warmup_steps: int | None = None  # default: 10% of the steps, at most 1,000
-    weight_decay: float = 0.1
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    grad_clip: float = 1.0  # 0 = no clipping
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU
-    device: str = "auto"
-    threads: int = 0  # CPU threads per process; 0 = auto: the cores not busy with other work
-    seed: int = 0
-    max_bad_steps: int = 5  # stop after this many NaN/inf steps in a row
+    batch_size: int = setting(16, "Sequences per optimizer step, over all processes")
+    grad_accum: int = setting(1, "Micro-batches per step and process")
+    steps: int | None = setting(None, "Optimizer steps",
+                                default_text=f"{DEFAULT_STEPS}, unless --tokens")  # fmt: skip
+    tokens: int | None = setting(None, "Train on about this many tokens instead of --steps "
+                                 "(e.g. 50M), rounded up to whole steps")  # fmt: skip
+    lr: float = setting(3e-3, "Peak learning rate")
+    min_lr_ratio: float = setting(0.1, "Final / peak learning rate (cosine decay)")
+    warmup_steps: int | None = setting(None, "Linear warm-up steps",
+                                       default_text="10% of the steps, at most 1,000")  # fmt: skip
+    weight_decay: float = setting(0.1, "AdamW weight decay")
+    betas: list[float] = setting([0.9, 0.95], "AdamW betas")
+    grad_clip: float = setting(1.0, "Gradient norm clip, 0 = off")
+    precision: str = setting("auto", "auto: bf16 autocast on CUDA, fp32 on CPU",
+                             choices=CHOICES["precision"])  # fmt: skip
+    device: str = setting("auto", "Where to train (auto: CUDA when present)",
+                          choices=CHOICES["device"])  # fmt: skip
+    threads: int = setting(0, "CPU threads per process, 0 = the idle cores")
+    seed: int = setting(0, "Random seed of the weights, batches and masks")
+    max_bad_steps: int = setting(5, "Stop after this many NaN/inf steps in a row")
     # bookkeeping
-    out: str | None = None
-    log_every: int = 10
-    eval_every: int = 50
-    eval_windows: int = 64  # validation windows for the periodic evaluation
-    final_eval_windows: int = 1024  # and for the final one (0 = every window)
-    save_every: int = 100
-    keep_checkpoints: int = 3  # 0 = keep all
-    markov_order: int = 4
-    resume: bool = False  # continue the run in ``out`` from its latest checkpoint
-    overwrite: bool = False  # replace a finished or stopped run in ``out``
-    stop_after: int | None = None  # stop with a checkpoint after this step, as Ctrl-C would
+    out: str | None = setting(None, "Run directory to create")
+    log_every: int = setting(10, "Steps between lines of metrics.jsonl")
+    eval_every: int = setting(50, "Steps between validation evaluations")
+    eval_windows: int = setting(64, "Validation windows per evaluation")
+    final_eval_windows: int = setting(1024, "Validation windows at the end, 0 = all")
+    save_every: int = setting(100, "Checkpoint interval in steps")
+    keep_checkpoints: int = setting(3, "Newest checkpoints kept, 0 = all")
+    markov_order: int = setting(4, "Order of the Markov reference")
+    resume: bool = setting(False, "Continue the run in out from its latest checkpoint")
+    overwrite: bool = setting(False, "Replace a finished or stopped run in --out")
+    stop_after: int | None = setting(None, "Stop with a checkpoint after this step, as Ctrl-C "
+                                     "would")  # fmt: skip
+
+    @classmethod
+    def from_flags(
+        cls,
+        flags: Mapping[str, Any],
+        inputs: Sequence[str] = (),
+        config_file: str | Path | None = None,
+        resume: str | Path | None = None,
+    ) -> TrainConfig:
+        """The configuration that ``bioseq pretrain`` runs: the defaults, then the YAML
+        ``config_file`` (with ``resume``, the run's own ``config.yaml`` instead), then
+        ``flags`` (the settings given on the command line) and ``inputs``.
+
+        ``steps`` and ``tokens`` are two ways to say how long: the one given as a flag
+        replaces the other from the file. ``resume`` continues the run in that directory: it
+        takes no ``inputs`` or ``config_file``, and ``out``, when given, must be the same
+        directory (what a resumed run may change is checked by
+        :func:`bioseq.train.rundir.check_run_dir`).
+
+        >>> TrainConfig.from_flags({"tokens": 4096, "batch_size": 4}).resolved().steps
+        4
+        """
+        values = dict(flags)
+        if inputs:
+            values["inputs"] = list(inputs)
+        if resume is not None:
+            if config_file or inputs:
+                raise InputError("--resume takes its inputs and settings from the run's "
+                                 "config.yaml")  # fmt: skip
+            if values.get("out") not in (None, str(resume)):
+                raise InputError("--resume DIR continues in DIR; leave out --out")
+            saved = Path(resume) / "config.yaml"
+            if not saved.is_file():
+                raise InputError(f"{resume}: not a run directory (no config.yaml) to resume")
+            base = load_yaml(saved)
+            values.update(out=str(resume), resume=True)
+        else:
+            base = load_yaml(config_file) if config_file else cls()
+        if "tokens" in values and base.steps is not None:
+            base = merge(base, {"steps": None})  # --tokens replaces the file's steps
+        if "steps" in values and base.tokens is not None:
+            base = merge(base, {"tokens": None})  # and --steps the file's tokens
+        return merge(base, values, source="command line")
 
     def to_dict(self, runtime: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)

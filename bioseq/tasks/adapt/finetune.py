@@ -48,55 +48,15 @@ from bioseq.io.outputs import replace_dir, write_text_atomic
 from bioseq.io.tables import Table, read_table
 from bioseq.models.heads import LORA_TARGETS
 from bioseq.models.hub import load_classifier, quiet_transformers
+from bioseq.tasks.adapt.config import DEFAULT_LR, FinetuneConfig
 from bioseq.tasks.adapt.framing import encode, model_context
 from bioseq.tasks.adapt.labels import SELECTION, Labels, metrics
 from bioseq.tasks.adapt.plots import plot_finetune
 from bioseq.tasks.adapt.predict import predict_outputs, write_predictions
 from bioseq.tasks.adapt.probe import fit_probe
 
-MODES = ("full", "lora", "probe")
-DEFAULT_LR = {"full": 1e-4, "lora": 1e-3}
 STATE_FILE = "trainer_state.pt"
 WEIGHTS_FILE = "trainable.safetensors"
-
-
-@dataclass
-class FinetuneConfig:
-    """Settings of one fine-tuning run (the CLI's options; ``config.yaml`` of the run)."""
-
-    model: str
-    train: str
-    out: str
-    task: str = "classification"
-    mode: str = "full"
-    val: str | None = None
-    test: str | None = None
-    sequence_col: str = "sequence"
-    label_col: str = "label"
-    pooling: str = "mean"
-    epochs: float = 3.0
-    batch_size: int = 16
-    lr: float | None = None  # DEFAULT_LR per mode
-    weight_decay: float = 0.01
-    warmup_fraction: float = 0.1
-    max_length: int | None = None  # tokens per sequence; default: the model's context
-    eval_every: int | None = None  # steps; default: once per epoch
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
-    seed: int = 0
-    device: str | None = None
-    progress: bool = True
-
-    def check(self) -> FinetuneConfig:
-        if self.mode not in MODES:
-            raise InputError(f"--mode {self.mode!r}: expected one of {', '.join(MODES)}")
-        for name in ("epochs", "batch_size", "lora_r"):
-            if getattr(self, name) <= 0:
-                raise InputError(f"--{name.replace('_', '-')} must be positive")
-        if self.lr is not None and self.lr <= 0:
-            raise InputError("--lr must be positive")
-        return self
 
 
 @dataclass
@@ -250,16 +210,6 @@ def _prepare_run_dir(config: FinetuneConfig, resume: bool, overwrite: bool) -> P
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(run_dir / "config.yaml", yaml.safe_dump(dataclasses.asdict(config)))
     return run_dir
-
-
-def resume_config(run_dir: str | Path, **changes) -> FinetuneConfig:
-    """The config a run was started with (``config.yaml``), with ``changes`` (e.g. epochs)."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise InputError(f"{run_dir}: not a finetune run to resume (no config.yaml)")
-    saved = yaml.safe_load(path.read_text(encoding="utf-8"))
-    fields = {f.name for f in dataclasses.fields(FinetuneConfig)}
-    return FinetuneConfig(**{k: v for k, v in saved.items() if k in fields} | changes)
 
 
 def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = False) -> dict:
