@@ -156,6 +156,7 @@ def test_empty_and_batched_input(small_dna):
 # --------------------------------------------------------------------------- compression
 
 
+@pytest.mark.slow
 def test_ecoli_bpe_4096_reaches_4_5_bases_per_token(ecoli_bpe, genome):
     tok, seconds = ecoli_bpe
     assert len(tok) == 4096
@@ -190,6 +191,7 @@ def test_max_token_length_is_respected(genome):
     assert longer.token_lengths.max() > 4
 
 
+@pytest.mark.slow
 def test_long_sequences_equal_chunk_by_chunk_encoding(ecoli_bpe, genome):
     tok = ecoli_bpe[0]
     seq = genome[123_457 : 123_457 + 5 * tok.chunk_length + 1234]

@@ -127,6 +127,7 @@ def test_fasta_labels_are_read(tmp_path):
 
 
 # -- the three modes end to end ----------------------------------------------------------
+@pytest.mark.slow
 def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -171,6 +172,7 @@ def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path)
     assert (out / "metrics.png").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["lora", "full"])
 def test_lora_and_full_runs_save_a_loadable_best_model(data, tmp_path, mode):
     from transformers import AutoModelForSequenceClassification
@@ -200,6 +202,7 @@ def test_lora_and_full_runs_save_a_loadable_best_model(data, tmp_path, mode):
         json.loads((out / "test_metrics.json").read_text())["accuracy"])
 
 
+@pytest.mark.slow
 def test_regression_probe_reports_spearman(data, tmp_path):
     root, tables = data
     scores = finetune(FinetuneConfig(
@@ -209,6 +212,7 @@ def test_regression_probe_reports_spearman(data, tmp_path):
     assert scores["spearman"] > 0.8  # GC fraction from mean-pooled features
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch):
     from bioseq import runtime
     from bioseq.runtime import TrainingInterrupted

@@ -28,7 +28,7 @@ def ci(examples: int):
     )  # fmt: skip
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # hypothesis runs
 
 
 # -- cases the fuzzer found (kept as explicit examples) -----------------------------------------

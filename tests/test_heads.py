@@ -151,6 +151,7 @@ def test_last_and_first_pooling_read_the_right_token(saved, pooling):
                                    model.score(token), rtol=1e-4, atol=1e-4)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_rcps_classifier_is_reverse_complement_invariant(saved):
     _, path = saved["caduceus-rcps"]
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).eval()
@@ -207,6 +208,7 @@ def test_lora_adapts_every_named_layer_and_saves(saved, kind, tmp_path):
         torch.testing.assert_close(reloaded(ids).logits, logits, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_hf_trainer_trains_a_bioseq_classifier(saved, tmp_path):
     from transformers import Trainer, TrainingArguments
 

@@ -265,6 +265,7 @@ def mode_summary():
     return summarize(rows, n_boot=300)
 
 
+@pytest.mark.slow
 def test_mode_model_reproduces_the_mode_baseline(mode_summary):
     run = next(r for r in mode_summary["runs"] if r["model"] == "mode")
     for acc, se, base, p in zip(
@@ -276,6 +277,7 @@ def test_mode_model_reproduces_the_mode_baseline(mode_summary):
         assert p > 0.01  # never significantly above its own baseline
 
 
+@pytest.mark.slow
 def test_identity_answer_scores_about_4_percent(mode_summary):
     run = next(r for r in mode_summary["runs"] if r["model"] == "identity")
     assert run["accuracy"] == run["identity_baseline"]
@@ -435,6 +437,7 @@ def test_bioseq_model_with_a_digit_alphabet_runs_both_forms():
 
 
 # --------------------------------------------------------------------------- recall probes
+@pytest.mark.slow
 def test_repeat_copy_loss_drops_on_the_second_copy_after_training():
     torch.manual_seed(0)
     tokenizer = CharTokenizer("dna")
@@ -523,6 +526,7 @@ def test_cli_probe_compares_several_models(tiny_dir, tmp_path):
     assert summarize(rows, n_boot=50)["runs"][0]["accuracy"] == summary["runs"][0]["accuracy"]
 
 
+@pytest.mark.slow
 def test_cli_probe_recall_suite_on_a_run_directory(tiny_dir, tmp_path):
     run = tmp_path / "my-run"
     shutil.copytree(tiny_dir, run / "final")

@@ -123,6 +123,7 @@ def test_info_runs_without_torch():
     assert not heavy(modules)
 
 
+@pytest.mark.slow
 def test_a_model_command_still_turns_transformers_progress_bars_off(tmp_path):
     fasta = tmp_path / "t.fa"
     fasta.write_text(">a\nACGTACGTAC\n")

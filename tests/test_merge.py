@@ -302,6 +302,7 @@ def region_bases_per_token(model: MergeLM, ids, region) -> float:
     return float(region.sum() / (share * region).sum())
 
 
+@pytest.mark.slow
 def test_repeats_merge_into_longer_tokens_after_short_training():
     torch.set_num_threads(1)
     model = tiny(backbone="transformer", d_model=64)

@@ -391,6 +391,7 @@ def dict_config(**values) -> TrainConfig:
 # -- signals and a second run in the same directory ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigint_exits_130_and_a_second_run_is_refused_while_it_trains(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "bioseq", "pretrain", LAMBDA, "--out", str(run), *TINY_FLAGS,

@@ -402,6 +402,7 @@ def test_partial_codons_get_no_snvs(tmp_path):
 
 
 
+@pytest.mark.slow
 def test_htslib_does_not_print_beside_bioseq(data, tmp_path):
     """An unsorted VCF cannot be indexed: bioseq warns in one line; htslib's own [E::...] lines
     (written straight to file descriptor 2, so only a real process shows them) stay quiet."""

@@ -38,6 +38,7 @@ def test_pretrain_striped_hyena_writes_a_loadable_model(trained):
     assert rows[-1]["final"] and all(torch.isfinite(p).all() for p in model.parameters())
 
 
+@pytest.mark.slow
 def test_score_vcf_and_probe_run_on_a_striped_hyena(trained, tmp_path):
     vcf = tmp_path / "cI.vcf.gz"
     assert run("make-snv-vcf", "--genbank", LAMBDA, "--cds", "cI", "--out", vcf).exit_code == 0

@@ -70,8 +70,9 @@ def hand_total(model, tokenizer, window: str) -> tuple[float, int]:
     return total, bases
 
 
-@pytest.mark.parametrize("kind", ["hyena", "mamba", "transformer"])
-@pytest.mark.parametrize("name", ["kmer", "bpe"])
+@pytest.mark.parametrize("kind", ["hyena", pytest.param("mamba", marks=pytest.mark.slow),
+                                  "transformer"])  # fmt: skip
+@pytest.mark.parametrize("name", ["kmer", pytest.param("bpe", marks=pytest.mark.slow)])
 def test_variant_scores_equal_a_hand_computation(name, kind, genome, bpe):
     tokenizer = tokenizer_of(name, bpe)
     model = tiny(kind, len(tokenizer))

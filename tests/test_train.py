@@ -241,6 +241,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
 # -- interruptions and divergence ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_loadable_checkpoint_and_exits_143(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "bioseq", "pretrain", LAMBDA, "--out", str(run), "--steps",

@@ -479,6 +479,7 @@ def test_sequence_weights_match_brute_force():
     assert np.allclose(sequence_weights(codes, 0.8), 1 / (identity >= 0.8).sum(1))
 
 
+@pytest.mark.slow
 @require(BLAT_A2M)
 @require(BLAT_DMS)
 def test_site_independent_baseline_on_blat(tmp_path):
