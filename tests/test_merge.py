@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+from unittest import mock
 
 import pytest
 import torch
+import yaml
 from click.testing import CliRunner
 from transformers import AutoModelForMaskedLM
 
@@ -18,6 +20,7 @@ from bioseq.errors import InputError
 from bioseq.models import MergeConfig, MergeLM
 from bioseq.models.modules.merge import MergeState, TokenMerge, merge_budget
 from bioseq.tokenizers import CharTokenizer
+from bioseq.train.config import TrainConfig
 
 PAD, BASES = 0, (5, 6, 7, 8)  # the CharTokenizer("dna") ids of [PAD] and A, C, G, T
 
@@ -250,8 +253,8 @@ def test_config_rejects_bad_values():
 def test_pretrain_cli_trains_a_merge_model(tmp_path):
     run = tmp_path / "m"
     result = CliRunner().invoke(main, [
-        "pretrain", str(example_genome("lambda")), "--tokenizer", "merge", "--merge-ratio", "3",
-        "--model", "mamba", "--d-model", "32", "--n-layer", "1", "--context", "128",
+        "pretrain", str(example_genome("lambda")), "--model", "merge", "--backbone", "mamba",
+        "--merge-ratio", "3", "--d-model", "32", "--n-layer", "1", "--context", "128",
         "--batch-size", "4", "--steps", "4", "--log-every", "2", "--eval-every", "4",
         "--eval-windows", "4", "--final-eval-windows", "4", "--threads", "1", "--out", str(run),
     ])  # fmt: skip
@@ -265,16 +268,67 @@ def test_pretrain_cli_trains_a_merge_model(tmp_path):
     assert rows[-1]["val_mergedna_loss"] > 0
     assert "MergeDNA loss" in result.output
     assert "bits/base" not in result.output and "below the order" not in result.output
-    assert "bases/token" in result.output
+    assert "bases/token" in result.output and "mamba tiny with learned merging" in result.output
     model = AutoModelForMaskedLM.from_pretrained(run / "final")
     assert isinstance(model, MergeLM) and model.config.backbone == "mamba"
     assert model.config.merge_ratio == 3.0
+    saved = (run / "config.yaml").read_text()
+    assert "model: merge\n" in saved and "backbone: mamba\n" in saved
 
 
-def test_merge_ratio_needs_the_merge_tokenizer():
-    result = CliRunner().invoke(main, ["pretrain", "--merge-ratio", "2", "--out", "x"])
-    assert result.exit_code == 2
-    assert "merge_ratio applies only to tokenizer merge" in result.output
+def test_tokenizer_merge_is_the_old_spelling_of_model_merge(tmp_path):
+    seen = []
+    args = ["pretrain", "--tokenizer", "merge", "--model", "transformer", "--out", tmp_path / "o"]
+    with mock.patch("bioseq.train.pretrain", lambda config, quiet=False: seen.append(config)):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    assert (config.model, config.backbone, config.tokenizer) == ("merge", "transformer", "char")
+    assert result.stderr.splitlines() == [
+        "bioseq: warning: --tokenizer merge is deprecated; it means --model merge --backbone "
+        "transformer"
+    ]
+    # an old run's config.yaml (and a Python config) reads the same
+    old = TrainConfig(tokenizer="merge", model="hyena", merge_ratio=3.0)
+    assert (old.model, old.backbone, old.tokenizer) == ("merge", "hyena", "char")
+    assert old == TrainConfig(model="merge", backbone="hyena", merge_ratio=3.0)
+
+
+def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
+    run = tmp_path / "m"
+    args = [str(example_genome("lambda")), "--model", "merge", "--d-model", "32", "--n-layer",
+            "1", "--context", "128", "--batch-size", "4", "--steps", "4", "--eval-every", "2",
+            "--eval-windows", "2", "--final-eval-windows", "2", "--threads", "1", "-q"]  # fmt: skip
+    first = CliRunner().invoke(main, ["pretrain", *args, "--stop-after", "2", "--out", str(run)])
+    assert first.exit_code == 0, first.output
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert (saved["model"], saved["backbone"]) == ("merge", "hyena")
+    del saved["backbone"]  # as bioseq wrote it before --model merge existed
+    saved.update(model="hyena", tokenizer="merge")
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    resumed = CliRunner().invoke(main, ["pretrain", "--resume", str(run)])
+    assert resumed.exit_code == 0, resumed.output
+    warnings = [line for line in resumed.stderr.splitlines() if "deprecated" in line]
+    assert warnings == [f"bioseq: warning: {run / 'config.yaml'}: tokenizer: merge is "
+                        "deprecated; it means model: merge, backbone: hyena"]  # fmt: skip
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 4 and rows[-1]["val_mergedna_loss"] > 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"] == "merge"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--merge-ratio", "2"], "merge_ratio applies only to model merge"),
+        (["--backbone", "mamba"], "backbone applies only to model merge"),
+        (["--model", "merge", "--text"], "model merge needs DNA input, not text"),
+        (["--model", "merge", "--tokenizer", "kmer:3"], "learns its tokens from single bases"),
+        (["--model", "merge", "--backbone", "caduceus"], "'caduceus' is not one of"),
+    ],
+)
+def test_merge_settings_that_do_not_go_together(args, message):
+    result = CliRunner().invoke(main, ["pretrain", *args, "--out", "x"])
+    assert result.exit_code == 2 and message in result.output, result.output
 
 
 # -- adaptivity ---------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def _option(name: str, *decls: str, **overrides):
 @_option("text")
 @_option("alphabet")
 @_option("model")
+@_option("backbone")
 @_option("objective")
 @_option("mask_fraction")
 @_option("size")
@@ -95,10 +96,10 @@ def _option(name: str, *decls: str, **overrides):
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | None,
              quiet: bool, **flags) -> None:  # fmt: skip
-    """Pretrain a Hyena, Mamba, Transformer, StripedHyena or Caduceus (masked) language model
-    on INPUTS: FASTA, GenBank or protein alignment (a2m/a3m) files or folders of them. With
-    no INPUTS, trains on the bundled E. coli genome: `bioseq pretrain --out runs/demo` is a
-    complete demo (1-2 minutes on 2 CPU cores).
+    """Pretrain a Hyena, Mamba, Transformer, StripedHyena, Caduceus (masked) or MergeLM
+    (learned merging) language model on INPUTS: FASTA, GenBank or protein alignment (a2m/a3m)
+    files or folders of them. With no INPUTS, trains on the bundled E. coli genome:
+    `bioseq pretrain --out runs/demo` is a complete demo (1-2 minutes on 2 CPU cores).
 
     With --text, INPUTS are UTF-8 text files (plain or gzipped; folders: their *.txt and
     *.txt.gz files) and the model reads bytes: the linguistic control for a DNA model of the
@@ -131,7 +132,7 @@ def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | Non
         bioseq pretrain genome.fa.gz --model mamba --size small --context 4096 --out runs/g
         bioseq pretrain proteins.a2m --direction reverse --out runs/p --config run.yaml
         bioseq pretrain --text --model mamba --size small --out runs/text
-        bioseq pretrain --tokenizer merge --merge-ratio 3 --model hyena --out runs/m
+        bioseq pretrain --model merge --backbone hyena --merge-ratio 3 --out runs/m
         bioseq pretrain --model caduceus --out runs/mlm
         bioseq pretrain homologs.a2m --alphabet protein --model caduceus --sequence-weights 0.8
         bioseq pretrain homologs.a2m --model caduceus --aligned --sequence-weights 0.8

@@ -99,7 +99,7 @@ def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token
               help="Learned merging: bases per window [default: the training context]")  # fmt: skip
 def report(tokenizer_dir: str, inputs: tuple[str, ...], window: int | None) -> None:
     """Print the bases per token of TOKENIZER (a saved directory, a name such as kmer:6, or a
-    `pretrain --tokenizer merge` run, whose learned tokens are counted) on each of INPUTS
+    `pretrain --model merge` run, whose learned tokens are counted) on each of INPUTS
     (default: the bundled E. coli genome).
 
     \b

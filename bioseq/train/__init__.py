@@ -1,7 +1,7 @@
 """Pretraining: ``bioseq pretrain`` and its Python API.
 
 >>> from bioseq.train import TrainConfig, pretrain
->>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP  (the E. coli demo)
+>>> run = pretrain(TrainConfig(out="runs/demo"))  # the E. coli demo  # doctest: +SKIP
 >>> run = pretrain({"inputs": ["genome.fa"], "out": "runs/g", "steps": 1000})  # doctest: +SKIP
 
 Modules: :mod:`~bioseq.train.config` (the run configuration and its YAML),

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,7 @@ from bioseq.settings import setting
 
 CHOICES = {
     "alphabet": ("auto", "dna", "protein"),
-    "model": ("hyena", "mamba", "transformer", "striped-hyena", "caduceus"),
+    "model": ("hyena", "mamba", "transformer", "striped-hyena", "caduceus", "merge"),
     "size": ("tiny", "small", "base"),
     "precision": ("auto", "fp32", "bf16"),
     "direction": ("forward", "reverse"),
@@ -45,6 +46,7 @@ CHOICES = {
 RUNTIME_KEYS = ("resume", "overwrite", "stop_after")
 OBJECTIVES = ("causal", "mlm")
 MASKED_MODELS = ("caduceus",)  # models trained with objective mlm (bidirectional)
+BACKBONES = ("hyena", "mamba", "transformer")  # what --model merge runs over its merged tokens
 DEFAULT_STEPS = 200
 DEFAULT_VAL_FRACTION = 0.1
 
@@ -62,8 +64,8 @@ class TrainConfig:
                          "bundled text)")  # fmt: skip
     alphabet: str = setting("auto", "The inputs' alphabet (auto: detected)",
                             choices=CHOICES["alphabet"])  # fmt: skip
-    tokenizer: str = setting("char", "char, kmer, kmer:K, byte, a tokenizer directory, or "
-                             "merge (deprecated: --model merge)")  # fmt: skip
+    tokenizer: str = setting("char", "char, kmer, kmer:K, byte or a tokenizer directory "
+                             "(merge: the old spelling of --model merge)")  # fmt: skip
     merge_ratio: float | None = setting(None, "--model merge: target bases per learned token",
                                         default_text="2")  # fmt: skip
     context: int = setting(256, "Tokens per training sequence")
@@ -87,8 +89,11 @@ class TrainConfig:
     # model
     model: str = setting("hyena", "striped-hyena: Evo 2's StripedHyena 2; caduceus: a "
                          "bidirectional BiMamba masked LM, on DNA reverse-complement equivariant "
-                         "(RCPS; rcps=false in --model-config turns it off)",
-                         choices=CHOICES["model"])  # fmt: skip
+                         "(RCPS; rcps=false in --model-config turns it off); merge: a MergeLM "
+                         "that learns to merge bases into tokens (MergeDNA) and runs --backbone "
+                         "over them", choices=CHOICES["model"])  # fmt: skip
+    backbone: str | None = setting(None, "--model merge: the model over the merged tokens",
+                                   default_text="hyena", choices=BACKBONES)  # fmt: skip
     size: str = setting("tiny", "Size preset", choices=CHOICES["size"])
     d_model: int | None = setting(None, "Override the size preset's width")
     n_layer: int | None = setting(None, "Override the size preset's depth")
@@ -179,6 +184,14 @@ class TrainConfig:
             base = merge(base, {"tokens": None})  # and --steps the file's tokens
         return merge(base, values, source="command line")
 
+    def __post_init__(self) -> None:
+        # tokenizer merge is the old spelling of model merge: the model named with it is the
+        # backbone (see merge(), which says so once per source)
+        if self.tokenizer == "merge":
+            if self.model != "merge":
+                self.model, self.backbone = "merge", self.backbone or self.model
+            self.tokenizer = "char"
+
     def to_dict(self, runtime: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         return data if runtime else {k: v for k, v in data.items() if k not in RUNTIME_KEYS}
@@ -188,7 +201,8 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A validated copy with the defaults that depend on other keys filled in:
-        ``steps`` (from ``tokens``), ``val_fraction``, ``warmup_steps`` and ``objective``."""
+        ``steps`` (from ``tokens``), ``val_fraction``, ``warmup_steps``, ``objective`` and a
+        merge model's ``backbone``."""
         self.validate()
         steps = self.steps
         if self.tokens is not None:
@@ -210,6 +224,7 @@ class TrainConfig:
         return dataclasses.replace(
             self, steps=steps, tokens=None, val_fraction=val_fraction, warmup_steps=warmup,
             objective=self.objective or default_objective(self.model),
+            backbone=self.backbone or ("hyena" if self.model == "merge" else None),
         )  # fmt: skip
 
     def with_absolute_paths(self) -> TrainConfig:
@@ -256,18 +271,27 @@ class TrainConfig:
                     raise InputError(f"{key} does not apply to text (--text); leave it out")
             if not 0 <= self.markov_order <= 6:
                 raise InputError(f"markov_order must be in 0..6 for text, not {self.markov_order}")
-        if self.merge_ratio is not None and self.tokenizer != "merge":
-            raise InputError("merge_ratio applies only to tokenizer merge (--tokenizer merge)")
-        if self.tokenizer == "merge" and self.text:
-            raise InputError("tokenizer merge needs DNA input, not text (--text)")
-        if self.tokenizer == "merge" and self.model in ("striped-hyena", "caduceus"):
-            raise InputError("tokenizer merge takes a hyena, mamba or transformer backbone, "
-                             f"not {self.model}")  # fmt: skip
+        if self.model == "merge":
+            self._check_merge()
+        elif self.merge_ratio is not None or self.backbone is not None:
+            key = "merge_ratio" if self.merge_ratio is not None else "backbone"
+            raise InputError(f"{key} applies only to model merge (--model merge)")
         if self.batch_size % self.grad_accum:
             raise InputError(
                 f"batch_size {self.batch_size} is not divisible by grad_accum {self.grad_accum}"
             )
         return self
+
+    def _check_merge(self) -> None:
+        """InputError for what model merge (a MergeLM over single bases) cannot go with."""
+        if self.backbone is not None and self.backbone not in BACKBONES:
+            raise InputError(f"model merge takes a {', '.join(BACKBONES[:-1])} or "
+                             f"{BACKBONES[-1]} backbone, not {self.backbone}")  # fmt: skip
+        if self.text:
+            raise InputError("model merge needs DNA input, not text (--text)")
+        if self.tokenizer != "char":
+            raise InputError(f"model merge learns its tokens from single bases: leave out "
+                             f"--tokenizer {self.tokenizer}")  # fmt: skip
 
     def _check_aligned(self) -> None:
         """InputError for what ``aligned`` (training on alignment columns) cannot go with."""
@@ -428,6 +452,23 @@ def _check_type(key: str, value: Any, where: str) -> Any:
     return value
 
 
+def _old_merge_spelling(backbone: str | None, source: str) -> None:
+    """One line on stderr: ``tokenizer: merge`` now means ``model: merge`` (with the model it
+    named as the backbone)."""
+    if source == "command line":
+        old, new = "--tokenizer merge", f"--model merge --backbone {backbone}"
+    else:
+        old, new = f"{source}: tokenizer: merge", f"model: merge, backbone: {backbone}"
+    line = f"bioseq: warning: {old} is deprecated; it means {new}"
+    if line not in _SAID:
+        if source != "command line":  # a resumed run reads its config.yaml more than once
+            _SAID.add(line)
+        print(line, file=sys.stderr, flush=True)
+
+
+_SAID: set[str] = set()
+
+
 def _as_float(key: str, value: Any, where: str) -> float:
     """``value`` as a float: a number (not true/false) that a float can hold."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -458,7 +499,10 @@ def merge(
         problem = range_problem(key, updates[key], f"--{key.replace('_', '-')}" if flag else key)
         if problem:
             raise InputError(problem if flag else f"{where}: {problem}")
-    return dataclasses.replace(config, **updates)
+    merged = dataclasses.replace(config, **updates)
+    if updates.get("tokenizer") == "merge":
+        _old_merge_spelling(merged.backbone, source)
+    return merged
 
 
 def load_yaml(path: str | Path, base: TrainConfig | None = None) -> TrainConfig:

@@ -13,6 +13,8 @@ and the loss is the model's own, over the masked targets. Validation then measur
 masked base (``val_masked_bits``) on targets fixed once for the run, and beside it a two-sided
 order-k Markov model (:class:`~bioseq.train.markov.TwoSidedMarkov`) on the same targets
 (``markov_masked_bits``); ``train_masked_bits`` is the training loss in the same unit.
+What the model learns and how its metrics read (next token, masked tokens, a MergeLM's
+MergeDNA loss) is one object, :mod:`bioseq.train.objectives`; the loop only asks it.
 
 >>> from bioseq.train import TrainConfig, pretrain
 >>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP
@@ -54,6 +56,7 @@ from bioseq.train.distributed import Dist, param_digest, setup, teardown
 from bioseq.train.markov import TwoSidedMarkov, check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
+from bioseq.train.objectives import objective_for
 from bioseq.train.plot import plot_metrics
 from bioseq.train.progress import Progress, notice_if_slow, symbol_unit
 from bioseq.train.rundir import (
@@ -143,8 +146,8 @@ class Trainer:
         with notice_if_slow(f"reading the inputs{weighting} ...", enabled=self._talks):
             self.data: TrainData = build_data(config)  # bad input fails here, before writing
         self.unit = symbol_unit(self.data)
-        self.merging = config.tokenizer == "merge"  # a MergeLM: its own loss, not next-token
-        self.masked = config.objective == "mlm"  # masked targets, a two-sided Markov reference
+        # what the model learns, its reference and its metrics (next token, mlm, MergeDNA)
+        self.objective = objective_for(config)
         if not config.text:
             check_order(config.markov_order, len(self.data.markov_letters))
         rcps = (config.model == "caduceus" and self.data.alphabet == "dna"
@@ -164,13 +167,14 @@ class Trainer:
         self._letter_of_id: np.ndarray | None = None  # token id -> letter index (-1: none)
         self._claim_run_dir(lock)
         self._notice(self.data.description)  # every check passed: what the run reads
-        if self.masked and self.data.has_val:
+        reference = self.objective.reference if self.data.has_val else None
+        if reference == "two-sided":
             train, _ = self.data.markov_sequences()
             self._notice(f"fitting the two-sided order-{config.markov_order} Markov reference "
                          "on the training split ...")  # fmt: skip
             self.two_sided = TwoSidedMarkov(config.markov_order, self.data.markov_letters)
             self.two_sided.fit(train)
-        elif self.markov is None and dist.is_main and self.data.has_val and not self.merging:
+        elif reference == "markov" and self.markov is None and dist.is_main:
             self.markov = self._markov_reference()
         self.ddp = self.model
         if dist.enabled:
@@ -293,9 +297,10 @@ class Trainer:
                     val = self._evaluate(final) if evaluate else None
                     elapsed = time.perf_counter() - start_time
                     row = self._log(val, lr, interval, final, elapsed)
-                progress.update(self.step, None if self.merging else row)
-                if self.merging and row is not None:
-                    progress.note(format_merge_row(row, total))
+                own = None if row is None else self.objective.progress_line(row, total)
+                progress.update(self.step, None if own else row)
+                if own:
+                    progress.note(own)
                 self.bad_in_a_row = 0 if math.isfinite(loss) else self.bad_in_a_row + 1
                 if self.bad_in_a_row >= config.max_bad_steps:
                     self._diverged()
@@ -357,9 +362,7 @@ class Trainer:
                 loss = out.loss * weight
             loss.backward()
             loss_sum += out.loss.item() * batch.n_tokens
-            if self.merging:  # the learned tokenization's bases per token
-                self.counters["bpt_sum"] += float(out.bases_per_token)
-                self.counters["bpt_n"] += 1
+            self.objective.observe(out, self.counters)  # e.g. a MergeLM's bases per token
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
         (loss_sum,) = dist.all_reduce_sum([loss_sum])
@@ -457,10 +460,7 @@ class Trainer:
             "tokens_per_s": interval["tokens"] / max(now - interval["time"], 1e-9),
             "elapsed_s": elapsed,
         }
-        if self.merging:
-            row = self._merge_row(row)
-        if self.masked:
-            row = masked_row(row, masked_markov)
+        row = self.objective.row(row, c, masked_markov)
         finite = {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
         row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
         if final:
@@ -474,18 +474,6 @@ class Trainer:
             except OSError as err:
                 raise self._write_error(path, err) from None
         return row
-
-    def _merge_row(self, row: dict) -> dict:
-        """A merge run's row: the MergeDNA loss under its own name and the learned bases per
-        token; no bits per base (the loss is not next-token) and no Markov reference."""
-        c = self.counters
-        renamed = {"train_loss": "train_mergedna_loss", "val_loss": "val_mergedna_loss"}
-        dropped = ("train_bits_per_base", "val_bits_per_base", "markov_bits_per_base",
-                   "markov_order")  # fmt: skip
-        out = {renamed.get(k, k): v for k, v in row.items() if k not in dropped}
-        out["bases_per_token"] = c["bpt_sum"] / c["bpt_n"] if c["bpt_n"] else None
-        c["bpt_sum"], c["bpt_n"] = 0.0, 0
-        return out
 
     def _markov_reference(self) -> float:
         train, val = self.data.markov_sequences()
@@ -529,20 +517,6 @@ class Trainer:
         kept = f"last checkpoint: {latest}" if latest else "no checkpoint yet"
         return InputError(f"{os_error_message(path, err)}; {kept}")
 
-    def _merge_summary(self, last: dict) -> list[str]:
-        weight = self.model.config.reconstruction_weight
-        lines = []
-        if last.get("val_mergedna_loss") is not None:
-            lines.append(
-                f"validation MergeDNA loss {last['val_mergedna_loss']:#.4g} nats/base (masked "
-                f"tokens + {weight:g} x reconstruction; not a next-token loss: no Markov reference)"
-            )
-        if last.get("bases_per_token") is not None:
-            ratio = self.model.config.merge_ratio
-            lines.append(f"learned tokens: {last['bases_per_token']:.2f} bases/token "
-                         f"(merge ratio {ratio:g})")  # fmt: skip
-        return lines
-
     def _latest(self) -> Path | None:
         return latest_checkpoint(self.run_dir)
 
@@ -566,24 +540,13 @@ class Trainer:
     # -- text --------------------------------------------------------------------------------
     def _title(self) -> str:
         c = self.config
-        text = " on text" if c.text else ""
-        if self.merging:
-            text = f" with learned merging (ratio {c.merge_ratio or 2:g})"
-        if self.masked:
-            text += " (masked LM)"
-        return f"{c.model} {c.size}{text}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
+        return f"{self.objective.title()}, context {c.context}, batch {c.batch_size}, lr {c.lr:g}"
 
     def _describe(self) -> str:
         n_params = sum(p.numel() for p in self.model.parameters())
         n = self.config.threads
         threads = f" ({n} thread{'s' * (n != 1)})" if self.dist.device.type == "cpu" else ""
-        markov = "" if self.markov is None else (
-            f"; order-{self.config.markov_order} Markov reference {self.markov:#.4g} "
-            f"bits/{self.unit}"
-        )  # fmt: skip
-        if self.masked:
-            markov = (f"; masked LM ({self.config.mask_fraction:.0%} of letters), against a "
-                      f"two-sided order-{self.config.markov_order} Markov reference")  # fmt: skip
+        markov = self.objective.reference_text(self.markov, self.unit)
         return (
             f"{self._title()}, {n_params / 1e6:.2f} M parameters, "
             f"{self.config.steps} steps on {self.dist.world_size} process(es), "
@@ -593,29 +556,11 @@ class Trainer:
     def _summary(self, elapsed: float) -> str:
         rows = read_metrics(self.run_dir / "metrics.jsonl")
         last = rows[-1] if rows else {}
-        val, markov = last.get("val_bits_per_base"), self.markov
         run = self.run_dir
         tokens = self.counters["tokens"]
-        masked = self.merging or self.masked
-        auto = "AutoModelForMaskedLM" if masked else "AutoModelForCausalLM"
+        auto = self.objective.auto_class
         lines = [f"trained {self.step} steps ({tokens:,} tokens) in {elapsed:.0f} s"]
-        if self.merging:
-            lines += self._merge_summary(last)
-        if self.masked:
-            val, markov = last.get("val_masked_bits"), last.get("markov_masked_bits")
-        if self.masked and val is not None and markov is not None:
-            verdict = "below" if val < markov else "NOT below"
-            lines.append(
-                f"validation {val:#.4g} bits per masked {self.unit}, {verdict} the two-sided "
-                f"order-{self.config.markov_order} Markov reference {markov:#.4g} on the same "
-                "positions"
-            )
-        elif val is not None and markov is not None:
-            verdict = "below" if val < markov else "NOT below"
-            lines.append(
-                f"validation {val:#.4g} bits/{self.unit}, {verdict} the order-"
-                f"{self.config.markov_order} Markov reference {markov:#.4g}"
-            )
+        lines += self.objective.summary(last, self.markov, self.unit, self.model)
         lines += [
             f"model       {run / 'final'}  ({auto}.from_pretrained after import bioseq)",
             f"checkpoints {run / 'checkpoints'}",
@@ -624,40 +569,3 @@ class Trainer:
             f"config      {run / 'config.yaml'}",
         ]
         return "\n".join(lines)
-
-
-def masked_row(row: dict, markov: float | None) -> dict:
-    """An mlm run's row: bits per masked base under their own names (``train_masked_bits``,
-    ``val_masked_bits``) and the two-sided Markov reference on the same validation targets
-    (``markov_masked_bits``) in place of the next-token ones.
-
-    >>> masked_row({"step": 5, "train_bits_per_base": 1.9, "val_bits_per_base": 1.8,
-    ...             "markov_bits_per_base": None, "lr": 0.1}, 1.95)
-    {'step': 5, 'train_masked_bits': 1.9, 'val_masked_bits': 1.8, 'markov_masked_bits': 1.95, \
-'lr': 0.1}
-    """
-    out = {}
-    for key, value in row.items():
-        if key == "train_bits_per_base":
-            out["train_masked_bits"] = value
-        elif key == "val_bits_per_base":
-            out["val_masked_bits"] = value
-            out["markov_masked_bits"] = markov
-        elif key != "markov_bits_per_base":
-            out[key] = value
-    return out
-
-
-def format_merge_row(row: dict, total: int) -> str:
-    """A merge run's progress line: the MergeDNA loss (nats per base) and bases per token."""
-    parts = [f"step {row['step']}/{total}"]
-    for key, name in (("train_mergedna_loss", "train"), ("val_mergedna_loss", "val")):
-        if row.get(key) is not None:
-            parts.append(f"{name} MergeDNA loss {row[key]:#.4g}")
-    if row.get("bases_per_token") is not None:
-        parts.append(f"{row['bases_per_token']:.2f} bases/token")
-    if row.get("tokens_per_s") is not None:
-        parts.append(f"{row['tokens_per_s']:,.0f} bases/s")
-    if row.get("lr") is not None:
-        parts.append(f"lr {row['lr']:.1e}")
-    return " | ".join(parts)

@@ -52,11 +52,13 @@ def estimate(
     preset, extra = SIZES[config.size], config.model_config
     d = config.d_model or _int(extra.get("d_model"), preset["d_model"])
     n = config.n_layer or _int(extra.get("n_layer"), preset["n_layer"])
-    if config.tokenizer == "merge":
+    family = config.model
+    if family == "merge":  # a MergeLM: its backbone's layers, and
+        family = config.backbone or "hyena"
         n += 4  # the local encoder's merge layers and the decoder, roughly
     vocab = math.ceil(vocab / 8) * 8
-    params = n * LAYER_PARAMS[config.model] * d * d + 2 * vocab * d
-    if config.model == "hyena":  # positional features, learned per position
+    params = n * LAYER_PARAMS[family] * d * d + 2 * vocab * d
+    if family == "hyena":  # positional features, learned per position
         params += n * 6 * max(tokens, _int(extra.get("max_seq_len"), 0))
     layer_floats = LAYER_FLOATS * BIDIRECTIONAL.get(config.model, 1) * (2 if rcps else 1)
     per_token = 4 * (d * (layer_floats * n + 8) + 3 * vocab)

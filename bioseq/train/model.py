@@ -28,7 +28,7 @@ def _config_keys(cls) -> set[str]:
 
 def build_model(config: TrainConfig, data) -> torch.nn.Module:
     """A freshly initialised model of ``config.model`` / ``config.size`` for ``data``'s tokenizer
-    (with tokenizer ``merge``: a MergeLM whose latent backbone is ``config.model``).
+    (``merge``: a MergeLM over single bases whose latent backbone is ``config.backbone``).
 
     The model config also records ``alphabet``, ``direction``, ``training_context`` and
     ``objective`` (``causal`` or ``mlm``), so scoring code knows how the model reads sequences;
@@ -38,22 +38,25 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
     An aligned ``caduceus`` learns a vector per column (``column_embeddings``, the alignment's
     width, unless ``model_config`` says ``column_embeddings: 0``).
     """
-    cls = CONFIG_CLASSES[config.model]
+    merging = config.model == "merge"
+    family = (config.backbone or "hyena") if merging else config.model  # what holds the layers
+    if merging and data.alphabet != "dna":
+        raise InputError(f"model merge needs DNA input, but the inputs are {data.alphabet}")
+    cls = CONFIG_CLASSES[family]
     known = _config_keys(cls)
-    merging = config.tokenizer == "merge"
     if merging:
         known |= _config_keys(MergeConfig) - {"backbone", "backbone_kwargs"}
     overrides = dict(config.model_config)
     for key in overrides:
         if key not in known:
             raise InputError(
-                f"model_config: unknown key {key!r} for {config.model} "
+                f"model_config: unknown key {key!r} for {family} "
                 f"(known: {', '.join(sorted(known))})"
             )
     for key in ("d_model", "n_layer"):
         if getattr(config, key) is not None:
             overrides[key] = getattr(config, key)
-    if config.model == "hyena":
+    if family == "hyena":
         overrides.setdefault("max_seq_len", config.context)
         if overrides["max_seq_len"] < config.context:
             raise InputError(
@@ -72,7 +75,7 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
         own = _config_keys(MergeConfig)
         backbone_kwargs = {k: v for k, v in overrides.items() if k not in own}
         overrides = {k: v for k, v in overrides.items() if k in own}
-        overrides.update(backbone=config.model, backbone_kwargs=backbone_kwargs,
+        overrides.update(backbone=family, backbone_kwargs=backbone_kwargs,
                          merge_ratio=config.merge_ratio or 2.0)  # fmt: skip
     else:
         model_class = MODEL_CLASSES[config.model]

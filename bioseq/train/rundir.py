@@ -43,7 +43,7 @@ TEMPORARY = (".final-", ".old-", ".tmp-")
 FIXED_ON_RESUME = (
     "inputs", "text", "alphabet", "tokenizer", "merge_ratio", "context", "val_fraction",
     "val_contigs", "direction", "model", "size", "d_model", "n_layer", "model_config", "seed",
-    "markov_order", "objective", "mask_fraction", "aligned",
+    "markov_order", "objective", "mask_fraction", "aligned", "backbone",
 )  # fmt: skip
 
 

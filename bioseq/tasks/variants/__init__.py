@@ -9,7 +9,7 @@ DNA (Evo 2 style; :mod:`~bioseq.tasks.variants.dna`, :mod:`~bioseq.tasks.variant
     [(s.chrom, s.pos, s.alt, s.score, s.status) for s in result.alleles]
 
 Masked models load the same way and are scored by masked (or wild-type) marginals: MergeLM
-(``bioseq pretrain --tokenizer merge``; :mod:`~bioseq.tasks.variants.masked`) and any other masked
+(``bioseq pretrain --model merge``; :mod:`~bioseq.tasks.variants.masked`) and any other masked
 LM (Caduceus, Nucleotide Transformer, ESM-2: :mod:`~bioseq.tasks.variants.masked_dna` for DNA,
 :mod:`~bioseq.tasks.variants.masked_protein` for proteins). :mod:`~bioseq.tasks.variants.scorers`
 is the one table of which family scores how (:func:`dna_scorer`, :func:`mutation_scorer`).

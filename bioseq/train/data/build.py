@@ -17,13 +17,9 @@ __all__ = ["build_data", "make_tokenizer"]
 
 
 def make_tokenizer(spec: str, alphabet: str):
-    """The tokenizer named by ``spec`` (``char``, ``kmer[:K]``, a directory) for ``alphabet``;
-    ``merge`` (learned merging, a MergeLM) reads single bases."""
+    """The tokenizer named by ``spec`` (``char``, ``kmer[:K]``, a directory) for ``alphabet``
+    (a MergeLM, ``--model merge``, reads single bases: ``char``)."""
     if spec in ("char", f"char:{alphabet}"):
-        return CharTokenizer(alphabet)
-    if spec == "merge":
-        if alphabet != "dna":
-            raise InputError(f"tokenizer 'merge' needs DNA input, but the inputs are {alphabet}")
         return CharTokenizer(alphabet)
     if spec.startswith("kmer") and alphabet != "dna":
         raise InputError(f"tokenizer {spec!r} needs DNA input, but the inputs are {alphabet}")
