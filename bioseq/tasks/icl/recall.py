@@ -229,10 +229,12 @@ def run_recall(adapter: Adapter, seed: int = 0, quick: bool = False) -> dict:
         }
     sizes = recall_sizes(adapter.max_length)
     if sizes != recall_sizes(None):
-        copy, pairs, label = sizes["repeat_copy"], sizes["mqar"], sizes["label_icl"]
+        label = sizes["label_icl"]
+        pairs = ", ".join(map(str, sizes["mqar"]["pairs"]))
+        shots = ", ".join(map(str, label["shots_per_class"]))
         print(f"{adapter.name}: the model reads at most {adapter.max_length} tokens: repeat "
-              f"copy of {copy['length']}, MQAR with {pairs['pairs']} pairs, label ICL with "
-              f"{label['shots_per_class']} shots of {label['seq_len']} bases",
+              f"copy of {sizes['repeat_copy']['length']}, MQAR with {pairs} pairs, label ICL "
+              f"with {shots} shots per class of {label['seq_len']} bases",
               file=sys.stderr, flush=True)  # fmt: skip
     return {"repeat_copy": repeat_copy(adapter, seed=seed, **sizes["repeat_copy"]),
             "mqar": mqar(adapter, seed=seed, **sizes["mqar"]),
