@@ -3,8 +3,9 @@ family model's embeddings, beside one-hot ridge, in one run (issue 16).
 
 Features of each mutant, from the bidirectional family model (``bioseq pretrain --model caduceus
 --aligned``, see RESULTS.md issue 15) reading the mutant's match columns:
-every layer's hidden state at the mutated column (``n_layer + 1`` x d) and the mean of the last
-layer over the columns; optionally the zero-shot masked-marginal score of the same model
+every layer's hidden state at the mutated column (``n_layer + 1`` x d) and, per layer, how far the
+substitution moves the representation: the mean over the columns of ``|h(mutant) - h(wild type)|``
+(``n_layer`` x d); optionally the zero-shot masked-marginal score of the same model
 (``bioseq score-mutations --strategy masked-marginal``). Ridge (RidgeCV, alphas 1e-2..1e4) on
 the one-hot encoding alone, on one-hot + embeddings, and on one-hot + embeddings + the
 zero-shot score; each feature block standardised. Mutants of residues the alignment has no
@@ -13,6 +14,9 @@ column for (insertions) get zero embedding features and a zero score; one-hot co
     python benchmarks/finetune_tables.py --out runs/tables --skip-coding
     OMP_NUM_THREADS=1 python benchmarks/blat_supervised.py --tables runs/tables \\
         --model runs/BLAT-caduceus
+
+``--finetune-tables DIR`` writes each fold's train/test tables of match-column sequences for
+``bioseq finetune --model runs/BLAT-caduceus --train DIR/fold0_train.tsv --test ...``.
 """
 
 from __future__ import annotations
@@ -60,23 +64,29 @@ def focus_inputs(rows: list[dict], a2m: Path) -> tuple[list[str], np.ndarray]:
 
 
 @torch.no_grad()
-def embeddings(model_path: str, sequences: list[str], columns: np.ndarray,
+def embeddings(model_path: str, sequences: list[str], columns: np.ndarray, wildtype: str,
                batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(every layer's state at the mutated column, the last layer's mean over columns)."""
+    """(every layer's state at the mutated column, every layer's mean |mutant - wild type|)."""
     from bioseq.models.hub import load_model
 
     loaded = load_model(model_path, "cpu")
     model, tokenizer = loaded.model, loaded.tokenizer
-    ids = torch.tensor([tokenizer(s, add_special_tokens=False)["input_ids"] for s in sequences])
-    site, mean = [], []
+
+    def encode(items: list[str]) -> torch.Tensor:
+        return torch.tensor([tokenizer(s, add_special_tokens=False)["input_ids"] for s in items])
+
+    ids = encode(sequences)
+    reference = model(encode([wildtype]), output_hidden_states=True).hidden_states[1:]
+    site, moved = [], []
     for start in range(0, len(ids), batch_size):
         out = model(ids[start : start + batch_size], output_hidden_states=True)
         at = torch.as_tensor(columns[start : start + batch_size]).clamp(min=0)
         rows = torch.arange(len(at))
         site.append(torch.cat([h[rows, at] for h in out.hidden_states], dim=-1))
-        mean.append(out.hidden_states[-1].mean(1))
+        layers = zip(out.hidden_states[1:], reference, strict=True)
+        moved.append(torch.cat([(h - w).abs().mean(1) for h, w in layers], dim=-1))
     inside = torch.as_tensor(columns >= 0)[:, None]
-    return (torch.cat(site) * inside).numpy(), (torch.cat(mean) * inside).numpy()
+    return (torch.cat(site) * inside).numpy(), (torch.cat(moved) * inside).numpy()
 
 
 def zero_shot(model_path: str, a2m: Path, dms: Path, score_col: str, names: list[str]):
@@ -90,6 +100,19 @@ def zero_shot(model_path: str, a2m: Path, dms: Path, score_col: str, names: list
         with open(out, encoding="utf-8", newline="") as handle:
             scores = {r["mutant"]: r["score"] for r in csv.DictReader(handle)}
     return np.array([float(scores[n]) if scores.get(n) else 0.0 for n in names])[:, None]
+
+
+def write_fold_tables(out: Path, rows: list[dict], sequences: list[str], fold: np.ndarray) -> None:
+    """Per fold k, a train table (the other folds) and a test table of match-column sequences."""
+    out.mkdir(parents=True, exist_ok=True)
+    for k in np.unique(fold):
+        for part, keep in (("train", fold != k), ("test", fold == k)):
+            with open(out / f"fold{k}_{part}.tsv", "w", encoding="utf-8", newline="") as handle:
+                writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
+                writer.writerow(["name", "sequence", "label"])
+                for row, sequence, kept in zip(rows, sequences, keep, strict=True):
+                    if kept:
+                        writer.writerow([row["name"], sequence, row["label"]])
 
 
 def standardised(x: np.ndarray) -> np.ndarray:
@@ -115,6 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                         default=SHARED / "proteins/BLAT_ECOLX_Ranganathan2015.csv")
     parser.add_argument("--score-col", default="2500")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--finetune-tables", type=Path, metavar="DIR",
+                        help="only write DIR/fold{k}_train.tsv and fold{k}_test.tsv (the mutants' "
+                        "match-column sequences) for `bioseq finetune`, and stop")  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).parent))
@@ -125,15 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     fold = np.array([int(r["fold"]) for r in rows])
     onehot = one_hot_protein([r["sequence"] for r in rows])
     sequences, columns = focus_inputs(rows, args.a2m)
-    site, mean = embeddings(args.model, sequences, columns)
+    if args.finetune_tables:
+        write_fold_tables(args.finetune_tables, rows, sequences, fold)
+        return 0
+    from bioseq.io.proteins import read_alignment
+
+    wildtype = read_alignment(args.a2m).focus_sequence
+    site, moved = embeddings(args.model, sequences, columns, wildtype)
     score = zero_shot(args.model, args.a2m, args.dms, args.score_col, [r["name"] for r in rows])
     variants = {
         "one-hot + RidgeCV": onehot,
-        "embeddings + RidgeCV": np.hstack([standardised(site), standardised(mean)]),
+        "embeddings + RidgeCV": np.hstack([standardised(site), standardised(moved)]),
         "one-hot + embeddings + RidgeCV": np.hstack([onehot, standardised(site),
-                                                      standardised(mean)]),  # fmt: skip
+                                                      standardised(moved)]),  # fmt: skip
         "one-hot + embeddings + zero-shot score + RidgeCV": np.hstack(
-            [onehot, standardised(site), standardised(mean), standardised(score)]),
+            [onehot, standardised(site), standardised(moved), standardised(score)]),
     }
     print(f"BLAT `{args.score_col}`, {len(rows):,} mutants, model {args.model}, "
           f"{(columns >= 0).sum():,} at match columns")  # fmt: skip
