@@ -1,35 +1,10 @@
-"""``bioseq tokenizer``: train a BPE (or save a k-mer) tokenizer and report its compression."""
+"""``bioseq tokenizer``: train a BPE (or save a k-mer) tokenizer and report its compression
+(:func:`bioseq.tokenizers.training.save_tokenizer`,
+:func:`bioseq.models.compression.token_compression`)."""
 
 from __future__ import annotations
 
-import time
-from pathlib import Path
-from typing import Any
-
 import click
-
-from bioseq.errors import InputError
-
-REPORT_COLUMNS = ("file", "bases", "tokens", "bases_per_token")
-REPORT_FILE = "compression.tsv"
-
-
-def _inputs(inputs: tuple[str, ...]) -> list[Path]:
-    from bioseq.data import default_genome
-
-    return [Path(p) for p in inputs] if inputs else [default_genome()]
-
-
-def _report_lines(report: list[dict[str, Any]]) -> list[str]:
-    rows = [[str(row[c]) for c in REPORT_COLUMNS] for row in report]
-    return ["\t".join(row) for row in [list(REPORT_COLUMNS), *rows]]
-
-
-def _echo_report(report: list[dict[str, Any]], out: Path | None = None) -> None:
-    lines = _report_lines(report)
-    click.echo("\n".join(lines))
-    if out is not None:
-        (out / REPORT_FILE).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @click.group()
@@ -66,30 +41,17 @@ def train(inputs: tuple[str, ...], kind: str, vocab_size: int, k: int, max_token
         bioseq tokenizer train genome.fa.gz --vocab-size 8192 --max-token-length 12 --out tok/g
         bioseq tokenizer train --type kmer --k 6 --out tok/kmer6
     """
-    from bioseq.io.outputs import atomic_directory, check_output_dir
-    from bioseq.tokenizers import KmerTokenizer, compression_report, train_bpe
-    from bioseq.tokenizers.bpe import DEFAULT_CHUNK_LENGTH
+    from bioseq.tokenizers.training import report_table, save_tokenizer
 
-    paths = _inputs(inputs)
-    target = check_output_dir(out, overwrite)  # before training
-    start = time.perf_counter()
-    if kind == "kmer":
-        if alphabet == "protein":
-            raise InputError("--type kmer tokenizes DNA; use --type bpe for proteins")
-        tok = KmerTokenizer(k=k)
-    else:
-        tok = train_bpe(
-            paths, vocab_size=vocab_size, alphabet=alphabet, max_token_length=max_token_length,
-            chunk_length=chunk_length or DEFAULT_CHUNK_LENGTH, min_frequency=min_frequency,
-            progress=not quiet,
-        )  # fmt: skip
-    with atomic_directory(target, overwrite=overwrite) as tmp:
-        tok.save_pretrained(str(tmp))
-        _echo_report(compression_report(tok, paths, progress=not quiet), tmp)
+    saved = save_tokenizer(
+        inputs, out, kind=kind, vocab_size=vocab_size, k=k, max_token_length=max_token_length,
+        min_frequency=min_frequency, chunk_length=chunk_length, alphabet=alphabet,
+        overwrite=overwrite, progress=not quiet,
+    )  # fmt: skip
+    click.echo(report_table(saved.report))
     if not quiet:
-        took = time.perf_counter() - start
-        click.echo(f"saved {type(tok).__name__} ({len(tok)} tokens) to {target} in {took:.1f} s",
-                   err=True)  # fmt: skip
+        click.echo(f"saved {type(saved.tokenizer).__name__} ({len(saved.tokenizer)} tokens) to "
+                   f"{saved.path} in {saved.seconds:.1f} s", err=True)  # fmt: skip
 
 
 @tokenizer.command()
@@ -107,25 +69,7 @@ def report(tokenizer_dir: str, inputs: tuple[str, ...], window: int | None) -> N
         bioseq tokenizer report tok/bpe4k genome.fa.gz proteins.a2m
         bioseq tokenizer report runs/m genome.fa.gz
     """
-    from bioseq.tokenizers import compression_report, load_tokenizer
+    from bioseq.models.compression import token_compression
+    from bioseq.tokenizers.training import input_paths, report_table
 
-    merge_model = _merge_model(tokenizer_dir)
-    if merge_model is not None:
-        _echo_report(merge_model.compression_report(_inputs(inputs), window=window))
-        return
-    _echo_report(compression_report(load_tokenizer(tokenizer_dir), _inputs(inputs)))
-
-
-def _merge_model(path: str):
-    """The MergeLM saved in a run or model directory, or None if ``path`` holds none."""
-    from bioseq.models.hub import load_model, model_type, resolve_model_dir
-
-    if not Path(path).is_dir():
-        return None  # a name such as kmer:6
-    try:
-        model_dir = resolve_model_dir(path)
-    except InputError:
-        return None  # a saved tokenizer, not a model
-    if not (model_dir / "config.json").is_file() or model_type(model_dir) != "bioseq-merge":
-        return None
-    return load_model(model_dir, "cpu").model
+    click.echo(report_table(token_compression(tokenizer_dir, input_paths(inputs), window)))

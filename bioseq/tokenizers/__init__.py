@@ -17,6 +17,7 @@ Public API:
 * :class:`SequenceTokenizer`: the shared interface (special tokens, ``encode``, ``decode``,
   ``encode_array``, ``batch_encode``, ``__call__``, ``save_pretrained``/``from_pretrained``)
 * :func:`load_tokenizer`: ``"char"``, ``"protein"``, ``"kmer:6"``, ``"byte"``, a directory, ...
+* :func:`save_tokenizer`: ``bioseq tokenizer train`` in one call (train or make, save, report)
 
 >>> import numpy as np
 >>> from bioseq.tokenizers import load_tokenizer
@@ -35,6 +36,7 @@ from bioseq.tokenizers.caduceus import caduceus_tokenizer, complement_map
 from bioseq.tokenizers.char import CharTokenizer
 from bioseq.tokenizers.evo2 import Evo2Tokenizer
 from bioseq.tokenizers.kmer import KmerTokenizer
+from bioseq.tokenizers.training import save_tokenizer
 
 __all__ = [
     "TOKENIZER_CLASSES",
@@ -49,6 +51,7 @@ __all__ = [
     "compression_report",
     "load_tokenizer",
     "register_with_transformers",
+    "save_tokenizer",
     "train_bpe",
 ]
 
