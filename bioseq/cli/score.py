@@ -233,7 +233,7 @@ def make_snv_vcf(
             --limit 10 --out heldout.vcf.gz
         bioseq score-vcf --model runs/ecoli --fasta ecoli.gbff.gz --vcf snvs.vcf.gz --out s.tsv
     """
-    from bioseq.cli.fetch import parse_region
+    from bioseq.io.regions import parse_region
     from bioseq.tasks.variants.run import make_snv_vcf_run
 
     where = None
