@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from bioseq.errors import InputError
-
 
 @click.command()
 @click.option("--model", required=True, help="Model directory or `bioseq pretrain` run.")
@@ -61,32 +59,18 @@ def generate(
         bioseq generate --model runs/demo --prompt ATGACCATG --n 100 --length 2000 --out s.fa
         bioseq generate --model runs/p --n 10 --length 300 --top-p 0.95 --stop-at-end --out p.fa
     """
-    import torch
+    from bioseq.tasks.adapt.generate import generate_sequences, prompts_from
 
-    from bioseq.io.outputs import check_output
-    from bioseq.tasks.adapt.generate import (
-        Prompt,
-        generate_sequences,
-        read_prompts,
-        write_fasta,
-    )
-
-    if prompt is not None and prompt_fasta is not None:
-        raise InputError("give --prompt or --prompt-fasta, not both")
-    check_output(out)
     if threads is not None:
+        import torch
+
         torch.set_num_threads(threads)
-    prompts = None
-    if prompt is not None:
-        prompts = [Prompt("prompt", prompt.strip())]
-    elif prompt_fasta is not None:
-        prompts = read_prompts(prompt_fasta)
     result = generate_sequences(
-        model, prompts, n=n, length=length, temperature=temperature, top_k=top_k, top_p=top_p,
-        seed=seed, stop_at_end=stop_at_end, letters=letters, batch_size=batch_size,
-        device=device, trust_remote_code=trust_remote_code, progress=progress,
+        model, prompts_from(prompt, prompt_fasta), n=n, length=length, temperature=temperature,
+        top_k=top_k, top_p=top_p, seed=seed, stop_at_end=stop_at_end, letters=letters,
+        batch_size=batch_size, device=device, trust_remote_code=trust_remote_code,
+        progress=progress, out=out,
     )  # fmt: skip
-    write_fasta(result.samples, out)
     how = "with its state/cache" if result.cached else "re-reading the sequence every token"
     click.echo(f"generated {len(result.samples):,} sequences, {result.n_tokens:,} tokens in "
                f"{result.seconds:.1f} s ({result.tokens_per_s:,.1f} tokens/s, {how}); "

@@ -54,13 +54,13 @@ from transformers.generation.logits_process import (
 
 from bioseq.errors import InputError
 from bioseq.io.fasta import iter_fasta
-from bioseq.io.outputs import atomic_output
+from bioseq.io.outputs import atomic_output, check_output
 from bioseq.models.hub import LoadedModel, load_model
 from bioseq.tasks.adapt.framing import start_ids
 
 __all__ = [
     "GenerationResult", "Prompt", "Sample", "default_letters", "generate_sequences",
-    "letter_ids", "read_prompts", "sample_tokens", "write_fasta",
+    "letter_ids", "prompts_from", "read_prompts", "sample_tokens", "write_fasta",
 ]  # fmt: skip
 
 LETTERS = {
@@ -150,6 +150,16 @@ def read_prompts(path: str | Path) -> list[Prompt]:
         seen[record.name] = record.line
         prompts.append(Prompt(record.name, record.sequence))
     return prompts
+
+
+def prompts_from(text: str | None = None, fasta: str | Path | None = None) -> list[Prompt] | None:
+    """The prompts of ``bioseq generate``: one sequence ``text`` (named ``prompt``), the records
+    of a FASTA file, or None (no prompt) when neither is given."""
+    if text is not None and fasta is not None:
+        raise InputError("give --prompt or --prompt-fasta, not both")
+    if text is not None:
+        return [Prompt("prompt", text.strip())]
+    return read_prompts(fasta) if fasta is not None else None
 
 
 def _prompt_ids(
@@ -280,7 +290,7 @@ def generate_sequences(
     temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
     seed: int = 0, stop_at_end: bool = False, letters: str | None = None, batch_size: int = 16,
     device: str | None = None, use_cache: bool = True, trust_remote_code: bool = False,
-    progress: bool = False,
+    progress: bool = False, out: str | Path | None = None,
 ) -> GenerationResult:  # fmt: skip
     """``n`` samples of ``length`` tokens after each prompt (None: one empty prompt, which
     starts from the beginning token: see :func:`start_ids`), ``batch_size`` at a time.
@@ -289,8 +299,12 @@ def generate_sequences(
     :func:`~bioseq.models.hub.load_model`; masked models are refused) or a
     :class:`~bioseq.models.hub.LoadedModel`. ``letters`` overrides the letters drawn
     (:func:`default_letters`). Sample ``k`` (counting across prompts) is seeded ``seed + k``.
+    With ``out``, the samples are also written there as FASTA (:func:`write_fasta`; the path
+    is checked before the model loads).
     """
     _check(n, length, temperature, top_k, top_p, batch_size)
+    if out is not None:
+        check_output(out)
     if not isinstance(model, LoadedModel):
         model = load_model(model, device, causal_only=CANNOT, trust_remote_code=trust_remote_code)
     net, tok = model.model, model.tokenizer
@@ -329,7 +343,10 @@ def generate_sequences(
             bar.total -= count * length - generated  # rows that stopped early
             bar.refresh()
     bar.close()
-    return GenerationResult(samples, n_tokens, time.perf_counter() - began, cached)
+    result = GenerationResult(samples, n_tokens, time.perf_counter() - began, cached)
+    if out is not None:
+        write_fasta(samples, out)
+    return result
 
 
 def _check(n: int, length: int, temperature: float, top_k, top_p, batch_size: int) -> None:
