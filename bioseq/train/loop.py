@@ -562,7 +562,7 @@ class Trainer:
         lines = [f"trained {self.step} steps ({tokens:,} tokens) in {elapsed:.0f} s"]
         lines += self.objective.summary(last, self.markov, self.unit, self.model)
         lines += [
-            f"model       {run / 'final'}  ({auto}.from_pretrained after import bioseq)",
+            f"model       {run / 'final'}  ({auto}.from_pretrained after import bioseq.models)",
             f"checkpoints {run / 'checkpoints'}",
             f"metrics     {run / 'metrics.jsonl'}",
             f"plot        {run / 'loss.png'}",
