@@ -101,34 +101,53 @@ def quality(args) -> None:
         prompts = [Prompt(f"ecoli{i}", p) for i, p in enumerate(starts)]
         torch.set_num_threads(args.threads)
         result = generate_sequences(
-            args.model, prompts, n=args.n, length=args.length, seed=args.seed,
-            temperature=args.temperature, batch_size=args.batch_size, device=args.device,
+            args.model,
+            prompts,
+            n=args.n,
+            length=args.length,
+            seed=args.seed,
+            temperature=args.temperature,
+            batch_size=args.batch_size,
+            device=args.device,
             progress=True,
-        )  # fmt: skip
+        )
         samples = [s.sequence for s in result.samples]
         if args.out:
             write_fasta(result.samples, args.out)
-        print(f"{len(samples)} samples x {args.length} bases from {args.model}: "
-              f"{result.n_tokens:,} tokens in {result.seconds:.0f} s "
-              f"({result.tokens_per_s:,.0f} tokens/s)")  # fmt: skip
+        print(
+            f"{len(samples)} samples x {args.length} bases from {args.model}: "
+            f"{result.n_tokens:,} tokens in {result.seconds:.0f} s "
+            f"({result.tokens_per_s:,.0f} tokens/s)"
+        )
     number, length = len(samples), int(np.median([len(s) for s in samples]))
     genome_gc = gc([genome])
     p = [(1 - genome_gc) / 2, genome_gc / 2, genome_gc / 2, (1 - genome_gc) / 2]
     random = ["".join(rng.choice(list("ACGT"), size=length, p=p)) for _ in range(number)]
     real = stretches(genome, train, number, length, rng)
-    rows = [("samples", samples), ("order-0 random, genome GC", random),
-            ("E. coli train-split stretches", real)]  # fmt: skip
-    print(f"\ngenome GC {100 * genome_gc:.2f}%; held-out {sum(e - s for _, s, e in val):,} bp; "
-          f"{number} sequences x {length:,} bp per row\n")  # fmt: skip
-    print(f"| {'sequences':<30} | GC % | GC - genome (points) | per-sequence GC sd | "
-          f"6-mer JS to held-out (bits) |")  # fmt: skip
-    print(f"|{'-' * 32}|-----:|---------------------:|-------------------:|"
-          f"----------------------------:|")  # fmt: skip
+    rows = [
+        ("samples", samples),
+        ("order-0 random, genome GC", random),
+        ("E. coli train-split stretches", real),
+    ]
+    print(
+        f"\ngenome GC {100 * genome_gc:.2f}%; held-out {sum(e - s for _, s, e in val):,} bp; "
+        f"{number} sequences x {length:,} bp per row\n"
+    )
+    print(
+        f"| {'sequences':<30} | GC % | GC - genome (points) | per-sequence GC sd | "
+        f"6-mer JS to held-out (bits) |"
+    )
+    print(
+        f"|{'-' * 32}|-----:|---------------------:|-------------------:|"
+        f"----------------------------:|"
+    )
     for name, seqs in rows:
         g = gc(seqs)
         sd = np.std([gc([s]) for s in seqs])
-        print(f"| {name:<30} | {100 * g:.2f} | {100 * (g - genome_gc):+.2f} | "
-              f"{100 * sd:.2f} | {js_bits(kmer_counts(seqs), held_out):.4f} |")  # fmt: skip
+        print(
+            f"| {name:<30} | {100 * g:.2f} | {100 * (g - genome_gc):+.2f} | "
+            f"{100 * sd:.2f} | {js_bits(kmer_counts(seqs), held_out):.4f} |"
+        )
 
 
 def tiny_model(kind: str, vocab: int, context: int):
@@ -161,8 +180,10 @@ def speed(args) -> None:
     allowed = [tok.convert_tokens_to_ids(c) for c in "ACGT"]
     prompt = np.random.default_rng(0).choice(allowed, size=args.prompt_length).tolist()
     seeds = list(range(args.batch))
-    print(f"prompt {args.prompt_length} tokens, {args.length} new tokens, batch {args.batch}, "
-          f"{args.threads} thread(s), {args.device}\n")  # fmt: skip
+    print(
+        f"prompt {args.prompt_length} tokens, {args.length} new tokens, batch {args.batch}, "
+        f"{args.threads} thread(s), {args.device}\n"
+    )
     print("| model | with state / cache (tokens/s) | re-reading (tokens/s) | speed-up |")
     print("|---|---:|---:|---:|")
     if args.model:  # a trained model (e.g. runs/demo-mamba) instead of the tiny random ones
@@ -172,16 +193,19 @@ def speed(args) -> None:
         models = [(f"{type(loaded.model).__name__} {args.model}", loaded.model)]
     else:
         context = args.prompt_length + args.length
-        models = [(kind, tiny_model(kind, len(tok), context).to(args.device))
-                  for kind in args.models.split(",")]  # fmt: skip
+        models = [
+            (kind, tiny_model(kind, len(tok), context).to(args.device))
+            for kind in args.models.split(",")
+        ]
     for kind, model in models:
         rates, outputs = [], []
         for use_cache in (True, False):  # warm up (numba compiles the scan on first use)
             sample_tokens(model, prompt, seeds, 8, allowed, use_cache=use_cache)
         for use_cache in (True, False):
             began = time.perf_counter()
-            tokens, _, _ = sample_tokens(model, prompt, seeds, args.length, allowed,
-                                         use_cache=use_cache)  # fmt: skip
+            tokens, _, _ = sample_tokens(
+                model, prompt, seeds, args.length, allowed, use_cache=use_cache
+            )
             rates.append(args.batch * args.length / (time.perf_counter() - began))
             outputs.append(tokens)
         same = "" if torch.equal(*outputs) else " (tokens differ)"

@@ -54,9 +54,11 @@ def adapter_for(kind: str, size: str, device: str, batch_size: int) -> CausalLMA
 def prompts_per_second(size: str, device: str, batch_size: int, n_prompts: int) -> None:
     functions = load_functions()
     prompts = [make_trial(functions[i % 100], 128, i).text for i in range(n_prompts)]
-    print(f"\nGreedy decoding of 8 symbols after 128-shot prompts ({len(prompts[0]):,} "
-          f"symbols), untrained {size} models, batch {batch_size}, {n_prompts} prompts, "
-          f"{device}")  # fmt: skip
+    print(
+        f"\nGreedy decoding of 8 symbols after 128-shot prompts ({len(prompts[0]):,} "
+        f"symbols), untrained {size} models, batch {batch_size}, {n_prompts} prompts, "
+        f"{device}"
+    )
     print("| model | parameters | decoding | seconds | prompts/s |")
     print("|---|---|---|---|---|")
     for kind in KINDS:
@@ -66,19 +68,27 @@ def prompts_per_second(size: str, device: str, batch_size: int, n_prompts: int) 
         adapter.complete(prompts)
         seconds = time.perf_counter() - start
         n_params = sum(p.numel() for p in adapter.model.parameters())
-        cache = {"hyena": "no cache: fixed-point passes", "mamba": "recurrent state",
-                 "transformer": "KV cache"}[kind]  # fmt: skip
-        print(f"| {adapter.name} | {n_params / 1e6:.2f} M | {cache} | {seconds:.1f} | "
-              f"{n_prompts / seconds:.2f} |", flush=True)  # fmt: skip
+        cache = {
+            "hyena": "no cache: fixed-point passes",
+            "mamba": "recurrent state",
+            "transformer": "KV cache",
+        }[kind]
+        print(
+            f"| {adapter.name} | {n_params / 1e6:.2f} M | {cache} | {seconds:.1f} | "
+            f"{n_prompts / seconds:.2f} |",
+            flush=True,
+        )
 
 
 def suite(kind: str, size: str, device: str, batch_size: int, n_functions: int, trials: int):
     functions = load_functions()[:n_functions]
     adapter = adapter_for(kind, size, device, batch_size)
     adapter.complete([make_trial(functions[0], 1, 0).text])  # warm-up
-    print(f"\nBitstring suite, untrained {size} {kind}, genomic form, {len(functions)} of 100 "
-          f"functions x {len(DEFAULT_SHOTS)} shot counts x {trials} trials, batch {batch_size}, "
-          f"{device}")  # fmt: skip
+    print(
+        f"\nBitstring suite, untrained {size} {kind}, genomic form, {len(functions)} of 100 "
+        f"functions x {len(DEFAULT_SHOTS)} shot counts x {trials} trials, batch {batch_size}, "
+        f"{device}"
+    )
     print("| shots | prompts | seconds |")
     print("|---|---|---|")
     total = 0.0
@@ -91,8 +101,10 @@ def suite(kind: str, size: str, device: str, batch_size: int, n_functions: int, 
     scale = 100 / len(functions)
     label = "measured" if scale == 1 else f"estimated from {len(functions)} functions (x{scale:g})"
     print(f"| all | {len(functions) * len(DEFAULT_SHOTS) * trials} | {total:.1f} |")
-    print(f"Full suite (100 x 8 x {trials} = {800 * trials:,} prompts), one form: "
-          f"{total * scale / 60:.1f} min, {label}")  # fmt: skip
+    print(
+        f"Full suite (100 x 8 x {trials} = {800 * trials:,} prompts), one form: "
+        f"{total * scale / 60:.1f} min, {label}"
+    )
 
 
 def main() -> None:
@@ -113,8 +125,14 @@ def main() -> None:
     if args.table in ("prompts", "all"):
         prompts_per_second(args.size or "small", args.device, args.batch_size, args.prompts)
     if args.table in ("suite", "all"):
-        suite(args.kind, args.size or "tiny", args.device, args.batch_size, args.functions,
-              args.trials)  # fmt: skip
+        suite(
+            args.kind,
+            args.size or "tiny",
+            args.device,
+            args.batch_size,
+            args.functions,
+            args.trials,
+        )
 
 
 if __name__ == "__main__":

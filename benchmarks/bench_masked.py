@@ -52,17 +52,28 @@ def tiny_model(kind: str, device: str):
 
         tok = caduceus_tokenizer()
         config = CaduceusConfig.from_preset(
-            "tiny", vocab_size=len(tok), d_model=32, n_layer=2, rcps=True,
+            "tiny",
+            vocab_size=len(tok),
+            d_model=32,
+            n_layer=2,
+            rcps=True,
             complement_map=complement_map(tok),
-        )  # fmt: skip
+        )
         return CaduceusLM(config).eval().to(device), tok
     from transformers import EsmConfig, EsmForMaskedLM
 
     tok = CharTokenizer("dna")
-    config = EsmConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
-                       num_attention_heads=2, intermediate_size=64, pad_token_id=tok.pad_token_id,
-                       mask_token_id=tok.mask_token_id, position_embedding_type="rotary",
-                       token_dropout=False)  # fmt: skip
+    config = EsmConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        pad_token_id=tok.pad_token_id,
+        mask_token_id=tok.mask_token_id,
+        position_embedding_type="rotary",
+        token_dropout=False,
+    )
     return EsmForMaskedLM(config).eval().to(device), tok
 
 
@@ -104,8 +115,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--check", type=int, default=60,
-                        help="alleles read unmasked one by one to check the wild type")  # fmt: skip
+    parser.add_argument(
+        "--check",
+        type=int,
+        default=60,
+        help="alleles read unmasked one by one to check the wild type",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -114,39 +129,59 @@ def main() -> None:
     variants = make_snvs(genome, args.n, args.spacing)
     sites = len({v.pos for v in variants})
     rows: list[int] = []
-    model.register_forward_pre_hook(lambda m, a, kw: rows.append(
-        (kw.get("input_ids") if kw.get("input_ids") is not None else a[0]).shape[0]),
-        with_kwargs=True)  # fmt: skip
+    model.register_forward_pre_hook(
+        lambda m, a, kw: rows.append(
+            (kw.get("input_ids") if kw.get("input_ids") is not None else a[0]).shape[0]
+        ),
+        with_kwargs=True,
+    )
     options = dict(window=args.window, strand="forward", batch_size=args.batch_size)
     reader = MaskedLMReader(model, tok, args.batch_size)
     wt_step = args.wt_step or max(args.window // 4, 1)
     runs = {
         "naive masked": lambda: per_allele(reader, genome, variants, args.window, True),
-        "shared masked": lambda: [s.score for s in MaskedLMVariantScorer(
-            model, tok, genome, marginal="masked", **options).score(variants)],
-        "wild type": lambda: [s.score for s in MaskedLMVariantScorer(
-            model, tok, genome, marginal="wildtype", **options).score(variants)],
-        f"wild type, grid {wt_step}": lambda: [s.score for s in MaskedLMVariantScorer(
-            model, tok, genome, marginal="wildtype", window_step=wt_step,
-            **options).score(variants)],
-    }  # fmt: skip
+        "shared masked": lambda: [
+            s.score
+            for s in MaskedLMVariantScorer(model, tok, genome, marginal="masked", **options).score(
+                variants
+            )
+        ],
+        "wild type": lambda: [
+            s.score
+            for s in MaskedLMVariantScorer(
+                model, tok, genome, marginal="wildtype", **options
+            ).score(variants)
+        ],
+        f"wild type, grid {wt_step}": lambda: [
+            s.score
+            for s in MaskedLMVariantScorer(
+                model, tok, genome, marginal="wildtype", window_step=wt_step, **options
+            ).score(variants)
+        ],
+    }
     MaskedLMVariantScorer(model, tok, genome, **options).score(variants[:3])  # warm-up
-    print(f"{len(variants):,} SNVs at {sites:,} sites, {args.window:,}-bp windows, tiny "
-          f"{args.model} on {args.device}, batch {args.batch_size}")  # fmt: skip
+    print(
+        f"{len(variants):,} SNVs at {sites:,} sites, {args.window:,}-bp windows, tiny "
+        f"{args.model} on {args.device}, batch {args.batch_size}"
+    )
     print(f"{'method':<24}{'passes':>8}{'seconds':>10}{'variants/s':>12}{'speed-up':>10}")
     scores, naive_seconds = {}, None
     for name, fn in runs.items():
         rows.clear()
         scores[name], seconds = timed(fn)
         naive_seconds = naive_seconds or seconds
-        print(f"{name:<24}{sum(rows):>8,}{seconds:>10.2f}{len(variants) / seconds:>12.1f}"
-              f"{naive_seconds / seconds:>9.1f}x")  # fmt: skip
+        print(
+            f"{name:<24}{sum(rows):>8,}{seconds:>10.2f}{len(variants) / seconds:>12.1f}"
+            f"{naive_seconds / seconds:>9.1f}x"
+        )
     unmasked = per_allele(reader, genome, variants[: args.check], args.window, False)
     checks = {
         "shared masked vs naive masked": (scores["shared masked"], scores["naive masked"]),
         f"wild type vs per-allele unmasked (first {len(unmasked)})": (
-            scores["wild type"][: len(unmasked)], unmasked),
-    }  # fmt: skip
+            scores["wild type"][: len(unmasked)],
+            unmasked,
+        ),
+    }
     ok = True
     for what, (a, b) in checks.items():
         diff = float(np.max(np.abs(np.subtract(a, b))))

@@ -42,8 +42,9 @@ def build(backbone: str, length: int, merge: bool, ratio: float):
             "tiny", vocab_size=VOCAB, backbone=backbone, merge_ratio=ratio, backbone_kwargs=kwargs
         )
         return MergeLM(config)
-    return MODEL_CLASSES[backbone](CONFIG_CLASSES[backbone].from_preset("tiny", vocab_size=VOCAB,
-                                                                          **kwargs))  # fmt: skip
+    return MODEL_CLASSES[backbone](
+        CONFIG_CLASSES[backbone].from_preset("tiny", vocab_size=VOCAB, **kwargs)
+    )
 
 
 def measure(model, length: int, batch: int, repeats: int) -> tuple[float, float]:
@@ -73,8 +74,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"\nMergeLM (ratio {args.ratio:g}) vs single-base {args.backbone}, tiny, CPU, 1 thread, "
-          f"bases/s (batch = {args.bases_per_batch:,} bases / L)")  # fmt: skip
+    print(
+        f"\nMergeLM (ratio {args.ratio:g}) vs single-base {args.backbone}, tiny, CPU, 1 thread, "
+        f"bases/s (batch = {args.bases_per_batch:,} bases / L)"
+    )
     print("| L | model | params | train step bases/s | forward bases/s | step ratio | fwd ratio |")
     print("|---|---|---|---|---|---|---|")
     for length in args.lengths:
@@ -87,10 +90,15 @@ def main() -> None:
         for merge in (False, True):
             n_params, step, fwd = speeds[merge]
             name = f"MergeLM({args.backbone})" if merge else f"{args.backbone} single-base"
-            ratios = (f"{step / speeds[False][1]:.2f}x | {fwd / speeds[False][2]:.2f}x"
-                      if merge else "1.00x | 1.00x")  # fmt: skip
-            print(f"| {length:,} | {name} | {n_params:.2f} M | {step:,.0f} | {fwd:,.0f} | "
-                  f"{ratios} |", flush=True)  # fmt: skip
+            ratios = (
+                f"{step / speeds[False][1]:.2f}x | {fwd / speeds[False][2]:.2f}x"
+                if merge
+                else "1.00x | 1.00x"
+            )
+            print(
+                f"| {length:,} | {name} | {n_params:.2f} M | {step:,.0f} | {fwd:,.0f} | {ratios} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

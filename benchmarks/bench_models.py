@@ -55,9 +55,15 @@ def mamba_vs_hf(device: str, length: int = 4096, d_model: int = 256, n_layer: in
 
     ours = MambaLM(MambaConfig(vocab_size=VOCAB, d_model=d_model, n_layer=n_layer)).to(device)
     hf_config = HFMambaConfig(
-        vocab_size=VOCAB, hidden_size=d_model, num_hidden_layers=n_layer, state_size=16,
-        expand=2, conv_kernel=4, use_bias=False, use_conv_bias=True,
-    )  # fmt: skip
+        vocab_size=VOCAB,
+        hidden_size=d_model,
+        num_hidden_layers=n_layer,
+        state_size=16,
+        expand=2,
+        conv_kernel=4,
+        use_bias=False,
+        use_conv_bias=True,
+    )
     hf = MambaForCausalLM(hf_config).to(device)
     ids = torch.randint(0, VOCAB, (1, length), device=device)
 
@@ -72,8 +78,10 @@ def mamba_vs_hf(device: str, length: int = 4096, d_model: int = 256, n_layer: in
     # no warm-up: nothing to compile, and on CPU one step takes many minutes (its fallback scan's
     # backward is quadratic in L: every per-step select backward allocates a full-size gradient)
     t_hf = timed(step(hf), repeats=1, device=device, warmup=False)
-    print(f"\nMambaLM vs transformers MambaForCausalLM, forward+backward, d_model {d_model}, "
-          f"{n_layer} layers, L {length}, batch 1, {device}")  # fmt: skip
+    print(
+        f"\nMambaLM vs transformers MambaForCausalLM, forward+backward, d_model {d_model}, "
+        f"{n_layer} layers, L {length}, batch 1, {device}"
+    )
     print("| model | seconds | tokens/s | ratio |")
     print("|---|---|---|---|")
     print(f"| transformers MambaForCausalLM | {t_hf:.3f} | {length / t_hf:,.0f} | 1.0x |")
@@ -116,8 +124,10 @@ def in_subprocess(kind: str, length: int, device: str, repeats: int, timeout: fl
 
 
 def scaling(device: str, max_length: int = 65536, timeout: float = 300) -> None:
-    print(f"\nForward time (inference, batch 1), tiny HyenaLM vs TransformerLM "
-          f"(d_model 128, 2 layers), {device}")  # fmt: skip
+    print(
+        f"\nForward time (inference, batch 1), tiny HyenaLM vs TransformerLM "
+        f"(d_model 128, 2 layers), {device}"
+    )
     print("| L | Hyena s | Hyena x per doubling | Transformer s | Transformer x per doubling |")
     print("|---|---|---|---|---|")
     previous = {"hyena": None, "transformer": None}
@@ -152,8 +162,11 @@ def million(device: str, timeout: float = 590) -> None:
         if "error" in result:
             print(f"| tiny {kind} | {n_params:,} | fails ({result['error']}) | - |")
         else:
-            print(f"| tiny {kind} | {n_params:,} | {result['seconds']:.1f} | "
-                  f"{result['peak_gib']:.2f} |", flush=True)  # fmt: skip
+            print(
+                f"| tiny {kind} | {n_params:,} | {result['seconds']:.1f} | "
+                f"{result['peak_gib']:.2f} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -166,8 +179,12 @@ def main() -> None:
     parser.add_argument("table", choices=["mamba-vs-hf", "scaling", "million", "all"])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--max-length", type=int, default=65536, help="scaling: longest L")
-    parser.add_argument("--length", type=int, default=4096,
-                        help="mamba-vs-hf: L (on CPU transformers' step at 4,096 takes > 30 min)")
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=4096,
+        help="mamba-vs-hf: L (on CPU transformers' step at 4,096 takes > 30 min)",
+    )
     args = parser.parse_args()
     if args.table in ("mamba-vs-hf", "all"):
         mamba_vs_hf(args.device, length=args.length)

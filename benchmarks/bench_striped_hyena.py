@@ -79,8 +79,16 @@ def forward_cell(kind: str, length: int, repeats: int, budget: float) -> dict:
 
 
 def in_subprocess(kind: str, length: int, repeats: int, budget: float, threads: int) -> dict:
-    command = [sys.executable, __file__, "_cell", kind, str(length), str(repeats), str(budget),
-               str(threads)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "_cell",
+        kind,
+        str(length),
+        str(repeats),
+        str(budget),
+        str(threads),
+    ]
     timeout = budget + 30  # import and model build on top of the passes
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
@@ -93,16 +101,20 @@ def in_subprocess(kind: str, length: int, repeats: int, budget: float, threads: 
 
 
 def forward_table(lengths: list[int], repeats: int, budget: float, threads: int) -> None:
-    print(f"\nForward tokens/s (no grad, fp32, batch 1, CPU, {threads} threads), d_model "
-          f"{D_MODEL}, {N_LAYER} layers, vocab {VOCAB}; best of up to {repeats} after a warm-up, "
-          f"{budget:.0f} s a cell")  # fmt: skip
+    print(
+        f"\nForward tokens/s (no grad, fp32, batch 1, CPU, {threads} threads), d_model "
+        f"{D_MODEL}, {N_LAYER} layers, vocab {VOCAB}; best of up to {repeats} after a warm-up, "
+        f"{budget:.0f} s a cell"
+    )
     print("| model | parameters |")
     print("|---|---|")
     for kind in KINDS:
         print(f"| {NAMES[kind]} | {n_params(build(kind, 1024)):,} |")
     header = " | ".join(f"{NAMES[k]} tok/s" for k in KINDS)
-    print(f"\n| L | {header} | StripedHyena / Hyena | StripedHyena / Transformer | "
-          f"peak RSS GiB (SH / Hy / Tr) |")  # fmt: skip
+    print(
+        f"\n| L | {header} | StripedHyena / Hyena | StripedHyena / Transformer | "
+        f"peak RSS GiB (SH / Hy / Tr) |"
+    )
     print("|---|" + "---|" * (len(KINDS) + 3))
     notes = []
     for length in lengths:
@@ -124,8 +136,11 @@ def forward_table(lengths: list[int], repeats: int, budget: float, threads: int)
                 return "-"
             return f"{b['seconds'] / a['seconds']:.2f}x"
 
-        print(f"| {length:,} | " + " | ".join(cells) + f" | {ratio('hyena')} | "
-              f"{ratio('transformer')} | {' / '.join(peaks)} |", flush=True)  # fmt: skip
+        print(
+            f"| {length:,} | " + " | ".join(cells) + f" | {ratio('hyena')} | "
+            f"{ratio('transformer')} | {' / '.join(peaks)} |",
+            flush=True,
+        )
     for note in notes:
         print(f"- {note}")
 
@@ -133,9 +148,14 @@ def forward_table(lengths: list[int], repeats: int, budget: float, threads: int)
 def greedy(model, ids: torch.Tensor, new_tokens: int, use_cache: bool) -> torch.Tensor:
     """Exactly ``new_tokens`` greedy tokens (no padding: the mask is all ones)."""
     return model.generate(
-        ids, attention_mask=torch.ones_like(ids), max_new_tokens=new_tokens,
-        min_new_tokens=new_tokens, do_sample=False, use_cache=use_cache, pad_token_id=1,
-    )  # fmt: skip
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        use_cache=use_cache,
+        pad_token_id=1,
+    )
 
 
 def timed_generate(model, ids, new_tokens: int, use_cache: bool, repeats: int) -> float:
@@ -151,33 +171,43 @@ def timed_generate(model, ids, new_tokens: int, use_cache: bool, repeats: int) -
     return best
 
 
-def generation_table(prompt: int, cached_tokens: int, uncached_tokens: int, repeats: int,
-                     threads: int) -> None:  # fmt: skip
+def generation_table(
+    prompt: int, cached_tokens: int, uncached_tokens: int, repeats: int, threads: int
+) -> None:
     torch.manual_seed(0)
     model = StripedHyenaLM(StripedHyenaConfig(vocab_size=VOCAB, d_model=D_MODEL, n_layer=N_LAYER))
     model.eval()
     ids = torch.randint(0, VOCAB, (1, prompt))
     with torch.no_grad():
-        same = torch.equal(greedy(model, ids, uncached_tokens, False),
-                           greedy(model, ids, uncached_tokens, True))  # fmt: skip
+        same = torch.equal(
+            greedy(model, ids, uncached_tokens, False), greedy(model, ids, uncached_tokens, True)
+        )
         t_one = timed_generate(model, ids, 1, True, repeats)
         t_cached = timed_generate(model, ids, cached_tokens, True, repeats)
         t_uncached = timed_generate(model, ids, uncached_tokens, False, max(1, repeats - 1))
     end_to_end = cached_tokens / t_cached
     steady = (cached_tokens - 1) / max(t_cached - t_one, 1e-9)
     uncached = uncached_tokens / t_uncached
-    print(f"\nGreedy generation, StripedHyenaLM ({n_params(model):,} parameters), "
-          f"{prompt:,}-token prompt, batch 1, fp32, CPU, {threads} threads; same tokens with "
-          f"and without the state: {same}")  # fmt: skip
+    print(
+        f"\nGreedy generation, StripedHyenaLM ({n_params(model):,} parameters), "
+        f"{prompt:,}-token prompt, batch 1, fp32, CPU, {threads} threads; same tokens with "
+        f"and without the state: {same}"
+    )
     print("| mode | new tokens | seconds | tokens/s | vs no cache |")
     print("|---|---|---|---|---|")
-    print(f"| no cache (prefix recomputed per token) | {uncached_tokens} | {t_uncached:.2f} | "
-          f"{uncached:.2f} | 1.0x |")  # fmt: skip
-    print(f"| inference state, end to end (prefill included) | {cached_tokens} | {t_cached:.2f} "
-          f"| {end_to_end:.1f} | {end_to_end / uncached:.1f}x |")  # fmt: skip
-    print(f"| inference state, steady state ({cached_tokens} minus 1 token) | "
-          f"{cached_tokens - 1} | {t_cached - t_one:.2f} | {steady:.1f} | "
-          f"{steady / uncached:.1f}x |")  # fmt: skip
+    print(
+        f"| no cache (prefix recomputed per token) | {uncached_tokens} | {t_uncached:.2f} | "
+        f"{uncached:.2f} | 1.0x |"
+    )
+    print(
+        f"| inference state, end to end (prefill included) | {cached_tokens} | {t_cached:.2f} "
+        f"| {end_to_end:.1f} | {end_to_end / uncached:.1f}x |"
+    )
+    print(
+        f"| inference state, steady state ({cached_tokens} minus 1 token) | "
+        f"{cached_tokens - 1} | {t_cached - t_one:.2f} | {steady:.1f} | "
+        f"{steady / uncached:.1f}x |"
+    )
     print(f"(prefill + 1 token: {t_one:.2f} s)")
 
 
@@ -209,8 +239,9 @@ def main() -> None:
     if args.skip != "forward":
         forward_table(args.lengths, args.repeats, args.budget, threads)
     if args.skip != "generate":
-        generation_table(args.prompt, args.cached_tokens, args.uncached_tokens,
-                         1 if args.quick else 2, threads)  # fmt: skip
+        generation_table(
+            args.prompt, args.cached_tokens, args.uncached_tokens, 1 if args.quick else 2, threads
+        )
 
 
 if __name__ == "__main__":

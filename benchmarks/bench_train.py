@@ -78,9 +78,11 @@ def step_speed(kind: str, size: str, length: int, tokens: int, device: str, seco
     times, begin = [], time.perf_counter()
     while len(times) < 2 or (time.perf_counter() - begin < seconds and len(times) < 20):
         times.append(step())
-    return {"tokens_per_s": batch * length / min(times),
-            "flops_per_token": flops_per_token(model, kind, length),
-            "params": sum(p.numel() for p in model.parameters())}  # fmt: skip
+    return {
+        "tokens_per_s": batch * length / min(times),
+        "flops_per_token": flops_per_token(model, kind, length),
+        "params": sum(p.numel() for p in model.parameters()),
+    }
 
 
 def in_subprocess(args: list[str], timeout: float, threads: int) -> dict:
@@ -101,18 +103,29 @@ def speed_table(args: argparse.Namespace) -> None:
         name = torch.cuda.get_device_name()
         peak = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
     threads = args.threads or torch.get_num_threads()
-    where = "bf16 autocast on " + torch.cuda.get_device_name() if args.device == "cuda" else (
-        f"CPU, {threads} threads")  # fmt: skip
-    print(f"\nTraining speed: forward + backward + AdamW, {args.tokens_per_step:,} tokens per "
-          f"step, {where}")  # fmt: skip
+    where = (
+        "bf16 autocast on " + torch.cuda.get_device_name()
+        if args.device == "cuda"
+        else (f"CPU, {threads} threads")
+    )
+    print(
+        f"\nTraining speed: forward + backward + AdamW, {args.tokens_per_step:,} tokens per "
+        f"step, {where}"
+    )
     mfu = " MFU |" if peak else ""
     print(f"| model | size | parameters | L | batch | tokens/s |{mfu}")
     print("|---|---|---|---|---|---|" + ("---|" if peak else ""))
     for size in args.sizes:
         for kind in args.models:
             for length in args.lengths:
-                one = [kind, size, str(length), str(args.tokens_per_step), args.device,
-                       str(args.seconds)]  # fmt: skip
+                one = [
+                    kind,
+                    size,
+                    str(length),
+                    str(args.tokens_per_step),
+                    args.device,
+                    str(args.seconds),
+                ]
                 r = in_subprocess(one, args.timeout, args.threads)
                 batch = max(1, args.tokens_per_step // length)
                 if "error" in r:
@@ -141,21 +154,41 @@ def curve(args: argparse.Namespace) -> None:
     seconds_per_step = args.batch_size * length / timing["tokens_per_s"]
     budget = args.minutes * 60 * 0.9  # evaluations take about a tenth
     steps = max(20, int(budget / seconds_per_step))
-    print(f"{genome.name}: {model} {size}, context {length}, batch {args.batch_size}: "
-          f"{seconds_per_step:.2f} s per step -> {steps} steps", flush=True)  # fmt: skip
+    print(
+        f"{genome.name}: {model} {size}, context {length}, batch {args.batch_size}: "
+        f"{seconds_per_step:.2f} s per step -> {steps} steps",
+        flush=True,
+    )
     config = TrainConfig(
-        inputs=[str(genome)], model=model, size=size, context=length,
-        batch_size=args.batch_size, lr=args.lr, steps=steps, eval_every=max(1, steps // 40),
-        eval_windows=512, final_eval_windows=512, log_every=max(1, steps // 200),
-        save_every=steps, out=str(args.run_dir), overwrite=True, device="cpu", threads=threads,
-    )  # fmt: skip
+        inputs=[str(genome)],
+        model=model,
+        size=size,
+        context=length,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        steps=steps,
+        eval_every=max(1, steps // 40),
+        eval_windows=512,
+        final_eval_windows=512,
+        log_every=max(1, steps // 200),
+        save_every=steps,
+        out=str(args.run_dir),
+        overwrite=True,
+        device="cpu",
+        threads=threads,
+    )
     pretrain(config, quiet=args.quiet)
-    rows = [r for r in read_metrics(Path(args.run_dir) / "metrics.jsonl")
-            if r["val_bits_per_base"] is not None]  # fmt: skip
+    rows = [
+        r
+        for r in read_metrics(Path(args.run_dir) / "metrics.jsonl")
+        if r["val_bits_per_base"] is not None
+    ]
     markov = rows[-1]["markov_bits_per_base"]
-    print(f"\nLearning curve, {model} {size}, context {length}, batch {args.batch_size}, "
-          f"lr {args.lr:g}, CPU ({threads} threads), E. coli held-out tenth; "
-          f"order-4 Markov {markov:.4f} bits/base")  # fmt: skip
+    print(
+        f"\nLearning curve, {model} {size}, context {length}, batch {args.batch_size}, "
+        f"lr {args.lr:g}, CPU ({threads} threads), E. coli held-out tenth; "
+        f"order-4 Markov {markov:.4f} bits/base"
+    )
     print("| minutes | tokens | val bits/base |")
     print("|---|---|---|")
     shown = sorted({round(i * (len(rows) - 1) / 11) for i in range(12)})
@@ -195,8 +228,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["hyena", "mamba", "transformer"])
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small"])
     parser.add_argument("--lengths", nargs="+", type=int, default=[1024, 8192])
-    parser.add_argument("--tokens-per-step", type=int, default=None,
-                        help="default: 8,192 on CPU, 65,536 on a GPU")  # fmt: skip
+    parser.add_argument(
+        "--tokens-per-step", type=int, default=None, help="default: 8,192 on CPU, 65,536 on a GPU"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="timing per model")
     parser.add_argument("--timeout", type=float, default=300.0, help="limit per model")
     parser.add_argument("--peak-tflops", type=float, default=None)

@@ -97,9 +97,15 @@ def run_methods(model, tokenizer, genome, variants, args) -> list[tuple[str, flo
     """
     scorers = {}
     for name, strategy in METHODS[1:]:
-        scorers[name] = DnaVariantScorer(model, tokenizer, genome, window=args.window,
-                                         window_step=STEP, batch_size=args.batch_size,
-                                         strategy=strategy)  # fmt: skip
+        scorers[name] = DnaVariantScorer(
+            model,
+            tokenizer,
+            genome,
+            window=args.window,
+            window_step=STEP,
+            batch_size=args.batch_size,
+            strategy=strategy,
+        )
         scorers[name].score(variants[: args.per_window])  # warm-up (numba, allocator)
     naive_windows = args.naive_windows or args.windows
     seconds = dict.fromkeys(scorers, 0.0) | {"naive": 0.0}
@@ -154,8 +160,10 @@ def main() -> None:
     genome = Genome(default_genome())
     variants = make_snvs(genome, args.windows, args.per_window, args.window)
     n_naive = args.per_window * (args.naive_windows or args.windows)
-    print(f"{len(variants):,} SNVs in {args.windows} windows of {args.window:,} bp, "
-          f"{args.threads} thread(s); naive on {n_naive:,} SNVs")  # fmt: skip
+    print(
+        f"{len(variants):,} SNVs in {args.windows} windows of {args.window:,} bp, "
+        f"{args.threads} thread(s); naive on {n_naive:,} SNVs"
+    )
     header = "| model | method | variants | seconds | variants/s | speed-up | max abs diff |"
     print(header + "\n|---|---|--:|--:|--:|--:|--:|")
     for kind in args.models.split(","):
@@ -164,8 +172,10 @@ def main() -> None:
         base = rows[0][2] / rows[0][1]  # naive variants per second
         for name, seconds, n, diff in rows:
             rate = n / seconds
-            print(f"| {kind} | {name} | {n:,} | {seconds:.1f} | {rate:.1f} | {rate / base:.1f}x | "
-                  f"{diff:.1e} |")  # fmt: skip
+            print(
+                f"| {kind} | {name} | {n:,} | {seconds:.1f} | {rate:.1f} | {rate / base:.1f}x | "
+                f"{diff:.1e} |"
+            )
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ def focus_inputs(rows: list[dict], a2m: Path) -> tuple[list[str], np.ndarray]:
 
 
 @torch.no_grad()
-def embeddings(model_path: str, sequences: list[str], columns: np.ndarray, wildtype: str,
-               batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def embeddings(
+    model_path: str, sequences: list[str], columns: np.ndarray, wildtype: str, batch_size: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
     """(every layer's state at the mutated column, every layer's mean |mutant - wild type|)."""
     from bioseq.models.hub import load_model
 
@@ -93,10 +94,27 @@ def zero_shot(model_path: str, a2m: Path, dms: Path, score_col: str, names: list
     """The model's masked-marginal score of each mutant (0 where it scores none)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "zs.csv"
-        subprocess.run(["bioseq", "score-mutations", "--model", model_path, "--wildtype",
-                        str(a2m), "--mutations", str(dms), "--score-col", score_col,
-                        "--strategy", "masked-marginal", "--out", str(out), "--no-progress"],
-                       check=True, capture_output=True)  # fmt: skip
+        subprocess.run(
+            [
+                "bioseq",
+                "score-mutations",
+                "--model",
+                model_path,
+                "--wildtype",
+                str(a2m),
+                "--mutations",
+                str(dms),
+                "--score-col",
+                score_col,
+                "--strategy",
+                "masked-marginal",
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+            check=True,
+            capture_output=True,
+        )
         with open(out, encoding="utf-8", newline="") as handle:
             scores = {r["mutant"]: r["score"] for r in csv.DictReader(handle)}
     return np.array([float(scores[n]) if scores.get(n) else 0.0 for n in names])[:, None]
@@ -134,13 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tables", type=Path, default=Path("runs/tables"))
     parser.add_argument("--model", required=True, help="the BLAT family model (run directory)")
     parser.add_argument("--a2m", type=Path, default=SHARED / "proteins/BLAT_ECOLX_r24-286.a2m")
-    parser.add_argument("--dms", type=Path,
-                        default=SHARED / "proteins/BLAT_ECOLX_Ranganathan2015.csv")
+    parser.add_argument(
+        "--dms", type=Path, default=SHARED / "proteins/BLAT_ECOLX_Ranganathan2015.csv"
+    )
     parser.add_argument("--score-col", default="2500")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--finetune-tables", type=Path, metavar="DIR",
-                        help="only write DIR/fold{k}_train.tsv and fold{k}_test.tsv (the mutants' "
-                        "match-column sequences) for `bioseq finetune`, and stop")  # fmt: skip
+    parser.add_argument(
+        "--finetune-tables",
+        type=Path,
+        metavar="DIR",
+        help="only write DIR/fold{k}_train.tsv and fold{k}_test.tsv (the mutants' "
+        "match-column sequences) for `bioseq finetune`, and stop",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).parent))
@@ -162,13 +185,17 @@ def main(argv: list[str] | None = None) -> int:
     variants = {
         "one-hot + RidgeCV": onehot,
         "embeddings + RidgeCV": np.hstack([standardised(site), standardised(moved)]),
-        "one-hot + embeddings + RidgeCV": np.hstack([onehot, standardised(site),
-                                                      standardised(moved)]),  # fmt: skip
+        "one-hot + embeddings + RidgeCV": np.hstack(
+            [onehot, standardised(site), standardised(moved)]
+        ),
         "one-hot + embeddings + zero-shot score + RidgeCV": np.hstack(
-            [onehot, standardised(site), standardised(moved), standardised(score)]),
+            [onehot, standardised(site), standardised(moved), standardised(score)]
+        ),
     }
-    print(f"BLAT `{args.score_col}`, {len(rows):,} mutants, model {args.model}, "
-          f"{(columns >= 0).sum():,} at match columns")  # fmt: skip
+    print(
+        f"BLAT `{args.score_col}`, {len(rows):,} mutants, model {args.model}, "
+        f"{(columns >= 0).sum():,} at match columns"
+    )
     print("| features | mean Spearman | per fold |")
     print("|---|---|---|")
     for name, x in variants.items():

@@ -24,8 +24,9 @@ def check_seed(seed: int) -> tuple[int, str]:
     windows = 0
     try:
         for step in range(config.steps):
-            windows += sum(len(b.input_ids) for b in data.batch(step, config.context,
-                                                                 config.batch_size))
+            windows += sum(
+                len(b.input_ids) for b in data.batch(step, config.context, config.batch_size)
+            )
         for batch in data.eval_batches(config.final_eval_windows, config.batch_size):
             windows += len(batch.input_ids)
     except InputError as err:

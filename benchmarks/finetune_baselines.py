@@ -71,8 +71,10 @@ def _binary(rows: Sequence, positive: str = "coding") -> np.ndarray:
 def _classification(y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-    return {"accuracy": float(accuracy_score(y, predicted)),
-            "mcc": float(matthews_corrcoef(y, predicted))}  # fmt: skip
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "mcc": float(matthews_corrcoef(y, predicted)),
+    }
 
 
 # -- k-mer counts + logistic regression ----------------------------------------------------
@@ -101,9 +103,12 @@ def kmer_counts(sequences: Sequence[str], k: int = 6) -> sparse.csr_matrix:
 
 
 def kmer_logistic(
-    train: Sequence, test: Sequence, k: int = 6, val: Sequence | None = None,
+    train: Sequence,
+    test: Sequence,
+    k: int = 6,
+    val: Sequence | None = None,
     cs: Sequence[float] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0),
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """k-mer counts, scaled, logistic regression; C with the best validation accuracy (or the
     best 5-fold cross-validated accuracy on ``train`` when ``val`` is None). Returns test
     ``accuracy``, ``mcc`` and the ``C`` chosen."""
@@ -138,8 +143,9 @@ def kmer_logistic(
 
 def one_hot_dna(sequences: Sequence[str]) -> torch.Tensor:
     """``(n, 4, length)`` float one-hot (A C G T channels; other letters all zero)."""
-    codes = np.stack([DNA_INDEX[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
-                      for s in sequences])  # fmt: skip
+    codes = np.stack(
+        [DNA_INDEX[np.frombuffer(s.encode("ascii"), dtype=np.uint8)] for s in sequences]
+    )
     eye = np.concatenate([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])
     return torch.from_numpy(eye[codes]).transpose(1, 2).contiguous()
 
@@ -158,8 +164,11 @@ class SmallCNN(nn.Module):
         widths = [4, channels, channels, 2 * channels]
         layers: list[nn.Module] = []
         for i in range(3):
-            layers += [nn.Conv1d(widths[i], widths[i + 1], kernel, padding=kernel // 2),
-                       nn.BatchNorm1d(widths[i + 1]), nn.ReLU()]  # fmt: skip
+            layers += [
+                nn.Conv1d(widths[i], widths[i + 1], kernel, padding=kernel // 2),
+                nn.BatchNorm1d(widths[i + 1]),
+                nn.ReLU(),
+            ]
             if i < 2:
                 layers.append(nn.MaxPool1d(2))
         self.body = nn.Sequential(*layers)
@@ -201,10 +210,19 @@ def best_threshold(p: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def small_cnn(
-    train: Sequence, val: Sequence, test: Sequence, epochs: int = 30, patience: int = 8,
-    batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, seed: int = 0,
-    channels: int = 64, dropout: float = 0.3, progress: bool = True,
-) -> dict[str, float]:  # fmt: skip
+    train: Sequence,
+    val: Sequence,
+    test: Sequence,
+    epochs: int = 30,
+    patience: int = 8,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    channels: int = 64,
+    dropout: float = 0.3,
+    progress: bool = True,
+) -> dict[str, float]:
     """Train :class:`SmallCNN` on ``train`` (Adam, random reverse complements, the learning
     rate halved after 2 epochs without a better validation accuracy) and keep the epoch with
     the best validation accuracy (stop after ``patience`` epochs without a better one).
@@ -253,9 +271,15 @@ def small_cnn(
     p_test = _predict(model, one_hot_dna([_field(r, "sequence") for r in test]))
     y_test = _binary(test)
     result = _classification(y_test, (p_test >= threshold).astype(np.int64))
-    result.update(accuracy_at_half=float(((p_test >= 0.5) == y_test).mean()),
-                  threshold=threshold, epochs=epoch, best_epoch=best_epoch, val_accuracy=best,
-                  history=history, seconds=time.perf_counter() - started)  # fmt: skip
+    result.update(
+        accuracy_at_half=float(((p_test >= 0.5) == y_test).mean()),
+        threshold=threshold,
+        epochs=epoch,
+        best_epoch=best_epoch,
+        val_accuracy=best,
+        history=history,
+        seconds=time.perf_counter() - started,
+    )
     return result
 
 
@@ -267,8 +291,7 @@ def one_hot_protein(sequences: Sequence[str]) -> np.ndarray:
     lookup = np.full(256, -1, dtype=np.int64)
     for i, a in enumerate(AMINO):
         lookup[ord(a)] = i
-    codes = np.stack([lookup[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
-                      for s in sequences])  # fmt: skip
+    codes = np.stack([lookup[np.frombuffer(s.encode("ascii"), dtype=np.uint8)] for s in sequences])
     out = np.zeros((*codes.shape, len(AMINO)), dtype=np.float32)
     np.put_along_axis(out, np.maximum(codes, 0)[..., None], (codes >= 0)[..., None], axis=2)
     return out.reshape(len(sequences), -1)
@@ -317,8 +340,10 @@ SPLITS = ("train", "val", "test")
 
 
 def _rows(benchmark: str, baseline: str, result: dict) -> list[str]:
-    return [f"| {benchmark} | {baseline} | test {metric} | {result[key]:.3f} |"
-            for metric, key in (("accuracy", "accuracy"), ("MCC", "mcc"))]  # fmt: skip
+    return [
+        f"| {benchmark} | {baseline} | test {metric} | {result[key]:.3f} |"
+        for metric, key in (("accuracy", "accuracy"), ("MCC", "mcc"))
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,8 +369,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.k}-mer logistic: C={result['C']:g} ({time.perf_counter() - started:.0f} s)")
         lines += _rows("coding vs intergenic", f"{args.k}-mer counts + logistic regression", result)
         if not args.skip_cnn:
-            result = small_cnn(train, val, test, epochs=args.epochs, patience=args.patience,
-                               seed=args.seed, progress=not args.quiet)  # fmt: skip
+            result = small_cnn(
+                train,
+                val,
+                test,
+                epochs=args.epochs,
+                patience=args.patience,
+                seed=args.seed,
+                progress=not args.quiet,
+            )
             print(
                 f"small CNN: best epoch {result['best_epoch']} of {result['epochs']}, val "
                 f"accuracy {result['val_accuracy']:.3f} at P(coding) >= "
@@ -361,8 +393,10 @@ def main(argv: list[str] | None = None) -> int:
             results["site-independent (zero-shot)"] = site_independent(rows, args.a2m)
         for name, result in results.items():
             per_fold = " / ".join(f"{v:.3f}" for v in result["per_fold"])
-            lines.append(f"| {path.stem} | {name} | Spearman, mean (per fold) | "
-                         f"{result['mean']:.3f} ({per_fold}) |")  # fmt: skip
+            lines.append(
+                f"| {path.stem} | {name} | Spearman, mean (per fold) | "
+                f"{result['mean']:.3f} ({per_fold}) |"
+            )
             if name.startswith("site"):
                 print(f"site-independent scores {sum(result['n']):,} of {len(rows):,} mutants")
     print("\n".join(lines))

@@ -50,9 +50,12 @@ def write_tables(args: argparse.Namespace) -> list[str]:
     if not args.skip_coding:
         started = time.perf_counter()
         rows = coding_windows(
-            args.genbank, window=args.window, stride=args.stride, seed=args.seed,
+            args.genbank,
+            window=args.window,
+            stride=args.stride,
+            seed=args.seed,
             max_per_class=args.max_per_class if args.small else None,
-        )  # fmt: skip
+        )
         for split in SPLITS:
             part = [r for r in rows if r.split == split]
             if not part:
@@ -61,14 +64,19 @@ def write_tables(args: argparse.Namespace) -> list[str]:
             write_table(part, out / f"coding_{split}.tsv")
             counts = Counter(r.label for r in part)
             span = f"{min(r.start for r in part):,}-{max(r.end for r in part):,}"
-            lines.append(f"coding_{split}.tsv: {len(part):,} windows ({counts['coding']:,} "
-                         f"coding, {counts['intergenic']:,} intergenic), bases {span}")  # fmt: skip
+            lines.append(
+                f"coding_{split}.tsv: {len(part):,} windows ({counts['coding']:,} "
+                f"coding, {counts['intergenic']:,} intergenic), bases {span}"
+            )
         lines.append(f"  ({time.perf_counter() - started:.1f} s from {args.genbank})")
     if not args.skip_dms:
         rows = dms_table(args.dms, args.a2m, args.score_col, n_folds=5, seed=args.seed)
         if args.small and len(rows) > args.small_mutants:
-            keep = np.sort(np.random.default_rng(args.seed).choice(
-                len(rows), args.small_mutants, replace=False))  # fmt: skip
+            keep = np.sort(
+                np.random.default_rng(args.seed).choice(
+                    len(rows), args.small_mutants, replace=False
+                )
+            )
             rows = [rows[i] for i in keep]
         name = f"blat_{args.score_col}.tsv"
         write_table(rows, out / name)

@@ -55,8 +55,13 @@ def run_target(name: str, examples: int, seed_value: int) -> tuple[Counter, dict
     failures: dict[str, list] = {}
 
     @seed(seed_value)
-    @settings(max_examples=examples, deadline=None, database=None, print_blob=False,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy())
     def run(case: fz.Case) -> None:
         kind = "valid" if case.valid else "broken"
@@ -90,11 +95,16 @@ COLUMNS = ["valid/ok", "valid/error", "broken/ok", "broken/error", "broken/usage
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=1000, help="cases per target")
-    parser.add_argument("--target", action="append", choices=sorted(fz.TARGETS),
-                        help="run only these targets (repeatable; default: all)")  # fmt: skip
+    parser.add_argument(
+        "--target",
+        action="append",
+        choices=sorted(fz.TARGETS),
+        help="run only these targets (repeatable; default: all)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--show", type=int, default=3000,
-                        help="characters of each failure's traceback to print")  # fmt: skip
+    parser.add_argument(
+        "--show", type=int, default=3000, help="characters of each failure's traceback to print"
+    )
     options = parser.parse_args()
 
     import numba
@@ -111,8 +121,11 @@ def main() -> int:
         n = sum(counts.values())
         total.update(counts)
         total["cases"] += n
-        rows.append(f"{name:<22}{n:>7}" + "".join(f"{counts.get(c, 0):>14}" for c in COLUMNS)
-                    + f"{seconds:>8.0f}")  # fmt: skip
+        rows.append(
+            f"{name:<22}{n:>7}"
+            + "".join(f"{counts.get(c, 0):>14}" for c in COLUMNS)
+            + f"{seconds:>8.0f}"
+        )
         print(rows[-1], flush=True)
         for sig, (count, case, tb) in failures.items():
             all_failures[(name, sig)] = (count, case, tb)

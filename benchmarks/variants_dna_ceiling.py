@@ -61,8 +61,15 @@ GENBANK = (
 
 def training_cds(record: GenBankRecord) -> list[CDS]:
     """Complete single-part CDS lying wholly in the trained part of the genome."""
-    return [c for c in record.cds if not c.pseudo and len(c.parts) == 1 and c.complete_start
-            and c.parts[0][1] <= TRAIN_END and len(c) % 3 == 0]  # fmt: skip
+    return [
+        c
+        for c in record.cds
+        if not c.pseudo
+        and len(c.parts) == 1
+        and c.complete_start
+        and c.parts[0][1] <= TRAIN_END
+        and len(c) % 3 == 0
+    ]
 
 
 def write_proteome(record: GenBankRecord, out: Path) -> int:
@@ -85,8 +92,12 @@ def usage_tables(record: GenBankRecord) -> tuple[dict[str, float], dict[str, flo
         coding = cds.coding_sequence(record.sequence)
         codons.update(coding[i : i + 3] for i in range(0, len(coding) - 3, 3))  # no stop
     amino = codon_lookup(11).amino  # codon 16*b1 + 4*b2 + b3, bases in ACGT order
-    table = {a + b + c: chr(amino[16 * i + 4 * j + k]) for i, a in enumerate("ACGT")
-             for j, b in enumerate("ACGT") for k, c in enumerate("ACGT")}  # fmt: skip
+    table = {
+        a + b + c: chr(amino[16 * i + 4 * j + k])
+        for i, a in enumerate("ACGT")
+        for j, b in enumerate("ACGT")
+        for k, c in enumerate("ACGT")
+    }
     per_amino = Counter()
     for codon, amino_acid in table.items():
         per_amino[amino_acid] += codons[codon] + 1  # add-one over every codon
@@ -148,13 +159,16 @@ def score(args: argparse.Namespace) -> None:
     record = read_genbank(args.genbank)[0]
     log_u, log_f, table = usage_tables(record)
     scorer, max_residues = protein_scorer(args.forward, args.reverse)
-    columns = {name: [] for name in ("codon usage", "aa composition + usage", "protein LM",
-                                     "protein LM + usage")}  # fmt: skip
+    columns = {
+        name: []
+        for name in ("codon usage", "aa composition + usage", "protein LM", "protein LM + usage")
+    }
     labels, positions, stops = [], [], []
     genes = held_out_mutations(record, args.genes, max_residues)
     for name, protein, rows in genes:
-        mutants = sorted({(k, table[alt]) for k, ref, alt, _, _ in rows
-                          if table[alt] not in ("*", table[ref])})  # fmt: skip
+        mutants = sorted(
+            {(k, table[alt]) for k, ref, alt, _, _ in rows if table[alt] not in ("*", table[ref])}
+        )
         variants = [protein[:k] + a + protein[k + 1 :] for k, a in mutants]
         llr = dict(zip(mutants, scorer.score_sequences(protein, variants), strict=True))
         for k, ref, alt, position, synonymous in rows:
@@ -163,16 +177,21 @@ def score(args: argparse.Namespace) -> None:
             usage = 0.0 if stop else log_u[alt] - log_u[ref]
             composition = 0.0 if stop else log_f[b] - log_f[a]
             protein_llr = 0.0 if stop or a == b else llr[(k, b)]
-            for column, value in zip(columns.values(), (usage, composition + usage,
-                                     protein_llr, protein_llr + usage), strict=True):  # fmt: skip
+            for column, value in zip(
+                columns.values(),
+                (usage, composition + usage, protein_llr, protein_llr + usage),
+                strict=True,
+            ):
                 column.append(value)
             labels.append(int(synonymous))
             positions.append(position)
             stops.append(stop)
         print(f"  {name}: {len(protein)} residues, {len(rows)} SNVs", flush=True)
     labels, positions, stops = map(np.asarray, (labels, positions, stops))
-    print(f"\n{len(genes)} held-out CDS, {len(labels)} SNVs ({labels.sum()} synonymous, "
-          f"{stops.sum()} stop-gained)\n")  # fmt: skip
+    print(
+        f"\n{len(genes)} held-out CDS, {len(labels)} SNVs ({labels.sum()} synonymous, "
+        f"{stops.sum()} stop-gained)\n"
+    )
     print("| model | AUROC syn vs nonsyn | mean pos 1 | mean pos 2 | mean pos 3 |")
     print("|---|---|---|---|---|")
     for name, values in columns.items():
@@ -201,8 +220,11 @@ def frame(args: argparse.Namespace) -> None:
     ((_, chosen),) = select_cds([record], region=(record.name, start, end), limit=args.genes)
     for cds in chosen:
         (s, e), strand = cds.parts[0], cds.strand
-        upstream = record.sequence[s - flank : s] if strand > 0 else \
-            record.sequence[e : e + flank].translate(COMPLEMENT)[::-1]  # fmt: skip
+        upstream = (
+            record.sequence[s - flank : s]
+            if strand > 0
+            else record.sequence[e : e + flank].translate(COMPLEMENT)[::-1]
+        )
         coding = cds.coding_sequence(record.sequence)
         coding = coding[: min(len(coding), room) // 3 * 3]
         ids = torch.from_numpy(encode(tokenizer, upstream + coding))[None]

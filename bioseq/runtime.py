@@ -35,8 +35,13 @@ __all__ = ["StopSignal", "TrainingInterrupted", "read_metrics", "rng_state", "se
 def rng_state() -> dict[str, Any]:
     """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them."""
     kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
-    numpy_state = {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                   "has_gauss": has_gauss, "cached_gaussian": cached_gaussian}  # fmt: skip
+    numpy_state = {
+        "kind": kind,
+        "keys": torch.from_numpy(keys.astype(np.int64)),
+        "pos": pos,
+        "has_gauss": has_gauss,
+        "cached_gaussian": cached_gaussian,
+    }
     state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -97,5 +102,9 @@ class StopSignal:
             raise TrainingInterrupted(f"aborted by a second {name}", signum)
         self.requested, self.signum = name, signum
         with contextlib.suppress(OSError, ValueError):  # a closed stderr must not crash the run
-            print(f"\n{self.requested}: finishing this step and saving a checkpoint "
-                  "(send it again to abort at once)", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"\n{self.requested}: finishing this step and saving a checkpoint "
+                "(send it again to abort at once)",
+                file=sys.stderr,
+                flush=True,
+            )

@@ -181,8 +181,9 @@ def _suffix(kind: str) -> str:
 
 NAME_CHARS = string.ascii_letters + string.digits + "_.|-"
 NAMES = st.text(alphabet=NAME_CHARS, min_size=1, max_size=12)
-WORDS = st.lists(st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8),
-                 max_size=3).map(" ".join)  # fmt: skip
+WORDS = st.lists(
+    st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=8), max_size=3
+).map(" ".join)
 IUPAC = "RYSWKMBDHV"
 DNA_CHARS = st.sampled_from("ACGTNacgtn") | st.sampled_from(IUPAC + IUPAC.lower())
 _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
@@ -222,8 +223,11 @@ def fasta_text(draw, max_contigs: int = 4, max_len: int = 200, chars=DNA_CHARS):
 def fasta_layout_damage(draw, records) -> tuple[bytes, str]:
     """FASTA-specific breakage: a wrong line width, a duplicate name, an empty record, a
     header with no name, an invalid character, a blank line inside a sequence."""
-    kind = draw(st.sampled_from(["width", "duplicate", "empty_record", "no_name", "bad_char",
-                                 "blank_inside"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            ["width", "duplicate", "empty_record", "no_name", "bad_char", "blank_inside"]
+        )
+    )
     records = [list(r) for r in records]
     k = draw(st.integers(0, len(records) - 1))
     lines_of: dict[int, list[str]] = {}
@@ -285,8 +289,12 @@ def fasta_cases(draw, max_contigs: int = 4, max_len: int = 200) -> Case:
         kind = draw(st.sampled_from(["plain", "bgzf"]))
         other, _ = draw(fasta_text(max_contigs, max_len))
         index = draw(st.sampled_from(["other", "garbage", "empty", "short_rows"]))
-        fai = {"other": _fai(other), "garbage": draw(st.binary(max_size=64)), "empty": b"",
-               "short_rows": b"a\t5\n" + _fai(data)}[index]  # fmt: skip
+        fai = {
+            "other": _fai(other),
+            "garbage": draw(st.binary(max_size=64)),
+            "empty": b"",
+            "short_rows": b"a\t5\n" + _fai(data),
+        }[index]
         name = f"genome.fa{_suffix(kind)}"
         return Case({name: compress(data, kind, 64), f"{name}.fai": fai}, f"fai_{index}")
     blob, how, kind = draw(packed(data))
@@ -314,17 +322,30 @@ def genbank_records(draw, max_records: int = 2, max_cds: int = 4):
     from Bio.SeqFeature import CompoundLocation, SeqFeature, SimpleLocation
     from Bio.SeqRecord import SeqRecord
 
-    names = draw(st.lists(st.text(alphabet=string.ascii_uppercase + string.digits + "_",
-                                  min_size=1, max_size=10),
-                          min_size=1, max_size=max_records, unique=True))  # fmt: skip
+    names = draw(
+        st.lists(
+            st.text(alphabet=string.ascii_uppercase + string.digits + "_", min_size=1, max_size=10),
+            min_size=1,
+            max_size=max_records,
+            unique=True,
+        )
+    )
     records, expected = [], []
     for r, name in enumerate(names):
         seq = "".join(draw(st.lists(st.sampled_from("ACGTNacgt"), min_size=12, max_size=300)))
         features, cds = [], []
         for c in range(draw(st.integers(0, max_cds))):
             n_parts = draw(st.integers(1, 2))
-            points = sorted(draw(st.lists(st.integers(0, len(seq)), min_size=2 * n_parts,
-                                          max_size=2 * n_parts, unique=True)))  # fmt: skip
+            points = sorted(
+                draw(
+                    st.lists(
+                        st.integers(0, len(seq)),
+                        min_size=2 * n_parts,
+                        max_size=2 * n_parts,
+                        unique=True,
+                    )
+                )
+            )
             parts = [(points[2 * i], points[2 * i + 1]) for i in range(n_parts)]
             strand = draw(st.sampled_from([1, -1]))
             ordered = parts if strand == 1 else parts[::-1]  # transcription order
@@ -332,16 +353,22 @@ def genbank_records(draw, max_records: int = 2, max_cds: int = 4):
             location = locations[0] if n_parts == 1 else CompoundLocation(locations)
             tag = f"T{r}_{c}"
             codon_start = draw(st.integers(1, 3))
-            qualifiers = {"locus_tag": [tag], "codon_start": [str(codon_start)],
-                          "transl_table": ["11"]}  # fmt: skip
+            qualifiers = {
+                "locus_tag": [tag],
+                "codon_start": [str(codon_start)],
+                "transl_table": ["11"],
+            }
             features.append(SeqFeature(location, type="CDS", qualifiers=qualifiers))
             cds.append((ordered, strand, tag, codon_start))
         circular = draw(st.booleans())
         record = SeqRecord(
-            Seq(seq), id=f"{name}.1", name=name, description=draw(WORDS) or "a record",
+            Seq(seq),
+            id=f"{name}.1",
+            name=name,
+            description=draw(WORDS) or "a record",
             annotations={"molecule_type": "DNA", "topology": "circular" if circular else "linear"},
             features=features,
-        )  # fmt: skip
+        )
         records.append(record)
         expected.append((f"{name}.1", dna_norm(seq), circular, cds))
     return records, expected
@@ -357,20 +384,47 @@ def genbank_bytes(records) -> bytes:
 
 GENBANK_DAMAGE = {
     # (pattern, replacements): the first match of one drawn occurrence is replaced
-    "codon_start": (rb"/codon_start=\d", [b"/codon_start=0", b"/codon_start=4",
-                                          b"/codon_start=x", b"/codon_start="]),
-    "transl_table": (rb"/transl_table=11", [b"/transl_table=99", b"/transl_table=7",
-                                            b"/transl_table=abc", b"/transl_table=-1"]),
-    "transl_except": (rb"/transl_table=11", [
-        b"/transl_except=(pos:5..7,aa:Sec)", b"/transl_except=(pos:complement(5..7),aa:Pyl)",
-        b"/transl_except=(pos:999999..1000001,aa:TERM)", b"/transl_except=(pos:x,aa:Sec)",
-        b"/transl_except=(pos:5..7,aa:Xyz)", b"/transl_except=garbage"]),
-    "location": (rb"\d+\.\.\d+", [b"0..5", b"5..3", b"1..99999999", b"AB123.1:1..5",
-                                   b"order(1..2,4..5)", b"join(", b"complement(1..2", b"<1..>5",
-                                   b"1^2", b"5", b"one..two", b"1..2,3..4"]),
+    "codon_start": (
+        rb"/codon_start=\d",
+        [b"/codon_start=0", b"/codon_start=4", b"/codon_start=x", b"/codon_start="],
+    ),
+    "transl_table": (
+        rb"/transl_table=11",
+        [b"/transl_table=99", b"/transl_table=7", b"/transl_table=abc", b"/transl_table=-1"],
+    ),
+    "transl_except": (
+        rb"/transl_table=11",
+        [
+            b"/transl_except=(pos:5..7,aa:Sec)",
+            b"/transl_except=(pos:complement(5..7),aa:Pyl)",
+            b"/transl_except=(pos:999999..1000001,aa:TERM)",
+            b"/transl_except=(pos:x,aa:Sec)",
+            b"/transl_except=(pos:5..7,aa:Xyz)",
+            b"/transl_except=garbage",
+        ],
+    ),
+    "location": (
+        rb"\d+\.\.\d+",
+        [
+            b"0..5",
+            b"5..3",
+            b"1..99999999",
+            b"AB123.1:1..5",
+            b"order(1..2,4..5)",
+            b"join(",
+            b"complement(1..2",
+            b"<1..>5",
+            b"1^2",
+            b"5",
+            b"one..two",
+            b"1..2,3..4",
+        ],
+    ),
     "length": (rb"\d+ bp", [b"0 bp", b"999999 bp", b"x bp", b"-5 bp"]),
-    "origin": (rb"\n {5,9}1 [a-z]", [b"\n        1 j", b"\n        1 5", b"\n        1 *",
-                                     b"\n        x a"]),
+    "origin": (
+        rb"\n {5,9}1 [a-z]",
+        [b"\n        1 j", b"\n        1 5", b"\n        1 *", b"\n        x a"],
+    ),
     "locus": (rb"LOCUS {7}", [b"LOCUS", b"LOCUS\t", b"LOCUs       "]),
 }
 
@@ -417,9 +471,16 @@ def vcf_text(draw, genome: dict[str, str] | None = None):
     """A valid VCF (bytes) and its records ``[(chrom, pos, id, ref, alts, dp)]``; with a
     ``genome`` the REF alleles are mostly its bases."""
     if genome is None:
-        contigs = draw(st.lists(st.text(alphabet=string.ascii_letters + string.digits + "_",
-                                        min_size=1, max_size=6),
-                                min_size=1, max_size=3, unique=True))  # fmt: skip
+        contigs = draw(
+            st.lists(
+                st.text(
+                    alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=6
+                ),
+                min_size=1,
+                max_size=3,
+                unique=True,
+            )
+        )
         genome = {c: "A" * draw(st.integers(10, 400)) for c in contigs}
         ref_from_genome = False
     else:
@@ -438,14 +499,17 @@ def vcf_text(draw, genome: dict[str, str] | None = None):
             ref = "".join(c if c in "ACGT" else "A" for c in ref)
         else:
             ref = draw(ALLELES)
-        alts = tuple(draw(st.lists(ALLELES.filter(lambda a, r=ref: a != r), max_size=3,
-                                   unique=True)))  # fmt: skip
+        alts = tuple(
+            draw(st.lists(ALLELES.filter(lambda a, r=ref: a != r), max_size=3, unique=True))
+        )
         ident = draw(st.sampled_from([None, f"rs{i}"]))
         dp = draw(st.none() | st.integers(0, 10_000))
         qual = draw(st.sampled_from([".", "30", "99.5"]))
         info = "." if dp is None else f"DP={dp}"
-        lines.append(f"{chrom}\t{pos}\t{ident or '.'}\t{ref}\t{','.join(alts) or '.'}\t{qual}\t"
-                     f"{draw(st.sampled_from(['PASS', '.']))}\t{info}")  # fmt: skip
+        lines.append(
+            f"{chrom}\t{pos}\t{ident or '.'}\t{ref}\t{','.join(alts) or '.'}\t{qual}\t"
+            f"{draw(st.sampled_from(['PASS', '.']))}\t{info}"
+        )
         records.append((chrom, pos, ident, ref, alts, dp))
     return ("\n".join(header + lines) + "\n").encode(), records
 
@@ -484,8 +548,10 @@ def to_bcf(text: bytes) -> bytes:
     with tempfile.TemporaryDirectory(prefix="bioseq-fuzz-bcf-") as folder:
         vcf, bcf = Path(folder) / "in.vcf", Path(folder) / "out.bcf"
         vcf.write_bytes(text)
-        with pysam.VariantFile(str(vcf)) as src, \
-                pysam.VariantFile(str(bcf), "wb", header=src.header) as dst:  # fmt: skip
+        with (
+            pysam.VariantFile(str(vcf)) as src,
+            pysam.VariantFile(str(bcf), "wb", header=src.header) as dst,
+        ):
             for record in src:
                 dst.write(record)
         return bcf.read_bytes()
@@ -519,8 +585,7 @@ def mutants(draw, wildtype: str) -> tuple[str, tuple]:
     """A mutant's text and its substitutions ``((wt, position, mt), ...)`` (1-based)."""
     if draw(st.integers(0, 9)) == 0:
         return draw(st.sampled_from(["WT", "_wt", "wildtype"])), ()
-    positions = draw(st.lists(st.integers(1, len(wildtype)), min_size=1, max_size=3,
-                              unique=True))  # fmt: skip
+    positions = draw(st.lists(st.integers(1, len(wildtype)), min_size=1, max_size=3, unique=True))
     subs = tuple((wildtype[p - 1], p, draw(st.sampled_from(AMINO))) for p in positions)
     return ":".join(f"{w}{p}{m}" for w, p, m in subs), subs
 
@@ -549,8 +614,9 @@ def table_text(draw, wildtype: str):
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(columns)
     for text, subs, score in rows:
-        writer.writerow([text, repr(score)] + ([apply_subs(wildtype, subs)] if with_sequence
-                                                else []))  # fmt: skip
+        writer.writerow(
+            [text, repr(score)] + ([apply_subs(wildtype, subs)] if with_sequence else [])
+        )
     return out.getvalue().encode(), (columns, rows)
 
 
@@ -562,9 +628,15 @@ def table_damage(draw, data: bytes) -> tuple[bytes, str]:
     kind = draw(st.sampled_from(["quote", "short", "long", "mutant", "header_only", "delim"]))
     body = [i for i, line in enumerate(lines) if not line.startswith("#")][1:]
     if kind == "header_only" or not body:
-        return ("\n".join(line for line in lines if line.startswith("#") or line == lines[
-            next(i for i, x in enumerate(lines) if not x.startswith("#"))]) + "\n").encode(), \
-            "header_only"  # fmt: skip
+        return (
+            "\n".join(
+                line
+                for line in lines
+                if line.startswith("#")
+                or line == lines[next(i for i, x in enumerate(lines) if not x.startswith("#"))]
+            )
+            + "\n"
+        ).encode(), "header_only"
     i = draw(st.sampled_from(body))
     if kind == "quote":
         lines[i] = '"' + lines[i]
@@ -573,9 +645,22 @@ def table_damage(draw, data: bytes) -> tuple[bytes, str]:
     elif kind == "long":
         lines[i] += ",x;y\tz"
     elif kind == "mutant":
-        bad = draw(st.sampled_from(["H24", "24C", "H24C:", "H24C:H24A", "HXC", "H-1C", "é5A",
-                                    "H99999999999999999999C", "H0C"]))  # fmt: skip
-        lines[i] = bad + lines[i][len(lines[i].split(",")[0].split(";")[0].split("\t")[0]):]
+        bad = draw(
+            st.sampled_from(
+                [
+                    "H24",
+                    "24C",
+                    "H24C:",
+                    "H24C:H24A",
+                    "HXC",
+                    "H-1C",
+                    "é5A",
+                    "H99999999999999999999C",
+                    "H0C",
+                ]
+            )
+        )
+        lines[i] = bad + lines[i][len(lines[i].split(",")[0].split(";")[0].split("\t")[0]) :]
     else:
         lines[i] = lines[i].replace(",", ";").replace("\t", ",")
     return ("\n".join(lines) + "\n").encode(), f"table_{kind}#{i + 1}"
@@ -608,8 +693,9 @@ def table_cases(draw) -> Case:
         data, how = draw(table_damage(data))
     else:
         data, how, _ = draw(packed(data, kinds=("plain",)))
-    case = Case({"dms.csv": data, "wt.fa": f">WT\n{wildtype}\n".encode(),
-                 "family.a2m": alignment}, how)  # fmt: skip
+    case = Case(
+        {"dms.csv": data, "wt.fa": f">WT\n{wildtype}\n".encode(), "family.a2m": alignment}, how
+    )
     if case.valid and draw(st.integers(0, 9)) == 0:  # now and then a broken alignment instead
         case.files["family.a2m"], case.how = draw(corrupt(alignment))
         case.how = "a2m:" + case.how
@@ -621,8 +707,9 @@ def table_cases(draw) -> Case:
 
 # -- YAML configs -----------------------------------------------------------------------------
 
-SAFE_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "_-./ ", min_size=1,
-                    max_size=12).filter(lambda s: s.strip() == s)  # fmt: skip
+SAFE_TEXT = st.text(
+    alphabet=string.ascii_letters + string.digits + "_-./ ", min_size=1, max_size=12
+).filter(lambda s: s.strip() == s)
 
 
 @st.composite
@@ -645,9 +732,14 @@ def train_values(draw) -> dict[str, Any]:
     which = draw(st.sampled_from(["steps", "tokens", None]))
     if which:
         v[which] = draw(positive)
-    for key, low, high in (("eval_windows", 1, 10**6), ("final_eval_windows", 0, 10**6),
-                           ("keep_checkpoints", 0, 100), ("seed", 0, 2**32 - 1),
-                           ("threads", 0, 64), ("context_warmup", 0, 10**6)):  # fmt: skip
+    for key, low, high in (
+        ("eval_windows", 1, 10**6),
+        ("final_eval_windows", 0, 10**6),
+        ("keep_checkpoints", 0, 100),
+        ("seed", 0, 2**32 - 1),
+        ("threads", 0, 64),
+        ("context_warmup", 0, 10**6),
+    ):
         if draw(st.booleans()):
             v[key] = draw(st.integers(low, high))
     finite = {"allow_nan": False, "allow_infinity": False}
@@ -672,9 +764,13 @@ def train_values(draw) -> dict[str, Any]:
     if draw(st.booleans()):
         v["out"] = draw(st.none() | SAFE_TEXT)
     if draw(st.booleans()):
-        v["model_config"] = draw(st.dictionaries(
-            st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8),
-            st.integers(0, 100) | st.floats(0, 1, **finite) | SAFE_TEXT, max_size=3))  # fmt: skip
+        v["model_config"] = draw(
+            st.dictionaries(
+                st.text(alphabet=string.ascii_lowercase + "_", min_size=1, max_size=8),
+                st.integers(0, 100) | st.floats(0, 1, **finite) | SAFE_TEXT,
+                max_size=3,
+            )
+        )
     text = draw(st.booleans()) and draw(st.integers(0, 3)) == 0
     if text:
         v["text"] = True
@@ -723,16 +819,34 @@ def yaml_damage(draw, values: dict) -> tuple[bytes, str]:
     unclosed quote or bracket, tab indentation, a duplicate key, an unhashable key."""
     import yaml
 
-    kind = draw(st.sampled_from(["value", "value", "top", "quote", "bracket", "tab", "dup",
-                                 "unhashable", "anchor", "deep", "tagged"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "value",
+                "value",
+                "top",
+                "quote",
+                "bracket",
+                "tab",
+                "dup",
+                "unhashable",
+                "anchor",
+                "deep",
+                "tagged",
+            ]
+        )
+    )
     if kind == "value":
         key = draw(st.sampled_from(sorted(BAD_VALUES)))
         bad = dict(values)
         bad[key] = draw(st.sampled_from(BAD_VALUES[key]))
         return yaml.safe_dump(bad, sort_keys=False).encode(), f"yaml_value:{key}"
     if kind == "top":
-        return draw(st.sampled_from([b"- 1\n- 2\n", b"just text\n", b"42\n", b"---\n...\n",
-                                     b"[steps, 3]\n"])), "yaml_top"  # fmt: skip
+        return draw(
+            st.sampled_from(
+                [b"- 1\n- 2\n", b"just text\n", b"42\n", b"---\n...\n", b"[steps, 3]\n"]
+            )
+        ), "yaml_top"
     text = yaml.safe_dump(values, sort_keys=False) if values else "steps: 3\n"
     if kind == "quote":
         return (text + 'out: "unclosed\n').encode(), "yaml_quote"
@@ -746,11 +860,15 @@ def yaml_damage(draw, values: dict) -> tuple[bytes, str]:
         return (text + "? [a, b]\n: 1\n").encode(), "yaml_unhashable"
     if kind == "deep":
         depth = draw(st.sampled_from([50, 5000]))
-        return (text + "model_config: " + "{a: " * depth + "1" + "}" * depth + "\n").encode(), \
-            "yaml_deep"  # fmt: skip
+        return (
+            text + "model_config: " + "{a: " * depth + "1" + "}" * depth + "\n"
+        ).encode(), "yaml_deep"
     if kind == "tagged":
-        tag = draw(st.sampled_from(["!!python/object:os.system", "!!binary", "!custom",
-                                    "!!timestamp", "!!set"]))  # fmt: skip
+        tag = draw(
+            st.sampled_from(
+                ["!!python/object:os.system", "!!binary", "!custom", "!!timestamp", "!!set"]
+            )
+        )
         return (text + f"out: {tag} x\n").encode(), "yaml_tagged"
     return (text + "base: &b {steps: 3}\n<<: *b\n").encode(), "yaml_anchor"
 
@@ -789,7 +907,8 @@ def expect(case: Case, path: Path, what: str, fn: Callable[[], Any]) -> str:
         assert message.strip(), f"{what}: empty error message"
         assert "\n" not in message, f"{what}: error over several lines: {message!r}"
         assert str(path) in message or path.name in message, (
-            f"{what}: error does not name the file {path.name}: {message!r}")
+            f"{what}: error does not name the file {path.name}: {message!r}"
+        )
         assert not case.valid, f"{what}: a valid input was rejected: {message}"
         return "error"
     except AssertionError:
@@ -828,11 +947,14 @@ def check_fasta_reader(case: Case, folder: Path) -> str:
                 got = [(r.name, r.description, r.sequence) for r in records]
                 norm = dna_norm if alphabet else (lambda s: s)
                 assert got == [(n, d, norm(s)) for n, d, s in case.expected], got
+
         return run
 
-    outcomes = [expect(case, path, "Genome", genome),
-                expect(case, path, "iter_fasta(alphabet='dna')", stream("dna")),
-                expect(case, path, "iter_fasta()", stream(None))]  # fmt: skip
+    outcomes = [
+        expect(case, path, "Genome", genome),
+        expect(case, path, "iter_fasta(alphabet='dna')", stream("dna")),
+        expect(case, path, "iter_fasta()", stream(None)),
+    ]
     return "error" if "error" in outcomes else "ok"
 
 
@@ -845,9 +967,15 @@ def check_genbank_reader(case: Case, folder: Path) -> str:
     def run() -> None:
         records = read_genbank(path)
         if case.valid:
-            got = [(r.name, r.sequence, r.circular,
-                    [(c.parts, c.strand, c.locus_tag, c.codon_start) for c in r.cds])
-                   for r in records]  # fmt: skip
+            got = [
+                (
+                    r.name,
+                    r.sequence,
+                    r.circular,
+                    [(c.parts, c.strand, c.locus_tag, c.codon_start) for c in r.cds],
+                )
+                for r in records
+            ]
             assert got == case.expected, (got, case.expected)
         for record in records:  # the annotation of whatever was read must build
             record.annotation.synonymous_mask  # noqa: B018
@@ -868,8 +996,10 @@ def check_vcf_reader(case: Case, folder: Path) -> str:
             entry.where()
         if case.valid:
             assert not data.malformed, [(e.line, e.error) for e in data.malformed]
-            got = [(r.chrom, r.pos, r.id, r.ref, tuple(r.alts or ()), r.info.get("DP"))
-                   for r in (e.record for e in data.entries)]  # fmt: skip
+            got = [
+                (r.chrom, r.pos, r.id, r.ref, tuple(r.alts or ()), r.info.get("DP"))
+                for r in (e.record for e in data.entries)
+            ]
             assert got == case.expected, (got, case.expected)
 
     return expect(case, path, "read_vcf", run)
@@ -902,7 +1032,8 @@ def check_table_reader(case: Case, folder: Path) -> str:
             for row, (text, subs, score) in zip(table.rows, rows, strict=True):
                 assert row["mutant"] == text, (row, text)
                 assert [(s.wt, s.position, s.mt) for s in parse_mutant(row["mutant"])] == list(
-                    subs), (row, subs)  # fmt: skip
+                    subs
+                ), (row, subs)
                 assert float(row["score"]) == score, (row, score)
         column = "score" if "score" in table.columns else None
         scores = score_mutations(_NullModel(), wildtype, table, 1, "mutant", column)
@@ -971,8 +1102,9 @@ def tiny_models() -> dict[str, Path]:
     for name in ("dna", "protein"):
         tokenizer = CharTokenizer(name)
         torch.manual_seed(0)
-        config = TransformerConfig.from_preset("tiny", vocab_size=tokenizer.vocab_size,
-                                               d_model=16, n_layer=1)  # fmt: skip
+        config = TransformerConfig.from_preset(
+            "tiny", vocab_size=tokenizer.vocab_size, d_model=16, n_layer=1
+        )
         with contextlib.redirect_stderr(io.StringIO()):  # "Writing model shards" bars
             TransformerLM(config).eval().save_pretrained(folder / name)
         tokenizer.save_pretrained(folder / name)
@@ -1014,22 +1146,25 @@ def cli(case: Case, args: list[Any], *, stdin: bytes | None = None) -> tuple[str
         return "usage", result
     errors = [line for line in lines if not line.startswith("bioseq: warning:")]
     assert len(errors) == 1 and errors[0].startswith("bioseq: error: "), (
-        f"`{command}` exited 2 without exactly one 'bioseq: error:' line:\n{stderr}")
-    assert errors[0][len("bioseq: error: "):].strip(), f"`{command}`: empty error message"
+        f"`{command}` exited 2 without exactly one 'bioseq: error:' line:\n{stderr}"
+    )
+    assert errors[0][len("bioseq: error: ") :].strip(), f"`{command}`: empty error message"
     return "error", result
 
 
 def _expect_ok(case: Case, outcome: str, result, command: str) -> None:
     assert outcome == "ok" or not case.valid, (
-        f"`bioseq {command}` rejected a valid input:\n{result.stderr}")
+        f"`bioseq {command}` rejected a valid input:\n{result.stderr}"
+    )
 
 
 @st.composite
 def info_cases(draw) -> Case:
     """A FASTA or GenBank case and the flags of ``bioseq info`` (``--json``, ``--invalid``)."""
     case = draw(st.one_of(fasta_cases(max_contigs=3, max_len=120), genbank_cases()))
-    case.args["flags"] = draw(st.lists(st.sampled_from(["--json", "--invalid=N",
-                                                        "--alphabet=dna"]), unique=True))
+    case.args["flags"] = draw(
+        st.lists(st.sampled_from(["--json", "--invalid=N", "--alphabet=dna"]), unique=True)
+    )
     case.args["stdin"] = draw(st.integers(0, 9)) == 0 and "genome.fa" in case.files
     return case
 
@@ -1069,13 +1204,15 @@ def fetch_cases(draw) -> Case:
     regions, expected = [], []
     for _ in range(draw(st.integers(1, 3))):
         name, length = draw(st.sampled_from(known))
-        kind = draw(st.sampled_from(["range", "range", "whole", "past", "backwards", "unknown",
-                                     "garbage"]))  # fmt: skip
+        kind = draw(
+            st.sampled_from(["range", "range", "whole", "past", "backwards", "unknown", "garbage"])
+        )
         if kind == "range":
             start = draw(st.integers(1, length))
             end = draw(st.integers(start, length))
-            regions.append(f"{name}:{start:,}-{end:,}" if draw(st.booleans())
-                           else f"{name}:{start}-{end}")  # fmt: skip
+            regions.append(
+                f"{name}:{start:,}-{end:,}" if draw(st.booleans()) else f"{name}:{start}-{end}"
+            )
             expected.append((name, start - 1, end))
         elif kind == "whole":
             regions.append(name)
@@ -1092,9 +1229,16 @@ def fetch_cases(draw) -> Case:
         else:
             regions.append(draw(st.text(max_size=12)))
             expected.append(None)
-    case.args.update(regions=regions, wanted=expected, strand=draw(st.sampled_from("+-")),
-                     width=draw(st.integers(-2, 100) if draw(st.integers(0, 9)) == 0
-                                else st.sampled_from([60, 1, 7, 1000])))  # fmt: skip
+    case.args.update(
+        regions=regions,
+        wanted=expected,
+        strand=draw(st.sampled_from("+-")),
+        width=draw(
+            st.integers(-2, 100)
+            if draw(st.integers(0, 9)) == 0
+            else st.sampled_from([60, 1, 7, 1000])
+        ),
+    )
     return case
 
 
@@ -1103,8 +1247,9 @@ def check_fetch(case: Case, folder: Path) -> str:
     path = case.write(folder)[case.main]
     regions, strand, width = case.args["regions"], case.args["strand"], case.args["width"]
     dashes = ["--"] if any(r.startswith("-") for r in regions) else []  # a contig '-x'
-    outcome, result = cli(case, ["fetch", "--strand", strand, "--width", width, path, *dashes,
-                                 *regions])  # fmt: skip
+    outcome, result = cli(
+        case, ["fetch", "--strand", strand, "--width", width, path, *dashes, *regions]
+    )
     wanted = case.args["wanted"]
     good = case.valid and None not in wanted and all(r.strip() for r in regions) and width >= 0
     if good:
@@ -1161,12 +1306,33 @@ def check_score_vcf(case: Case, folder: Path) -> str:
     vcf = next(p for name, p in paths.items() if name.startswith("calls"))
     a = case.args
     out = folder / a["out"]
-    outcome, result = cli(case, [
-        "score-vcf", "--model", tiny_models()["dna"], "--fasta", paths["genome.fa"],
-        "--vcf", vcf, "--out", out, "--window", a["window"], "--strand", a["strand"],
-        "--reduce", a["reduce"], "--batch-size", a["batch_size"],
-        "--window-step", a["window_step"], "--no-progress", "--device", "cpu",
-    ])  # fmt: skip
+    outcome, result = cli(
+        case,
+        [
+            "score-vcf",
+            "--model",
+            tiny_models()["dna"],
+            "--fasta",
+            paths["genome.fa"],
+            "--vcf",
+            vcf,
+            "--out",
+            out,
+            "--window",
+            a["window"],
+            "--strand",
+            a["strand"],
+            "--reduce",
+            a["reduce"],
+            "--batch-size",
+            a["batch_size"],
+            "--window-step",
+            a["window_step"],
+            "--no-progress",
+            "--device",
+            "cpu",
+        ],
+    )
     sane = a["window"] >= 9 and a["batch_size"] > 0 and a["window_step"] > 0
     if sane:
         _expect_ok(case, outcome, result, "score-vcf")
@@ -1210,14 +1376,26 @@ def check_score_mutations(case: Case, folder: Path) -> str:
     paths = case.write(folder)
     a = case.args
     out = folder / "scores.csv"
-    args: list[Any] = ["score-mutations", "--mutations", paths["dms.csv"], "--out", out,
-                       "--no-progress", "--mutant-col", a["mutant_col"]]  # fmt: skip
+    args: list[Any] = [
+        "score-mutations",
+        "--mutations",
+        paths["dms.csv"],
+        "--out",
+        out,
+        "--no-progress",
+        "--mutant-col",
+        a["mutant_col"],
+    ]
     if a["model"] == "site-independent":
         args += ["--model", "site-independent", "--alignment", paths["family.a2m"]]
     else:
         args += ["--model", tiny_models()["protein"], "--device", "cpu"]
-    wildtype = {"sequence": a["wildtype"], "fasta": paths["wt.fa"],
-                "alignment": paths["family.a2m"], "none": None}[a["wildtype_as"]]  # fmt: skip
+    wildtype = {
+        "sequence": a["wildtype"],
+        "fasta": paths["wt.fa"],
+        "alignment": paths["family.a2m"],
+        "none": None,
+    }[a["wildtype_as"]]
     if wildtype is not None:
         args += ["--wildtype", wildtype]
     if a["score_col"] is not None:
@@ -1229,8 +1407,13 @@ def check_score_mutations(case: Case, folder: Path) -> str:
     outcome, result = cli(case, args)
     needs_wildtype = a["model"] == "causal" and wildtype is None
     lone_threshold = a["threshold"] is not None and a["score_col"] is None  # nothing to cut
-    good = (case.valid and a["mutant_col"] == "mutant" and a["score_col"] != "missing"
-            and not needs_wildtype and not lone_threshold)  # fmt: skip
+    good = (
+        case.valid
+        and a["mutant_col"] == "mutant"
+        and a["score_col"] != "missing"
+        and not needs_wildtype
+        and not lone_threshold
+    )
     if good:
         _expect_ok(case, outcome, result, "score-mutations")
     if outcome == "ok" and good and a["offset"] in (None, 1):
@@ -1253,8 +1436,9 @@ def snv_cases(draw) -> Case:
     if draw(st.booleans()):
         case.args.update(choice=["--all-cds"], out=draw(st.sampled_from(["s.vcf", "s.vcf.gz"])))
         return case
-    for mode in draw(st.lists(st.sampled_from(["cds", "all", "region"]), min_size=0,
-                              max_size=2, unique=True)):  # fmt: skip
+    for mode in draw(
+        st.lists(st.sampled_from(["cds", "all", "region"]), min_size=0, max_size=2, unique=True)
+    ):
         if mode == "cds":
             for tag in draw(st.lists(st.sampled_from([*tags, "nope"]), min_size=1, max_size=2)):
                 choice += ["--cds", tag]
@@ -1264,8 +1448,10 @@ def snv_cases(draw) -> Case:
             name = draw(st.sampled_from(names))
             start = draw(st.integers(0, 300))
             end = draw(st.integers(0, 400))
-            choice += ["--region", draw(st.sampled_from([f"{name}:{start}-{end}", name,
-                                                         f"{name}:x-y"]))]  # fmt: skip
+            choice += [
+                "--region",
+                draw(st.sampled_from([f"{name}:{start}-{end}", name, f"{name}:x-y"])),
+            ]
     if draw(st.booleans()):
         choice += ["--limit", draw(st.integers(-1, 3))]
     case.args.update(choice=choice, out=draw(st.sampled_from(["snvs.vcf", "snvs.vcf.gz"])))
@@ -1276,8 +1462,9 @@ def _complete_codon_bases(ident: str, seq: str, cds) -> set[tuple[str, int]]:
     """``(record, position)`` of the A/C/G/T bases of complete codons of ``cds``."""
     out = set()
     for parts, strand, _, codon_start in cds:
-        order = [i for s, e in parts for i in (range(s, e) if strand > 0 else
-                                                range(e - 1, s - 1, -1))]  # fmt: skip
+        order = [
+            i for s, e in parts for i in (range(s, e) if strand > 0 else range(e - 1, s - 1, -1))
+        ]
         offset = codon_start - 1
         codons = max(len(order) - offset, 0) // 3
         out.update((ident, i) for i in order[offset : offset + 3 * codons] if seq[i] in "ACGT")
@@ -1297,8 +1484,9 @@ def check_make_snv_vcf(case: Case, folder: Path) -> str:
         data = read_vcf(out)
         assert not data.malformed
         if case.valid and choice == ["--all-cds"]:
-            want = set().union(*(_complete_codon_bases(ident, seq, cds)
-                                 for ident, seq, _, cds in case.expected))  # fmt: skip
+            want = set().union(
+                *(_complete_codon_bases(ident, seq, cds) for ident, seq, _, cds in case.expected)
+            )
             got = Counter((e.record.chrom, e.record.pos - 1) for e in data.entries)
             assert set(got) == want and set(got.values()) <= {3}, (sorted(got), sorted(want))
     return outcome

@@ -76,8 +76,9 @@ def run(a2m, tmp_path_factory) -> Path:
 
 
 def test_data_yields_match_columns_with_gap_tokens(a2m):
-    config = TrainConfig(inputs=[str(a2m)], model="caduceus", aligned=True, context=16,
-                         batch_size=4).resolved()  # fmt: skip
+    config = TrainConfig(
+        inputs=[str(a2m)], model="caduceus", aligned=True, context=16, batch_size=4
+    ).resolved()
     data = build_data(config)
     tok = data.tokenizer
     assert data.alignment_width == 6
@@ -92,8 +93,14 @@ def test_data_yields_match_columns_with_gap_tokens(a2m):
 
 
 def test_masking_targets_gaps_and_replaces_with_the_21_states(a2m):
-    config = TrainConfig(inputs=[str(a2m)], model="caduceus", aligned=True, context=16,
-                         batch_size=4, mask_fraction=0.5).resolved()  # fmt: skip
+    config = TrainConfig(
+        inputs=[str(a2m)],
+        model="caduceus",
+        aligned=True,
+        context=16,
+        batch_size=4,
+        mask_fraction=0.5,
+    ).resolved()
     data = build_data(config)
     tok, gap = data.tokenizer, data.tokenizer.convert_tokens_to_ids("-")
     assert data.markov_letters == ALIGNED_STATES == "ACDEFGHIKLMNPQRSTVWY-"
@@ -113,9 +120,7 @@ def test_run_saves_aligned_config_and_gap_tokenizer(run):
     assert config["aligned"] is True and config["alignment_width"] == 6
     assert config["column_embeddings"] == 6  # a learned vector per column
     tok = AutoTokenizer.from_pretrained(run / "final")
-    assert tok.encode_array("KL-W").tolist() == [
-        tok.convert_tokens_to_ids(c) for c in "KL-W"
-    ]  # fmt: skip
+    assert tok.encode_array("KL-W").tolist() == [tok.convert_tokens_to_ids(c) for c in "KL-W"]
     assert "-" in tok.get_vocab()
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["val_masked_bits"] is not None and rows[-1]["markov_masked_bits"] is not None
@@ -136,8 +141,9 @@ def hand_scores(run: Path, strategy: str) -> dict[str, float]:
         return logits.double().log_softmax(-1)
 
     def term(lp, column: int, wt: str, mt: str) -> float:
-        return float(lp[column, tok.convert_tokens_to_ids(mt)]
-                     - lp[column, tok.convert_tokens_to_ids(wt)])  # fmt: skip
+        return float(
+            lp[column, tok.convert_tokens_to_ids(mt)] - lp[column, tok.convert_tokens_to_ids(wt)]
+        )
 
     both = logp([0, 2])
     return {
@@ -153,9 +159,22 @@ def test_score_mutations_maps_residues_through_focus_columns(run, a2m, tmp_path,
     dms = tmp_path / "dms.csv"
     dms.write_text(DMS)
     out = tmp_path / "scores.csv"
-    result = run_cli("score-mutations", "--model", run, "--wildtype", a2m, "--mutations", dms,
-                     "--score-col", "fitness", "--strategy", strategy, "--no-progress",
-                     "--out", out)  # fmt: skip
+    result = run_cli(
+        "score-mutations",
+        "--model",
+        run,
+        "--wildtype",
+        a2m,
+        "--mutations",
+        dms,
+        "--score-col",
+        "fitness",
+        "--strategy",
+        strategy,
+        "--no-progress",
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     rows = {r["mutant"]: r for r in csv.DictReader(out.open())}
     for mutant in ("M5A", "A8G", "L7W:A8C"):  # the wild type's insertions: no column
@@ -172,15 +191,35 @@ def test_score_mutations_maps_residues_through_focus_columns(run, a2m, tmp_path,
 def test_plain_wildtype_or_another_alignment_is_one_line(run, tmp_path):
     dms = tmp_path / "dms.csv"
     dms.write_text(DMS)
-    result = run_cli("score-mutations", "--model", run, "--wildtype", "MKLAVTWE",
-                     "--offset", "5", "--mutations", dms, "--out", tmp_path / "a.csv")  # fmt: skip
+    result = run_cli(
+        "score-mutations",
+        "--model",
+        run,
+        "--wildtype",
+        "MKLAVTWE",
+        "--offset",
+        "5",
+        "--mutations",
+        dms,
+        "--out",
+        tmp_path / "a.csv",
+    )
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "--aligned" in lines[0] and "alignment" in lines[0]
     other = tmp_path / "other.a2m"
     other.write_text(">WT/6-10\nKLVTW\n>h\nKLVSW\n")
-    result = run_cli("score-mutations", "--model", run, "--wildtype", other, "--mutations", dms,
-                     "--out", tmp_path / "b.csv")  # fmt: skip
+    result = run_cli(
+        "score-mutations",
+        "--model",
+        run,
+        "--wildtype",
+        other,
+        "--mutations",
+        dms,
+        "--out",
+        tmp_path / "b.csv",
+    )
     assert result.exit_code == 2
     assert "5 match columns" in result.output and "6" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -217,8 +256,7 @@ def test_aligned_refusals_are_one_line_and_write_nothing(a2m, tmp_path, extra, f
 
 
 def test_unaligned_protein_runs_are_unchanged(a2m):
-    config = TrainConfig(inputs=[str(a2m)], model="caduceus", context=16,
-                         batch_size=4).resolved()  # fmt: skip
+    config = TrainConfig(inputs=[str(a2m)], model="caduceus", context=16, batch_size=4).resolved()
     data = build_data(config)
     assert not data.aligned and data.alignment_width is None
     rows = {name: codes.tobytes().decode() for name, codes in data.train_pairs + data.val_pairs}
@@ -232,8 +270,9 @@ def test_column_embeddings_place_tokens_in_their_columns():
 
     torch.manual_seed(0)
     plain = CaduceusLM(CaduceusConfig(vocab_size=8, d_model=16, n_layer=1)).eval()
-    columns = CaduceusLM(CaduceusConfig(vocab_size=8, d_model=16, n_layer=1,
-                                        column_embeddings=5)).eval()  # fmt: skip
+    columns = CaduceusLM(
+        CaduceusConfig(vocab_size=8, d_model=16, n_layer=1, column_embeddings=5)
+    ).eval()
     columns.load_state_dict(plain.state_dict(), strict=False)  # same weights, plus columns
     ids = torch.tensor([[5, 6, 7, 5]])
     with torch.no_grad():
@@ -244,5 +283,4 @@ def test_column_embeddings_place_tokens_in_their_columns():
         with pytest.raises(InputError, match="longer than the 5 alignment columns"):
             columns(torch.zeros(1, 6, dtype=torch.long))
     with pytest.raises(InputError, match="rcps"):
-        CaduceusConfig(vocab_size=8, rcps=True, complement_map=list(range(8)),
-                       column_embeddings=5)  # fmt: skip
+        CaduceusConfig(vocab_size=8, rcps=True, complement_map=list(range(8)), column_embeddings=5)

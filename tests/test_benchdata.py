@@ -78,15 +78,17 @@ def test_splits_follow_genome_position_and_classes_are_balanced(rows, reference)
         assert counts[split, "coding"] == counts[split, "intergenic"]
         # the rarer class is complete: every grid window free of features, of A/C/G/T only
         free = {
-            s for s in range(-(-lo // STRIDE) * STRIDE, hi - WINDOW + 1, STRIDE)
+            s
+            for s in range(-(-lo // STRIDE) * STRIDE, hi - WINDOW + 1, STRIDE)
             if all(e <= s or b >= s + WINDOW for b, e in features)
             and set(sequence[s : s + WINDOW]) <= set("ACGT")
-        }  # fmt: skip
+        }
         coding = {
-            s for s in range(-(-lo // STRIDE) * STRIDE, hi - WINDOW + 1, STRIDE)
+            s
+            for s in range(-(-lo // STRIDE) * STRIDE, hi - WINDOW + 1, STRIDE)
             if any(b <= s and s + WINDOW <= e for b, e in cds)
             and set(sequence[s : s + WINDOW]) <= set("ACGT")
-        }  # fmt: skip
+        }
         assert len(free) < len(coding)  # lambda is nearly all coding
         assert {r.start for r in inside if r.label == "intergenic"} == free
         assert {r.start for r in inside if r.label == "coding"} <= coding
@@ -102,8 +104,9 @@ def test_windows_are_deterministic_and_capped(rows, reference):
     assert {r.name for r in other if r.label == "intergenic"} == {
         r.name for r in rows if r.label == "intergenic"
     }
-    capped = coding_windows(LAMBDA, window=WINDOW, stride=STRIDE, val_fraction=0.2, seed=3,
-                            max_per_class=4)  # fmt: skip
+    capped = coding_windows(
+        LAMBDA, window=WINDOW, stride=STRIDE, val_fraction=0.2, seed=3, max_per_class=4
+    )
     counts = Counter((r.split, r.label) for r in capped)
     assert set(counts.values()) == {4} and {s for s, _ in counts} == {"train", "test"}
     _check_labels(capped, reference)
@@ -127,8 +130,9 @@ def test_write_table_is_a_tsv_with_name_sequence_label_first(rows, tmp_path):
     with open(path) as handle:
         assert handle.readline().rstrip("\n").split("\t")[:3] == ["name", "sequence", "label"]
     assert len(read) == len(rows)
-    assert [(d["name"], d["sequence"], d["label"], d["split"], int(d["start"])) for d in read] \
-        == [(r.name, r.sequence, r.label, r.split, r.start) for r in rows]  # fmt: skip
+    assert [(d["name"], d["sequence"], d["label"], d["split"], int(d["start"])) for d in read] == [
+        (r.name, r.sequence, r.label, r.split, r.start) for r in rows
+    ]
 
 
 # -- DMS --------------------------------------------------------------------------------
@@ -137,8 +141,20 @@ def test_write_table_is_a_tsv_with_name_sequence_label_first(rows, tmp_path):
 @pytest.fixture()
 def small_dms(tmp_path):
     (tmp_path / "wt.fa").write_text(">WT/10-19\nMKTAYIAKQR\n")
-    lines = ["mutant,score", "M10A,0.5", "K11W,-1", "T12A,", "A13G,NA", "Y14F,2.5",
-             "I15V:K17R,0.25", "K11W,9", "Q18E,1e-3", "R19K,-0.75", "M10C,1", "T12S,0"]  # fmt: skip
+    lines = [
+        "mutant,score",
+        "M10A,0.5",
+        "K11W,-1",
+        "T12A,",
+        "A13G,NA",
+        "Y14F,2.5",
+        "I15V:K17R,0.25",
+        "K11W,9",
+        "Q18E,1e-3",
+        "R19K,-0.75",
+        "M10C,1",
+        "T12S,0",
+    ]
     (tmp_path / "dms.csv").write_text("\n".join(lines) + "\n")
     return tmp_path / "dms.csv", tmp_path / "wt.fa"
 
@@ -148,8 +164,16 @@ def test_dms_table_applies_mutants_and_deals_folds(small_dms):
     rows = dms_table(csv_path, wt, "score", n_folds=3, seed=1)
     wildtype = "MKTAYIAKQR"
     # no score (empty, NA) left out; the second K11W (a duplicate) left out
-    assert [r.name for r in rows] == ["M10A", "K11W", "Y14F", "I15V:K17R", "Q18E", "R19K",
-                                      "M10C", "T12S"]  # fmt: skip
+    assert [r.name for r in rows] == [
+        "M10A",
+        "K11W",
+        "Y14F",
+        "I15V:K17R",
+        "Q18E",
+        "R19K",
+        "M10C",
+        "T12S",
+    ]
     assert rows[1].label == -1.0 and rows[4].label == 1e-3
     for r in rows:
         changed = {i for i, (a, b) in enumerate(zip(wildtype, r.sequence, strict=True)) if a != b}
@@ -258,8 +282,9 @@ def test_onehot_ridge_recovers_additive_site_effects(baselines):
         if wildtype[pos] == aa:
             continue
         seq = wildtype[:pos] + aa + wildtype[pos + 1 :]
-        rows.append(DmsRow(f"{wildtype[pos]}{pos + 1}{aa}", seq,
-                           effect[pos] + 0.1 * rng.normal(), i % 5))  # fmt: skip
+        rows.append(
+            DmsRow(f"{wildtype[pos]}{pos + 1}{aa}", seq, effect[pos] + 0.1 * rng.normal(), i % 5)
+        )
     result = baselines.onehot_ridge(rows)
     assert len(result["per_fold"]) == 5 and sum(result["n"]) == len(rows)
     assert result["mean"] > 0.8

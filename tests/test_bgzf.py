@@ -55,8 +55,13 @@ def check_every_boundary(path: Path) -> int:
                 if not 0 <= local < len(bases) + len(bases) // width:
                     continue
                 pos = local - local // (width + 1)  # base index at (or just after) the boundary
-                for start, end in ((pos, pos + 1), (pos - 1, pos + 1), (pos - 3, pos + 90),
-                                   (pos, pos + 70_000), (pos - 1, pos)):  # fmt: skip
+                for start, end in (
+                    (pos, pos + 1),
+                    (pos - 1, pos + 1),
+                    (pos - 3, pos + 90),
+                    (pos, pos + 70_000),
+                    (pos - 1, pos),
+                ):
                     start, end = max(start, 0), min(end, len(bases))
                     if start < end:
                         assert genome.fetch(name, start, end) == bases[start:end], (name, start)
@@ -119,8 +124,9 @@ def test_write_gzi_agrees_with_biopython_and_random_reads(biopython_bgzf, tmp_pa
             start = rng.randrange(len(bases))
             end = min(len(bases), start + rng.randrange(1, 150_000))
             assert genome.fetch(name, start, end) == bases[start:end]
-            assert genome.fetch(name, start, end, strand="-") == genome.fetch(
-                name, start, end)[::-1].translate(str.maketrans("ACGTN", "TGCAN"))
+            assert genome.fetch(name, start, end, strand="-") == genome.fetch(name, start, end)[
+                ::-1
+            ].translate(str.maketrans("ACGTN", "TGCAN"))
 
 
 def test_a_damaged_block_is_one_line_naming_the_file(biopython_bgzf, tmp_path):

@@ -57,15 +57,15 @@ def genome() -> np.ndarray:
 def small_dna(genome) -> BpeTokenizer:
     """256 tokens, 64-base chunks: short strings already cross chunk boundaries."""
     real = genome[:200_000].tobytes().decode("ascii")
-    return train_bpe([real, random_sequence("ACGTN", 5_000, 0)], vocab_size=256,
-                     chunk_length=64, progress=False)  # fmt: skip
+    return train_bpe(
+        [real, random_sequence("ACGTN", 5_000, 0)], vocab_size=256, chunk_length=64, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
 def small_protein() -> BpeTokenizer:
     sequences = [random_sequence(PROTEIN.letters[:20], 400, seed) for seed in range(50)]
-    return train_bpe(sequences, vocab_size=120, alphabet="protein", chunk_length=50,
-                     progress=False)  # fmt: skip
+    return train_bpe(sequences, vocab_size=120, alphabet="protein", chunk_length=50, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +131,18 @@ def test_normalisation_matches_the_char_tokenizer(small_dna, small_protein):
 def test_vocabulary_layout(small_dna, small_protein):
     for tok, letters in ((small_dna, "ACGTN"), (small_protein, PROTEIN_LETTERS)):
         assert tok.convert_ids_to_tokens(list(range(5))) == [
-            "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
-        ]  # fmt: skip
+            "[PAD]",
+            "[UNK]",
+            "[CLS]",
+            "[SEP]",
+            "[MASK]",
+        ]
         vocab = tok.get_vocab()
         assert all(letter in vocab for letter in letters)
         assert tok.token_lengths[:5].tolist() == [0] * 5
-        assert tok.token_lengths[5:].tolist() == [len(t) for t in tok.convert_ids_to_tokens(
-            list(range(5, len(tok))))]  # fmt: skip
+        assert tok.token_lengths[5:].tolist() == [
+            len(t) for t in tok.convert_ids_to_tokens(list(range(5, len(tok))))
+        ]
         assert tok.variable_length is True
     assert len(small_dna) == 256 and small_dna.token_lengths.max() > 3
     assert getattr(CharTokenizer("dna"), "variable_length", False) is False
@@ -165,8 +170,9 @@ def test_ecoli_bpe_4096_reaches_4_5_bases_per_token(ecoli_bpe, genome):
     assert genome.size / ids.size >= 4.5
     assert tok.decode(ids) == genome.tobytes().decode("ascii")
     trained = genome[:1_000_000]
-    assert tok.bases_per_token == pytest.approx(trained.size / tok.encode_array(trained).size,
-                                                rel=1e-3)  # fmt: skip
+    assert tok.bases_per_token == pytest.approx(
+        trained.size / tok.encode_array(trained).size, rel=1e-3
+    )
     assert seconds < 60
 
 
@@ -195,8 +201,10 @@ def test_max_token_length_is_respected(genome):
 def test_long_sequences_equal_chunk_by_chunk_encoding(ecoli_bpe, genome):
     tok = ecoli_bpe[0]
     seq = genome[123_457 : 123_457 + 5 * tok.chunk_length + 1234]
-    pieces = [tok.encode_array(seq[i : i + tok.chunk_length])
-              for i in range(0, seq.size, tok.chunk_length)]  # fmt: skip
+    pieces = [
+        tok.encode_array(seq[i : i + tok.chunk_length])
+        for i in range(0, seq.size, tok.chunk_length)
+    ]
     assert np.array_equal(tok.encode_array(seq), np.concatenate(pieces))
     as_text = seq.tobytes().decode("ascii")
     assert tok.encode(as_text, add_special_tokens=False) == tok.encode_array(seq).tolist()
@@ -214,16 +222,21 @@ def test_save_and_load_round_trip(small_dna, tmp_path, genome):
     assert json.loads((tmp_path / "vocab.json").read_text()) == small_dna.get_vocab()
     sample = genome[:5000]
     expected = small_dna.encode_array(sample).tolist()
-    for loaded in (load_tokenizer(tmp_path), AutoTokenizer.from_pretrained(tmp_path),
-                   BpeTokenizer.from_pretrained(tmp_path)):  # fmt: skip
+    for loaded in (
+        load_tokenizer(tmp_path),
+        AutoTokenizer.from_pretrained(tmp_path),
+        BpeTokenizer.from_pretrained(tmp_path),
+    ):
         assert type(loaded) is BpeTokenizer
         assert loaded.get_vocab() == small_dna.get_vocab()
         assert loaded.encode_array(sample).tolist() == expected
         assert loaded.bases_per_token == small_dna.bases_per_token
         assert loaded.chunk_length == 64
     plain = Tokenizer.from_file(str(tmp_path / "tokenizer.json"))
-    assert plain.encode(sample[:64].tobytes().decode()).ids == expected[: len(plain.encode(
-        sample[:64].tobytes().decode()).ids)]  # fmt: skip
+    assert (
+        plain.encode(sample[:64].tobytes().decode()).ids
+        == expected[: len(plain.encode(sample[:64].tobytes().decode()).ids)]
+    )
 
 
 def test_a_tampered_vocab_file_is_refused(small_dna, tmp_path):
@@ -290,8 +303,20 @@ def test_cli_trains_bpe_and_writes_the_report(tmp_path):
     genome = tmp_path / "g.fa"
     genome.write_text(">g\n" + ecoli_codes()[:60_000].tobytes().decode() + "\n")
     out = tmp_path / "bpe"
-    result = run("tokenizer", "train", "--type", "bpe", "--vocab-size", "300",
-                 "--max-token-length", "8", "--out", out, "-q", genome)  # fmt: skip
+    result = run(
+        "tokenizer",
+        "train",
+        "--type",
+        "bpe",
+        "--vocab-size",
+        "300",
+        "--max-token-length",
+        "8",
+        "--out",
+        out,
+        "-q",
+        genome,
+    )
     assert result.exit_code == 0, result.output
     tok = load_tokenizer(out)
     assert type(tok) is BpeTokenizer and len(tok) == 300 and tok.token_lengths.max() <= 8

@@ -19,8 +19,16 @@ COMP = [0, 1, 2, 3, 4, 5, 6, 10, 9, 8, 7, 11]
 
 def tiny(rcps=True, fused=True, seed=0, **kw) -> CaduceusLM:
     torch.manual_seed(seed)
-    config = CaduceusConfig(vocab_size=12, d_model=16, n_layer=3, d_state=4, rcps=rcps,
-                            fused_add_norm=fused, complement_map=COMP, **kw)  # fmt: skip
+    config = CaduceusConfig(
+        vocab_size=12,
+        d_model=16,
+        n_layer=3,
+        d_state=4,
+        rcps=rcps,
+        fused_add_norm=fused,
+        complement_map=COMP,
+        **kw,
+    )
     model = CaduceusLM(config).eval()
     with torch.no_grad():  # make the norms and D non-trivial, so half orders matter
         for name, p in model.named_parameters():
@@ -154,9 +162,12 @@ def test_bimamba_matches_its_definition_and_ties():
 def test_config_preset_and_registration():
     tok = CharTokenizer("dna")
     config = CONFIG_CLASSES["caduceus"].from_preset(
-        "tiny", vocab_size=len(tok), pad_token_id=tok.pad_token_id, rcps=True,
+        "tiny",
+        vocab_size=len(tok),
+        pad_token_id=tok.pad_token_id,
+        rcps=True,
         complement_map=complement_map(tok),
-    )  # fmt: skip
+    )
     assert MODEL_CLASSES["caduceus"] is CaduceusLM
     assert config.d_model == 128 and config.padded_complement_map[10:] == list(range(10, 16))
     with pytest.raises(InputError, match="complement_map"):
@@ -165,8 +176,9 @@ def test_config_preset_and_registration():
         CaduceusConfig(vocab_size=12, complement_map=[1] * 12)
     with pytest.raises(InputError, match="bidirectional_strategy"):
         CaduceusConfig(vocab_size=12, bidirectional_strategy="concat")
-    assert CaduceusConfig(vocab_size=4, complement_map={"0": 3, "1": 2, "2": 1, "3": 0}
-                          ).complement_map == [3, 2, 1, 0]  # fmt: skip
+    assert CaduceusConfig(
+        vocab_size=4, complement_map={"0": 3, "1": 2, "2": 1, "3": 0}
+    ).complement_map == [3, 2, 1, 0]
 
 
 def test_tokenizers_and_complement_maps(tmp_path):

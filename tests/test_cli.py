@@ -73,8 +73,9 @@ def test_info_defaults_to_the_bundled_genome_and_prints_a_table():
 def test_info_reads_fasta_from_standard_input():
     records = json_records(run("info", "--json", "-", input=">a\nACGTNN\n>b\nGGGG\n"))
     assert [(r["name"], r["length"], r["gc_fraction"]) for r in records] == [
-        ("a", 6, 0.5), ("b", 4, 1.0),
-    ]  # fmt: skip
+        ("a", 6, 0.5),
+        ("b", 4, 1.0),
+    ]
 
 
 def test_info_handles_windows_line_endings_and_mixed_case(tmp_path):
@@ -111,9 +112,16 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[Path, str]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["empty", "no_header", "header_without_sequence", "invalid_character", "duplicate_names",
-     "truncated_gzip", "a2m_range"],
-)  # fmt: skip
+    [
+        "empty",
+        "no_header",
+        "header_without_sequence",
+        "invalid_character",
+        "duplicate_names",
+        "truncated_gzip",
+        "a2m_range",
+    ],
+)
 def test_bad_input_gives_one_line_naming_the_file_and_exit_code_2(tmp_path, case):
     path, fragment = bad_inputs(tmp_path)[case]
     result = run("info", path)
@@ -134,8 +142,9 @@ def test_invalid_characters_can_be_mapped_to_n(tmp_path):
 def test_a_missing_file_through_a_real_process_has_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "bioseq", "info", str(tmp_path / "nope.fa")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
     assert result.stderr.strip() == f"bioseq: error: {tmp_path / 'nope.fa'}: no such file"
 
@@ -162,9 +171,12 @@ def test_fetch_prints_regions_as_fasta_on_either_strand():
 
 @pytest.mark.parametrize(
     ("region", "fragment"),
-    [("NC_001416.1:48500-48600", "past the end"), ("chrZ:1-10", "no contig named 'chrZ'"),
-     ("NC_001416.1:0-10", "START must be >= 1")],
-)  # fmt: skip
+    [
+        ("NC_001416.1:48500-48600", "past the end"),
+        ("chrZ:1-10", "no contig named 'chrZ'"),
+        ("NC_001416.1:0-10", "START must be >= 1"),
+    ],
+)
 def test_fetch_bad_regions(region, fragment):
     result = run("fetch", example_genome("lambda"), region)
     assert result.exit_code == 2 and fragment in result.stderr

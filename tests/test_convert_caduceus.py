@@ -36,18 +36,39 @@ MAMBA_SHAPES = {
 def release_config(rcps: bool, fused: bool) -> dict:
     return {
         "model_type": "caduceus",
-        "auto_map": {"AutoConfig": "configuration_caduceus.CaduceusConfig",
-                     "AutoModelForMaskedLM": "modeling_caduceus.CaduceusForMaskedLM"},
-        "d_model": D, "n_layer": N_LAYER, "vocab_size": 12, "pad_vocab_size_multiple": 8,
-        "ssm_cfg": {"d_state": N_STATE, "d_conv": D_CONV, "expand": 2, "dt_rank": "auto",
-                    "dt_min": 0.001, "dt_max": 0.1, "dt_init": "random", "dt_scale": 1.0,
-                    "dt_init_floor": 1e-4, "conv_bias": True, "bias": False,
-                    "use_fast_path": True},
-        "rms_norm": True, "residual_in_fp32": True, "fused_add_norm": fused,
-        "norm_epsilon": 1e-5, "initializer_cfg": None, "bidirectional": True,
-        "bidirectional_strategy": "add", "bidirectional_weight_tie": True, "rcps": rcps,
+        "auto_map": {
+            "AutoConfig": "configuration_caduceus.CaduceusConfig",
+            "AutoModelForMaskedLM": "modeling_caduceus.CaduceusForMaskedLM",
+        },
+        "d_model": D,
+        "n_layer": N_LAYER,
+        "vocab_size": 12,
+        "pad_vocab_size_multiple": 8,
+        "ssm_cfg": {
+            "d_state": N_STATE,
+            "d_conv": D_CONV,
+            "expand": 2,
+            "dt_rank": "auto",
+            "dt_min": 0.001,
+            "dt_max": 0.1,
+            "dt_init": "random",
+            "dt_scale": 1.0,
+            "dt_init_floor": 1e-4,
+            "conv_bias": True,
+            "bias": False,
+            "use_fast_path": True,
+        },
+        "rms_norm": True,
+        "residual_in_fp32": True,
+        "fused_add_norm": fused,
+        "norm_epsilon": 1e-5,
+        "initializer_cfg": None,
+        "bidirectional": True,
+        "bidirectional_strategy": "add",
+        "bidirectional_weight_tie": True,
+        "rcps": rcps,
         "complement_map": {str(i): c for i, c in enumerate(COMP)},
-    }  # fmt: skip
+    }
 
 
 def release_state(rcps: bool, fused: bool, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -210,8 +231,12 @@ def test_converted_logits_match_the_reference(tmp_path, rcps, fused):
     assert model.config.rcps is rcps and model.config.fused_add_norm is fused
     tok = AutoTokenizer.from_pretrained(tmp_path / "out")
     assert tok.encode("ACGTN", add_special_tokens=False) == [7, 8, 9, 10, 11]
-    ids = torch.tensor([tok.encode("ACGTTGCAANGGCA", add_special_tokens=False),
-                        tok.encode("TTTACGGGCATCAG", add_special_tokens=False)])  # fmt: skip
+    ids = torch.tensor(
+        [
+            tok.encode("ACGTTGCAANGGCA", add_special_tokens=False),
+            tok.encode("TTTACGGGCATCAG", add_special_tokens=False),
+        ]
+    )
     with torch.no_grad():
         got = model(ids).logits.double()
     expected = reference_logits(state, release_config(rcps, fused), ids)
@@ -235,8 +260,7 @@ def test_fused_flag_changes_the_reference_and_the_model(tmp_path):
     assert (logits[0] - logits[1]).abs().max() > 1e-3
     model, tok = load_checkpoint(tmp_path / "b-out")  # a converted folder loads back as itself
     assert type(model) is CaduceusLM and tok is None
-    torch.testing.assert_close(logits[1], reference_logits(state, cfg, ids), rtol=1e-4,
-                               atol=1e-5)  # fmt: skip
+    torch.testing.assert_close(logits[1], reference_logits(state, cfg, ids), rtol=1e-4, atol=1e-5)
 
 
 def _error(tmp_path, state=None, config=None, rcps=True):

@@ -52,10 +52,16 @@ def release_state(seed=0):
     kinds = {0: "hcs", 1: "hcm", 2: "hcl", 3: "attn", 4: "hcs"}
     for i, kind in kinds.items():
         p = f"blocks.{i}."
-        state.update({p + "pre_norm.scale": 1 + r(D), p + "post_norm.scale": 1 + r(D),
-                      p + "mlp.l1.weight": r(MLP, D), p + "mlp.l2.weight": r(MLP, D),
-                      p + "mlp.l3.weight": r(D, MLP),
-                      p + "mlp.l1._extra_state": io.BytesIO(b"te-fp8-meta")})  # fmt: skip
+        state.update(
+            {
+                p + "pre_norm.scale": 1 + r(D),
+                p + "post_norm.scale": 1 + r(D),
+                p + "mlp.l1.weight": r(MLP, D),
+                p + "mlp.l2.weight": r(MLP, D),
+                p + "mlp.l3.weight": r(D, MLP),
+                p + "mlp.l1._extra_state": io.BytesIO(b"te-fp8-meta"),
+            }
+        )
         if kind == "attn":
             hd = D // HEADS
             state[p + "inner_mha_cls.Wqkv.weight"] = r(3 * D, D)
@@ -63,13 +69,18 @@ def release_state(seed=0):
             state[p + "inner_mha_cls.out_proj.weight"] = r(D, D)
             state[p + "inner_mha_cls.out_proj.bias"] = r(D)
             state[p + "inner_mha_cls.rotary_emb.inv_freq"] = 1.0 / 10000 ** (
-                torch.arange(0, hd, 2).float() / hd)  # fmt: skip
+                torch.arange(0, hd, 2).float() / hd
+            )
             continue
-        state.update({p + "filter.short_filter_weight": r(3 * D, 1, 3),
-                      p + "projections.weight": r(3 * D, D),
-                      p + "projections._extra_state": io.BytesIO(b"\x00\x01"),
-                      p + "out_filter_dense.weight": r(D, D),
-                      p + "out_filter_dense.bias": r(D)})  # fmt: skip
+        state.update(
+            {
+                p + "filter.short_filter_weight": r(3 * D, 1, 3),
+                p + "projections.weight": r(3 * D, D),
+                p + "projections._extra_state": io.BytesIO(b"\x00\x01"),
+                p + "out_filter_dense.weight": r(D, D),
+                p + "out_filter_dense.bias": r(D),
+            }
+        )
         if kind == "hcs":
             state[p + "filter.h"] = r(4, 1, 7)
         if kind == "hcm":
@@ -175,11 +186,13 @@ def test_wrong_layer_kind_and_layer_count(tmp_path):
 
 @pytest.mark.parametrize(
     "change, fragment",
-    [({"state_size": None}, "no 'state_size'"),
-     ({"use_interpolated_rotary_pos_emb": True}, "use_interpolated_rotary_pos_emb"),
-     ({"hcs_layer_idxs": [0]}, "layer 4 is in none"),
-     ({"rotary_emb_base": 500}, "rotary_emb_base 500")],
-)  # fmt: skip
+    [
+        ({"state_size": None}, "no 'state_size'"),
+        ({"use_interpolated_rotary_pos_emb": True}, "use_interpolated_rotary_pos_emb"),
+        ({"hcs_layer_idxs": [0]}, "layer 4 is in none"),
+        ({"rotary_emb_base": 500}, "rotary_emb_base 500"),
+    ],
+)
 def test_config_errors_are_one_line(tmp_path, change, fragment):
     config = {k: v for k, v in {**CONFIG, **change}.items() if v is not None}
     write_release(tmp_path / "c", config=config)
@@ -241,9 +254,16 @@ def test_non_evo2_files(tmp_path):
 
 def test_cli_error_is_one_line(tmp_path):
     write_release(tmp_path / "r", config={**CONFIG, "inner_mlp_size": 32})
-    result = CliRunner().invoke(main, ["convert", str(tmp_path / "r" / "evo2_tiny.pt"),
-                                       str(tmp_path / "out"), "--config",
-                                       str(tmp_path / "r" / "evo2-tiny.yml")])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "convert",
+            str(tmp_path / "r" / "evo2_tiny.pt"),
+            str(tmp_path / "out"),
+            "--config",
+            str(tmp_path / "r" / "evo2-tiny.yml"),
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "blocks.0.mlp.l1.weight" in result.stderr and len(result.stderr.splitlines()) == 1
     assert not (tmp_path / "out").exists()
@@ -270,8 +290,9 @@ def test_converted_folder_loads_with_auto_classes(tmp_path):
 def test_cli_converts_a_pt_file_with_config(tmp_path):
     write_release(tmp_path / "r")
     ckpt, config = tmp_path / "r" / "evo2_tiny.pt", tmp_path / "r" / "evo2-tiny.yml"
-    result = CliRunner().invoke(main, ["convert", str(ckpt), str(tmp_path / "out"),
-                                       "--config", str(config)])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["convert", str(ckpt), str(tmp_path / "out"), "--config", str(config)]
+    )
     assert result.exit_code == 0, result.output
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= names
@@ -286,8 +307,9 @@ def test_converted_release_checkpoint_matches_the_reference_maths(tmp_path):
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "src"), str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "out").eval()
-    ours = {k: v for k, v in state.items()
-            if isinstance(v, torch.Tensor) and not k.endswith("inv_freq")}  # fmt: skip
+    ours = {
+        k: v for k, v in state.items() if isinstance(v, torch.Tensor) and not k.endswith("inv_freq")
+    }
     ours["blocks.3.inner_mha_cls.Wqkv.weight"] = reference_wqkv(
         state["blocks.3.inner_mha_cls.Wqkv.weight"]
     )

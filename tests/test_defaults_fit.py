@@ -45,8 +45,9 @@ class Reader:
 @pytest.mark.parametrize("limit", [40, 64, 256, 1000])
 def test_default_shots_are_those_whose_prompts_fit(limit, capsys):
     reader = Reader(limit)
-    fits = [n for n in DEFAULT_SHOTS
-            if len(make_trial(FUNCTIONS[0], n, 0, "genomic").text) + 8 <= limit]  # fmt: skip
+    fits = [
+        n for n in DEFAULT_SHOTS if len(make_trial(FUNCTIONS[0], n, 0, "genomic").text) + 8 <= limit
+    ]
     rows = run_bitstring(reader, FUNCTIONS, trials=1)
     assert sorted({r["shots"] for r in rows}) == fits
     said = capsys.readouterr().err

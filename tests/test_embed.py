@@ -130,15 +130,32 @@ def test_cls_is_the_first_special_token_and_refused_for_causal_models():
 
 
 def esm_with_its_tokenizer(tmp_path: Path):
-    vocab = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO", ".", "-",
-             "<null_1>", "<mask>"]  # fmt: skip
+    vocab = [
+        "<cls>",
+        "<pad>",
+        "<eos>",
+        "<unk>",
+        *"LAGVSERTIDPKQNFYMHWCXBUZO",
+        ".",
+        "-",
+        "<null_1>",
+        "<mask>",
+    ]
     (tmp_path / "vocab.txt").write_text("\n".join(vocab))
     tok = EsmTokenizer(str(tmp_path / "vocab.txt"))
     torch.manual_seed(0)
-    model = EsmForMaskedLM(EsmConfig(
-        vocab_size=len(tok), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=32, pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
-        position_embedding_type="rotary")).eval()  # fmt: skip
+    model = EsmForMaskedLM(
+        EsmConfig(
+            vocab_size=len(tok),
+            hidden_size=16,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=32,
+            pad_token_id=tok.pad_token_id,
+            mask_token_id=tok.mask_token_id,
+            position_embedding_type="rotary",
+        )
+    ).eval()
     return model, tok
 
 
@@ -255,17 +272,33 @@ def test_cli_writes_arrays_and_an_index_readable_by_numpy_and_pandas(tmp_path):
     (tmp_path / "a.fa").write_text(">first one\nACGTTGCA\n>second\nGATTACA\nGATTACA\n")
     (tmp_path / "b.tsv").write_text("name\tseq\nthird\tCCGTA\n")
     out = tmp_path / "emb"
-    result = run("--model", tmp_path / "m", tmp_path / "a.fa", tmp_path / "b.tsv",
-                 "--sequence-col", "seq", "--out", out, "--device", "cpu", "--no-progress",
-                 "--window", 6)  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "m",
+        tmp_path / "a.fa",
+        tmp_path / "b.tsv",
+        "--sequence-col",
+        "seq",
+        "--out",
+        out,
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--window",
+        6,
+    )
     assert result.exit_code == 0, result.output
     assert "sequences/s" in result.output and "mean pooling" in result.output
     assert "d=16" in result.output and "layer 2" in result.output
     x = np.load(out / "embeddings.npy")
     with open(out / "index.tsv", newline="") as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
-    assert rows == [["row", "name", "length", "windows"], ["0", "first", "8", "2"],
-                    ["1", "second", "14", "3"], ["2", "third", "5", "1"]]  # fmt: skip
+    assert rows == [
+        ["row", "name", "length", "windows"],
+        ["0", "first", "8", "2"],
+        ["1", "second", "14", "3"],
+        ["2", "third", "5", "1"],
+    ]
     if importlib.util.find_spec("pandas") is not None:  # not a bioseq dependency
         import pandas as pd
 
@@ -278,11 +311,32 @@ def test_cli_writes_arrays_and_an_index_readable_by_numpy_and_pandas(tmp_path):
     info = json.loads((out / "info.json").read_text())
     assert info["pool"] == "mean" and info["dim"] == 16 and info["window"] == 6
 
-    result = run("--model", tmp_path / "m", tmp_path / "a.fa", "--out", out, "--pool", "none",
-                 "--device", "cpu", "--no-progress")  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "m",
+        tmp_path / "a.fa",
+        "--out",
+        out,
+        "--pool",
+        "none",
+        "--device",
+        "cpu",
+        "--no-progress",
+    )
     assert result.exit_code == 2 and "--overwrite" in result.output  # a folder is not replaced
-    result = run("--model", tmp_path / "m", tmp_path / "a.fa", "--out", out, "--pool", "none",
-                 "--device", "cpu", "--no-progress", "--overwrite")  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "m",
+        tmp_path / "a.fa",
+        "--out",
+        out,
+        "--pool",
+        "none",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--overwrite",
+    )
     assert result.exit_code == 0, result.output
     with np.load(out / "embeddings.npz") as arrays:
         assert sorted(arrays.files) == ["0", "1"]
@@ -302,11 +356,25 @@ def test_cli_writes_arrays_and_an_index_readable_by_numpy_and_pandas(tmp_path):
 )
 def test_cli_refuses_bad_input_in_one_line(tmp_path, protein, extra, message):
     tok = PROTEIN if protein else DNA
-    saved(tiny("mamba", tok=tok), tmp_path / "m", tok=tok, objective="causal",
-          alphabet="protein" if protein else "dna")  # fmt: skip
+    saved(
+        tiny("mamba", tok=tok),
+        tmp_path / "m",
+        tok=tok,
+        objective="causal",
+        alphabet="protein" if protein else "dna",
+    )
     (tmp_path / "a.fa").write_text(">a\nMKVL\n" if protein else ">a\nACGT\n")
-    result = run("--model", tmp_path / "m", tmp_path / "a.fa", "--out", tmp_path / "emb",
-                 "--device", "cpu", "--no-progress", *extra)  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "m",
+        tmp_path / "a.fa",
+        "--out",
+        tmp_path / "emb",
+        "--device",
+        "cpu",
+        "--no-progress",
+        *extra,
+    )
     assert result.exit_code == 2, result.output
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "emb").exists()

@@ -31,13 +31,18 @@ _COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 # ----------------------------------------------------------------------------- helpers
 
 
-def make_fasta(records: dict[str, str], width: int, newline: str = "\n",
-               final_newline: bool = True, descriptions: bool = True) -> bytes:
+def make_fasta(
+    records: dict[str, str],
+    width: int,
+    newline: str = "\n",
+    final_newline: bool = True,
+    descriptions: bool = True,
+) -> bytes:
     out = []
     for i, (name, seq) in enumerate(records.items()):
         header = f">{name} record {i} desc" if descriptions else f">{name}"
         out.append(header)
-        out.extend(seq[j:j + width] for j in range(0, len(seq), width))
+        out.extend(seq[j : j + width] for j in range(0, len(seq), width))
     text = newline.join(out) + (newline if final_newline else "")
     return text.encode()
 
@@ -154,8 +159,11 @@ def test_iupac_and_policies(tmp_path):
         assert genome.fetch_mask("a").tolist() == [False] * 5 + [True] * 4
     with Genome(path, ambiguous="keep") as genome:
         assert genome.fetch("a") == "ACRYNTACG"
-    with Genome(path, ambiguous="error") as genome, pytest.raises(
-        InputError, match=r"g\.fa:2: invalid character 'R' in contig 'a'.*ambiguous="
+    with (
+        Genome(path, ambiguous="error") as genome,
+        pytest.raises(
+            InputError, match=r"g\.fa:2: invalid character 'R' in contig 'a'.*ambiguous="
+        ),
     ):
         genome.fetch("a")
 
@@ -182,9 +190,10 @@ def test_real_phix_matches_biopython(tmp_path):
             start = rng.randrange(0, 5386)
             end = rng.randrange(start, 5387)
             assert genome.fetch(record.id, start, end) == expected[start:end]
-            assert genome.fetch(record.id, start, end, "-") == str(
-                record.seq[start:end].reverse_complement()
-            ).upper()
+            assert (
+                genome.fetch(record.id, start, end, "-")
+                == str(record.seq[start:end].reverse_complement()).upper()
+            )
         genome.validate()
     streamed = list(iter_fasta(path, alphabet="dna"))
     assert [(r.name, r.sequence, r.line) for r in streamed] == [(record.id, expected, 1)]
@@ -221,10 +230,13 @@ def test_no_header(tmp_path, compression):
 
 
 @pytest.mark.parametrize("compression", ["plain", "gzip", "bgzf"])
-@pytest.mark.parametrize(("data", "line", "name"), [
-    (b">a\nACGT\n>b\n>c\nAC\n", 3, "b"),
-    (b">a\nACGT\n\n>b desc\n", 4, "b"),
-])
+@pytest.mark.parametrize(
+    ("data", "line", "name"),
+    [
+        (b">a\nACGT\n>b\n>c\nAC\n", 3, "b"),
+        (b">a\nACGT\n\n>b desc\n", 4, "b"),
+    ],
+)
 def test_header_without_sequence(tmp_path, compression, data, line, name):
     path = write(tmp_path / "g.fa", data, compression)
     with pytest.raises(InputError, match=rf"g\.fa:{line}: contig '{name}' has no sequence"):
@@ -253,15 +265,18 @@ def test_header_without_name(tmp_path):
 
 
 @pytest.mark.parametrize("compression", ["plain", "bgzf"])
-@pytest.mark.parametrize(("data", "line", "what"), [
-    (b">a\nACGT\nAC\nACGT\n", 3, "inconsistent line length in contig 'a'"),  # short middle line
-    (b">a\nACGT\nACGT\nACGTAC\n>b\nA\n", 4, "inconsistent line length"),  # longer last line
-    (b">a\nACGT\nACGTA\nAC\n", 3, "inconsistent line length"),  # longer middle line
-    (b">a\nACGT\n\nACGT\n", 3, "blank line inside the sequence of contig 'a'"),
-    (b">a\nACGT\r\nACGT\nAC\n", 3, "line ending differs"),
-    (b">a\r\nACGT\r\nAC\r\n\r\n>b\r\nA\r\n", 4, "blank line after the sequence of contig 'a'"),
-    (b">a\nACGT\nAC\n\n\n>b\nAC\n", 5, "blank line after the sequence of contig 'a'"),
-])
+@pytest.mark.parametrize(
+    ("data", "line", "what"),
+    [
+        (b">a\nACGT\nAC\nACGT\n", 3, "inconsistent line length in contig 'a'"),  # short middle line
+        (b">a\nACGT\nACGT\nACGTAC\n>b\nA\n", 4, "inconsistent line length"),  # longer last line
+        (b">a\nACGT\nACGTA\nAC\n", 3, "inconsistent line length"),  # longer middle line
+        (b">a\nACGT\n\nACGT\n", 3, "blank line inside the sequence of contig 'a'"),
+        (b">a\nACGT\r\nACGT\nAC\n", 3, "line ending differs"),
+        (b">a\r\nACGT\r\nAC\r\n\r\n>b\r\nA\r\n", 4, "blank line after the sequence of contig 'a'"),
+        (b">a\nACGT\nAC\n\n\n>b\nAC\n", 5, "blank line after the sequence of contig 'a'"),
+    ],
+)
 def test_inconsistent_lines(tmp_path, compression, data, line, what):
     path = write(tmp_path / "bad.fa.gz", data, compression)
     with pytest.raises(InputError, match=rf"bad\.fa\.gz:{line}: {what}"):
@@ -318,9 +333,11 @@ def test_invalid_character_line_number(tmp_path, compression, newline):
     lines = [*head, ">chr1", "ACGTACGT", "ACGTACGT", "ACGJACGT", "ACGTAC"]
     data = newline.join(lines).encode() + newline.encode()
     path = write(tmp_path / "genome.fa.gz", data, compression)
-    expected = (r"genome\.fa\.gz:11: invalid character 'J' in contig 'chr1' \(expected DNA: "
-                r"ACGTN or ambiguity codes RYSWKMBDHV; fix the file, or read such characters as N "
-                r"with --invalid N \(info, fetch, score-vcf\) or invalid='unknown' \(Python\)\)")
+    expected = (
+        r"genome\.fa\.gz:11: invalid character 'J' in contig 'chr1' \(expected DNA: "
+        r"ACGTN or ambiguity codes RYSWKMBDHV; fix the file, or read such characters as N "
+        r"with --invalid N \(info, fetch, score-vcf\) or invalid='unknown' \(Python\)\)"
+    )
     if compression == "gzip":  # parsed into memory, so checked on opening
         with pytest.raises(InputError, match=expected):
             Genome(path)

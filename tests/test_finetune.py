@@ -26,8 +26,9 @@ def gc_rows(n: int, seed: int, length: int = 40) -> list[tuple[str, str, str, fl
     rows = []
     for i in range(n):
         p = rng.random()
-        seq = "".join(rng.choice("GC") if rng.random() < p else rng.choice("AT")
-                      for _ in range(length))  # fmt: skip
+        seq = "".join(
+            rng.choice("GC") if rng.random() < p else rng.choice("AT") for _ in range(length)
+        )
         gc = (seq.count("G") + seq.count("C")) / length
         rows.append((f"s{seed}_{i}", seq, "high" if gc > 0.5 else "low", gc))
     return rows
@@ -95,14 +96,21 @@ def test_bad_tables_get_one_clear_line(data, tmp_path):
     no_col = tmp_path / "nocol.tsv"
     no_col.write_text("name\tseq\tlabel\na\tACGT\t1\n")
     one_line_error(run_cli(*common, "--train", str(no_col)), "no column 'sequence'")
-    one_line_error(run_cli(*common, "--train", tables["train"], "--label-col", "y"),
-                   "no column 'y'")  # fmt: skip
-    one_line_error(run_cli(*common, "--train", tables["train"], "--task", "regression"),
-                   "row 2", "not a finite number")  # fmt: skip
+    one_line_error(
+        run_cli(*common, "--train", tables["train"], "--label-col", "y"), "no column 'y'"
+    )
+    one_line_error(
+        run_cli(*common, "--train", tables["train"], "--task", "regression"),
+        "row 2",
+        "not a finite number",
+    )
     unseen = tmp_path / "unseen.tsv"
     unseen.write_text("name\tsequence\tlabel\nx\tACGTACGT\tmedium\n")
-    one_line_error(run_cli(*common, "--train", tables["train"], "--val", tables["val"],
-                           "--test", str(unseen)), "medium", "does not occur")  # fmt: skip
+    one_line_error(
+        run_cli(*common, "--train", tables["train"], "--val", tables["val"], "--test", str(unseen)),
+        "medium",
+        "does not occur",
+    )
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     one_line_error(run_cli(*common, "--train", str(empty)), "empty file")
@@ -136,9 +144,22 @@ def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path)
 
     root, tables = data
     out = tmp_path / "probe"
-    result = run_cli("finetune", "--model", str(root / "model"), "--train", tables["train"],
-                     "--val", tables["val"], "--test", tables["test"], "--mode", "probe",
-                     "--out", str(out), "--no-progress")  # fmt: skip
+    result = run_cli(
+        "finetune",
+        "--model",
+        str(root / "model"),
+        "--train",
+        tables["train"],
+        "--val",
+        tables["val"],
+        "--test",
+        tables["test"],
+        "--mode",
+        "probe",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     test_metrics = json.loads((out / "test_metrics.json").read_text())
     assert test_metrics["accuracy"] >= 0.8  # GC content is linear in mean-pooled features
@@ -156,8 +177,12 @@ def test_probe_is_the_logistic_regression_of_the_pooled_features(data, tmp_path)
 
     def features(path):
         with torch.no_grad():
-            return np.stack([base(bare(s)).last_hidden_state[0].mean(0).double().numpy()
-                             for s in column(path, 1)])  # fmt: skip
+            return np.stack(
+                [
+                    base(bare(s)).last_hidden_state[0].mean(0).double().numpy()
+                    for s in column(path, 1)
+                ]
+            )
 
     labels = {"high": 0, "low": 1}
     y = [labels[label] for label in column(tables["train"], 2)]
@@ -180,10 +205,28 @@ def test_lora_and_full_runs_save_a_loadable_best_model(data, tmp_path, mode):
     root, tables = data
     out = tmp_path / mode
     lr = "3e-3" if mode == "lora" else "1e-3"
-    result = run_cli("finetune", "--model", str(root / "model"), "--train", tables["train"],
-                     "--val", tables["val"], "--test", tables["test"], "--mode", mode,
-                     "--epochs", "2", "--lr", lr, "--eval-every", "5", "--out", str(out),
-                     "--no-progress")  # fmt: skip
+    result = run_cli(
+        "finetune",
+        "--model",
+        str(root / "model"),
+        "--train",
+        tables["train"],
+        "--val",
+        tables["val"],
+        "--test",
+        tables["test"],
+        "--mode",
+        mode,
+        "--epochs",
+        "2",
+        "--lr",
+        lr,
+        "--eval-every",
+        "5",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [5, 10, 15, 20]
@@ -199,16 +242,25 @@ def test_lora_and_full_runs_save_a_loadable_best_model(data, tmp_path, mode):
     assert pred.read_text() == (out / "test_predictions.tsv").read_text()
     scores = json.loads(pred.with_suffix(".metrics.json").read_text())
     assert scores["accuracy"] == pytest.approx(
-        json.loads((out / "test_metrics.json").read_text())["accuracy"])
+        json.loads((out / "test_metrics.json").read_text())["accuracy"]
+    )
 
 
 @pytest.mark.slow
 def test_regression_probe_reports_spearman(data, tmp_path):
     root, tables = data
-    scores = finetune(FinetuneConfig(
-        model=str(root / "model"), train=tables["train_reg"], val=tables["val_reg"],
-        test=tables["test_reg"], task="regression", mode="probe", out=str(tmp_path / "r"),
-        progress=False))  # fmt: skip
+    scores = finetune(
+        FinetuneConfig(
+            model=str(root / "model"),
+            train=tables["train_reg"],
+            val=tables["val_reg"],
+            test=tables["test_reg"],
+            task="regression",
+            mode="probe",
+            out=str(tmp_path / "r"),
+            progress=False,
+        )
+    )
     assert scores["spearman"] > 0.8  # GC fraction from mean-pooled features
 
 
@@ -220,14 +272,23 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch
     root, tables = data
 
     def config(out):
-        return FinetuneConfig(model=str(root / "model"), train=tables["train"],
-                              val=tables["val"], mode="full", epochs=2, eval_every=4,
-                              lr=1e-3, out=str(tmp_path / out), progress=False)  # fmt: skip
+        return FinetuneConfig(
+            model=str(root / "model"),
+            train=tables["train"],
+            val=tables["val"],
+            mode="full",
+            epochs=2,
+            eval_every=4,
+            lr=1e-3,
+            out=str(tmp_path / out),
+            progress=False,
+        )
 
     finetune(config("whole"))
 
     class StopAfter(runtime.StopSignal):
         """SIGINT as if sent during step 6."""
+
         checks = 0
 
         @property

@@ -21,11 +21,18 @@ def ci(examples: int):
     """Bounded, reproducible hypothesis settings for CI. No shrinking (it can take minutes):
     a failing case is printed as found; ``benchmarks/fuzz.py`` keeps the smallest of each."""
     return settings(
-        max_examples=examples, deadline=None, derandomize=True, database=None,
-        phases=[Phase.explicit, Phase.generate], print_blob=False,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                               HealthCheck.data_too_large],
-    )  # fmt: skip
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        print_blob=False,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
 
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # hypothesis runs
@@ -35,34 +42,67 @@ pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # hypoth
 
 # A FASTA file starting with a ';' comment line: iter_fasta and Genome read it, `bioseq info`
 # and `bioseq fetch` said "expected a FASTA header '>'..." (detect_format; fixed).
-COMMENT_FASTA = Case({"genome.fa": b";a comment\n>a\nACGT\n"}, expected=[("a", "", "ACGT")],
-                     args={"slices": [("a", 1, 3, "-")], "flags": [], "stdin": False,
-                           "regions": ["a:2-3"], "wanted": [("a", 1, 3)], "strand": "+",
-                           "width": 60})  # fmt: skip
+COMMENT_FASTA = Case(
+    {"genome.fa": b";a comment\n>a\nACGT\n"},
+    expected=[("a", "", "ACGT")],
+    args={
+        "slices": [("a", 1, 3, "-")],
+        "flags": [],
+        "stdin": False,
+        "regions": ["a:2-3"],
+        "wanted": [("a", 1, 3)],
+        "strand": "+",
+        "width": 60,
+    },
+)
 # A gzip FASTA whose first deflate byte is damaged: zlib.error from head_lines (fixed).
 _GZ = bytearray(gzip.compress(b">a\n" + b"ACGTTGCAAC" * 30 + b"\n", mtime=0))
 _GZ[10] ^= 1
-BAD_DEFLATE = Case({"genome.fa.gz": bytes(_GZ)}, "flip@10",
-                   args={"flags": [], "stdin": False})  # fmt: skip
+BAD_DEFLATE = Case({"genome.fa.gz": bytes(_GZ)}, "flip@10", args={"flags": [], "stdin": False})
 # A GenBank feature whose first qualifier line lacks its '/': Biopython's scanner raises a bare
 # AssertionError, which read_genbank let through (fixed: any parser failure is one line).
-BAD_QUALIFIER = Case({"genome.gbk": (
-    b"LOCUS       R                          9 bp    DNA              UNK 01-JAN-1980\n"
-    b"DEFINITION  x.\nACCESSION   R\nVERSION     R.1\nFEATURES             Location/Qualifiers\n"
-    b"     CDS             1..9\n                     -locus_tag=t\nORIGIN\n"
-    b"        1 atgaaatag\n//\n")}, "no_slash",
-    args={"flags": [], "stdin": False, "regions": ["R.1"], "wanted": [None], "strand": "+",
-          "width": 60})  # fmt: skip
+BAD_QUALIFIER = Case(
+    {
+        "genome.gbk": (
+            b"LOCUS       R                          9 bp    DNA              UNK 01-JAN-1980\n"
+            b"DEFINITION  x.\nACCESSION   R\nVERSION     R.1\n"
+            b"FEATURES             Location/Qualifiers\n"
+            b"     CDS             1..9\n                     -locus_tag=t\nORIGIN\n"
+            b"        1 atgaaatag\n//\n"
+        )
+    },
+    "no_slash",
+    args={
+        "flags": [],
+        "stdin": False,
+        "regions": ["R.1"],
+        "wanted": [None],
+        "strand": "+",
+        "width": 60,
+    },
+)
 # Mutation tables that are not UTF-8, or hold an unclosed quote (csv then joins lines, and
 # score_mutations' zip(rows, lines, strict=True) raised ValueError; fixed in mutations.py).
-_TABLE_ARGS = {"wildtype": "MHK", "model": "site-independent", "wildtype_as": "sequence",
-               "score_col": "score", "mutant_col": "mutant", "offset": None, "threshold": None}
+_TABLE_ARGS = {
+    "wildtype": "MHK",
+    "model": "site-independent",
+    "wildtype_as": "sequence",
+    "score_col": "score",
+    "mutant_col": "mutant",
+    "offset": None,
+    "threshold": None,
+}
 _A2M = b">WT/1-3\nMHK\n>h\nMHR\n"
-NOT_UTF8_TABLE = Case({"dms.csv": b"mutant,score\nH2C,0.5\xff\n", "wt.fa": b">WT\nMHK\n",
-                       "family.a2m": _A2M}, "non_utf8", args=_TABLE_ARGS)  # fmt: skip
-UNCLOSED_QUOTE_TABLE = Case({"dms.csv": b'mutant,score\n"H2C,0.5\nK3A,1\n',
-                             "wt.fa": b">WT\nMHK\n", "family.a2m": _A2M}, "quote",
-                            args=_TABLE_ARGS)  # fmt: skip
+NOT_UTF8_TABLE = Case(
+    {"dms.csv": b"mutant,score\nH2C,0.5\xff\n", "wt.fa": b">WT\nMHK\n", "family.a2m": _A2M},
+    "non_utf8",
+    args=_TABLE_ARGS,
+)
+UNCLOSED_QUOTE_TABLE = Case(
+    {"dms.csv": b'mutant,score\n"H2C,0.5\nK3A,1\n', "wt.fa": b">WT\nMHK\n", "family.a2m": _A2M},
+    "quote",
+    args=_TABLE_ARGS,
+)
 
 
 # An empty YAML config (AttributeError: node is None) and a bad !!timestamp (PyYAML's
@@ -165,8 +205,10 @@ def test_cli_pretrain_config(case):
 
 # -- cases the fuzzer found in scoring and training code (fixed; kept as regressions) ---------
 
-_VCF_TEXT = (b"##fileformat=VCFv4.2\n##contig=<ID=1,length=10>\n"
-             b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t2\t.\tA\tC\t.\t.\t.\n")
+_VCF_TEXT = (
+    b"##fileformat=VCFv4.2\n##contig=<ID=1,length=10>\n"
+    b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t2\t.\tA\tC\t.\t.\t.\n"
+)
 
 
 def _flip(data: bytes, at: int) -> bytes:
@@ -176,9 +218,18 @@ def _flip(data: bytes, at: int) -> bytes:
 
 
 def _score_vcf_case(vcf: bytes) -> Case:
-    return Case({"genome.fa": b">1\nACGTACGTAC\n", "calls.bcf": vcf}, "bcf:flip",
-                args={"out": "out.tsv", "window": 16, "strand": "forward", "reduce": "mean",
-                      "batch_size": 1, "window_step": 1})  # fmt: skip
+    return Case(
+        {"genome.fa": b">1\nACGTACGTAC\n", "calls.bcf": vcf},
+        "bcf:flip",
+        args={
+            "out": "out.tsv",
+            "window": 16,
+            "strand": "forward",
+            "reduce": "mean",
+            "batch_size": 1,
+            "window_step": 1,
+        },
+    )
 
 
 _BCF = fz.to_bcf(_VCF_TEXT)

@@ -42,8 +42,9 @@ def tiny(kind: str, sharpen: float = 10.0, seed: int = 2, **extra):
     elif kind == "gpt2":  # a Hugging Face causal LM: its own DynamicCache and positions
         from transformers import GPT2Config, GPT2LMHeadModel
 
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(DNA), n_embd=16, n_layer=2, n_head=2,
-                                           n_positions=64, **extra))  # fmt: skip
+        model = GPT2LMHeadModel(
+            GPT2Config(vocab_size=len(DNA), n_embd=16, n_layer=2, n_head=2, n_positions=64, **extra)
+        )
     else:
         model = tiny_model("hyena", max_seq_len=16, **SIZE, **extra)
     with torch.no_grad():
@@ -147,8 +148,9 @@ def test_first_tokens_follow_the_models_distribution(temperature, top_k):
         logits[logits < logits.topk(top_k).values[-1]] = -torch.inf
     expected = torch.softmax(logits, -1).numpy()
     draws = 4000
-    tokens, _, _ = sample_tokens(model, prompt, list(range(draws)), 1, ACGT,
-                                 temperature=temperature, top_k=top_k)  # fmt: skip
+    tokens, _, _ = sample_tokens(
+        model, prompt, list(range(draws)), 1, ACGT, temperature=temperature, top_k=top_k
+    )
     observed = np.bincount(tokens[:, 0].numpy() - 5, minlength=4) / draws
     assert expected.max() < 0.9  # a distribution worth checking
     assert np.abs(observed - expected).max() < 0.03, (observed, expected)
@@ -177,14 +179,22 @@ def test_stop_at_end_ends_a_sample_at_its_end_token(tmp_path):
     model = tiny("mamba")
     loaded = LoadedModel(model, DNA, tmp_path)
     # only A or the end token, nearly uniform: samples end after a few letters
-    result = generate_sequences(loaded, [Prompt("p", "ACGT")], n=20, length=50, letters="A",
-                                temperature=100.0, stop_at_end=True)  # fmt: skip
+    result = generate_sequences(
+        loaded,
+        [Prompt("p", "ACGT")],
+        n=20,
+        length=50,
+        letters="A",
+        temperature=100.0,
+        stop_at_end=True,
+    )
     lengths = [len(s.sequence) for s in result.samples]
     assert all(set(s.sequence) <= {"A"} for s in result.samples)
     assert max(lengths) < 50 and all(s.stopped for s in result.samples if len(s.sequence) < 50)
     assert result.n_tokens == sum(n + 1 for n in lengths)  # the end tokens count
-    whole = generate_sequences(loaded, [Prompt("p", "ACGT")], n=5, length=50, letters="A",
-                               temperature=100.0)  # fmt: skip
+    whole = generate_sequences(
+        loaded, [Prompt("p", "ACGT")], n=5, length=50, letters="A", temperature=100.0
+    )
     assert [s.sequence for s in whole.samples] == ["A" * 50] * 5
 
 
@@ -193,8 +203,13 @@ def test_samples_do_not_depend_on_the_batch_and_each_has_its_own_seed(tmp_path):
     prompts = [Prompt("a", "ACGTAC"), Prompt("b", "GGGA")]
     whole = generate_sequences(loaded, prompts, n=3, length=20, seed=7, batch_size=3)
     assert [(s.prompt, s.index, s.seed) for s in whole.samples] == [
-        ("a", 0, 7), ("a", 1, 8), ("a", 2, 9), ("b", 0, 10), ("b", 1, 11), ("b", 2, 12),
-    ]  # fmt: skip
+        ("a", 0, 7),
+        ("a", 1, 8),
+        ("a", 2, 9),
+        ("b", 0, 10),
+        ("b", 1, 11),
+        ("b", 2, 12),
+    ]
     by_one = generate_sequences(loaded, prompts, n=3, length=20, seed=7, batch_size=1)
     assert [s.sequence for s in by_one.samples] == [s.sequence for s in whole.samples]
     alone = generate_sequences(loaded, [prompts[1]], n=1, length=20, seed=11)
@@ -248,9 +263,25 @@ def test_cli_writes_reproducible_fasta_named_by_prompt_sample_and_seed(tmp_path)
     out = tmp_path / "s.fa"
 
     def args(seed, out):
-        return ["--model", tmp_path / "m", "--prompt-fasta", prompts, "--n", 2, "--length", 100,
-                "--seed", seed, "--batch-size", 2, "--device", "cpu", "--no-progress",
-                "--out", out]  # fmt: skip
+        return [
+            "--model",
+            tmp_path / "m",
+            "--prompt-fasta",
+            prompts,
+            "--n",
+            2,
+            "--length",
+            100,
+            "--seed",
+            seed,
+            "--batch-size",
+            2,
+            "--device",
+            "cpu",
+            "--no-progress",
+            "--out",
+            out,
+        ]
 
     result = run(*args(3, out))
     assert result.exit_code == 0, result.output
@@ -261,7 +292,7 @@ def test_cli_writes_reproducible_fasta_named_by_prompt_sample_and_seed(tmp_path)
         ("first_1", "prompt=first sample=1 seed=4 length=100"),
         ("second_0", "prompt=second sample=0 seed=5 length=100"),
         ("second_1", "prompt=second sample=1 seed=6 length=100"),
-    ]  # fmt: skip
+    ]
     assert all(len(r.sequence) == 100 and set(r.sequence) <= set("ACGT") for r in records)
     again = tmp_path / "again.fa"
     assert run(*args(3, again)).exit_code == 0
@@ -269,8 +300,18 @@ def test_cli_writes_reproducible_fasta_named_by_prompt_sample_and_seed(tmp_path)
     other = tmp_path / "other.fa"
     assert run(*args(4, other)).exit_code == 0
     assert list(iter_fasta(other))[0].sequence == records[1].sequence  # seed 4 = sample 1
-    result = run("--model", tmp_path / "m", "--prompt", "ACGT", "--length", 5, "--out", out,
-                 "--device", "cpu")  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "m",
+        "--prompt",
+        "ACGT",
+        "--length",
+        5,
+        "--out",
+        out,
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0 and len(list(iter_fasta(out))) == 1
 
 
@@ -296,9 +337,20 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, monkeypatch, extra, message
 
 def test_cli_refuses_a_masked_model(tmp_path):
     tok = caduceus_tokenizer()
-    model = tiny_model("caduceus", len(tok), d_model=16, n_layer=2, rcps=True,
-                       complement_map=complement_map(tok))  # fmt: skip
+    model = tiny_model(
+        "caduceus", len(tok), d_model=16, n_layer=2, rcps=True, complement_map=complement_map(tok)
+    )
     saved(model, tmp_path / "cad", tok=tok)
-    result = run("--model", tmp_path / "cad", "--prompt", "ACGT", "--length", 5,
-                 "--out", tmp_path / "s.fa", "--device", "cpu")  # fmt: skip
+    result = run(
+        "--model",
+        tmp_path / "cad",
+        "--prompt",
+        "ACGT",
+        "--length",
+        5,
+        "--out",
+        tmp_path / "s.fa",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 2 and "cannot generate" in result.output

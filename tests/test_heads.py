@@ -97,8 +97,10 @@ def test_sequence_classifier_loads_the_backbone_and_pools_real_tokens(saved, kin
     lm, path = saved[kind]
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3).eval()
     base = AutoModel.from_pretrained(path).eval()
-    lm_state = {k.split(".", 1)[-1] if k.startswith(f"{lm.base_model_prefix}.") else k: v
-                for k, v in lm.state_dict().items()}  # fmt: skip
+    lm_state = {
+        k.split(".", 1)[-1] if k.startswith(f"{lm.base_model_prefix}.") else k: v
+        for k, v in lm.state_dict().items()
+    }
     for name, tensor in model.base_model.state_dict().items():
         torch.testing.assert_close(tensor, lm_state[name], rtol=0, atol=0)
     long, short = ids_batch(1, 20), ids_batch(1, 13)
@@ -139,7 +141,8 @@ def test_regression_and_classification_losses(saved):
 def test_last_and_first_pooling_read_the_right_token(saved, pooling):
     _, path = saved["transformer"]
     model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=2, classifier_pooling=pooling).eval()  # fmt: skip
+        path, num_labels=2, classifier_pooling=pooling
+    ).eval()
     base = AutoModel.from_pretrained(path).eval()
     short = ids_batch(1, 9)
     batch = torch.cat([short, torch.zeros(1, 6, dtype=torch.long)], dim=1)
@@ -147,8 +150,9 @@ def test_last_and_first_pooling_read_the_right_token(saved, pooling):
     with torch.no_grad():
         hidden = base(short).last_hidden_state[0]
         token = hidden[-1] if pooling == "last" else hidden[0]
-        torch.testing.assert_close(model(batch, attention_mask=mask).logits[0],
-                                   model.score(token), rtol=1e-4, atol=1e-4)  # fmt: skip
+        torch.testing.assert_close(
+            model(batch, attention_mask=mask).logits[0], model.score(token), rtol=1e-4, atol=1e-4
+        )
 
 
 @pytest.mark.slow
@@ -222,9 +226,16 @@ def test_hf_trainer_trains_a_bioseq_classifier(saved, tmp_path):
         ids[: 12 if label else 2] = 7
         rows.append({"input_ids": ids, "labels": torch.tensor(label)})
     before = [p.detach().clone() for p in model.parameters()]
-    args = TrainingArguments(output_dir=str(tmp_path), max_steps=4, per_device_train_batch_size=8,
-                             learning_rate=1e-3, report_to=[], use_cpu=True, save_strategy="no",
-                             logging_strategy="no")  # fmt: skip
+    args = TrainingArguments(
+        output_dir=str(tmp_path),
+        max_steps=4,
+        per_device_train_batch_size=8,
+        learning_rate=1e-3,
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        logging_strategy="no",
+    )
     result = Trainer(model=model, args=args, train_dataset=rows).train()
     assert result.global_step == 4 and result.training_loss > 0
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))

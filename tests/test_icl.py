@@ -335,17 +335,23 @@ def tiny_gpt2(tmp_path_factory):
     rng = np.random.default_rng(0)
     corpus = ["".join(rng.choice(list("0123456789ACGT"), 200)) for _ in range(50)]
     trainer = trainers.BpeTrainer(
-        vocab_size=330, special_tokens=["<unk>", "<|endoftext|>"],
+        vocab_size=330,
+        special_tokens=["<unk>", "<|endoftext|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )  # fmt: skip
+    )
     bpe.train_from_iterator(corpus, trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|endoftext|>", unk_token="<unk>"
     )
     config = GPT2Config(
-        vocab_size=len(tokenizer), n_embd=32, n_layer=2, n_head=2, n_positions=2400,
-        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=2400,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("gpt2") / "tiny-gpt2"
     GPT2LMHeadModel(config).save_pretrained(path)
@@ -400,8 +406,9 @@ def test_bioseq_adapter_from_a_saved_directory(tmp_path, kind):
     adapter = CausalLMAdapter.from_path(tmp_path, batch_size=2)
     assert adapter.encodes("ACGT") and not adapter.encodes("0123456789")
     prompts = [make_trial(f, 4, 0).text for f in FUNCTIONS[:3]]  # equal lengths: KV cache path
-    assert adapter.complete(prompts) == [_greedy_reference(adapter.model, tokenizer, p)
-                                         for p in prompts]  # fmt: skip
+    assert adapter.complete(prompts) == [
+        _greedy_reference(adapter.model, tokenizer, p) for p in prompts
+    ]
     with pytest.raises(InputError, match="cannot encode the linguistic"):
         run_bitstring(adapter, FUNCTIONS[:1], (1,), 1, "linguistic")
     if kind == "hyena":
@@ -507,9 +514,24 @@ def tiny_dir(tmp_path_factory):
 
 def test_cli_probe_compares_several_models(tiny_dir, tmp_path):
     out = tmp_path / "probe"
-    args = ["probe", "--model", tiny_dir, "--model", tiny_dir, "--functions", "1-3",
-            "--shots", "2,1", "--trials", "2", "--deranged", "--bootstrap", "50",
-            "--out", out]  # fmt: skip
+    args = [
+        "probe",
+        "--model",
+        tiny_dir,
+        "--model",
+        tiny_dir,
+        "--functions",
+        "1-3",
+        "--shots",
+        "2,1",
+        "--trials",
+        "2",
+        "--deranged",
+        "--bootstrap",
+        "50",
+        "--out",
+        out,
+    ]
     result = CliRunner().invoke(main, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     assert "skipping the linguistic form" in result.stderr
@@ -519,9 +541,11 @@ def test_cli_probe_compares_several_models(tiny_dir, tmp_path):
     assert len(rows) == 2 * 3 * 2 * 2 * 2  # models x functions x shots x trials x conditions
     summary = json.loads((out / "summary.json").read_text())
     assert {(r["model"], r["condition"]) for r in summary["runs"]} == {
-        ("dna-tiny", "clean"), ("dna-tiny", "deranged"),
-        ("dna-tiny-2", "clean"), ("dna-tiny-2", "deranged"),
-    }  # fmt: skip
+        ("dna-tiny", "clean"),
+        ("dna-tiny", "deranged"),
+        ("dna-tiny-2", "clean"),
+        ("dna-tiny-2", "deranged"),
+    }
     assert summary["runs"][0]["shots"] == [1, 2] and summary["clean_minus_deranged"]
     assert summarize(rows, n_boot=50)["runs"][0]["accuracy"] == summary["runs"][0]["accuracy"]
 
@@ -531,8 +555,9 @@ def test_cli_probe_recall_suite_on_a_run_directory(tiny_dir, tmp_path):
     run = tmp_path / "my-run"
     shutil.copytree(tiny_dir, run / "final")
     out = tmp_path / "recall"
-    result = CliRunner().invoke(main, ["probe", "--model", str(run), "--suite", "recall",
-                                       "--out", str(out)])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["probe", "--model", str(run), "--suite", "recall", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     recall = json.loads((out / "recall.json").read_text())
     assert set(recall) == {"my-run"} and (out / "recall.png").stat().st_size > 0
@@ -558,8 +583,9 @@ def test_cli_probe_errors_are_one_line(tiny_dir, tmp_path, extra, message):
 
 
 def test_cli_probe_missing_model_dir(tmp_path):
-    result = CliRunner().invoke(main, ["probe", "--model", str(tmp_path / "nope"), "--out",
-                                       str(tmp_path / "o")])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["probe", "--model", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2 and "nope: no" in result.stderr  # "no such ..." / "not a ..."
 
 

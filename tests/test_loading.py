@@ -72,8 +72,22 @@ def test_auto_map_folder_is_refused_and_its_code_never_runs(tiny_dir, tmp_path):
         load_model(folder, "cpu")
     assert "\n" not in str(err.value) and "evil.EvilConfig" in str(err.value)
     # a "y" on standard input must not be taken as consent either
-    line = one_line_error(run("probe", "--model", folder, "--functions", "1", "--shots", "1",
-                              "--trials", "1", "--out", tmp_path / "p", input="y\ny\n"))
+    line = one_line_error(
+        run(
+            "probe",
+            "--model",
+            folder,
+            "--functions",
+            "1",
+            "--shots",
+            "1",
+            "--trials",
+            "1",
+            "--out",
+            tmp_path / "p",
+            input="y\ny\n",
+        )
+    )
     assert "--trust-remote-code" in line
     assert not marker.exists()
 
@@ -88,6 +102,7 @@ def test_trust_remote_code_reaches_transformers_only_when_asked(tiny_dir, monkey
         def wrapped(*args, **kwargs):
             seen.append((kwargs.get("trust_remote_code"), kwargs.get("weights_only", True)))
             return real(*args, **kwargs)
+
         return wrapped
 
     monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", spy(real_model))
@@ -118,8 +133,9 @@ def test_pickle_bin_with_code_is_refused_in_one_line(tiny_dir, tmp_path):
         load_model(folder, "cpu")
     assert "\n" not in str(err.value) and str(folder) in str(err.value)
     assert not marker.exists()
-    line = one_line_error(run("probe", "--model", folder, "--functions", "1", "--shots", "1",
-                              "--out", tmp_path / "p"))
+    line = one_line_error(
+        run("probe", "--model", folder, "--functions", "1", "--shots", "1", "--out", tmp_path / "p")
+    )
     assert str(folder) in line and not marker.exists()
 
 
@@ -202,11 +218,13 @@ def test_cuda_without_cuda_is_one_line(name):
 
 @needs_no_cuda
 def test_probe_device_checked_before_loading(tiny_dir, tmp_path):
-    line = one_line_error(run("probe", "--model", tiny_dir, "--device", "cuda",
-                              "--out", tmp_path / "p"))  # fmt: skip
+    line = one_line_error(
+        run("probe", "--model", tiny_dir, "--device", "cuda", "--out", tmp_path / "p")
+    )
     assert "CUDA is not available" in line
     assert "unknown device" in one_line_error(
-        run("probe", "--model", tiny_dir, "--device", "banana", "--out", tmp_path / "p"))
+        run("probe", "--model", tiny_dir, "--device", "banana", "--out", tmp_path / "p")
+    )
 
 
 def test_probe_out_under_a_file_is_one_line(tiny_dir, tmp_path):
@@ -221,8 +239,13 @@ def test_probe_out_under_a_file_is_one_line(tiny_dir, tmp_path):
 def hyenadna_folder(tmp_path, drop=None):
     folder = tmp_path / "hyenadna"
     folder.mkdir()
-    config = {"model_type": "hyenadna", "vocab_size": 12, "d_model": 16, "n_layer": 1,
-              "max_seq_len": 64}  # fmt: skip
+    config = {
+        "model_type": "hyenadna",
+        "vocab_size": 12,
+        "d_model": 16,
+        "n_layer": 1,
+        "max_seq_len": 64,
+    }
     config.pop(drop, None)
     (folder / "config.json").write_text(json.dumps(config))
     return folder
@@ -262,18 +285,31 @@ def test_convert_failure_leaves_the_old_destination(tiny_dir, tmp_path):
 
 def test_tokenizer_train_never_replaces_out_unasked(tmp_path):
     out = tmp_path / "tok"
-    assert run("tokenizer", "train", "--type", "kmer", "--k", "3", "--out", out,
-               "-q").exit_code == 0  # fmt: skip
+    assert (
+        run("tokenizer", "train", "--type", "kmer", "--k", "3", "--out", out, "-q").exit_code == 0
+    )
     saved = sorted(p.name for p in out.iterdir())
     line = one_line_error(run("tokenizer", "train", "--type", "kmer", "--k", "4", "--out", out))
     assert "--overwrite" in line
     assert json.loads((out / "tokenizer_config.json").read_text()).get("k") in (3, None)
     # a failing run with --overwrite keeps the old tokenizer too
-    one_line_error(run("tokenizer", "train", "--type", "kmer", "--alphabet", "protein",
-                       "--out", out, "--overwrite"))  # fmt: skip
+    one_line_error(
+        run(
+            "tokenizer",
+            "train",
+            "--type",
+            "kmer",
+            "--alphabet",
+            "protein",
+            "--out",
+            out,
+            "--overwrite",
+        )
+    )
     assert sorted(p.name for p in out.iterdir()) == saved
-    result = run("tokenizer", "train", "--type", "kmer", "--k", "4", "--out", out, "--overwrite",
-                 "-q")  # fmt: skip
+    result = run(
+        "tokenizer", "train", "--type", "kmer", "--k", "4", "--out", out, "--overwrite", "-q"
+    )
     assert result.exit_code == 0, result.output
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
@@ -283,16 +319,40 @@ def scoring_commands(folder, tmp_path) -> dict[str, list]:
     fasta = tmp_path / "ref.fa"
     fasta.write_text(">chr1\n" + "ACGT" * 50 + "\n")
     vcf = tmp_path / "calls.vcf"
-    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n"
-                   "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t50\t.\tC\tA\t.\t.\t.\n")
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\nchr1\t50\t.\tC\tA\t.\t.\t.\n"
+    )
     table = tmp_path / "dms.csv"
     table.write_text("mutant,score\nM1A,0.5\nK2A,0.1\n")
     return {
-        "score-vcf": ["score-vcf", "--model", folder, "--fasta", fasta, "--vcf", vcf,
-                      "--out", tmp_path / "s.tsv", "--window", 64, "--no-progress"],
-        "score-mutations": ["score-mutations", "--model", folder, "--wildtype", "MKV",
-                            "--mutations", table, "--out", tmp_path / "m.csv", "--no-progress"],
-    }  # fmt: skip
+        "score-vcf": [
+            "score-vcf",
+            "--model",
+            folder,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            tmp_path / "s.tsv",
+            "--window",
+            64,
+            "--no-progress",
+        ],
+        "score-mutations": [
+            "score-mutations",
+            "--model",
+            folder,
+            "--wildtype",
+            "MKV",
+            "--mutations",
+            table,
+            "--out",
+            tmp_path / "m.csv",
+            "--no-progress",
+        ],
+    }
 
 
 @pytest.mark.parametrize("command", ["score-vcf", "score-mutations"])

@@ -26,10 +26,12 @@ def test_scan_from_a_prefix_state_equals_the_whole_scan():
     A, D = -torch.rand(d, N) * 2, torch.randn(d)
     B, C = torch.randn(b, N, L), torch.randn(b, N, L)
     whole, last = selective_scan_ref(u, delta, A, B, C, D, z=z, return_last_state=True)
-    _, h0 = selective_scan_ref(u[..., :cut], delta[..., :cut], A, B[..., :cut], C[..., :cut], D,
-                               return_last_state=True)  # fmt: skip
-    y, end = selective_scan_from_state(u[..., cut:], delta[..., cut:], A, B[..., cut:],
-                                       C[..., cut:], D, h0, z=z[..., cut:])  # fmt: skip
+    _, h0 = selective_scan_ref(
+        u[..., :cut], delta[..., :cut], A, B[..., :cut], C[..., :cut], D, return_last_state=True
+    )
+    y, end = selective_scan_from_state(
+        u[..., cut:], delta[..., cut:], A, B[..., cut:], C[..., cut:], D, h0, z=z[..., cut:]
+    )
     assert torch.allclose(y, whole[..., cut:], atol=1e-4)
     assert torch.allclose(end, last, atol=1e-4)
 
@@ -65,8 +67,10 @@ def test_forward_from_state_equals_one_forward_pass(overrides):
     for (conv, ssm), (conv_ref, ssm_ref) in zip(state3.states, whole_state.states, strict=True):
         assert torch.allclose(conv, conv_ref, atol=1e-5) and torch.allclose(ssm, ssm_ref, atol=1e-4)
     # the state it started from is left as it was
-    assert all(torch.equal(a, b) for a, b in
-               zip(kept, [t for layer in state.states for t in layer], strict=True))  # fmt: skip
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(kept, [t for layer in state.states for t in layer], strict=True)
+    )
 
 
 def test_stacked_and_selected_states_continue_each_row():

@@ -44,11 +44,18 @@ def esm_folder(path, vocab: list[str], seed: int, **config) -> tuple:
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tok = EsmTokenizer(str(path / "vocab.txt"))
     torch.manual_seed(seed)
-    options = dict(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=2,
-                   num_attention_heads=2, intermediate_size=32,
-                   pad_token_id=tok.pad_token_id, mask_token_id=tok.mask_token_id,
-                   position_embedding_type="rotary", token_dropout=True,
-                   max_position_embeddings=1026)  # fmt: skip
+    options = dict(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        pad_token_id=tok.pad_token_id,
+        mask_token_id=tok.mask_token_id,
+        position_embedding_type="rotary",
+        token_dropout=True,
+        max_position_embeddings=1026,
+    )
     options.update(config)
     model = EsmForMaskedLM(EsmConfig(**options)).eval()
     model.save_pretrained(path)
@@ -64,9 +71,14 @@ def protein(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dna(tmp_path_factory):
     # absolute positions: the window limit is checked (pad 1: positions 2..65, 64 tokens)
-    return esm_folder(tmp_path_factory.mktemp("esm_dna"), DNA_VOCAB, 1,
-                      position_embedding_type="absolute", max_position_embeddings=66,
-                      token_dropout=False)  # fmt: skip
+    return esm_folder(
+        tmp_path_factory.mktemp("esm_dna"),
+        DNA_VOCAB,
+        1,
+        position_embedding_type="absolute",
+        max_position_embeddings=66,
+        token_dropout=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +147,11 @@ def hand_indel(model, tok, ref: str, alt: str, pll_window: int) -> float:
     short, long_ = sorted((ref, alt), key=len)
     extra = len(long_) - len(short)
     # placements: long_ = short[:k] + inserted + short[k:] for the k where that holds
-    ks = [k for k in range(len(short) + 1)
-          if long_[:k] == short[:k] and long_[k + extra :] == short[k:]]  # fmt: skip
+    ks = [
+        k
+        for k in range(len(short) + 1)
+        if long_[:k] == short[:k] and long_[k + extra :] == short[k:]
+    ]
     if ks:
         lo, hi_short = min(ks), max(ks)
     else:  # a complex change: trim shared ends
@@ -174,10 +189,23 @@ def test_loader_refuses_an_auto_map_folder(dna, genome, tmp_path):
     (folder / "config.json").write_text(json.dumps(config))
     with pytest.raises(InputError, match="--trust-remote-code"):
         load_model(folder, "cpu")
-    fasta, vcf = write_inputs(tmp_path, genome, [Variant("chr1", 20, genome.fetch("chr1")[19],
-                                                         "N")])  # fmt: skip
-    message = one_line_error(run("score-vcf", "--model", folder, "--fasta", fasta, "--vcf", vcf,
-                                 "--out", tmp_path / "o.tsv", "--no-progress"))  # fmt: skip
+    fasta, vcf = write_inputs(
+        tmp_path, genome, [Variant("chr1", 20, genome.fetch("chr1")[19], "N")]
+    )
+    message = one_line_error(
+        run(
+            "score-vcf",
+            "--model",
+            folder,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            tmp_path / "o.tsv",
+            "--no-progress",
+        )
+    )
     assert "--trust-remote-code" in message and not (tmp_path / "o.tsv").exists()
 
 
@@ -203,16 +231,31 @@ def hand_mutant(model, tok, mutant: str, masked: bool, offset: int = 1) -> float
 def test_score_mutations_marginals_match_the_hand_computation(protein, tmp_path, strategy):
     path, model, tok = protein
     table = tmp_path / "dms.csv"
-    table.write_text("mutant,DMS_score\n" + "".join(f"{m},{i / 10}\n" for i, m in
-                                                    enumerate(TABLE)))  # fmt: skip
+    table.write_text("mutant,DMS_score\n" + "".join(f"{m},{i / 10}\n" for i, m in enumerate(TABLE)))
     out = tmp_path / "out.csv"
-    result = run("score-mutations", "--model", path, "--wildtype", WT, "--mutations", table,
-                 "--score-col", "DMS_score", "--strategy", strategy, "--out", out,
-                 "--no-progress")  # fmt: skip
+    result = run(
+        "score-mutations",
+        "--model",
+        path,
+        "--wildtype",
+        WT,
+        "--mutations",
+        table,
+        "--score-col",
+        "DMS_score",
+        "--strategy",
+        strategy,
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
-    assert [r[-1] for r in rows] == ["ok"] * 5 + ["invalid_residue", "wildtype_mismatch",
-                                                  "duplicate"]  # fmt: skip
+    assert [r[-1] for r in rows] == ["ok"] * 5 + [
+        "invalid_residue",
+        "wildtype_mismatch",
+        "duplicate",
+    ]
     masked = strategy == "masked-marginal"
     expected = [hand_mutant(model, tok, m, masked) for m in TABLE[:4]] + [0.0]
     assert [float(r[2]) for r in rows[:5]] == pytest.approx(expected, abs=2e-4)
@@ -228,7 +271,8 @@ def test_masked_marginal_maps_residue_numbers_past_cls_with_an_offset(protein):
     shifted = scorer.score_mutants(WT, 24, [parse_mutant("K25A"), parse_mutant("W39Y")])
     assert [s for s, _ in shifted] == pytest.approx(
         [hand_mutant(model, tok, "K25A", True, 24), hand_mutant(model, tok, "W39Y", True, 24)],
-        abs=2e-4)  # fmt: skip
+        abs=2e-4,
+    )
 
 
 def test_one_masked_pass_per_distinct_set_of_positions(protein):
@@ -236,15 +280,17 @@ def test_one_masked_pass_per_distinct_set_of_positions(protein):
     from bioseq.tasks.variants.mutations import parse_mutant
 
     rows = []
-    hook = model.register_forward_pre_hook(lambda m, a, kw: rows.append(kw["input_ids"].shape[0]),
-                                           with_kwargs=True)  # fmt: skip
+    hook = model.register_forward_pre_hook(
+        lambda m, a, kw: rows.append(kw["input_ids"].shape[0]), with_kwargs=True
+    )
     try:
         mutants = [parse_mutant(m) for m in ("K2A", "K2W", "K2L", "V3L:L4G", "L4G:V3A", "A5C")]
         masked_protein.MaskedMutationScorer(model, tok).score_mutants(WT, 1, mutants)
         assert sum(rows) == 3  # {2}, {3, 4}, {5}
         rows.clear()
         masked_protein.MaskedMutationScorer(model, tok, "wildtype-marginal").score_mutants(
-            WT, 1, mutants)  # fmt: skip
+            WT, 1, mutants
+        )
         assert sum(rows) == 1
     finally:
         hook.remove()
@@ -253,16 +299,38 @@ def test_one_masked_pass_per_distinct_set_of_positions(protein):
 def test_wrong_strategy_for_the_model_kind_is_one_line(protein, dna, tmp_path):
     table = tmp_path / "dms.csv"
     table.write_text("mutant\nK2A\n")
-    base = ["score-mutations", "--wildtype", WT, "--mutations", table, "--out",
-            tmp_path / "o.csv", "--no-progress"]  # fmt: skip
+    base = [
+        "score-mutations",
+        "--wildtype",
+        WT,
+        "--mutations",
+        table,
+        "--out",
+        tmp_path / "o.csv",
+        "--no-progress",
+    ]
     message = one_line_error(run(*base, "--model", protein[0], "--strategy", "causal"))
     assert "--strategy causal" in message and "masked-marginal" in message
     message = one_line_error(run(*base, "--model", dna[0]))
     assert "not a protein model" in message
-    fasta, vcf = write_inputs(tmp_path, InMemoryGenome({"chr1": "ACGT" * 50}),
-                              [Variant("chr1", 5, "A", "C")])  # fmt: skip
-    message = one_line_error(run("score-vcf", "--model", protein[0], "--fasta", fasta, "--vcf",
-                                 vcf, "--out", tmp_path / "o.tsv", "--window", 16))  # fmt: skip
+    fasta, vcf = write_inputs(
+        tmp_path, InMemoryGenome({"chr1": "ACGT" * 50}), [Variant("chr1", 5, "A", "C")]
+    )
+    message = one_line_error(
+        run(
+            "score-vcf",
+            "--model",
+            protein[0],
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            tmp_path / "o.tsv",
+            "--window",
+            16,
+        )
+    )
     assert "protein model" in message
 
 
@@ -288,8 +356,10 @@ def write_inputs(tmp_path, genome, variants) -> tuple:
     fasta.write_text(f">chr1\n{genome.fetch('chr1')}\n")
     vcf = tmp_path / "in.vcf"
     lines = [f"chr1\t{v.pos}\t.\t{v.ref}\t{v.alt}\t.\t.\t." for v in variants]
-    vcf.write_text("##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n#CHROM\tPOS\tID\tREF\t"
-                   "ALT\tQUAL\tFILTER\tINFO\n" + "\n".join(lines) + "\n")  # fmt: skip
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=200>\n#CHROM\tPOS\tID\tREF\t"
+        "ALT\tQUAL\tFILTER\tINFO\n" + "\n".join(lines) + "\n"
+    )
     return fasta, vcf
 
 
@@ -302,22 +372,57 @@ def hand_variant(model, tok, genome, v: Variant, masked: bool, strands: int, pll
 
 
 @pytest.mark.parametrize("strategy", ["masked", "wildtype"])
-def test_score_vcf_marginals_and_indel_pll_match_the_hand_computation(dna, genome, tmp_path,
-                                                                      strategy):  # fmt: skip
+def test_score_vcf_marginals_and_indel_pll_match_the_hand_computation(
+    dna, genome, tmp_path, strategy
+):
     path, model, tok = dna
     variants = variants_of(genome)
     fasta, vcf = write_inputs(tmp_path, genome, variants)
     out = tmp_path / "out.vcf"
-    result = run("score-vcf", "--model", path, "--fasta", fasta, "--vcf", vcf, "--out", out,
-                 "--window", WINDOW, "--strand", "forward", "--masked-strategy", strategy,
-                 "--pll-window", 6, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        path,
+        "--fasta",
+        fasta,
+        "--vcf",
+        vcf,
+        "--out",
+        out,
+        "--window",
+        WINDOW,
+        "--strand",
+        "forward",
+        "--masked-strategy",
+        strategy,
+        "--pll-window",
+        6,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert f"##bioseq_score={strategy}_marginal" in text and "##bioseq_indels=pll_window_6" in text
     tsv = tmp_path / "out.tsv"
-    run("score-vcf", "--model", path, "--fasta", fasta, "--vcf", vcf, "--out", tsv, "--window",
-        WINDOW, "--strand", "forward", "--masked-strategy", strategy, "--pll-window", 6,
-        "--no-progress")  # fmt: skip
+    run(
+        "score-vcf",
+        "--model",
+        path,
+        "--fasta",
+        fasta,
+        "--vcf",
+        vcf,
+        "--out",
+        tsv,
+        "--window",
+        WINDOW,
+        "--strand",
+        "forward",
+        "--masked-strategy",
+        strategy,
+        "--pll-window",
+        6,
+        "--no-progress",
+    )
     rows = [line.split("\t") for line in tsv.read_text().splitlines()[1:]]
     assert [r[5] for r in rows] == ["ok"] * 5 + ["ref_mismatch"]
     masked = strategy == "masked"
@@ -343,18 +448,21 @@ def test_one_pass_per_site_shared_by_its_alts(dna, genome):
     seq = genome.fetch("chr1")
     snvs = [Variant("chr1", p, seq[p - 1], b) for p in (50, 90) for b in "ACGT" if b != seq[p - 1]]
     rows = []
-    hook = model.register_forward_pre_hook(lambda m, a, kw: rows.append(kw["input_ids"].shape[0]),
-                                           with_kwargs=True)  # fmt: skip
+    hook = model.register_forward_pre_hook(
+        lambda m, a, kw: rows.append(kw["input_ids"].shape[0]), with_kwargs=True
+    )
     try:
         for marginal, passes in (("masked", 2), ("wildtype", 2)):
             rows.clear()
-            scorer = MaskedLMVariantScorer(model, tok, genome, window=WINDOW, strand="forward",
-                                           marginal=marginal)  # fmt: skip
+            scorer = MaskedLMVariantScorer(
+                model, tok, genome, window=WINDOW, strand="forward", marginal=marginal
+            )
             assert [s.status for s in scorer.score(snvs)] == ["ok"] * 6
             assert sum(rows) == passes
         rows.clear()  # wild type with windows on a grid: nearby sites share one pass
-        scorer = MaskedLMVariantScorer(model, tok, genome, window=WINDOW, strand="forward",
-                                       marginal="wildtype", window_step=24)  # fmt: skip
+        scorer = MaskedLMVariantScorer(
+            model, tok, genome, window=WINDOW, strand="forward", marginal="wildtype", window_step=24
+        )
         scorer.score([Variant("chr1", p, seq[p - 1], "N") for p in (49, 50, 52)])
         assert sum(rows) == 1
     finally:
@@ -407,8 +515,9 @@ def test_options_that_a_family_does_not_take(genome):
         scorers.dna_scorer(causal, tok, genome, marginal="wildtype", window=WINDOW)
     with pytest.raises(InputError, match="--pll-window"):
         scorers.dna_scorer(causal, tok, genome, pll_window=8, window=WINDOW)
-    assert type(scorers.dna_scorer(causal, tok, genome, window=WINDOW)).__name__ == \
-        "DnaVariantScorer"  # fmt: skip
+    assert (
+        type(scorers.dna_scorer(causal, tok, genome, window=WINDOW)).__name__ == "DnaVariantScorer"
+    )
 
 
 # -- Caduceus ----------------------------------------------------------------------------------
@@ -420,8 +529,14 @@ def caduceus(rcps: bool):
 
     tok = caduceus_tokenizer()
     torch.manual_seed(3)
-    config = CaduceusConfig.from_preset("tiny", vocab_size=len(tok), d_model=16, n_layer=2,
-                                        rcps=rcps, complement_map=complement_map(tok))  # fmt: skip
+    config = CaduceusConfig.from_preset(
+        "tiny",
+        vocab_size=len(tok),
+        d_model=16,
+        n_layer=2,
+        rcps=rcps,
+        complement_map=complement_map(tok),
+    )
     return CaduceusLM(config).eval(), tok
 
 
@@ -463,8 +578,22 @@ def test_caduceus_score_vcf_through_the_cli(tmp_path, genome):
     variants = variants_of(genome)
     fasta, vcf = write_inputs(tmp_path, genome, variants)
     out = tmp_path / "o.tsv"
-    result = run("score-vcf", "--model", folder, "--fasta", fasta, "--vcf", vcf, "--out", out,
-                 "--window", WINDOW, "--strand", "both", "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        folder,
+        "--fasta",
+        fasta,
+        "--vcf",
+        vcf,
+        "--out",
+        out,
+        "--window",
+        WINDOW,
+        "--strand",
+        "both",
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     assert "reverse-complement equivariant" in result.output
     rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]

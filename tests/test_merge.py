@@ -27,8 +27,9 @@ PAD, BASES = 0, (5, 6, 7, 8)  # the CharTokenizer("dna") ids of [PAD] and A, C, 
 
 def tiny(**overrides) -> MergeLM:
     torch.manual_seed(0)
-    fields = dict(vocab_size=10, d_model=32, n_layer=1, pad_token_id=PAD,
-                  backbone_kwargs={"max_seq_len": 512})  # fmt: skip
+    fields = dict(
+        vocab_size=10, d_model=32, n_layer=1, pad_token_id=PAD, backbone_kwargs={"max_seq_len": 512}
+    )
     if overrides.get("backbone", "hyena") != "hyena":
         fields["backbone_kwargs"] = {}
     return MergeLM(MergeConfig.from_preset("tiny", **{**fields, **overrides}))
@@ -75,11 +76,15 @@ def reference_merge(layers, hidden, mask, ratio, window):
             keys = [layer.proj(f) for f in feats]
             keys = [k / k.norm() for k in keys]
             density = [float(layer.density(f)) for f in feats]
-            scores = [float(keys[j] @ keys[j + 1])
-                      - layer.density_weight * (density[j] + density[j + 1]) / 2
-                      for j in range(len(feats) - 1)]  # fmt: skip
-            valid = [real[j] and real[j + 1] and sizes[j] + sizes[j + 1] <= window
-                     for j in range(len(scores))]  # fmt: skip
+            scores = [
+                float(keys[j] @ keys[j + 1])
+                - layer.density_weight * (density[j] + density[j + 1]) / 2
+                for j in range(len(feats) - 1)
+            ]
+            valid = [
+                real[j] and real[j + 1] and sizes[j] + sizes[j + 1] <= window
+                for j in range(len(scores))
+            ]
             taken: set[int] = set()
             for j in sorted(range(len(scores)), key=lambda j: (-scores[j], j % 2, j)):
                 if valid[j] and j - 1 not in taken and j + 1 not in taken:
@@ -252,12 +257,41 @@ def test_config_rejects_bad_values():
 
 def test_pretrain_cli_trains_a_merge_model(tmp_path):
     run = tmp_path / "m"
-    result = CliRunner().invoke(main, [
-        "pretrain", str(example_genome("lambda")), "--model", "merge", "--backbone", "mamba",
-        "--merge-ratio", "3", "--d-model", "32", "--n-layer", "1", "--context", "128",
-        "--batch-size", "4", "--steps", "4", "--log-every", "2", "--eval-every", "4",
-        "--eval-windows", "4", "--final-eval-windows", "4", "--threads", "1", "--out", str(run),
-    ])  # fmt: skip
+    result = CliRunner().invoke(
+        main,
+        [
+            "pretrain",
+            str(example_genome("lambda")),
+            "--model",
+            "merge",
+            "--backbone",
+            "mamba",
+            "--merge-ratio",
+            "3",
+            "--d-model",
+            "32",
+            "--n-layer",
+            "1",
+            "--context",
+            "128",
+            "--batch-size",
+            "4",
+            "--steps",
+            "4",
+            "--log-every",
+            "2",
+            "--eval-every",
+            "4",
+            "--eval-windows",
+            "4",
+            "--final-eval-windows",
+            "4",
+            "--threads",
+            "1",
+            "--out",
+            str(run),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 2
@@ -296,9 +330,30 @@ def test_tokenizer_merge_is_the_old_spelling_of_model_merge(tmp_path):
 
 def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
     run = tmp_path / "m"
-    args = [str(example_genome("lambda")), "--model", "merge", "--d-model", "32", "--n-layer",
-            "1", "--context", "128", "--batch-size", "4", "--steps", "4", "--eval-every", "2",
-            "--eval-windows", "2", "--final-eval-windows", "2", "--threads", "1", "-q"]  # fmt: skip
+    args = [
+        str(example_genome("lambda")),
+        "--model",
+        "merge",
+        "--d-model",
+        "32",
+        "--n-layer",
+        "1",
+        "--context",
+        "128",
+        "--batch-size",
+        "4",
+        "--steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--eval-windows",
+        "2",
+        "--final-eval-windows",
+        "2",
+        "--threads",
+        "1",
+        "-q",
+    ]
     first = CliRunner().invoke(main, ["pretrain", *args, "--stop-after", "2", "--out", str(run)])
     assert first.exit_code == 0, first.output
     saved = yaml.safe_load((run / "config.yaml").read_text())
@@ -309,8 +364,10 @@ def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
     resumed = CliRunner().invoke(main, ["pretrain", "--resume", str(run)])
     assert resumed.exit_code == 0, resumed.output
     warnings = [line for line in resumed.stderr.splitlines() if "deprecated" in line]
-    assert warnings == [f"bioseq: warning: {run / 'config.yaml'}: tokenizer: merge is "
-                        "deprecated; it means model: merge, backbone: hyena"]  # fmt: skip
+    assert warnings == [
+        f"bioseq: warning: {run / 'config.yaml'}: tokenizer: merge is "
+        "deprecated; it means model: merge, backbone: hyena"
+    ]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 4 and rows[-1]["val_mergedna_loss"] > 0
     assert yaml.safe_load((run / "config.yaml").read_text())["model"] == "merge"
@@ -362,8 +419,10 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
     model = tiny(backbone="transformer", d_model=64)
     test_ids, test_repeat = repeat_batch(torch.Generator().manual_seed(123), 64)
     model.eval()
-    before = (region_bases_per_token(model, test_ids, test_repeat),
-              region_bases_per_token(model, test_ids, ~test_repeat))  # fmt: skip
+    before = (
+        region_bases_per_token(model, test_ids, test_repeat),
+        region_bases_per_token(model, test_ids, ~test_repeat),
+    )
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     gen = torch.Generator().manual_seed(1)
@@ -373,8 +432,10 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    after = (region_bases_per_token(model, test_ids, test_repeat),
-             region_bases_per_token(model, test_ids, ~test_repeat))  # fmt: skip
+    after = (
+        region_bases_per_token(model, test_ids, test_repeat),
+        region_bases_per_token(model, test_ids, ~test_repeat),
+    )
     # untrained, the two regions merge about alike; trained, the repeat takes clearly longer
     # tokens (measured: 2.43 vs 1.70 bases per token after 200 steps, 0.16 apart before)
     assert abs(before[0] - before[1]) < 0.25
@@ -384,8 +445,10 @@ def test_repeats_merge_into_longer_tokens_after_short_training():
 def test_compression_report_counts_the_learned_tokens_of_every_window(tmp_path):
     model = tiny().eval()
     rng = torch.Generator().manual_seed(3)
-    seqs = {name: "".join("ACGT"[int(i)] for i in torch.randint(0, 4, (n,), generator=rng))
-            for name, n in (("a", 300), ("b", 130))}  # fmt: skip
+    seqs = {
+        name: "".join("ACGT"[int(i)] for i in torch.randint(0, 4, (n,), generator=rng))
+        for name, n in (("a", 300), ("b", 130))
+    }
     fasta = tmp_path / "two.fa"
     fasta.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
     [row] = model.compression_report([fasta], window=128, batch_size=4)
@@ -400,7 +463,8 @@ def test_compression_report_counts_the_learned_tokens_of_every_window(tmp_path):
     run = tmp_path / "m"
     model.save_pretrained(run)
     CharTokenizer("dna").save_pretrained(run)  # as in a pretrain run's final/
-    result = CliRunner().invoke(main, ["tokenizer", "report", str(run), str(fasta),
-                                       "--window", "128"])  # fmt: skip
+    result = CliRunner().invoke(
+        main, ["tokenizer", "report", str(run), str(fasta), "--window", "128"]
+    )
     assert result.exit_code == 0, result.output
     assert f"{fasta}\t430\t{tokens}\t" in result.output

@@ -37,9 +37,13 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def model() -> MergeLM:
     torch.manual_seed(0)
     config = MergeConfig.from_preset(
-        "tiny", vocab_size=DNA_TOK.vocab_size, d_model=32, n_layer=1, pad_token_id=0,
+        "tiny",
+        vocab_size=DNA_TOK.vocab_size,
+        d_model=32,
+        n_layer=1,
+        pad_token_id=0,
         backbone_kwargs={"max_seq_len": 512},
-    )  # fmt: skip
+    )
     return MergeLM(config).eval()
 
 
@@ -69,8 +73,9 @@ def hand_score(model, genome, variant: Variant, rc: bool = False) -> float:
     ref_ids, alt_ids = DNA_TOK.encode_array(ref), DNA_TOK.encode_array(alt)
     changed = ref_ids != alt_ids
     with torch.no_grad():
-        logits = model.masked_logits(torch.from_numpy(ref_ids)[None],
-                                     torch.from_numpy(changed)[None])  # fmt: skip
+        logits = model.masked_logits(
+            torch.from_numpy(ref_ids)[None], torch.from_numpy(changed)[None]
+        )
     logp = logits[0].float().log_softmax(-1).numpy()
     at = np.flatnonzero(changed)
     return float((logp[at, alt_ids[at]] - logp[at, ref_ids[at]]).sum())
@@ -162,8 +167,22 @@ def test_score_vcf_with_a_merge_model(tmp_path, model, genome, merge_dir):
     vcf.write_text(header + "QUAL\tFILTER\tINFO\n" + "\n".join(lines) + "\n")
     out = tmp_path / "out.tsv"
     for reduce in ("mean", "sum"):  # --reduce is ignored
-        result = run("score-vcf", "--model", merge_dir, "--fasta", fasta, "--vcf", vcf, "--out",
-                     out, "--window", WINDOW, "--reduce", reduce, "--no-progress")  # fmt: skip
+        result = run(
+            "score-vcf",
+            "--model",
+            merge_dir,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            out,
+            "--window",
+            WINDOW,
+            "--reduce",
+            reduce,
+            "--no-progress",
+        )
         assert result.exit_code == 0, result.output
         rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
         assert [r[5] for r in rows] == ["ok", "ok", "ok", "indel_unsupported", "ok"]
@@ -184,8 +203,18 @@ def one_line_error(result, path) -> str:
 def test_score_mutations_rejects_a_merge_model(tmp_path, merge_dir):
     table = tmp_path / "dms.csv"
     table.write_text("mutant,DMS_score\nM1A,0.5\n")
-    result = run("score-mutations", "--model", merge_dir, "--wildtype", "MKVL", "--mutations",
-                 table, "--out", tmp_path / "out.csv", "--no-progress")  # fmt: skip
+    result = run(
+        "score-mutations",
+        "--model",
+        merge_dir,
+        "--wildtype",
+        "MKVL",
+        "--mutations",
+        table,
+        "--out",
+        tmp_path / "out.csv",
+        "--no-progress",
+    )
     message = one_line_error(result, merge_dir)
     assert "MergeLM" in message and "causal" in message
 
@@ -199,6 +228,15 @@ def test_probe_rejects_a_merge_model(tmp_path, merge_dir):
 def test_unrecognized_model_types_give_a_short_error(tmp_path):
     config = {"model_type": "t5", "d_model": 8, "num_layers": 1, "num_heads": 1, "d_kv": 4}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    result = run("score-vcf", "--model", tmp_path, "--fasta", "x.fa", "--vcf", "x.vcf",
-                 "--out", tmp_path / "o.tsv")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        tmp_path,
+        "--fasta",
+        "x.fa",
+        "--vcf",
+        "x.vcf",
+        "--out",
+        tmp_path / "o.tsv",
+    )
     assert "model_type 't5' is not a causal LM" in one_line_error(result, tmp_path)

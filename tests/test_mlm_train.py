@@ -46,8 +46,9 @@ def metrics(run: Path) -> list[dict]:
 
 def random_rows(rng, rows=400, length=60) -> torch.Tensor:
     """DNA rows with N, special tokens and right padding of random length."""
-    ids = rng.choice(LETTERS + [DNA.convert_tokens_to_ids("N")], size=(rows, length),
-                     p=[0.24] * 4 + [0.04])  # fmt: skip
+    ids = rng.choice(
+        LETTERS + [DNA.convert_tokens_to_ids("N")], size=(rows, length), p=[0.24] * 4 + [0.04]
+    )
     ids[:, 0] = DNA.bos_token_id
     for row, n in enumerate(rng.integers(2, length + 1, size=rows)):
         ids[row, n:] = DNA.pad_token_id
@@ -99,8 +100,10 @@ def test_masked_batches_deterministic_world_size_and_validation_fixed():
     torch.manual_seed(123)
     torch.rand(10)
     fresh = build_data(config.resolved())
-    assert all(torch.equal(a, b) for a, b in zip(first, [b.labels for b in
-               fresh.eval_batches(8, 4)], strict=True))  # fmt: skip
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(first, [b.labels for b in fresh.eval_batches(8, 4)], strict=True)
+    )
 
 
 # -- the two-sided Markov reference ------------------------------------------------------------
@@ -115,8 +118,7 @@ def brute_log2p(train: str, order: int, window: list, letters: str = "ACGT") -> 
         piece = train[start : start + k]
         if any(c not in letters for c in piece):
             continue
-        fits = all(w < 0 or letters[w] == piece[j]
-                   for j, w in enumerate(window) if j != left)  # fmt: skip
+        fits = all(w < 0 or letters[w] == piece[j] for j, w in enumerate(window) if j != left)
         if fits:
             context += 1
             joint += piece[left] == letters[window[left]]
@@ -197,16 +199,38 @@ def write_a2m(path: Path, n: int = 24, length: int = 30) -> Path:
 def test_caduceus_protein_alignment_with_sequence_weights(tmp_path):
     a2m = write_a2m(tmp_path / "homologs.a2m")
     run = tmp_path / "p"
-    result = run_cli("pretrain", a2m, "--alphabet", "protein", *TINY, "--sequence-weights",
-                     "0.8", "--steps", "2", "--out", run)  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        a2m,
+        "--alphabet",
+        "protein",
+        *TINY,
+        "--sequence-weights",
+        "0.8",
+        "--steps",
+        "2",
+        "--out",
+        run,
+    )
     assert result.exit_code == 0, result.output
     final = metrics(run)[-1]
     assert final["val_masked_bits"] > 0 and final["markov_masked_bits"] > 0
     saved = json.loads((run / "final" / "config.json").read_text())
     assert saved["rcps"] is False and saved["objective"] == "mlm"
     assert AutoModelForMaskedLM.from_pretrained(run / "final").config.alphabet == "protein"
-    result = run_cli("pretrain", a2m, "--alphabet", "protein", *TINY, "--steps", "2",
-                     "--model-config", "rcps=true", "--out", tmp_path / "q")  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        a2m,
+        "--alphabet",
+        "protein",
+        *TINY,
+        "--steps",
+        "2",
+        "--model-config",
+        "rcps=true",
+        "--out",
+        tmp_path / "q",
+    )
     assert result.exit_code == 2
     assert "rcps" in result.output and "needs DNA" in result.output
     assert len(result.output.strip().splitlines()) == 1
@@ -217,9 +241,15 @@ def test_masked_protein_records_are_bare_as_scored(tmp_path):
     a2m = write_a2m(tmp_path / "homologs.a2m")
     seen = {}
     for objective, model in (("mlm", "caduceus"), ("causal", "mamba")):
-        config = TrainConfig(inputs=[str(a2m)], alphabet="protein", model=model,
-                             objective=objective, context=64, batch_size=4,
-                             val_fraction=0.25)  # fmt: skip
+        config = TrainConfig(
+            inputs=[str(a2m)],
+            alphabet="protein",
+            model=model,
+            objective=objective,
+            context=64,
+            batch_size=4,
+            val_fraction=0.25,
+        )
         data = build_data(config)
         ids = data.val[0]["input_ids"]
         seen[objective] = (int(ids[0]), int(ids[-1]), len(ids))
@@ -231,11 +261,13 @@ def test_masked_protein_records_are_bare_as_scored(tmp_path):
 
 @pytest.mark.parametrize(
     "args, words",
-    [(["--objective", "mlm", "--model", "mamba"], ["--model caduceus", "mamba"]),
-     (["--model", "caduceus", "--objective", "causal"], ["caduceus", "mlm"]),
-     (["--model", "caduceus", "--tokenizer", "kmer"], ["--tokenizer char"]),
-     (["--model", "caduceus", "--direction", "reverse"], ["direction"])],
-)  # fmt: skip
+    [
+        (["--objective", "mlm", "--model", "mamba"], ["--model caduceus", "mamba"]),
+        (["--model", "caduceus", "--objective", "causal"], ["caduceus", "mlm"]),
+        (["--model", "caduceus", "--tokenizer", "kmer"], ["--tokenizer char"]),
+        (["--model", "caduceus", "--direction", "reverse"], ["direction"]),
+    ],
+)
 def test_bad_objective_settings_are_one_line(tmp_path, args, words):
     result = run_cli("pretrain", LAMBDA, *args, "--steps", "1", "--out", tmp_path / "r")
     assert result.exit_code == 2, result.output
@@ -253,15 +285,40 @@ def test_objective_defaults():
 def test_torchrun_two_processes_match_one(tmp_path):
     if not torch.distributed.is_available():
         pytest.skip("torch.distributed is not available")
-    flags = [*TINY[:8], "--batch-size", "8", "--eval-every", "2", "--eval-windows", "4",
-             "--final-eval-windows", "8", "--steps", "4", "--save-every", "4"]  # fmt: skip
+    flags = [
+        *TINY[:8],
+        "--batch-size",
+        "8",
+        "--eval-every",
+        "2",
+        "--eval-windows",
+        "4",
+        "--final-eval-windows",
+        "8",
+        "--steps",
+        "4",
+        "--save-every",
+        "4",
+    ]
     ddp = tmp_path / "ddp"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]),
-               OMP_NUM_THREADS="1")  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-           str(29700 + os.getpid() % 1000), "-m", "bioseq", "pretrain", LAMBDA, "--out",
-           str(ddp), "--quiet", *flags]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port",
+        str(29700 + os.getpid() % 1000),
+        "-m",
+        "bioseq",
+        "pretrain",
+        LAMBDA,
+        "--out",
+        str(ddp),
+        "--quiet",
+        *flags,
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
     single = tmp_path / "single"

@@ -134,8 +134,9 @@ def test_mamba_generate_continues_from_a_passed_state():
     prompt, other = torch.randint(1, VOCAB, (1, 12)), torch.randint(1, VOCAB, (1, 9))
     kwargs = {"max_new_tokens": 6, "do_sample": False, "pad_token_id": 0}
     state = model(prompt[:, :9], use_cache=True).cache
-    assert torch.equal(model.generate(prompt, **{name: state}, **kwargs),
-                       model.generate(prompt, **kwargs))  # fmt: skip
+    assert torch.equal(
+        model.generate(prompt, **{name: state}, **kwargs), model.generate(prompt, **kwargs)
+    )
     # the state is used, only the tokens after it are read: another prefix's state continues
     # exactly as that prefix would
     state = model(other, use_cache=True).cache
@@ -202,8 +203,11 @@ def test_documented_preset_parameter_counts_are_true():
 
     import bioseq.models.config as config_module
 
-    rows = re.findall(r"^\| (tiny|small|base)\s*\|.*?\| ([\d.]+) M \| ([\d.]+) M \| ([\d.]+) M \|",
-                      config_module.__doc__, re.M)  # fmt: skip
+    rows = re.findall(
+        r"^\| (tiny|small|base)\s*\|.*?\| ([\d.]+) M \| ([\d.]+) M \| ([\d.]+) M \|",
+        config_module.__doc__,
+        re.M,
+    )
     assert len(rows) == 3
     for size, *documented in rows:
         models = [

@@ -30,9 +30,19 @@ from bioseq.train.rundir import RunLock
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = str(example_genome("lambda"))
-TINY = dict(inputs=[LAMBDA], d_model=32, n_layer=1, context=64, batch_size=4, log_every=1,
-            eval_every=2, eval_windows=4, final_eval_windows=8, save_every=2,
-            threads=1)  # fmt: skip
+TINY = dict(
+    inputs=[LAMBDA],
+    d_model=32,
+    n_layer=1,
+    context=64,
+    batch_size=4,
+    log_every=1,
+    eval_every=2,
+    eval_windows=4,
+    final_eval_windows=8,
+    save_every=2,
+    threads=1,
+)
 TINY_FLAGS = ["--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
               "--log-every", "1", "--eval-every", "2", "--eval-windows", "4",
               "--final-eval-windows", "8", "--save-every", "2", "--threads", "1"]  # fmt: skip
@@ -60,8 +70,11 @@ def metrics(run: Path) -> list[dict]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` and its bytes (to prove that nothing was written); the lock
     file, which a refused run may have opened, aside."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and p.name != ".lock"}  # fmt: skip
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != ".lock"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -303,8 +316,13 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch):
 
 
 def test_progress_lines_survive_missing_values():
-    row = {"step": 3, "train_bits_per_base": None, "val_bits_per_base": None,
-           "tokens_per_s": None, "lr": None}  # fmt: skip
+    row = {
+        "step": 3,
+        "train_bits_per_base": None,
+        "val_bits_per_base": None,
+        "tokens_per_s": None,
+        "lr": None,
+    }
     assert format_row(row, total=4, eta=float("nan")) == "step 3/4"
 
 
@@ -394,8 +412,18 @@ def dict_config(**values) -> TrainConfig:
 @pytest.mark.slow
 def test_sigint_exits_130_and_a_second_run_is_refused_while_it_trains(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "bioseq", "pretrain", LAMBDA, "--out", str(run), *TINY_FLAGS,
-           "--steps", "100000"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bioseq",
+        "pretrain",
+        LAMBDA,
+        "--out",
+        str(run),
+        *TINY_FLAGS,
+        "--steps",
+        "100000",
+    ]
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     env.pop("WORLD_SIZE", None)
     stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115

@@ -116,9 +116,12 @@ def write_user_files(work: Path) -> None:
     write_fasta(work / "other.fa.gz", {"other": random_dna(rng, 3000)}, opener=gzip.open)
     write_fasta(work / "reads.fa", {f"read{i}": random_dna(rng, 150) for i in range(3)})
     shutil.copy(REPO / "bioseq" / "data" / "lambda_NC_001416.gbk", work / "annotation.gbk")
-    vcf = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=6000>",
-           "##contig=<ID=chr2,length=4000>",
-           "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]  # fmt: skip
+    vcf = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=chr1,length=6000>",
+        "##contig=<ID=chr2,length=4000>",
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
     for contig, pos in (("chr1", 1500), ("chr1", 3001), ("chr2", 2000)):
         ref = genome[contig][pos - 1]
         alt = next(b for b in "ACGT" if b != ref)

@@ -52,8 +52,9 @@ def family(tmp_path: Path, n: int = 30, length: int = 40) -> Path:
 def test_markov_counts_of_many_short_sequences_gathered_equal_a_plain_count(monkeypatch):
     monkeypatch.setattr(markov, "_CHUNK", 50)  # several gathered pieces, some sequences split
     rng = np.random.default_rng(1)
-    seqs = ["".join(rng.choice(list(LETTERS + "X"), size=int(rng.integers(1, 120))))
-            for _ in range(200)]  # fmt: skip
+    seqs = [
+        "".join(rng.choice(list(LETTERS + "X"), size=int(rng.integers(1, 120)))) for _ in range(200)
+    ]
     model = MarkovModel(order=2, letters=LETTERS).fit(
         np.frombuffer(s.encode(), dtype=np.uint8) for s in seqs
     )
@@ -61,29 +62,52 @@ def test_markov_counts_of_many_short_sequences_gathered_equal_a_plain_count(monk
     index = {c: i for i, c in enumerate(LETTERS)}
     counted = {
         "".join(LETTERS[(code // 20**p) % 20] for p in (2, 1, 0)): int(n)
-        for code, n in enumerate(model.counts) if n
-    }  # fmt: skip
+        for code, n in enumerate(model.counts)
+        if n
+    }
     assert counted == {k: v for k, v in expected.items() if all(c in index for c in k)}
 
 
 # -- what a run prints ---------------------------------------------------------------------
 def test_protein_run_notices_units_and_significant_digits(tmp_path):
-    result = run_cli("pretrain", family(tmp_path), "--alphabet", "protein", "--model",
-                     "transformer", *TINY, "--out", tmp_path / "p")  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        family(tmp_path),
+        "--alphabet",
+        "protein",
+        "--model",
+        "transformer",
+        *TINY,
+        "--out",
+        tmp_path / "p",
+    )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "fitting the order-4 Markov reference" in out
     assert out.index("protein records") < out.index("fitting the order-4") < out.index("step 2/4")
     assert "bits/residue" in out and "bits/base" not in out
-    assert re.search(r"validation \d\.\d{3} bits/residue, (NOT )?below the order-4 Markov "
-                     r"reference \d\.\d{3}\n", out)  # fmt: skip
+    assert re.search(
+        r"validation \d\.\d{3} bits/residue, (NOT )?below the order-4 Markov "
+        r"reference \d\.\d{3}\n",
+        out,
+    )
     assert re.search(r"step 2/4 \| train \d\.\d{3} bits/residue \| val \d\.\d{3} ", out)
 
 
 def test_masked_protein_run_says_bits_per_masked_residue(tmp_path):
-    result = run_cli("pretrain", family(tmp_path), "--alphabet", "protein", "--model",
-                     "caduceus", "--sequence-weights", "0.8", *TINY,
-                     "--out", tmp_path / "m")  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        family(tmp_path),
+        "--alphabet",
+        "protein",
+        "--model",
+        "caduceus",
+        "--sequence-weights",
+        "0.8",
+        *TINY,
+        "--out",
+        tmp_path / "m",
+    )
     assert result.exit_code == 0, result.output
     assert "weighting their sequences" not in result.output  # a quick read needs no notice
     assert "fitting the two-sided order-4 Markov reference" in result.output
@@ -142,13 +166,19 @@ def test_run_directories_follow_the_umask(tmp_path, umask):
     old = os.umask(umask)
     try:
         result = run_cli("pretrain", LAMBDA, *TINY, "--out", run)
-        kmer = run_cli("tokenizer", "train", "--type", "kmer", "--k", "2", "--quiet",
-                       "--out", tmp_path / "tok")  # fmt: skip
+        kmer = run_cli(
+            "tokenizer", "train", "--type", "kmer", "--k", "2", "--quiet", "--out", tmp_path / "tok"
+        )
     finally:
         os.umask(old)
     assert result.exit_code == 0 and kmer.exit_code == 0, result.output + kmer.output
-    folders = [run, run / "final", run / "checkpoints", run / "checkpoints" / "step-4",
-               tmp_path / "tok"]  # fmt: skip
+    folders = [
+        run,
+        run / "final",
+        run / "checkpoints",
+        run / "checkpoints" / "step-4",
+        tmp_path / "tok",
+    ]
     files = [run / "final" / "config.json", run / "metrics.jsonl", run / "loss.png"]
     for path in folders:
         assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask, path

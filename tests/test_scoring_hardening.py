@@ -39,8 +39,9 @@ from bioseq.tokenizers import CharTokenizer
 DNA_TOK, PROTEIN_TOK = CharTokenizer("dna"), CharTokenizer("protein")
 SEQ = "".join(random.Random(1).choice("ACGT") for _ in range(300))
 OTHER = {"A": "C", "C": "G", "G": "T", "T": "A"}
-VCF_HEADER = ("##fileformat=VCFv4.2\n##contig=<ID=chr1>\n"
-              "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+VCF_HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
 DISK_FULL = OSError(errno.ENOSPC, "No space left on device")
 
 
@@ -68,11 +69,13 @@ def data(tmp_path_factory):
     """A tiny DNA model, a protein model, a genome and a small VCF."""
     root = tmp_path_factory.mktemp("hardening")
     torch.manual_seed(0)
-    MambaLM(MambaConfig.from_preset("tiny", vocab_size=DNA_TOK.vocab_size, d_model=32)
-            ).save_pretrained(root / "dna")  # fmt: skip
+    MambaLM(
+        MambaConfig.from_preset("tiny", vocab_size=DNA_TOK.vocab_size, d_model=32)
+    ).save_pretrained(root / "dna")
     DNA_TOK.save_pretrained(root / "dna")
-    TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=PROTEIN_TOK.vocab_size,
-                                                d_model=32)).save_pretrained(root / "prot")
+    TransformerLM(
+        TransformerConfig.from_preset("tiny", vocab_size=PROTEIN_TOK.vocab_size, d_model=32)
+    ).save_pretrained(root / "prot")
     PROTEIN_TOK.save_pretrained(root / "prot")
     (root / "g.fa").write_text(f">chr1\n{SEQ}\n")
     lines = [f"chr1\t{p}\t.\t{SEQ[p - 1]}\t{OTHER[SEQ[p - 1]]}\t.\t.\t." for p in (50, 80, 120)]
@@ -81,8 +84,21 @@ def data(tmp_path_factory):
 
 
 def score_vcf(data, out, *extra):
-    return run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf",
-               data / "v.vcf", "--out", out, "--window", 64, "--no-progress", *extra)  # fmt: skip
+    return run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        data / "v.vcf",
+        "--out",
+        out,
+        "--window",
+        64,
+        "--no-progress",
+        *extra,
+    )
 
 
 # -- outputs: checked up front, replaced only on success ------------------------------------
@@ -114,12 +130,24 @@ def _raise(err):
 def test_out_that_is_a_directory_or_under_a_file_is_one_line(data, tmp_path, command):
     """Checked before the model is loaded: the model path here does not even exist."""
     args = {
-        "score-vcf": ["--model", tmp_path / "none", "--fasta", data / "g.fa", "--vcf",
-                      data / "v.vcf"],
-        "score-mutations": ["--model", tmp_path / "none", "--wildtype", "MHKL", "--mutations",
-                            _table(tmp_path, "mutant,score\nH2C,1\n")],
+        "score-vcf": [
+            "--model",
+            tmp_path / "none",
+            "--fasta",
+            data / "g.fa",
+            "--vcf",
+            data / "v.vcf",
+        ],
+        "score-mutations": [
+            "--model",
+            tmp_path / "none",
+            "--wildtype",
+            "MHKL",
+            "--mutations",
+            _table(tmp_path, "mutant,score\nH2C,1\n"),
+        ],
         "make-snv-vcf": ["--genbank", _odd_genbank(tmp_path), "--all-cds"],
-    }[command]  # fmt: skip
+    }[command]
     (tmp_path / "folder").mkdir()
     one_line_error(run(command, *args, "--out", tmp_path / "folder"), "is a directory")
     (tmp_path / "file").write_text("x")
@@ -129,8 +157,20 @@ def test_out_that_is_a_directory_or_under_a_file_is_one_line(data, tmp_path, com
 def test_score_mutations_replaces_csv_metrics_and_plot_together(data, tmp_path, monkeypatch):
     table = _table(tmp_path, "mutant,score\nH2C,0.3\nK3A,-1.2\nL4P,-0.5\nH2W,0.1\n")
     out = tmp_path / "scores.csv"
-    args = ["score-mutations", "--model", data / "prot", "--wildtype", "MHKL", "--mutations",
-            table, "--score-col", "score", "--out", out, "--no-progress"]  # fmt: skip
+    args = [
+        "score-mutations",
+        "--model",
+        data / "prot",
+        "--wildtype",
+        "MHKL",
+        "--mutations",
+        table,
+        "--score-col",
+        "score",
+        "--out",
+        out,
+        "--no-progress",
+    ]
     assert run(*args).exit_code == 0
     written = [out, tmp_path / "scores.metrics.json", tmp_path / "scores.scatter.png"]
     before = [p.read_bytes() for p in written]
@@ -149,8 +189,20 @@ def test_score_vcf_metrics_are_replaced_with_the_output(data, tmp_path, monkeypa
     genbank, snvs = _odd_genbank(tmp_path), tmp_path / "snvs.vcf"
     assert run("make-snv-vcf", "--genbank", genbank, "--all-cds", "--out", snvs).exit_code == 0
     out, metrics = tmp_path / "s.tsv", tmp_path / "s.metrics.json"
-    args = ["score-vcf", "--model", data / "dna", "--fasta", genbank, "--vcf", snvs, "--out",
-            out, "--window", 16, "--no-progress"]  # fmt: skip
+    args = [
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        genbank,
+        "--vcf",
+        snvs,
+        "--out",
+        out,
+        "--window",
+        16,
+        "--no-progress",
+    ]
     assert run(*args).exit_code == 0 and json.loads(metrics.read_text())["n_scored"] == 63
     before = out.read_bytes(), metrics.read_bytes()
     monkeypatch.setattr("bioseq.tasks.variants.vcf.tsv_rows", _raise(DISK_FULL))
@@ -183,8 +235,19 @@ def _table(folder: Path, text: str, name: str = "dms.csv") -> Path:
 
 
 def mutations(data, table, *extra):
-    return run("score-mutations", "--model", data / "prot", "--wildtype", "MHKL", "--mutations",
-               table, "--out", table.with_suffix(".out.csv"), "--no-progress", *extra)  # fmt: skip
+    return run(
+        "score-mutations",
+        "--model",
+        data / "prot",
+        "--wildtype",
+        "MHKL",
+        "--mutations",
+        table,
+        "--out",
+        table.with_suffix(".out.csv"),
+        "--no-progress",
+        *extra,
+    )
 
 
 def test_binary_col_must_name_a_column_of_labels(data, tmp_path):
@@ -201,15 +264,28 @@ def test_binary_col_must_name_a_column_of_labels(data, tmp_path):
 
 
 def test_rows_that_cannot_be_scored_get_a_status(data, tmp_path):
-    table = _table(tmp_path, "mutant,score\nH2C,0.3\nK3A,-1.2\nH2C,0.5\nK3A:H2W,abc\nH2Z,0.1\n"
-                   "H2B,0.1\nH2X,0.2\nL4P,-0.5,extra\nL4W\nW4L:H2A,0.0\nH2A:W4L,1.0\n")  # fmt: skip
+    table = _table(
+        tmp_path,
+        "mutant,score\nH2C,0.3\nK3A,-1.2\nH2C,0.5\nK3A:H2W,abc\nH2Z,0.1\n"
+        "H2B,0.1\nH2X,0.2\nL4P,-0.5,extra\nL4W\nW4L:H2A,0.0\nH2A:W4L,1.0\n",
+    )
     result = mutations(data, table, "--score-col", "score")
     assert result.exit_code == 0, result.output
     out = table.with_suffix(".out.csv").read_text().splitlines()
     statuses = [line.rsplit(",", 1)[1] for line in out[1:]]
-    assert statuses == ["ok", "ok", "duplicate", "ok", "invalid_residue", "invalid_residue",
-                        "invalid_residue", "malformed_row", "malformed_row", "wildtype_mismatch",
-                        "wildtype_mismatch"]  # fmt: skip
+    assert statuses == [
+        "ok",
+        "ok",
+        "duplicate",
+        "ok",
+        "invalid_residue",
+        "invalid_residue",
+        "invalid_residue",
+        "malformed_row",
+        "malformed_row",
+        "wildtype_mismatch",
+        "wildtype_mismatch",
+    ]
     assert "line 4: H2C: the same mutant as line 2" in result.output
     assert "line 9: 3 fields, but the header has 2" in result.output
     assert "1 row has a score value that is not a number (line 5: 'abc')" in result.output
@@ -236,8 +312,9 @@ def test_duplicates_in_any_order_are_scored_once(tmp_path):
 
 
 def test_stop_is_scored_only_where_the_vocabulary_has_one(tmp_path):
-    model = TransformerLM(TransformerConfig.from_preset("tiny", vocab_size=PROTEIN_TOK.vocab_size,
-                                                        d_model=32)).eval()  # fmt: skip
+    model = TransformerLM(
+        TransformerConfig.from_preset("tiny", vocab_size=PROTEIN_TOK.vocab_size, d_model=32)
+    ).eval()
     assert "*" in CausalMutationScorer((model, PROTEIN_TOK)).residues
 
     class NoStop:
@@ -275,8 +352,10 @@ def test_window_must_hold_the_variant_with_context(data, tmp_path):
     one_line_error(score_vcf(data, tmp_path / "o.tsv", "--window", 1), "--window 1", "at least 9")
     genome = InMemoryGenome({"chr1": SEQ})
     model = MambaLM(MambaConfig.from_preset("tiny", vocab_size=DNA_TOK.vocab_size, d_model=32))
-    variants = [Variant("chr1", 50, SEQ[49], OTHER[SEQ[49]]),
-                Variant("chr1", 100, SEQ[99:110], SEQ[99])]  # an 11-base REF  # fmt: skip
+    variants = [
+        Variant("chr1", 50, SEQ[49], OTHER[SEQ[49]]),
+        Variant("chr1", 100, SEQ[99:110], SEQ[99]),
+    ]  # an 11-base REF
     scores = DnaVariantScorer(model.eval(), DNA_TOK, genome, window=12).score(variants)
     assert [s.status for s in scores] == ["ok", "window_too_short"]
     assert scores[0].score != 0.0 and "needs --window 19 or more" in scores[1].detail
@@ -284,8 +363,9 @@ def test_window_must_hold_the_variant_with_context(data, tmp_path):
 
 def test_window_too_long_names_a_window_that_scores_the_insertion():
     torch.manual_seed(0)
-    config = HyenaConfig.from_preset("tiny", vocab_size=DNA_TOK.vocab_size, d_model=32,
-                                     max_seq_len=64, embed_dropout=0.0)  # fmt: skip
+    config = HyenaConfig.from_preset(
+        "tiny", vocab_size=DNA_TOK.vocab_size, d_model=32, max_seq_len=64, embed_dropout=0.0
+    )
     model, genome = HyenaLM(config).eval(), InMemoryGenome({"chr1": SEQ})
     insertion = Variant("chr1", 150, SEQ[149], SEQ[149] + "G" * 10)
     with pytest.raises(bioseq.errors.InputError, match="use --window 64 or less"):
@@ -302,15 +382,28 @@ def test_window_too_long_names_a_window_that_scores_the_insertion():
 @pytest.mark.parametrize("kind", ["vcf.gz", "bcf"])
 def test_truncated_compressed_input_is_one_line(data, tmp_path, kind):
     whole = tmp_path / f"v.{kind}"
-    with pysam.VariantFile(str(data / "v.vcf")) as src, pysam.VariantFile(
-        str(whole), "wz" if kind == "vcf.gz" else "wb", header=src.header
-    ) as dst:
+    with (
+        pysam.VariantFile(str(data / "v.vcf")) as src,
+        pysam.VariantFile(str(whole), "wz" if kind == "vcf.gz" else "wb", header=src.header) as dst,
+    ):
         for record in src:
             dst.write(record)
     cut = tmp_path / f"cut.{kind}"
     cut.write_bytes(whole.read_bytes()[:-40])
-    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", cut,
-                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        cut,
+        "--out",
+        tmp_path / "o.tsv",
+        "--window",
+        64,
+        "--no-progress",
+    )
     one_line_error(result, f"{cut}: truncated or corrupt gzip file")
     if kind == "vcf.gz":
         assert "after line" in result.output
@@ -319,30 +412,74 @@ def test_truncated_compressed_input_is_one_line(data, tmp_path, kind):
 def test_nul_bytes_in_a_vcf(data, tmp_path):
     vcf = tmp_path / "nul.vcf"
     vcf.write_text("##fileformat=VCFv4.2\n##x=\0\n" + VCF_HEADER.split("\n", 1)[1])
-    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
-                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        vcf,
+        "--out",
+        tmp_path / "o.tsv",
+        "--window",
+        64,
+        "--no-progress",
+    )
     one_line_error(result, f"{vcf}:2: binary content")
     vcf.write_text(VCF_HEADER + "chr1\t50\t.\tA\tC\0\t.\t.\t.\n")
-    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
-                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        vcf,
+        "--out",
+        tmp_path / "o.tsv",
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0 and "malformed_line: line 4: binary content" in result.output
 
 
 def test_malformed_lines_are_kept_in_the_vcf_output(data, tmp_path):
     vcf = tmp_path / "bad.vcf"
-    lines = [f"chr1\t50\t.\t{SEQ[49]}\t{OTHER[SEQ[49]]}\t.\t.\t.", "chr1\tabc\t.\tA\tC\t.\t.\t.",
-             "chr1\t90\t.\tA", f"chr1\t120\t.\t{SEQ[119]}\t{OTHER[SEQ[119]]}\t.\t.\t."]
+    lines = [
+        f"chr1\t50\t.\t{SEQ[49]}\t{OTHER[SEQ[49]]}\t.\t.\t.",
+        "chr1\tabc\t.\tA\tC\t.\t.\t.",
+        "chr1\t90\t.\tA",
+        f"chr1\t120\t.\t{SEQ[119]}\t{OTHER[SEQ[119]]}\t.\t.\t.",
+    ]
     vcf.write_text(VCF_HEADER + "\n".join(lines) + "\n")
     out = tmp_path / "bad.out.vcf.gz"
-    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
-                 "--out", out, "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        vcf,
+        "--out",
+        out,
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     assert Path(f"{out}.tbi").is_file()  # placeholders keep the file sorted
     with pysam.VariantFile(str(out)) as handle:
         records = list(handle)
         assert "line 5: POS 'abc' is not a number" in str(handle.header)
     assert [r.info["BIOSEQ_STATUS"] for r in records] == [
-        ("ok",), ("malformed_line",), ("malformed_line",), ("ok",)]  # fmt: skip
+        ("ok",),
+        ("malformed_line",),
+        ("malformed_line",),
+        ("ok",),
+    ]
     assert [(r.pos, r.ref, r.alts) for r in records[1:3]] == [(50, "N", None), (90, "A", None)]
 
 
@@ -350,8 +487,20 @@ def test_long_alleles_are_shortened_in_messages(data, tmp_path):
     vcf = tmp_path / "long.vcf"
     wrong = "".join(OTHER[b] for b in SEQ[9:109])
     vcf.write_text(VCF_HEADER + f"chr1\t10\t.\t{wrong}\tA\t.\t.\t.\n")
-    result = run("score-vcf", "--model", data / "dna", "--fasta", data / "g.fa", "--vcf", vcf,
-                 "--out", tmp_path / "o.tsv", "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        data / "dna",
+        "--fasta",
+        data / "g.fa",
+        "--vcf",
+        vcf,
+        "--out",
+        tmp_path / "o.tsv",
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     assert f"{wrong[:20]}...(100 bp)" in result.output and wrong not in result.output
 
@@ -379,10 +528,16 @@ def _odd_genbank(folder: Path) -> Path:
     """One 23-base CDS (7 codons and 2 bases of an incomplete eighth) on a 48-base record."""
     path = folder / "odd.gbk"
     if not path.exists():
-        record = SeqRecord(Seq("ATG" + "GCT" * 5 + "TAAGC" + "A" * 25), id="chrT", name="chrT",
-                           description="toy", annotations={"molecule_type": "DNA"})  # fmt: skip
-        record.features.append(SeqFeature(FeatureLocation(0, 23, strand=1), type="CDS",
-                                          qualifiers={"gene": ["odd"]}))  # fmt: skip
+        record = SeqRecord(
+            Seq("ATG" + "GCT" * 5 + "TAAGC" + "A" * 25),
+            id="chrT",
+            name="chrT",
+            description="toy",
+            annotations={"molecule_type": "DNA"},
+        )
+        record.features.append(
+            SeqFeature(FeatureLocation(0, 23, strand=1), type="CDS", qualifiers={"gene": ["odd"]})
+        )
         SeqIO.write(record, path, "genbank")
     return path
 
@@ -401,7 +556,6 @@ def test_partial_codons_get_no_snvs(tmp_path):
     assert [r.info["BIOSEQ_CODON_POS"] for r in records[::3]] == [1, 2, 3] * 7
 
 
-
 @pytest.mark.slow
 def test_htslib_does_not_print_beside_bioseq(data, tmp_path):
     """An unsorted VCF cannot be indexed: bioseq warns in one line; htslib's own [E::...] lines
@@ -413,10 +567,27 @@ def test_htslib_does_not_print_beside_bioseq(data, tmp_path):
     vcf = tmp_path / "unsorted.vcf"
     vcf.write_text(VCF_HEADER + "\n".join(lines) + "\n")
     done = subprocess.run(
-        [sys.executable, "-m", "bioseq", "score-vcf", "--model", data / "dna", "--fasta",
-         data / "g.fa", "--vcf", vcf, "--out", tmp_path / "s.vcf.gz", "--window", "64",
-         "--no-progress"], capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bioseq",
+            "score-vcf",
+            "--model",
+            data / "dna",
+            "--fasta",
+            data / "g.fa",
+            "--vcf",
+            vcf,
+            "--out",
+            tmp_path / "s.vcf.gz",
+            "--window",
+            "64",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "[E::" not in done.stderr and "[W::" not in done.stderr, done.stderr
     assert "bioseq: warning:" in done.stderr and ".tmp-" not in done.stderr
@@ -440,8 +611,10 @@ def test_an_allocation_failure_past_the_estimate_is_one_line(data, tmp_path, mon
     from bioseq.tasks.variants import likelihood
 
     def fail(*args, **kwargs):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
-                           "allocate memory: you tried to allocate 4096000000 bytes.")
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+            "allocate memory: you tried to allocate 4096000000 bytes."
+        )
 
     monkeypatch.setattr(likelihood, "_token_ll", fail)
     monkeypatch.setattr(likelihood.PairScorer, "_score_mamba", lambda self, *a: fail())

@@ -16,9 +16,16 @@ VOCAB = 16
 
 def tiny_config(**overrides) -> StripedHyenaConfig:
     # every kind: hcs 0 4, hcm 1 5, hcl 2 6, attn 3 (Evo 2's order); hcm filter 12 taps
-    kwargs = dict(vocab_size=VOCAB, d_model=32, n_layer=7, num_attention_heads=2,
-                  inner_mlp_size=48, hcm_filter_length=12, hcs_filter_groups=4,
-                  hcm_filter_groups=8)  # fmt: skip
+    kwargs = dict(
+        vocab_size=VOCAB,
+        d_model=32,
+        n_layer=7,
+        num_attention_heads=2,
+        inner_mlp_size=48,
+        hcm_filter_length=12,
+        hcs_filter_groups=4,
+        hcm_filter_groups=8,
+    )
     return StripedHyenaConfig(**{**kwargs, **overrides})
 
 
@@ -147,13 +154,19 @@ def test_parameter_names_and_shapes_are_the_release_checkpoints():
     expected = {"embedding_layer.weight": (VOCAB, d), "norm.scale": (d,)}
     for i in range(7):
         p = f"blocks.{i}."
-        expected |= {p + "pre_norm.scale": (d,), p + "post_norm.scale": (d,),
-                     p + "mlp.l1.weight": (m, d), p + "mlp.l2.weight": (m, d),
-                     p + "mlp.l3.weight": (d, m)}  # fmt: skip
+        expected |= {
+            p + "pre_norm.scale": (d,),
+            p + "post_norm.scale": (d,),
+            p + "mlp.l1.weight": (m, d),
+            p + "mlp.l2.weight": (m, d),
+            p + "mlp.l3.weight": (d, m),
+        }
         if i == 3:
-            expected |= {p + "inner_mha_cls.Wqkv.weight": (3 * d, d),
-                         p + "inner_mha_cls.out_proj.weight": (d, d),
-                         p + "inner_mha_cls.out_proj.bias": (d,)}  # fmt: skip
+            expected |= {
+                p + "inner_mha_cls.Wqkv.weight": (3 * d, d),
+                p + "inner_mha_cls.out_proj.weight": (d, d),
+                p + "inner_mha_cls.out_proj.bias": (d,),
+            }
             continue
         expected |= {
             p + "projections.weight": (3 * d, d),
@@ -166,8 +179,11 @@ def test_parameter_names_and_shapes_are_the_release_checkpoints():
         elif i in (1, 5):
             expected |= {p + "filter.h": (8, 1, 12), p + "filter.D": (d,)}
         else:
-            expected |= {p + "filter.log_poles": (d, 16, 1), p + "filter.residues": (d, 16),
-                         p + "filter.D": (d,)}  # fmt: skip
+            expected |= {
+                p + "filter.log_poles": (d, 16, 1),
+                p + "filter.residues": (d, 16),
+                p + "filter.D": (d,),
+            }
     assert shapes == expected
     buffers = dict(model.named_buffers())  # rotary frequencies: a buffer, not saved
     assert buffers["blocks.3.inner_mha_cls.rotary_emb.inv_freq"].shape == (8,)
@@ -242,8 +258,9 @@ def test_presets_config_checks_and_padding_refusal():
         config = StripedHyenaConfig.from_preset(size, vocab_size=512)
         assert config.n_layer == n and len(config.attn_layer_idxs) == math.ceil((n - 3) / 7)
         assert config.hcs_layer_idxs[:2] == [0, 4] and config.hcl_layer_idxs[0] == 2
-    evo2_1b = StripedHyenaConfig(hidden_size=1920, num_layers=25, num_attention_heads=15,
-                                 vocab_size=512, eps=1e-6)  # fmt: skip
+    evo2_1b = StripedHyenaConfig(
+        hidden_size=1920, num_layers=25, num_attention_heads=15, vocab_size=512, eps=1e-6
+    )
     assert evo2_1b.attn_layer_idxs == [3, 10, 17, 24] and evo2_1b.inner_mlp_size == 5120
     with pytest.raises(InputError):
         tiny_config(attn_layer_idxs=[3, 4])  # layer 4 would have two kinds

@@ -11,15 +11,29 @@ from bioseq.train.model import make_optimizer
 
 
 def config(**overrides):
-    kwargs = dict(vocab_size=16, d_model=32, n_layer=4, num_attention_heads=2, inner_mlp_size=32,
-                  hcm_filter_length=12, hcm_filter_groups=4, hcs_filter_groups=4,
-                  state_size=4, max_seqlen=64)  # fmt: skip
+    kwargs = dict(
+        vocab_size=16,
+        d_model=32,
+        n_layer=4,
+        num_attention_heads=2,
+        inner_mlp_size=32,
+        hcm_filter_length=12,
+        hcm_filter_groups=4,
+        hcs_filter_groups=4,
+        state_size=4,
+        max_seqlen=64,
+    )
     return StripedHyenaConfig(**{**kwargs, **overrides})
 
 
 def poles(model):
-    return torch.cat([m.log_poles.flatten() for m in model.modules()
-                      if isinstance(m, HyenaCascade) and m.kind == "hcl"])  # fmt: skip
+    return torch.cat(
+        [
+            m.log_poles.flatten()
+            for m in model.modules()
+            if isinstance(m, HyenaCascade) and m.kind == "hcl"
+        ]
+    )
 
 
 def train(model, steps, constrain, lr=1.0):
@@ -62,8 +76,9 @@ def test_constrain_leaves_released_weights_alone():
 def test_decay_window_by_hand():
     # weak preset: rates 10^-2 .. 10^2 log-spaced over groups, t = 0, 1/2, 1 over 3 taps
     w = decay_window(2, 3, "weak")
-    expected = torch.tensor([[1.0, math.exp(-0.005), math.exp(-0.01)],
-                             [1.0, math.exp(-50.0), math.exp(-100.0)]])  # fmt: skip
+    expected = torch.tensor(
+        [[1.0, math.exp(-0.005), math.exp(-0.01)], [1.0, math.exp(-50.0), math.exp(-100.0)]]
+    )
     assert torch.allclose(w, expected, rtol=1e-6, atol=0)
     w = decay_window(3, 2, "strong")  # rates 1, 10, 100
     assert torch.allclose(w[:, 1], torch.tensor([math.exp(-1), math.exp(-10), math.exp(-100)]))

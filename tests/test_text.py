@@ -144,8 +144,9 @@ def test_text_data_split_windows_and_batches(tmp_path):
     (tmp_path / "a.txt").write_text(a, encoding="utf-8")
     (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b.encode()))
     (tmp_path / "notes.md").write_text("not picked up from a folder")
-    base = merge(TrainConfig(), dict(inputs=[str(tmp_path)], text=True, context=64,
-                                     val_fraction=0.25))  # fmt: skip
+    base = merge(
+        TrainConfig(), dict(inputs=[str(tmp_path)], text=True, context=64, val_fraction=0.25)
+    )
     data = build_data(base.resolved())
     assert data.unit == "byte" and data.alphabet == "text" and len(data.train_parts) == 2
     for part, val, whole in zip(data.train_parts, data.val_parts, (a, b), strict=True):
@@ -223,7 +224,22 @@ def test_cli_text_pretrain_loads_and_probes_in_digit_form(tmp_path):
     assert len(row["completion"]) >= 8 and row["answer"] == symbols.parse(row["completion"])
     # and `bioseq probe --form both` runs the text model in both forms
     out = tmp_path / "probe"
-    probe = run_cli("probe", "--model", run, "--functions", "1", "--shots", "1", "--trials", "1",
-                    "--bootstrap", "10", "--threads", "1", "--out", out)  # fmt: skip
+    probe = run_cli(
+        "probe",
+        "--model",
+        run,
+        "--functions",
+        "1",
+        "--shots",
+        "1",
+        "--trials",
+        "1",
+        "--bootstrap",
+        "10",
+        "--threads",
+        "1",
+        "--out",
+        out,
+    )
     assert probe.exit_code == 0, probe.output
     assert {r["form"] for r in read_results(out / "results.csv")} == {"genomic", "linguistic"}

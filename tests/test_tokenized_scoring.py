@@ -70,16 +70,18 @@ def hand_total(model, tokenizer, window: str) -> tuple[float, int]:
     return total, bases
 
 
-@pytest.mark.parametrize("kind", ["hyena", pytest.param("mamba", marks=pytest.mark.slow),
-                                  "transformer"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind", ["hyena", pytest.param("mamba", marks=pytest.mark.slow), "transformer"]
+)
 @pytest.mark.parametrize("name", ["kmer", pytest.param("bpe", marks=pytest.mark.slow)])
 def test_variant_scores_equal_a_hand_computation(name, kind, genome, bpe):
     tokenizer = tokenizer_of(name, bpe)
     model = tiny(kind, len(tokenizer))
     seq = genome.fetch("chr1")
     positions = (40, 151, 160, 170, 290)
-    variants = [Variant("chr1", p, seq[p - 1], b) for p in positions for b in "ACGT"
-                if b != seq[p - 1]]  # fmt: skip
+    variants = [
+        Variant("chr1", p, seq[p - 1], b) for p in positions for b in "ACGT" if b != seq[p - 1]
+    ]
     variants.append(Variant("chr1", 200, seq[199:202], seq[199]))  # a deletion
     window = 96
     sums = DnaVariantScorer(model, tokenizer, genome, window=window, reduce="sum").score(variants)
@@ -114,8 +116,10 @@ def test_window_limit_counts_tokens_not_bases(bpe):
     model.config.max_seq_len = 118  # the scorer reads this limit (Hyena's filters set it)
     window = 300  # more bases than the model reads tokens: fits in the repeat, not outside
     assert window / bpe.bases_per_token < 118  # so the constructor accepts it
-    variants = [Variant("chr1", p, seq[p - 1], "A" if seq[p - 1] != "A" else "C")
-                for p in range(200, 1600, 100)]  # fmt: skip
+    variants = [
+        Variant("chr1", p, seq[p - 1], "A" if seq[p - 1] != "A" else "C")
+        for p in range(200, 1600, 100)
+    ]
     results = DnaVariantScorer(model, bpe, genome, window=window).score(variants)
     for variant, result in zip(variants, results, strict=True):
         start, end = window_bounds(variant.pos - 1, 1, False, len(seq), window)
@@ -132,15 +136,40 @@ def test_pretrain_with_a_bpe_directory_reports_bits_per_base(tmp_path):
     lam = str(example_genome("lambda"))
     tok_dir = tmp_path / "bpe"
     runner = CliRunner()
-    result = runner.invoke(main, ["tokenizer", "train", "--type", "bpe", "--vocab-size", "128",
-                                  "--out", str(tok_dir), lam])  # fmt: skip
+    result = runner.invoke(
+        main,
+        ["tokenizer", "train", "--type", "bpe", "--vocab-size", "128", "--out", str(tok_dir), lam],
+    )
     assert result.exit_code == 0, result.output
     run = tmp_path / "run"
-    result = runner.invoke(main, [
-        "pretrain", lam, "--tokenizer", str(tok_dir), "--out", str(run), "--steps", "4",
-        "--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
-        "--eval-every", "2", "--eval-windows", "4", "--final-eval-windows", "8", "--quiet",
-    ])  # fmt: skip
+    result = runner.invoke(
+        main,
+        [
+            "pretrain",
+            lam,
+            "--tokenizer",
+            str(tok_dir),
+            "--out",
+            str(run),
+            "--steps",
+            "4",
+            "--d-model",
+            "32",
+            "--n-layer",
+            "1",
+            "--context",
+            "64",
+            "--batch-size",
+            "4",
+            "--eval-every",
+            "2",
+            "--eval-windows",
+            "4",
+            "--final-eval-windows",
+            "8",
+            "--quiet",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     last = rows[-1]

@@ -147,8 +147,11 @@ def test_kmer_n_rule() -> None:
     tokens = tok.convert_ids_to_tokens(tok.encode("ACGTNAGGTNNN", add_special_tokens=False))
     assert tokens == ["ACG", "T", "N", "A", "GGT", "N", "N", "N"]
     assert tok.convert_ids_to_tokens(tok.encode_array(b"ACRGTA").tolist()) == [
-        "A", "C", "N", "GTA",
-    ]  # fmt: skip
+        "A",
+        "C",
+        "N",
+        "GTA",
+    ]
 
 
 # --------------------------------------------------------------------------- special tokens

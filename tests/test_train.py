@@ -38,9 +38,19 @@ from bioseq.train.data import build_data
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = str(example_genome("lambda"))
 # a model small enough that a step takes milliseconds
-TINY = dict(inputs=[LAMBDA], d_model=32, n_layer=1, context=64, batch_size=4, log_every=1,
-            eval_every=2, eval_windows=4, final_eval_windows=8, save_every=2,
-            threads=1)  # fmt: skip
+TINY = dict(
+    inputs=[LAMBDA],
+    d_model=32,
+    n_layer=1,
+    context=64,
+    batch_size=4,
+    log_every=1,
+    eval_every=2,
+    eval_windows=4,
+    final_eval_windows=8,
+    save_every=2,
+    threads=1,
+)
 TINY_FLAGS = ["--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
               "--log-every", "1", "--eval-windows", "4", "--final-eval-windows", "8"]  # fmt: skip
 
@@ -139,8 +149,18 @@ def test_protein_alignment_reverse_direction(tmp_path):
             row = row[:10] + "--" + row[12:]  # gaps are removed
             f.write(f">seq{i}\n{row}\n")
     run = tmp_path / "run"
-    result = run_cli("pretrain", a2m, "--out", run, "--direction", "reverse", "--steps", "3",
-                     *TINY_FLAGS, "--quiet")  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        a2m,
+        "--out",
+        run,
+        "--direction",
+        "reverse",
+        "--steps",
+        "3",
+        *TINY_FLAGS,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads((run / "final" / "config.json").read_text())
     assert (saved["direction"], saved["alphabet"]) == ("reverse", "protein")
@@ -165,8 +185,12 @@ def test_sequence_weights_sample_a_duplicated_cluster_as_one_record(tmp_path):
     a2m.write_text("".join(f">s{i}\n{row}\n" for i, row in enumerate(rows)))
     base = {"inputs": [str(a2m)], "context": 64, "val_fraction": 0.0, "batch_size": 4}
     data = build_data(merge(TrainConfig(), dict(base, sequence_weights=0.8)).resolved())
-    drawn = [bytes(ids[1:-1].numpy().astype(np.uint8)) for step in range(500)
-             for b in data.batch(step, 64, 4) for ids in b.input_ids]  # fmt: skip
+    drawn = [
+        bytes(ids[1:-1].numpy().astype(np.uint8))
+        for step in range(500)
+        for b in data.batch(step, 64, 4)
+        for ids in b.input_ids
+    ]
     copy_ids = bytes(np.array(data.tokenizer.encode(copy, add_special_tokens=False), np.uint8))
     share = np.mean([d == copy_ids for d in drawn])
     assert abs(share - 1 / 11) < 0.03, share
@@ -175,8 +199,9 @@ def test_sequence_weights_sample_a_duplicated_cluster_as_one_record(tmp_path):
     fasta = tmp_path / "family.fa"
     fasta.write_text(a2m.read_text())
     with pytest.raises(InputError, match="need an alignment"):
-        build_data(merge(TrainConfig(), dict(base, inputs=[str(fasta)],
-                                             sequence_weights=0.8)).resolved())  # fmt: skip
+        build_data(
+            merge(TrainConfig(), dict(base, inputs=[str(fasta)], sequence_weights=0.8)).resolved()
+        )
 
 
 def test_batches_count_the_bases_their_predicted_tokens_hold():
@@ -194,18 +219,41 @@ def test_batches_count_the_bases_their_predicted_tokens_hold():
 
 def test_cli_end_to_end_on_lambda(tmp_path):
     run = tmp_path / "run"
-    result = run_cli("pretrain", LAMBDA, "--out", run, "--steps", "4", "--save-every", "2",
-                     "--eval-every", "2", *TINY_FLAGS)  # fmt: skip
+    result = run_cli(
+        "pretrain",
+        LAMBDA,
+        "--out",
+        run,
+        "--steps",
+        "4",
+        "--save-every",
+        "2",
+        "--eval-every",
+        "2",
+        *TINY_FLAGS,
+    )
     assert result.exit_code == 0, result.output
-    for name in ("final/config.json", "final/model.safetensors", "final/tokenizer_config.json",
-                 "metrics.jsonl", "loss.png", "config.yaml"):  # fmt: skip
+    for name in (
+        "final/config.json",
+        "final/model.safetensors",
+        "final/tokenizer_config.json",
+        "metrics.jsonl",
+        "loss.png",
+        "config.yaml",
+    ):
         assert (run / name).is_file(), name
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-2", "step-4"]
     assert (run / "checkpoints" / "step-2" / STATE_FILE).is_file()
     rows = metrics(run)
     assert [r["step"] for r in rows] == [1, 2, 3, 4] and rows[-1]["final"]
-    for key in ("train_loss", "val_loss", "val_bits_per_base", "tokens_per_s", "lr",
-                "markov_bits_per_base"):  # fmt: skip
+    for key in (
+        "train_loss",
+        "val_loss",
+        "val_bits_per_base",
+        "tokens_per_s",
+        "lr",
+        "markov_bits_per_base",
+    ):
         assert rows[-1][key] is not None, key
     assert rows[-1]["val_bits_per_base"] == pytest.approx(rows[-1]["val_loss"] / np.log(2))
     assert 1.8 < rows[-1]["markov_bits_per_base"] < 2.0
@@ -227,8 +275,9 @@ def test_cli_end_to_end_on_lambda(tmp_path):
 def test_resume_matches_an_uninterrupted_run(tmp_path):
     # Hyena has embedding dropout, so this also checks the random state across the stop
     straight = pretrain(dict(TINY, out=str(tmp_path / "a"), steps=8, save_every=4), quiet=True)
-    stopped = pretrain(dict(TINY, out=str(tmp_path / "b"), steps=8, save_every=4, stop_after=4),
-                       quiet=True)  # fmt: skip
+    stopped = pretrain(
+        dict(TINY, out=str(tmp_path / "b"), steps=8, save_every=4, stop_after=4), quiet=True
+    )
     assert not (stopped / "final").exists() and latest_checkpoint(stopped).name == "step-4"
     result = run_cli("pretrain", "--resume", stopped, "--quiet")
     assert result.exit_code == 0, result.output
@@ -244,8 +293,20 @@ def test_resume_matches_an_uninterrupted_run(tmp_path):
 @pytest.mark.slow
 def test_sigterm_saves_a_loadable_checkpoint_and_exits_143(tmp_path):
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "bioseq", "pretrain", LAMBDA, "--out", str(run), "--steps",
-           "100000", "--save-every", "100000", *TINY_FLAGS]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "bioseq",
+        "pretrain",
+        LAMBDA,
+        "--out",
+        str(run),
+        "--steps",
+        "100000",
+        "--save-every",
+        "100000",
+        *TINY_FLAGS,
+    ]
     stderr = open(tmp_path / "stderr", "w+")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, env=subprocess_env())
     deadline = time.time() + 120
@@ -268,8 +329,9 @@ def test_nan_steps_are_skipped_then_the_run_stops(tmp_path, monkeypatch):
 
     def poisoned(config, data):
         model = build(config, data)
-        model.register_forward_hook(lambda m, args, out: out.__class__(
-            loss=out.loss * float("nan"), logits=out.logits))  # fmt: skip
+        model.register_forward_hook(
+            lambda m, args, out: out.__class__(loss=out.loss * float("nan"), logits=out.logits)
+        )
         return model
 
     build = loop.build_model
@@ -316,13 +378,36 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
 def test_torchrun_two_processes_match_one(tmp_path):
     if not torch.distributed.is_available():
         pytest.skip("torch.distributed is not available")
-    settings = ["--model", "transformer", "--steps", "4", "--batch-size", "8", "--save-every", "4",
-                "--eval-every", "2"]  # fmt: skip
+    settings = [
+        "--model",
+        "transformer",
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--save-every",
+        "4",
+        "--eval-every",
+        "2",
+    ]
     flags = [*TINY_FLAGS[:6], *TINY_FLAGS[8:], *settings]  # batch size 8 over two processes
     ddp = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port",
-           str(29500 + os.getpid() % 1000), "-m", "bioseq", "pretrain", LAMBDA, "--out",
-           str(ddp), "--quiet", *flags]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port",
+        str(29500 + os.getpid() % 1000),
+        "-m",
+        "bioseq",
+        "pretrain",
+        LAMBDA,
+        "--out",
+        str(ddp),
+        "--quiet",
+        *flags,
+    ]
     done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(ddp / "checkpoints" / "step-4" / STATE_FILE, weights_only=True)

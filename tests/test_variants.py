@@ -113,8 +113,13 @@ def close(a: float, b: float, tol: float = 2e-3) -> bool:
 def test_pair_scorer_equals_independent_full_passes(kind, models):
     ref = random_dna(120, 3)
     alts = [ref[:p] + b + ref[p + 1 :] for p in (0, 7, 60, 61, 119) for b in "ACGT"]
-    alts += [ref[:50] + ref[53:], ref[:50] + "GGG" + ref[50:], ref[:118], ref + "A",
-             ref[:40] + "TTTT" + ref[44:]]  # fmt: skip
+    alts += [
+        ref[:50] + ref[53:],
+        ref[:50] + "GGG" + ref[50:],
+        ref[:118],
+        ref + "A",
+        ref[:40] + "TTTT" + ref[44:],
+    ]
     groups = [(ref, alts), (ref[10:], alts[:6])]
     fast = PairScorer(models[kind], DNA_TOK, batch_size=3, strategy="reuse").score(groups)
     slow = naive_pair_scores(models[kind], DNA_TOK, [(r, a) for r, al in groups for a in al])
@@ -161,8 +166,9 @@ def test_scan_from_state_cpu_kernel_equals_closed_form():
 # -- DNA windows and strands --------------------------------------------------------------
 
 
-def naive_variant_score(model, genome, variant, window, reduce="mean", strand="+", step=1,
-                        reverse=False):  # fmt: skip
+def naive_variant_score(
+    model, genome, variant, window, reduce="mean", strand="+", step=1, reverse=False
+):
     """Windows built by hand, both scored in full."""
     contig = "chr1" if variant.chrom in ("1", "chr1") else variant.chrom
     pos0, ref, alt = variant.pos - 1, variant.ref, variant.alt
@@ -180,8 +186,12 @@ def naive_variant_score(model, genome, variant, window, reduce="mean", strand="+
 
 def toy_variants(genome) -> list[Variant]:
     seq = genome.fetch("chr1")
-    snvs = [Variant("chr1", p, seq[p - 1], b) for p in (1, 3, 150, 151, 153, 300) for b in "AG"
-            if b != seq[p - 1]]  # fmt: skip
+    snvs = [
+        Variant("chr1", p, seq[p - 1], b)
+        for p in (1, 3, 150, 151, 153, 300)
+        for b in "AG"
+        if b != seq[p - 1]
+    ]
     return (
         snvs
         + [
@@ -196,8 +206,16 @@ def toy_variants(genome) -> list[Variant]:
 def test_dna_scorer_equals_naive_windows(kind, models, genome):
     variants = toy_variants(genome)
     for reduce, step in (("mean", 1), ("sum", 8)):
-        scorer = DnaVariantScorer(models[kind], DNA_TOK, genome, window=64, reduce=reduce,
-                                  batch_size=3, window_step=step, strategy="reuse")  # fmt: skip
+        scorer = DnaVariantScorer(
+            models[kind],
+            DNA_TOK,
+            genome,
+            window=64,
+            reduce=reduce,
+            batch_size=3,
+            window_step=step,
+            strategy="reuse",
+        )
         scores = scorer.score(variants)
         assert [s.status for s in scores] == ["ok"] * len(variants)
         for v, s in zip(variants, scores, strict=True):
@@ -209,11 +227,16 @@ def test_window_dedup_scores_each_reference_once(models, genome):
     calls = []
     scorer = DnaVariantScorer(models["mamba"], DNA_TOK, genome, window=64, window_step=16)
     original = scorer.scorer.score
-    scorer.scorer.score = lambda groups, progress=None: calls.append(len(groups)) or original(
-        groups, progress)  # fmt: skip
+    scorer.scorer.score = lambda groups, progress=None: (
+        calls.append(len(groups)) or original(groups, progress)
+    )
     seq = genome.fetch("chr1")
-    variants = [Variant("chr1", p, seq[p - 1], b) for p in range(145, 165) for b in "ACGT"
-                if b != seq[p - 1]]  # fmt: skip
+    variants = [
+        Variant("chr1", p, seq[p - 1], b)
+        for p in range(145, 165)
+        for b in "ACGT"
+        if b != seq[p - 1]
+    ]
     scorer.score(variants)
     assert sum(calls) == 2  # 60 alleles at 0-based 144-163: two 16-base blocks, two windows
 
@@ -243,8 +266,9 @@ def test_window_bounds_follow_evo2_and_clip():
     assert window_bounds(99_990, 1, False, 100_000, 8192) == (99_990 - 4096, 100_000)
     start, end = window_bounds(500, 4, True, 100_000, 100)
     assert 500 - start == end - 504 == 48  # equal flanks around REF
-    assert window_bounds(70, 1, False, 1000, 64, step=16) == window_bounds(79, 1, False, 1000,
-                                                                          64, step=16)  # fmt: skip
+    assert window_bounds(70, 1, False, 1000, 64, step=16) == window_bounds(
+        79, 1, False, 1000, 64, step=16
+    )
 
 
 def test_contig_names_chr_prefix():
@@ -282,8 +306,20 @@ def test_vcf_round_trip_bgzip_tabix(tmp_path, genome, mamba_dir):
     fasta.write_text(f">chr1\n{genome.fetch('chr1')}\n")
     vcf = write_vcf_text(tmp_path / "in.vcf", genome)
     out = tmp_path / "out.vcf.gz"
-    result = run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", vcf, "--out", out,
-                 "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        mamba_dir,
+        "--fasta",
+        fasta,
+        "--vcf",
+        vcf,
+        "--out",
+        out,
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     with open(out, "rb") as handle:
         assert handle.read(4) == b"\x1f\x8b\x08\x04"  # BGZF: gzip with the extra field
@@ -295,12 +331,28 @@ def test_vcf_round_trip_bgzip_tabix(tmp_path, genome, mamba_dir):
     with pysam.VariantFile(str(vcf)) as handle:
         originals = list(handle)
     assert [(r.pos, r.ref, r.alts, r.id) for r in records] == [
-        (r.pos, r.ref, r.alts, r.id) for r in originals]  # fmt: skip
+        (r.pos, r.ref, r.alts, r.id) for r in originals
+    ]
     assert records[0].info["DP"] == 7 and len(records[0].info["BIOSEQ_LLR"]) == 2
     assert all(s == "ok" for r in records for s in r.info["BIOSEQ_STATUS"])
     tsv = tmp_path / "out.tsv"
-    assert run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", vcf, "--out", tsv,
-               "--window", 64, "--no-progress").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "score-vcf",
+            "--model",
+            mamba_dir,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            tsv,
+            "--window",
+            64,
+            "--no-progress",
+        ).exit_code
+        == 0
+    )
     rows = [line.split("\t") for line in tsv.read_text().splitlines()]
     assert rows[0] == ["chrom", "pos", "ref", "alt", "score", "status"] and len(rows) == 5
     vcf_scores = [v for r in records for v in r.info["BIOSEQ_LLR"]]
@@ -312,8 +364,23 @@ def test_vcf_round_trip_bgzip_tabix(tmp_path, genome, mamba_dir):
     ):
         for record in src:
             dst.write(record)
-    assert run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", bcf, "--out",
-               tmp_path / "out.bcf", "--window", 64, "--no-progress").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "score-vcf",
+            "--model",
+            mamba_dir,
+            "--fasta",
+            fasta,
+            "--vcf",
+            bcf,
+            "--out",
+            tmp_path / "out.bcf",
+            "--window",
+            64,
+            "--no-progress",
+        ).exit_code
+        == 0
+    )
     with pysam.VariantFile(str(tmp_path / "out.bcf")) as handle:
         bcf_scores = [v for r in handle for v in r.info["BIOSEQ_LLR"]]
     assert bcf_scores == pytest.approx(vcf_scores, rel=1e-4)  # VCF text keeps ~7 digits
@@ -321,37 +388,78 @@ def test_vcf_round_trip_bgzip_tabix(tmp_path, genome, mamba_dir):
 
 def test_bad_vcf_records_are_reported_and_the_rest_scored(tmp_path, genome, mamba_dir):
     seq = genome.fetch("chr1")
-    bad = "\n".join([
-        "7\t10\t.\tA\tC\t.\t.\t.",  # contig absent from the genome
-        f"1\t20\t.\t{'A' if seq[19] != 'A' else 'C'}\tG\t.\t.\t.",  # REF mismatch
-        "1\tabc\t.\tA\tC\t.\t.\t.",  # malformed POS
-        "1\t30\t.\tA",  # too few columns
-        "1\t299\t.\tACGT\tA\t.\t.\t.",  # past the contig end
-        "1\t400\t.\tA\tC\t.\t.\t.",  # past the contig end
-        f"1\t40\t.\t{seq[39]}\t<DEL>\t.\t.\t.",  # symbolic
-        f"1\t45\t.\t{seq[44]}\t{'A' if seq[44] != 'A' else 'C'},<DUP>\t.\t.\t.",  # half
-        f"1\t41\t.\t{seq[40]}\t.\t.\t.\t.",  # no ALT
-        "chr2\t150\t.\tN\tA\t.\t.\t.",  # window mostly N
-    ]) + "\n"  # fmt: skip
+    bad = (
+        "\n".join(
+            [
+                "7\t10\t.\tA\tC\t.\t.\t.",  # contig absent from the genome
+                f"1\t20\t.\t{'A' if seq[19] != 'A' else 'C'}\tG\t.\t.\t.",  # REF mismatch
+                "1\tabc\t.\tA\tC\t.\t.\t.",  # malformed POS
+                "1\t30\t.\tA",  # too few columns
+                "1\t299\t.\tACGT\tA\t.\t.\t.",  # past the contig end
+                "1\t400\t.\tA\tC\t.\t.\t.",  # past the contig end
+                f"1\t40\t.\t{seq[39]}\t<DEL>\t.\t.\t.",  # symbolic
+                f"1\t45\t.\t{seq[44]}\t{'A' if seq[44] != 'A' else 'C'},<DUP>\t.\t.\t.",  # half
+                f"1\t41\t.\t{seq[40]}\t.\t.\t.\t.",  # no ALT
+                "chr2\t150\t.\tN\tA\t.\t.\t.",  # window mostly N
+            ]
+        )
+        + "\n"
+    )
     vcf = write_vcf_text(tmp_path / "bad.vcf", genome, bad)
     fasta = tmp_path / "genome.fa"
     fasta.write_text(f">chr1\n{seq}\n>chr2\n{genome.fetch('chr2')}\n")
     out = tmp_path / "bad.tsv"
-    result = run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", vcf, "--out", out,
-                 "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        mamba_dir,
+        "--fasta",
+        fasta,
+        "--vcf",
+        vcf,
+        "--out",
+        out,
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     statuses = [line.split("\t")[5] for line in out.read_text().splitlines()[1:]]
     assert statuses == ["ok"] * 4 + [
-        "contig_missing", "ref_mismatch", "malformed_line", "malformed_line", "past_contig_end",
-        "past_contig_end", "symbolic_allele", "ok", "symbolic_allele", "no_alt",
-        "window_mostly_N"]  # fmt: skip
+        "contig_missing",
+        "ref_mismatch",
+        "malformed_line",
+        "malformed_line",
+        "past_contig_end",
+        "past_contig_end",
+        "symbolic_allele",
+        "ok",
+        "symbolic_allele",
+        "no_alt",
+        "window_mostly_N",
+    ]
     assert "line 10: POS 'abc' is not a number" in result.output
     assert "not scored:" in result.output
     data = read_vcf(vcf)
     assert [e.line for e in data.malformed] == [10, 11]
     out_vcf = tmp_path / "bad.vcf.gz"
-    assert run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", vcf, "--out",
-               out_vcf, "--window", 64, "--no-progress").exit_code == 0  # fmt: skip
+    assert (
+        run(
+            "score-vcf",
+            "--model",
+            mamba_dir,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            out_vcf,
+            "--window",
+            64,
+            "--no-progress",
+        ).exit_code
+        == 0
+    )
     with pysam.VariantFile(str(out_vcf)) as handle:
         records = list(handle)
         assert len(records) == len(data.entries)  # malformed lines kept, with a status
@@ -370,15 +478,36 @@ def test_empty_vcf(tmp_path, genome, mamba_dir, content):
     vcf = tmp_path / "empty.vcf"
     vcf.write_text(content)
     for out in (tmp_path / "e.tsv", tmp_path / "e.vcf"):
-        result = run("score-vcf", "--model", mamba_dir, "--fasta", fasta, "--vcf", vcf, "--out",
-                     out, "--no-progress", "--window", 64)  # fmt: skip
+        result = run(
+            "score-vcf",
+            "--model",
+            mamba_dir,
+            "--fasta",
+            fasta,
+            "--vcf",
+            vcf,
+            "--out",
+            out,
+            "--no-progress",
+            "--window",
+            64,
+        )
         assert result.exit_code == 0, result.output
         assert "no variant records" in result.output and out.exists()
 
 
 def test_cli_errors_are_one_line(tmp_path, genome):
-    result = run("score-vcf", "--model", tmp_path / "nope", "--fasta", tmp_path / "g.fa",
-                 "--vcf", tmp_path / "v.vcf", "--out", tmp_path / "o.vcf")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        tmp_path / "nope",
+        "--fasta",
+        tmp_path / "g.fa",
+        "--vcf",
+        tmp_path / "v.vcf",
+        "--out",
+        tmp_path / "o.vcf",
+    )
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert "no such model directory" in result.output
 
@@ -397,7 +526,9 @@ def test_parse_and_check_mutants():
     assert check_mutant(parse_mutant("H24C:K30A"), wildtype, 24) is None
     assert check_mutant(parse_mutant("X999Y"), wildtype, 24)[0] == "position_out_of_range"
     assert check_mutant(parse_mutant("A25C"), wildtype, 24) == (
-        "wildtype_mismatch", "A25C: residue 25 is P, not A")  # fmt: skip
+        "wildtype_mismatch",
+        "A25C: residue 25 is P, not A",
+    )
     assert check_mutant(parse_mutant("P1C"), wildtype, 1)[0] == "wildtype_mismatch"
     assert apply_mutant(wildtype, parse_mutant("H24C:K30A"), 24) == "CPETLVA"
     assert suggest_offset([parse_mutant("H24C"), parse_mutant("T27A")], wildtype) == 24
@@ -405,8 +536,10 @@ def test_parse_and_check_mutants():
 
 def test_tables_evmutation_and_proteingym(tmp_path):
     pg = tmp_path / "pg.csv"
-    pg.write_text("mutant,mutated_sequence,DMS_score,DMS_score_bin\nH2C,MCKL,0.5,1\n"
-                  "K3A,MHAL,-1.0,0\nK3A,MHKL,0.1,0\nH2,MHKL,0.2,1\nX999Y,MHKL,0.0,0\n")  # fmt: skip
+    pg.write_text(
+        "mutant,mutated_sequence,DMS_score,DMS_score_bin\nH2C,MCKL,0.5,1\n"
+        "K3A,MHAL,-1.0,0\nK3A,MHKL,0.1,0\nH2,MHKL,0.2,1\nX999Y,MHKL,0.0,0\n"
+    )
     table = read_mutation_table(pg)
     assert table.delimiter == "," and table.lines == [2, 3, 4, 5, 6]
 
@@ -415,8 +548,13 @@ def test_tables_evmutation_and_proteingym(tmp_path):
             return [(float(len(m)), "ok") for m in mutants]
 
     rows = score_mutations(Constant(), "MHKL", table, 1, score_col="DMS_score")
-    assert [r.status for r in rows] == ["ok", "ok", "sequence_mismatch", "malformed",
-                                        "position_out_of_range"]  # fmt: skip
+    assert [r.status for r in rows] == [
+        "ok",
+        "ok",
+        "sequence_mismatch",
+        "malformed",
+        "position_out_of_range",
+    ]
     assert rows[0].measured == 0.5 and rows[0].score == 1.0 and rows[3].score is None
     if BLAT_DMS.exists():
         blat = read_mutation_table(BLAT_DMS)
@@ -424,8 +562,10 @@ def test_tables_evmutation_and_proteingym(tmp_path):
 
 
 def test_protein_causal_score_is_log_p_mutant_minus_log_p_wildtype():
-    forward, reverse = tiny("transformer", PROTEIN_TOK.vocab_size, 1), tiny(
-        "mamba", PROTEIN_TOK.vocab_size, 2)  # fmt: skip
+    forward, reverse = (
+        tiny("transformer", PROTEIN_TOK.vocab_size, 1),
+        tiny("mamba", PROTEIN_TOK.vocab_size, 2),
+    )
     wildtype, mutants = "MKTAYIAKQR", [parse_mutant("K2A"), parse_mutant("M1W:R10G"), ()]
 
     @torch.no_grad()
@@ -458,16 +598,44 @@ def test_score_mutations_cli_causal_both(tmp_path):
     rows = ["H2C,0.3", "K3A,-1.2", "H2A:K3W,-2.0", "H2,0.0", "A2C,0.1", "X999Y,0.0", "L4P,-0.5"]
     table.write_text("# comment\nmutant;score\n" + "\n".join(r.replace(",", ";") for r in rows))
     out = tmp_path / "scores.csv"
-    result = run("score-mutations", "--model", dirs[1], "--model", dirs[0], "--wildtype", "MHKL",
-                 "--mutations", table, "--score-col", "score", "--strategy", "causal-both",
-                 "--threshold", "0", "--out", out, "--no-progress")  # fmt: skip
+    result = run(
+        "score-mutations",
+        "--model",
+        dirs[1],
+        "--model",
+        dirs[0],
+        "--wildtype",
+        "MHKL",
+        "--mutations",
+        table,
+        "--score-col",
+        "score",
+        "--strategy",
+        "causal-both",
+        "--threshold",
+        "0",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "scores.metrics.json").read_text())
     assert metrics["n_scored"] == 4 and metrics["n_skipped"] == 3 and "auroc" in metrics
     assert (tmp_path / "scores.scatter.png").stat().st_size > 1000
     assert "malformed" in result.output and "wildtype_mismatch" in result.output
-    one = run("score-mutations", "--model", dirs[0], "--wildtype", "MHKL", "--mutations", table,
-              "--strategy", "causal-both", "--out", out)  # fmt: skip
+    one = run(
+        "score-mutations",
+        "--model",
+        dirs[0],
+        "--wildtype",
+        "MHKL",
+        "--mutations",
+        table,
+        "--strategy",
+        "causal-both",
+        "--out",
+        out,
+    )
     assert one.exit_code == 2 and "right-to-left" in one.output
 
 
@@ -530,8 +698,14 @@ def test_make_snv_vcf_on_lambda(tmp_path, mamba_dir):
     record = read_genbank(genbank)[0]
     names = ["nu1", "A", "cI", "cro"]  # cI is on the minus strand
     out = tmp_path / "snvs.vcf.gz"
-    result = run("make-snv-vcf", "--genbank", genbank, *[a for n in names for a in ("--cds", n)],
-                 "--out", out)  # fmt: skip
+    result = run(
+        "make-snv-vcf",
+        "--genbank",
+        genbank,
+        *[a for n in names for a in ("--cds", n)],
+        "--out",
+        out,
+    )
     assert result.exit_code == 0, result.output
     ((_, chosen),) = select_cds([record], names)
     coding = {int(p) for c in chosen for p in c.genome_position_map()}
@@ -557,8 +731,20 @@ def test_make_snv_vcf_on_lambda(tmp_path, mamba_dir):
         for r in list(src)[:60]:
             dst.write(r)
     scored = tmp_path / "few.scored.vcf"
-    result = run("score-vcf", "--model", mamba_dir, "--fasta", genbank, "--vcf", few, "--out",
-                 scored, "--window", 64, "--no-progress")  # fmt: skip
+    result = run(
+        "score-vcf",
+        "--model",
+        mamba_dir,
+        "--fasta",
+        genbank,
+        "--vcf",
+        few,
+        "--out",
+        scored,
+        "--window",
+        64,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "few.scored.metrics.json").read_text())
     assert metrics["n_scored"] == 60  # 20 bases: codon positions 1,2,3,1,... from the start
@@ -574,11 +760,33 @@ def test_short_pretrain_on_blat_homologs_ranks_the_dms(tmp_path):
     minute on the unaligned, sequence-weighted homologs already ranks the measured effects
     (Spearman > 0.2; 0.377 measured) on a random fifth of the DMS table."""
     run_dir = tmp_path / "blat"
-    result = run("pretrain", BLAT_A2M, "--alphabet", "protein", "--model", "transformer",
-                 "--size", "tiny", "--context", "320", "--batch-size", "16", "--steps",
-                 str(CI_PROTEIN_STEPS), "--lr", "3e-3", "--sequence-weights", "0.8",
-                 "--eval-every", "1000",
-                 "--final-eval-windows", "64", "--out", run_dir, "--quiet")  # fmt: skip
+    result = run(
+        "pretrain",
+        BLAT_A2M,
+        "--alphabet",
+        "protein",
+        "--model",
+        "transformer",
+        "--size",
+        "tiny",
+        "--context",
+        "320",
+        "--batch-size",
+        "16",
+        "--steps",
+        str(CI_PROTEIN_STEPS),
+        "--lr",
+        "3e-3",
+        "--sequence-weights",
+        "0.8",
+        "--eval-every",
+        "1000",
+        "--final-eval-windows",
+        "64",
+        "--out",
+        run_dir,
+        "--quiet",
+    )
     assert result.exit_code == 0, result.output
     lines = BLAT_DMS.read_text().splitlines()
     n_head = next(i for i, line in enumerate(lines) if not line.startswith("#")) + 1
@@ -586,8 +794,20 @@ def test_short_pretrain_on_blat_homologs_ranks_the_dms(tmp_path):
     table = tmp_path / "dms.csv"
     table.write_text("\n".join([*lines[:n_head], *subset]) + "\n")
     out = tmp_path / "scores.csv"
-    result = run("score-mutations", "--model", run_dir, "--wildtype", BLAT_A2M, "--mutations",
-                 table, "--score-col", "2500", "--out", out, "--no-progress")  # fmt: skip
+    result = run(
+        "score-mutations",
+        "--model",
+        run_dir,
+        "--wildtype",
+        BLAT_A2M,
+        "--mutations",
+        table,
+        "--score-col",
+        "2500",
+        "--out",
+        out,
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "scores.metrics.json").read_text())
     assert metrics["n_scored"] == len(subset)

@@ -9,9 +9,14 @@ import click
 @click.argument("source", type=click.Path(exists=True))
 @click.argument("destination", type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="Replace an existing, non-empty DESTINATION.")
-@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Evo 2 only: the model's YAML config from the evo2 package (default: the one "
-                   "*.yml beside the checkpoint).")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Evo 2 only: the model's YAML config from the evo2 package (default: the one "
+    "*.yml beside the checkpoint).",
+)
 def convert(source: str, destination: str, overwrite: bool, config: str | None) -> None:
     """Convert a mamba-ssm MambaLMHeadModel, HyenaDNA, Caduceus or Evo 2 checkpoint.
 

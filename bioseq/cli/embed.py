@@ -8,41 +8,79 @@ import click
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUTS...")
 @click.option("--model", required=True, help="Model directory or `bioseq pretrain` run.")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
-              help="Output folder: embeddings.npy (or .npz), index.tsv, info.json.")  # fmt: skip
-@click.option("--layer", type=int, default=-1, show_default=True,
-              help="Hidden state to read: 0 the embeddings, -1 the output, negative from the "
-                   "end.")  # fmt: skip
-@click.option("--pool", type=click.Choice(["mean", "last", "cls", "none"]), default="mean",
-              show_default=True,
-              help="Mean over letters, the last letter's token, the first (special) token, or "
-                   "none: one vector per letter (embeddings.npz).")  # fmt: skip
-@click.option("--rc-average", is_flag=True,
-              help="DNA: average the embeddings of both strands.")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Windows per forward pass.")  # fmt: skip
-@click.option("--window", type=click.IntRange(min=0), default=None,
-              help="Read longer sequences in windows of W letters (default: the model's "
-                   "training context; 0: whole sequences).")  # fmt: skip
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder: embeddings.npy (or .npz), index.tsv, info.json.",
+)
+@click.option(
+    "--layer",
+    type=int,
+    default=-1,
+    show_default=True,
+    help="Hidden state to read: 0 the embeddings, -1 the output, negative from the end.",
+)
+@click.option(
+    "--pool",
+    type=click.Choice(["mean", "last", "cls", "none"]),
+    default="mean",
+    show_default=True,
+    help="Mean over letters, the last letter's token, the first (special) token, or "
+    "none: one vector per letter (embeddings.npz).",
+)
+@click.option("--rc-average", is_flag=True, help="DNA: average the embeddings of both strands.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Windows per forward pass.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Read longer sequences in windows of W letters (default: the model's "
+    "training context; 0: whole sequences).",
+)
 @click.option(
     "--stride",
     type=click.IntRange(min=1),
     default=None,
     help="Letters between window starts (default: --window; at most --window).",
 )
-@click.option("--sequence-col", default="sequence", show_default=True,
-              help="Sequence column of CSV/TSV inputs.")  # fmt: skip
+@click.option(
+    "--sequence-col",
+    default="sequence",
+    show_default=True,
+    help="Sequence column of CSV/TSV inputs.",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option("--trust-remote-code", is_flag=True,
-              help="Run Python code that a model folder ships (auto_map). Off by default: only "
-                   "for folders you trust.")  # fmt: skip
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a model folder ships (auto_map). Off by default: only "
+    "for folders you trust.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def embed(
-    inputs: tuple[str, ...], model: str, out: str, layer: int, pool: str, rc_average: bool,
-    batch_size: int, window: int | None, stride: int | None, sequence_col: str,
-    device: str | None, trust_remote_code: bool, overwrite: bool, progress: bool,
-) -> None:  # fmt: skip
+    inputs: tuple[str, ...],
+    model: str,
+    out: str,
+    layer: int,
+    pool: str,
+    rc_average: bool,
+    batch_size: int,
+    window: int | None,
+    stride: int | None,
+    sequence_col: str,
+    device: str | None,
+    trust_remote_code: bool,
+    overwrite: bool,
+    progress: bool,
+) -> None:
     """Embed every sequence of INPUTS (FASTA, GenBank, a2m/a3m alignments without their gaps,
     CSV/TSV tables) with a model's hidden states.
 
@@ -63,15 +101,28 @@ def embed(
     from bioseq.tasks.adapt.embed import embed_files
 
     result = embed_files(
-        model, inputs, out, layer=layer, pool=pool, rc_average=rc_average,
-        batch_size=batch_size, window=window, stride=stride, sequence_col=sequence_col,
-        device=device, trust_remote_code=trust_remote_code, overwrite=overwrite,
+        model,
+        inputs,
+        out,
+        layer=layer,
+        pool=pool,
+        rc_average=rc_average,
+        batch_size=batch_size,
+        window=window,
+        stride=stride,
+        sequence_col=sequence_col,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        overwrite=overwrite,
         progress=progress,
-    )  # fmt: skip
+    )
     windows = f"windows of {result.window:,} letters" if result.window else "whole sequences"
     strands = ", both strands" if rc_average else ""
     plural = "s" if result.n != 1 else ""
-    click.echo(f"embedded {result.n:,} sequence{plural} ({result.letters:,} letters; {windows}) "
-               f"with {model} layer {result.layer} of 0..{result.n_states - 1}, {pool} pooling"
-               f"{strands}, d={result.dim} in {result.seconds:.1f} s ({result.per_second:,.1f} "
-               f"sequences/s); wrote {out}/{', '.join(result.files)}", err=True)  # fmt: skip
+    click.echo(
+        f"embedded {result.n:,} sequence{plural} ({result.letters:,} letters; {windows}) "
+        f"with {model} layer {result.layer} of 0..{result.n_states - 1}, {pool} pooling"
+        f"{strands}, d={result.dim} in {result.seconds:.1f} s ({result.per_second:,.1f} "
+        f"sequences/s); wrote {out}/{', '.join(result.files)}",
+        err=True,
+    )

@@ -31,8 +31,10 @@ def fetch(genome: str, regions: tuple[str, ...], strand: str, width: int, invali
         bioseq fetch genome.fa.gz chr1:1,000,001-1,000,100 --strand -
     """
     if width < 0:
-        raise InputError(f"--width {width}: expected bases per line (1 or more), or 0 for the "
-                         "whole region on one line")  # fmt: skip
+        raise InputError(
+            f"--width {width}: expected bases per line (1 or more), or 0 for the "
+            "whole region on one line"
+        )
     for name, seq in fetch_regions(genome, regions, strand, invalid):
         click.echo(f">{name}")
         step = width or max(len(seq), 1)

@@ -39,8 +39,11 @@ def _option(name: str, *decls: str, **overrides):
 @_option("device")
 @click.option("--threads", type=int, default=0, help="CPU threads, 0 = torch's default.")
 @_option("out", "-o", type=click.Path(file_okay=False))
-@click.option("--resume", type=click.Path(file_okay=False),
-              help="Continue the run in this directory (--epochs may change).")  # fmt: skip
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    help="Continue the run in this directory (--epochs may change).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace the run in --out.")
 @click.option("--no-progress", is_flag=True)
 def finetune(**opts) -> None:
@@ -65,28 +68,48 @@ def finetune(**opts) -> None:
         import torch
 
         torch.set_num_threads(opts["threads"])
-    settings = given({k: v for k, v in opts.items() if k not in ("threads", "resume", "overwrite",
-                                                                  "no_progress")})  # fmt: skip
+    settings = given(
+        {
+            k: v
+            for k, v in opts.items()
+            if k not in ("threads", "resume", "overwrite", "no_progress")
+        }
+    )
     if settings.get("device") == "auto":
         settings["device"] = None
     settings["progress"] = not opts["no_progress"]
     config = FinetuneConfig.from_flags(settings, resume=opts["resume"])
-    click.echo(f"finetune {config.model} ({config.mode}, {config.task}) on {config.train} "
-               f"-> {config.out}", err=True)  # fmt: skip
+    click.echo(
+        f"finetune {config.model} ({config.mode}, {config.task}) on {config.train} -> {config.out}",
+        err=True,
+    )
     scores = run(config, resume=bool(opts["resume"]), overwrite=opts["overwrite"])
     which = "test" if config.test else "validation"
     click.echo(f"{which}: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
 
 
 @click.command(context_settings={"max_content_width": 100})
-@click.option("--model", "model", required=True,
-              help="A finetune run directory (its best/) or a fine-tuned model directory.")
+@click.option(
+    "--model",
+    "model",
+    required=True,
+    help="A finetune run directory (its best/) or a fine-tuned model directory.",
+)
 @click.argument("table", type=click.Path(dir_okay=False))
-@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
-              help="Predictions TSV (name, prediction, class probabilities).")
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Predictions TSV (name, prediction, class probabilities).",
+)
 @click.option("--sequence-col", default="sequence", show_default=True)
-@click.option("--label-col", default="label", show_default=True,
-              help="Scored against the predictions when the table has it.")
+@click.option(
+    "--label-col",
+    default="label",
+    show_default=True,
+    help="Scored against the predictions when the table has it.",
+)
 @click.option("--batch-size", type=int, default=16, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 def predict(model, table, out, sequence_col, label_col, batch_size, device) -> None:
@@ -99,8 +122,15 @@ def predict(model, table, out, sequence_col, label_col, batch_size, device) -> N
     from bioseq.tasks.adapt.predict import predict as run
 
     check_output(out)
-    scores = run(model, table, out, sequence_col, label_col, batch_size,
-                 device=None if device == "auto" else device)  # fmt: skip
+    scores = run(
+        model,
+        table,
+        out,
+        sequence_col,
+        label_col,
+        batch_size,
+        device=None if device == "auto" else device,
+    )
     click.echo(f"wrote {out}", err=True)
     if scores is not None:
         click.echo(json.dumps({k: round(v, 4) for k, v in scores.items()}))

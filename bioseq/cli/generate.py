@@ -8,42 +8,100 @@ import click
 @click.command()
 @click.option("--model", required=True, help="Model directory or `bioseq pretrain` run.")
 @click.option("--prompt", default=None, metavar="SEQ", help="Continue this sequence.")
-@click.option("--prompt-fasta", default=None, metavar="FILE",
-              help="Continue each record of this FASTA (--n samples per record).")  # fmt: skip
-@click.option("--n", "n", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Samples per prompt.")  # fmt: skip
-@click.option("--length", type=click.IntRange(min=1), required=True,
-              help="Tokens generated per sample (bases, for single-base tokenizers).")  # fmt: skip
-@click.option("--temperature", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Softmax temperature (0: greedy, always the likeliest token).")  # fmt: skip
-@click.option("--top-k", type=click.IntRange(min=0), default=None,
-              help="Draw only from the K likeliest tokens (0: off).")  # fmt: skip
-@click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True), default=None,
-              help="Draw only from the likeliest tokens whose probabilities sum to P.")  # fmt: skip
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Sample k (counting across prompts) is drawn with seed SEED + k.")  # fmt: skip
-@click.option("--stop-at-end", is_flag=True,
-              help="Let the end token be drawn; it ends that sample (default: every sample "
-                   "is --length tokens).")  # fmt: skip
-@click.option("--letters", default=None,
-              help="Letters a drawn token may hold (default: the alphabet's, e.g. ACGT for DNA, "
-                   "the 20 amino acids for proteins; e.g. ACGTN to allow N).")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Samples of one prompt generated together.")  # fmt: skip
+@click.option(
+    "--prompt-fasta",
+    default=None,
+    metavar="FILE",
+    help="Continue each record of this FASTA (--n samples per record).",
+)
+@click.option(
+    "--n", "n", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per prompt."
+)
+@click.option(
+    "--length",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Tokens generated per sample (bases, for single-base tokenizers).",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Softmax temperature (0: greedy, always the likeliest token).",
+)
+@click.option(
+    "--top-k",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Draw only from the K likeliest tokens (0: off).",
+)
+@click.option(
+    "--top-p",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Draw only from the likeliest tokens whose probabilities sum to P.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Sample k (counting across prompts) is drawn with seed SEED + k.",
+)
+@click.option(
+    "--stop-at-end",
+    is_flag=True,
+    help="Let the end token be drawn; it ends that sample (default: every sample "
+    "is --length tokens).",
+)
+@click.option(
+    "--letters",
+    default=None,
+    help="Letters a drawn token may hold (default: the alphabet's, e.g. ACGT for DNA, "
+    "the 20 amino acids for proteins; e.g. ACGTN to allow N).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Samples of one prompt generated together.",
+)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch (1 suits tiny models on a busy machine).")  # fmt: skip
-@click.option("--trust-remote-code", is_flag=True,
-              help="Run Python code that a model folder ships (auto_map). Off by default: only "
-                   "for folders you trust.")  # fmt: skip
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads for torch (1 suits tiny models on a busy machine).",
+)
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a model folder ships (auto_map). Off by default: only "
+    "for folders you trust.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--out", required=True, help="Output FASTA.")
 def generate(
-    model: str, prompt: str | None, prompt_fasta: str | None, n: int, length: int,
-    temperature: float, top_k: int | None, top_p: float | None, seed: int, stop_at_end: bool,
-    letters: str | None, batch_size: int, device: str | None, threads: int | None,
-    trust_remote_code: bool, progress: bool, out: str,
-) -> None:  # fmt: skip
+    model: str,
+    prompt: str | None,
+    prompt_fasta: str | None,
+    n: int,
+    length: int,
+    temperature: float,
+    top_k: int | None,
+    top_p: float | None,
+    seed: int,
+    stop_at_end: bool,
+    letters: str | None,
+    batch_size: int,
+    device: str | None,
+    threads: int | None,
+    trust_remote_code: bool,
+    progress: bool,
+    out: str,
+) -> None:
     """Sample sequences from a causal LM (Mamba, Transformer, StripedHyena, Hyena or a Hugging
     Face causal LM). Mamba and StripedHyena carry a recurrent state and Transformers a key/value
     cache, so each token costs one step; Hyena keeps no cache and re-reads the sequence (its
@@ -66,12 +124,26 @@ def generate(
 
         torch.set_num_threads(threads)
     result = generate_sequences(
-        model, prompts_from(prompt, prompt_fasta), n=n, length=length, temperature=temperature,
-        top_k=top_k, top_p=top_p, seed=seed, stop_at_end=stop_at_end, letters=letters,
-        batch_size=batch_size, device=device, trust_remote_code=trust_remote_code,
-        progress=progress, out=out,
-    )  # fmt: skip
+        model,
+        prompts_from(prompt, prompt_fasta),
+        n=n,
+        length=length,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        seed=seed,
+        stop_at_end=stop_at_end,
+        letters=letters,
+        batch_size=batch_size,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        progress=progress,
+        out=out,
+    )
     how = "with its state/cache" if result.cached else "re-reading the sequence every token"
-    click.echo(f"generated {len(result.samples):,} sequences, {result.n_tokens:,} tokens in "
-               f"{result.seconds:.1f} s ({result.tokens_per_s:,.1f} tokens/s, {how}); "
-               f"wrote {out}", err=True)  # fmt: skip
+    click.echo(
+        f"generated {len(result.samples):,} sequences, {result.n_tokens:,} tokens in "
+        f"{result.seconds:.1f} s ({result.tokens_per_s:,.1f} tokens/s, {how}); "
+        f"wrote {out}",
+        err=True,
+    )

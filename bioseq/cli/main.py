@@ -87,8 +87,10 @@ class BioseqGroup(click.Group):
         except (MemoryError, RuntimeError) as err:  # past the estimates made before allocating
             if not _out_of_memory(err):
                 raise
-            _fail(f"out of memory ({str(err).strip().splitlines()[0][:160]}); lower --batch-size, "
-                  f"--window or --context")
+            _fail(
+                f"out of memory ({str(err).strip().splitlines()[0][:160]}); lower --batch-size, "
+                f"--window or --context"
+            )
 
 
 def _out_of_memory(err: BaseException) -> bool:

@@ -94,8 +94,9 @@ def _option(name: str, *decls: str, **overrides):
 @_option("max_bad_steps")
 @_option("stop_after")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
-def pretrain(inputs: tuple[str, ...], config_file: str | None, resume: str | None,
-             quiet: bool, **flags) -> None:  # fmt: skip
+def pretrain(
+    inputs: tuple[str, ...], config_file: str | None, resume: str | None, quiet: bool, **flags
+) -> None:
     """Pretrain a Hyena, Mamba, Transformer, StripedHyena, Caduceus (masked) or MergeLM
     (learned merging) language model on INPUTS: FASTA, GenBank or protein alignment (a2m/a3m)
     files or folders of them. With no INPUTS, trains on the bundled E. coli genome:

@@ -20,40 +20,98 @@ def parse_shots(text: str) -> tuple[int, ...]:
 
 
 @click.command()
-@click.option("--model", "models", multiple=True, required=True, metavar="DIR",
-              help="A bioseq model or run directory, or a local Hugging Face causal LM "
-                   "directory. Repeat to compare models in one plot.")  # fmt: skip
-@click.option("--suite", type=click.Choice(["bitstring", "recall", "all"]), default="bitstring",
-              show_default=True, help="Which probes to run.")  # fmt: skip
-@click.option("--form", type=click.Choice(["genomic", "linguistic", "both"]), default="both",
-              show_default=True,
-              help="Prompt form ('both' skips forms a tokenizer cannot encode).")  # fmt: skip
-@click.option("--shots", default="1,2,4,8,16,32,64,128", show_default=True,
-              help="Comma-separated numbers of demonstrations.")  # fmt: skip
-@click.option("--trials", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Trials per function and shot count.")  # fmt: skip
-@click.option("--deranged", is_flag=True,
-              help="Also run the deranged-label control (demo outputs permuted).")  # fmt: skip
-@click.option("--functions", default=None, metavar="IDS",
-              help="Only these function ids, e.g. '1-22,39' (default: all 100).")  # fmt: skip
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    metavar="DIR",
+    help="A bioseq model or run directory, or a local Hugging Face causal LM "
+    "directory. Repeat to compare models in one plot.",
+)
+@click.option(
+    "--suite",
+    type=click.Choice(["bitstring", "recall", "all"]),
+    default="bitstring",
+    show_default=True,
+    help="Which probes to run.",
+)
+@click.option(
+    "--form",
+    type=click.Choice(["genomic", "linguistic", "both"]),
+    default="both",
+    show_default=True,
+    help="Prompt form ('both' skips forms a tokenizer cannot encode).",
+)
+@click.option(
+    "--shots",
+    default="1,2,4,8,16,32,64,128",
+    show_default=True,
+    help="Comma-separated numbers of demonstrations.",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Trials per function and shot count.",
+)
+@click.option(
+    "--deranged", is_flag=True, help="Also run the deranged-label control (demo outputs permuted)."
+)
+@click.option(
+    "--functions",
+    default=None,
+    metavar="IDS",
+    help="Only these function ids, e.g. '1-22,39' (default: all 100).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present).")
-@click.option("--trust-remote-code", is_flag=True,
-              help="Run Python code that a Hugging Face model folder ships (auto_map). Off by "
-                   "default: only for folders you trust.")  # fmt: skip
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads for torch (1 suits tiny models on a busy machine).")  # fmt: skip
-@click.option("--bootstrap", type=click.IntRange(min=10), default=1000, show_default=True,
-              help="Bootstrap replicates for standard errors.")  # fmt: skip
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a Hugging Face model folder ships (auto_map). Off by "
+    "default: only for folders you trust.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads for torch (1 suits tiny models on a busy machine).",
+)
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Bootstrap replicates for standard errors.",
+)
 @click.option("--reference", is_flag=True, help="Draw the paper's Table 4 curves in icl.png.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Output directory (created if needed).")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output directory (created if needed).",
+)
 def probe(
-    models: tuple[str, ...], suite: str, form: str, shots: str, trials: int, deranged: bool,
-    functions: str | None, seed: int, batch_size: int, device: str | None,
-    trust_remote_code: bool, threads: int | None, bootstrap: int, reference: bool, out_dir: str,
-) -> None:  # fmt: skip
+    models: tuple[str, ...],
+    suite: str,
+    form: str,
+    shots: str,
+    trials: int,
+    deranged: bool,
+    functions: str | None,
+    seed: int,
+    batch_size: int,
+    device: str | None,
+    trust_remote_code: bool,
+    threads: int | None,
+    bootstrap: int,
+    reference: bool,
+    out_dir: str,
+) -> None:
     """In-context learning probes: the bitstring program-induction suite (100 functions, genomic
     and linguistic prompt forms) and recall probes (repeat copy, MQAR, label ICL).
 
@@ -69,9 +127,20 @@ def probe(
     from bioseq.tasks.icl.run import run_probes
 
     result = run_probes(
-        models, out_dir, suite=suite, form=form, shots=parse_shots(shots), trials=trials,
-        deranged=deranged, functions=functions, seed=seed, batch_size=batch_size, device=device,
-        trust_remote_code=trust_remote_code, threads=threads, bootstrap=bootstrap,
+        models,
+        out_dir,
+        suite=suite,
+        form=form,
+        shots=parse_shots(shots),
+        trials=trials,
+        deranged=deranged,
+        functions=functions,
+        seed=seed,
+        batch_size=batch_size,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        threads=threads,
+        bootstrap=bootstrap,
         reference=reference,
-    )  # fmt: skip
+    )
     click.echo(result.report())

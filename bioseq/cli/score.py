@@ -66,9 +66,12 @@ def _show(report) -> None:
     help="Snap windows to this grid so nearby SNVs share one reference window.",
 )
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option("--trust-remote-code", is_flag=True,
-              help="Run Python code that a model folder ships (auto_map). Off by default: only "
-                   "for folders you trust.")  # fmt: skip
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a model folder ships (auto_map). Off by default: only "
+    "for folders you trust.",
+)
 @click.option(
     "--invalid",
     type=click.Choice(["error", "N"]),
@@ -78,10 +81,22 @@ def _show(report) -> None:
 )
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def score_vcf(
-    model: str, fasta: str, vcf_path: str, out: str, window: int, strand: str | None,
-    reduce: str, masked_strategy: str | None, pll_window: int | None, batch_size: int,
-    window_step: int, device: str | None, trust_remote_code: bool, invalid: str, progress: bool,
-) -> None:  # fmt: skip
+    model: str,
+    fasta: str,
+    vcf_path: str,
+    out: str,
+    window: int,
+    strand: str | None,
+    reduce: str,
+    masked_strategy: str | None,
+    pll_window: int | None,
+    batch_size: int,
+    window_step: int,
+    device: str | None,
+    trust_remote_code: bool,
+    invalid: str,
+    progress: bool,
+) -> None:
     """Score every ALT of a VCF: log-likelihood of the ALT window minus the REF window.
 
     A masked model (MergeLM; Caduceus, Nucleotide Transformer and other masked LMs) scores
@@ -101,11 +116,22 @@ def score_vcf(
     from bioseq.tasks.variants.run import score_vcf_run
 
     run = score_vcf_run(
-        model, fasta, vcf_path, out, window=window, strand=strand, reduce=reduce,
-        masked_strategy=masked_strategy, pll_window=pll_window, batch_size=batch_size,
-        window_step=window_step, device=device, trust_remote_code=trust_remote_code,
-        invalid=invalid, progress=progress,
-    )  # fmt: skip
+        model,
+        fasta,
+        vcf_path,
+        out,
+        window=window,
+        strand=strand,
+        reduce=reduce,
+        masked_strategy=masked_strategy,
+        pll_window=pll_window,
+        batch_size=batch_size,
+        window_step=window_step,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        invalid=invalid,
+        progress=progress,
+    )
     _show(run.report)
 
 
@@ -161,18 +187,34 @@ def score_vcf(
 @click.option("--pseudocount", type=float, default=0.1, show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option("--trust-remote-code", is_flag=True,
-              help="Run Python code that a model folder ships (auto_map). Off by default: only "
-                   "for folders you trust.")  # fmt: skip
+@click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a model folder ships (auto_map). Off by default: only "
+    "for folders you trust.",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--out", required=True, help="OUT.csv (also OUT.metrics.json, OUT.scatter.png).")
 def score_mutations(
-    models: tuple[str, ...], wildtype: str | None, offset: int | None, mutations: str,
-    mutant_col: str, score_col: str | None, strategy: str | None, alignment: str | None,
-    binary_col: str | None, threshold: float | None, theta: float, unweighted: bool,
-    pseudocount: float, batch_size: int, device: str | None, trust_remote_code: bool,
-    progress: bool, out: str,
-) -> None:  # fmt: skip
+    models: tuple[str, ...],
+    wildtype: str | None,
+    offset: int | None,
+    mutations: str,
+    mutant_col: str,
+    score_col: str | None,
+    strategy: str | None,
+    alignment: str | None,
+    binary_col: str | None,
+    threshold: float | None,
+    theta: float,
+    unweighted: bool,
+    pseudocount: float,
+    batch_size: int,
+    device: str | None,
+    trust_remote_code: bool,
+    progress: bool,
+    out: str,
+) -> None:
     """Zero-shot scores of protein substitutions (H24C, H24C:G45A) in a DMS table.
 
     causal: log p(mutant) - log p(wild type); causal-both: the average of a left-to-right and
@@ -192,12 +234,24 @@ def score_mutations(
     from bioseq.tasks.variants.run import score_mutations_run
 
     run = score_mutations_run(
-        models, mutations, out, wildtype=wildtype, offset=offset, mutant_col=mutant_col,
-        score_col=score_col, strategy=strategy, alignment=alignment, binary_col=binary_col,
-        threshold=threshold, theta=None if unweighted else theta, pseudocount=pseudocount,
-        batch_size=batch_size, device=device, trust_remote_code=trust_remote_code,
+        models,
+        mutations,
+        out,
+        wildtype=wildtype,
+        offset=offset,
+        mutant_col=mutant_col,
+        score_col=score_col,
+        strategy=strategy,
+        alignment=alignment,
+        binary_col=binary_col,
+        threshold=threshold,
+        theta=None if unweighted else theta,
+        pseudocount=pseudocount,
+        batch_size=batch_size,
+        device=device,
+        trust_remote_code=trust_remote_code,
         progress=progress,
-    )  # fmt: skip
+    )
     _show(run.report)
 
 
@@ -219,9 +273,13 @@ def score_mutations(
 @click.option("--limit", type=int, default=None, help="At most this many CDS (file order).")
 @click.option("--out", required=True, help="OUT.vcf or OUT.vcf.gz (bgzip + tabix).")
 def make_snv_vcf(
-    genbank: str, cds_names: tuple[str, ...], all_cds: bool, region: str | None,
-    limit: int | None, out: str,
-) -> None:  # fmt: skip
+    genbank: str,
+    cds_names: tuple[str, ...],
+    all_cds: bool,
+    region: str | None,
+    limit: int | None,
+    out: str,
+) -> None:
     """Write every possible SNV of chosen CDS as a VCF, annotated with the CDS, the codon
     position (BIOSEQ_CODON_POS) and synonymous/nonsynonymous (BIOSEQ_EFFECT). Bases of partial
     codons (a CDS whose length is not a multiple of 3, or codon_start > 1) are skipped.

@@ -108,9 +108,7 @@ class Alphabet:
 
 DNA = Alphabet("DNA", "ACGTN", "N", IUPAC_NUCLEOTIDE_CODES, {"U": "T"})
 RNA = Alphabet("RNA", "ACGUN", "N", IUPAC_NUCLEOTIDE_CODES, {"T": "U"})
-PROTEIN = Alphabet(
-    "protein", "ACDEFGHIKLMNPQRSTVWYX*", "X", "BZJ", {"U": "C", "O": "K"}
-)
+PROTEIN = Alphabet("protein", "ACDEFGHIKLMNPQRSTVWYX*", "X", "BZJ", {"U": "C", "O": "K"})
 ALPHABETS = {"dna": DNA, "rna": RNA, "protein": PROTEIN}
 
 

@@ -126,8 +126,10 @@ class BgzfReader:
         raw = os.pread(self._file.fileno(), stop - begin, begin)
         data = _inflate(raw, begin)
         if k + 1 < len(self._starts) and len(data) != self._starts[k + 1] - self._starts[k]:
-            raise BgzfError(f"block at byte {begin} holds {len(data)} bytes, its index says "
-                            f"{self._starts[k + 1] - self._starts[k]}")  # fmt: skip
+            raise BgzfError(
+                f"block at byte {begin} holds {len(data)} bytes, its index says "
+                f"{self._starts[k + 1] - self._starts[k]}"
+            )
         self._cache[k] = data
         if len(self._cache) > _CACHED_BLOCKS:
             self._cache.popitem(last=False)

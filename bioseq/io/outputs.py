@@ -30,8 +30,16 @@ from pathlib import Path
 from bioseq.errors import InputError
 
 __all__ = [
-    "atomic_directory", "atomic_output", "check_output", "check_output_dir", "os_error_message",
-    "replace_dir", "temporary_dir", "temporary_name", "write_errors", "write_text_atomic",
+    "atomic_directory",
+    "atomic_output",
+    "check_output",
+    "check_output_dir",
+    "os_error_message",
+    "replace_dir",
+    "temporary_dir",
+    "temporary_name",
+    "write_errors",
+    "write_text_atomic",
 ]
 
 TEMP_PREFIX = ".tmp-"
@@ -133,15 +141,17 @@ def atomic_output(
                 leftover.unlink()
 
 
-def check_output_dir(path: str | os.PathLike, overwrite: bool = False,
-                     option: str = "--out") -> Path:  # fmt: skip
+def check_output_dir(
+    path: str | os.PathLike, overwrite: bool = False, option: str = "--out"
+) -> Path:
     """Check that a folder can be written at ``path`` (see :func:`atomic_directory`)."""
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise InputError(f"{option} {target}: exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise InputError(f"{option} {target}: already exists and is not empty; pass --overwrite "
-                         f"to replace it")  # fmt: skip
+        raise InputError(
+            f"{option} {target}: already exists and is not empty; pass --overwrite to replace it"
+        )
     check_output(target.with_name(f"{target.name}.probe"), option)  # the parent is writable
     return target
 

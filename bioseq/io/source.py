@@ -128,9 +128,7 @@ class InMemoryGenome:
         start, end = check_region(self._name, self.contigs, contig, start, end)
         return orient(self._codes[contig][start:end], strand)
 
-    def fetch(
-        self, contig: str, start: int = 0, end: int | None = None, strand: str = "+"
-    ) -> str:
+    def fetch(self, contig: str, start: int = 0, end: int | None = None, strand: str = "+") -> str:
         return self.fetch_codes(contig, start, end, strand).tobytes().decode("ascii")
 
     def fetch_mask(self, contig: str, start: int = 0, end: int | None = None) -> np.ndarray:

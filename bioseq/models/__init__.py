@@ -42,9 +42,12 @@ MODEL_CLASSES = {"hyena": HyenaLM, "mamba": MambaLM, "transformer": TransformerL
 CONFIG_CLASSES = {"hyena": HyenaConfig, "mamba": MambaConfig, "transformer": TransformerConfig,
                   "striped-hyena": StripedHyenaConfig, "caduceus": CaduceusConfig}  # fmt: skip
 
-for _config, _model in ((HyenaConfig, HyenaLM), (MambaConfig, MambaLM),
-                        (TransformerConfig, TransformerLM),
-                        (StripedHyenaConfig, StripedHyenaLM)):  # fmt: skip
+for _config, _model in (
+    (HyenaConfig, HyenaLM),
+    (MambaConfig, MambaLM),
+    (TransformerConfig, TransformerLM),
+    (StripedHyenaConfig, StripedHyenaLM),
+):
     AutoConfig.register(_config.model_type, _config, exist_ok=True)
     AutoModelForCausalLM.register(_config, _model, exist_ok=True)
 # learned-merge models are not causal LMs: they reconstruct and unmask their input bases
@@ -55,8 +58,9 @@ AutoConfig.register(CaduceusConfig.model_type, CaduceusConfig, exist_ok=True)
 AutoModelForMaskedLM.register(CaduceusConfig, CaduceusLM, exist_ok=True)
 for _config, _model in BASE_MODELS.items():
     AutoModel.register(_config, _model, exist_ok=True)
-    AutoModelForSequenceClassification.register(_config, SEQUENCE_CLASSIFIERS[_config],
-                                                exist_ok=True)  # fmt: skip
+    AutoModelForSequenceClassification.register(
+        _config, SEQUENCE_CLASSIFIERS[_config], exist_ok=True
+    )
     AutoModelForTokenClassification.register(_config, TOKEN_CLASSIFIERS[_config], exist_ok=True)
 
 __all__ = [

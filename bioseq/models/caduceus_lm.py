@@ -75,12 +75,20 @@ class CaduceusBlock(nn.Module):
         self.residual_in_fp32 = config.residual_in_fp32
         self.norm = _norm(config)
         self.mixer = BiMamba(
-            config.d_model, config.bidirectional, config.bidirectional_strategy,
-            config.bidirectional_weight_tie, d_state=config.d_state, d_conv=config.d_conv,
-            expand=config.expand, dt_rank=config.dt_rank, dt_min=config.dt_min,
-            dt_max=config.dt_max, dt_init_floor=config.dt_init_floor,
-            conv_bias=config.conv_bias, bias=config.bias,
-        )  # fmt: skip
+            config.d_model,
+            config.bidirectional,
+            config.bidirectional_strategy,
+            config.bidirectional_weight_tie,
+            d_state=config.d_state,
+            d_conv=config.d_conv,
+            expand=config.expand,
+            dt_rank=config.dt_rank,
+            dt_min=config.dt_min,
+            dt_max=config.dt_max,
+            dt_init_floor=config.dt_init_floor,
+            conv_bias=config.conv_bias,
+            bias=config.bias,
+        )
         for mamba in (self.mixer.mamba_fwd, self.mixer.mamba_rev):
             if mamba is not None:
                 mamba.dt_proj._keep_bias = True
@@ -88,9 +96,11 @@ class CaduceusBlock(nn.Module):
                     mamba.out_proj._residual_projection = True
 
     def forward(
-        self, hidden: torch.Tensor, residual: torch.Tensor | None,
+        self,
+        hidden: torch.Tensor,
+        residual: torch.Tensor | None,
         attention_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         normed, residual = add_norm(
             self.norm, hidden, residual, self.rcps, self.fused, self.residual_in_fp32
         )
@@ -148,14 +158,20 @@ class CaduceusModel(CaduceusPreTrainedModel):
     def _columns(self, length: int, device: torch.device) -> torch.Tensor:
         width = self.config.column_embeddings
         if length > width:
-            raise InputError(f"a sequence of {length} tokens is longer than the {width} "
-                             "alignment columns this model was trained on")  # fmt: skip
+            raise InputError(
+                f"a sequence of {length} tokens is longer than the {width} "
+                "alignment columns this model was trained on"
+            )
         return self.column_embedding(torch.arange(length, device=device))
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None, return_dict: bool | None = None, **kwargs,
-    ) -> BaseModelOutputWithNoAttention | tuple:  # fmt: skip
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithNoAttention | tuple:
         config = self.config
         if output_hidden_states is None:
             output_hidden_states = config.output_hidden_states
@@ -177,8 +193,9 @@ class CaduceusModel(CaduceusPreTrainedModel):
             hidden, residual = layer(hidden, residual, attention_mask)
             if states is not None and i < len(self.layers) - 1:
                 states.append((hidden + residual).to(hidden.dtype))
-        hidden, _ = add_norm(self.norm_f, hidden, residual, config.rcps, False,
-                             config.residual_in_fp32)  # fmt: skip
+        hidden, _ = add_norm(
+            self.norm_f, hidden, residual, config.rcps, False, config.residual_in_fp32
+        )
         if states is not None:
             states.append(hidden)
             states = tuple(states)
@@ -208,10 +225,14 @@ class CaduceusLM(CaduceusPreTrainedModel):
         return None  # the head reads the input embedding directly
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None, output_hidden_states: bool | None = None,
-        return_dict: bool | None = None, **kwargs,
-    ) -> MaskedLMOutput | tuple:  # fmt: skip
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput | tuple:
         if return_dict is None:
             return_dict = self.config.return_dict
         out = self.backbone(input_ids, attention_mask, output_hidden_states, return_dict=True)
@@ -225,8 +246,9 @@ class CaduceusLM(CaduceusPreTrainedModel):
             logits = logits.float()  # as the original (fp32 logits); float64 stays float64
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                   ignore_index=-100)  # fmt: skip
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100
+            )
         if not return_dict:
             rest = (logits,) if out.hidden_states is None else (logits, out.hidden_states)
             return rest if loss is None else (loss, *rest)

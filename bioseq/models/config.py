@@ -248,15 +248,20 @@ class CaduceusConfig(BioseqConfig):
 
     def _check(self) -> None:
         if self.bidirectional_strategy not in ("add", "ew_multiply"):
-            raise InputError(f"bidirectional_strategy must be 'add' or 'ew_multiply', not "
-                             f"{self.bidirectional_strategy!r}")  # fmt: skip
+            raise InputError(
+                f"bidirectional_strategy must be 'add' or 'ew_multiply', not "
+                f"{self.bidirectional_strategy!r}"
+            )
         if not self.tie_word_embeddings:
-            raise InputError("Caduceus ties its LM head to the embedding "
-                             "(tie_word_embeddings must be true)")  # fmt: skip
+            raise InputError(
+                "Caduceus ties its LM head to the embedding (tie_word_embeddings must be true)"
+            )
         if self.column_embeddings < 0 or (self.column_embeddings and self.rcps):
-            raise InputError(f"column_embeddings {self.column_embeddings}: expected a number of "
-                             "alignment columns >= 0, and none with rcps (a column has no "
-                             "reverse complement)")  # fmt: skip
+            raise InputError(
+                f"column_embeddings {self.column_embeddings}: expected a number of "
+                "alignment columns >= 0, and none with rcps (a column has no "
+                "reverse complement)"
+            )
         cmap = self.complement_map
         if cmap is None:
             if self.rcps:
@@ -264,13 +269,17 @@ class CaduceusConfig(BioseqConfig):
             return
         n = self.padded_vocab_size
         if not self.vocab_size <= len(cmap) <= n:
-            raise InputError(f"complement_map has {len(cmap)} entries; expected one per token "
-                             f"id ({self.vocab_size} to {n})")  # fmt: skip
+            raise InputError(
+                f"complement_map has {len(cmap)} entries; expected one per token "
+                f"id ({self.vocab_size} to {n})"
+            )
         full = self.padded_complement_map
         bad = [i for i, j in enumerate(full) if not 0 <= j < n or full[j] != i]
         if bad:
-            raise InputError(f"complement_map is not an involution on ids 0..{n - 1} "
-                             f"(first bad id {bad[0]} -> {full[bad[0]]})")  # fmt: skip
+            raise InputError(
+                f"complement_map is not an involution on ids 0..{n - 1} "
+                f"(first bad id {bad[0]} -> {full[bad[0]]})"
+            )
 
     @property
     def padded_complement_map(self) -> list[int] | None:
@@ -307,9 +316,11 @@ class TransformerConfig(BioseqConfig):
         if self.d_model % self.n_head:
             raise InputError(f"d_model {self.d_model} is not divisible by n_head {self.n_head}")
         if (self.d_model // self.n_head) % 2:  # rotary positions turn pairs of dimensions
-            raise InputError(f"d_model {self.d_model} / n_head {self.n_head} = "
-                             f"{self.d_model // self.n_head} dimensions a head; a Transformer "
-                             f"head needs an even number")  # fmt: skip
+            raise InputError(
+                f"d_model {self.d_model} / n_head {self.n_head} = "
+                f"{self.d_model // self.n_head} dimensions a head; a Transformer "
+                f"head needs an even number"
+            )
 
     @property
     def num_attention_heads(self) -> int:
@@ -382,10 +393,13 @@ class MergeConfig(BioseqConfig):
     def latent_config(self, n_layer: int) -> BioseqConfig:
         """The backbone's config for a stack of ``n_layer`` blocks over merged tokens."""
         return BACKBONE_CONFIGS[self.backbone](
-            vocab_size=self.vocab_size, d_model=self.d_model, n_layer=n_layer,
-            norm_epsilon=self.norm_epsilon, residual_in_fp32=self.residual_in_fp32,
+            vocab_size=self.vocab_size,
+            d_model=self.d_model,
+            n_layer=n_layer,
+            norm_epsilon=self.norm_epsilon,
+            residual_in_fp32=self.residual_in_fp32,
             **self.backbone_kwargs,
-        )  # fmt: skip
+        )
 
 
 STRIPED_HYENA_SIZES = {  # widths of the other presets; depth for about one attention in six
@@ -436,8 +450,11 @@ class StripedHyenaConfig(BioseqConfig):
         norm_epsilon: float = 1e-6,
         **kwargs,
     ) -> None:
-        for alias, name in (("hidden_size", "d_model"), ("num_layers", "n_layer"),
-                            ("eps", "norm_epsilon")):  # fmt: skip
+        for alias, name in (
+            ("hidden_size", "d_model"),
+            ("num_layers", "n_layer"),
+            ("eps", "norm_epsilon"),
+        ):
             if alias in kwargs:
                 kwargs[name] = kwargs.pop(alias)
         norm_epsilon = kwargs.pop("norm_epsilon", norm_epsilon)
@@ -457,8 +474,9 @@ class StripedHyenaConfig(BioseqConfig):
         lists = (hcs_layer_idxs, hcm_layer_idxs, hcl_layer_idxs, attn_layer_idxs)
         if all(x is None for x in lists):
             kinds = [STRIPED_HYENA_PATTERN[i % len(STRIPED_HYENA_PATTERN)] for i in range(n)]
-            lists = tuple([i for i in range(n) if kinds[i] == k] for k in
-                          ("hcs", "hcm", "hcl", "attn"))  # fmt: skip
+            lists = tuple(
+                [i for i in range(n) if kinds[i] == k] for k in ("hcs", "hcm", "hcl", "attn")
+            )
         self.hcs_layer_idxs, self.hcm_layer_idxs, self.hcl_layer_idxs, self.attn_layer_idxs = (
             [int(i) for i in x or []] for x in lists
         )
@@ -472,23 +490,30 @@ class StripedHyenaConfig(BioseqConfig):
 
     def _check(self) -> None:
         d = self.d_model
-        listed = sorted(self.hcs_layer_idxs + self.hcm_layer_idxs + self.hcl_layer_idxs
-                        + self.attn_layer_idxs)  # fmt: skip
+        listed = sorted(
+            self.hcs_layer_idxs + self.hcm_layer_idxs + self.hcl_layer_idxs + self.attn_layer_idxs
+        )
         if listed != list(range(self.n_layer)):
-            raise InputError(f"the hcs/hcm/hcl/attn layer lists must name each of the "
-                             f"{self.n_layer} layers exactly once, not {listed}")  # fmt: skip
+            raise InputError(
+                f"the hcs/hcm/hcl/attn layer lists must name each of the "
+                f"{self.n_layer} layers exactly once, not {listed}"
+            )
         if d % self.num_attention_heads or (d // self.num_attention_heads) % 2:
-            raise InputError(f"d_model {d} must split into {self.num_attention_heads} heads of "
-                             f"an even size")  # fmt: skip
+            raise InputError(
+                f"d_model {d} must split into {self.num_attention_heads} heads of an even size"
+            )
         for name in ("hcs_filter_groups", "hcm_filter_groups"):
             if d % getattr(self, name):
                 raise InputError(f"d_model {d} is not divisible by {name} {getattr(self, name)}")
         if self.hcm_decay_preset not in (None, "strong", "normal", "weak"):
-            raise InputError(f"hcm_decay_preset must be strong, normal, weak or None, not "
-                             f"{self.hcm_decay_preset!r}")  # fmt: skip
+            raise InputError(
+                f"hcm_decay_preset must be strong, normal, weak or None, not "
+                f"{self.hcm_decay_preset!r}"
+            )
         if self.hcl_filter_groups != d:
-            raise InputError(f"hcl_filter_groups must equal d_model ({d}): hcl filters are "
-                             f"per channel")  # fmt: skip
+            raise InputError(
+                f"hcl_filter_groups must equal d_model ({d}): hcl filters are per channel"
+            )
 
     def layer_kind(self, i: int) -> str:
         """``hcs``, ``hcm``, ``hcl`` or ``attn``: the kind of block ``i``."""

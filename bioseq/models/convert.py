@@ -39,8 +39,10 @@ def _build_config(make, config: dict, directory: Path, kind: str, required: tupl
     """``make(config)``, with a missing key or a value of the wrong type as one line."""
     missing = [key for key in required if key not in config]
     if missing:
-        raise InputError(f"{directory / 'config.json'}: no {missing[0]!r} (a {kind} config "
-                         f"needs {', '.join(required)})")  # fmt: skip
+        raise InputError(
+            f"{directory / 'config.json'}: no {missing[0]!r} (a {kind} config "
+            f"needs {', '.join(required)})"
+        )
     try:
         return make(config)
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -70,19 +72,27 @@ def mamba_ssm_config(config: dict) -> MambaConfig:
     if config.get("d_intermediate", 0) or config.get("attn_layer_idx"):
         raise InputError("hybrid mamba-ssm checkpoints (MLP or attention layers) are not supported")
     return MambaConfig(
-        vocab_size=config["vocab_size"], d_model=config["d_model"], n_layer=config["n_layer"],
+        vocab_size=config["vocab_size"],
+        d_model=config["d_model"],
+        n_layer=config["n_layer"],
         rms_norm=config.get("rms_norm", True),
         residual_in_fp32=config.get("residual_in_fp32", True),
         pad_vocab_size_multiple=config.get("pad_vocab_size_multiple", 8),
-        tie_word_embeddings=config.get("tie_embeddings", True), **ssm_cfg,
-    )  # fmt: skip
+        tie_word_embeddings=config.get("tie_embeddings", True),
+        **ssm_cfg,
+    )
 
 
 def load_mamba_ssm(directory: str | Path) -> MambaLM:
     """A mamba-ssm ``MambaLMHeadModel`` checkpoint as a :class:`MambaLM` (same logits)."""
     directory = Path(directory)
-    config = _build_config(mamba_ssm_config, read_config(directory), directory, "mamba-ssm",
-                           ("vocab_size", "d_model", "n_layer"))  # fmt: skip
+    config = _build_config(
+        mamba_ssm_config,
+        read_config(directory),
+        directory,
+        "mamba-ssm",
+        ("vocab_size", "d_model", "n_layer"),
+    )
     model = MambaLM(config)
     return _load_strict(model, read_state_dict(directory), directory)
 
@@ -91,9 +101,13 @@ def hyenadna_config(config: dict) -> HyenaConfig:
     if config.get("hyena_order", 2) != 2:
         raise InputError(f"only hyena_order 2 is supported, not {config['hyena_order']}")
     return HyenaConfig(
-        vocab_size=config["vocab_size"], d_model=config["d_model"], n_layer=config["n_layer"],
-        d_inner=config.get("d_inner"), max_seq_len=config["max_seq_len"],
-        emb_dim=config.get("emb_dim", 5), filter_order=config.get("filter_order", 64),
+        vocab_size=config["vocab_size"],
+        d_model=config["d_model"],
+        n_layer=config["n_layer"],
+        d_inner=config.get("d_inner"),
+        max_seq_len=config["max_seq_len"],
+        emb_dim=config.get("emb_dim", 5),
+        filter_order=config.get("filter_order", 64),
         short_filter_order=config.get("short_filter_order", 3),
         num_inner_mlps=config.get("num_inner_mlps", 2),
         activation_freq=config.get("activation_freq", 10.0),
@@ -102,8 +116,9 @@ def hyenadna_config(config: dict) -> HyenaConfig:
         hyena_dropout=config.get("hyena_dropout", 0.0),
         norm_epsilon=config.get("layer_norm_epsilon", 1e-5),
         pad_vocab_size_multiple=config.get("pad_vocab_size_multiple", 8),
-        pad_token_id=config.get("pad_token_id", 4), tie_word_embeddings=False,
-    )  # fmt: skip
+        pad_token_id=config.get("pad_token_id", 4),
+        tie_word_embeddings=False,
+    )
 
 
 _HYENADNA_RENAMES = [
@@ -131,8 +146,13 @@ def hyenadna_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 def load_hyenadna(directory: str | Path) -> HyenaLM:
     """A HyenaDNA Hugging Face checkpoint (``LongSafari/hyenadna-*-hf``) as a :class:`HyenaLM`."""
     directory = Path(directory)
-    config = _build_config(hyenadna_config, read_config(directory), directory, "HyenaDNA",
-                           ("vocab_size", "d_model", "n_layer", "max_seq_len"))  # fmt: skip
+    config = _build_config(
+        hyenadna_config,
+        read_config(directory),
+        directory,
+        "HyenaDNA",
+        ("vocab_size", "d_model", "n_layer", "max_seq_len"),
+    )
     model = HyenaLM(config)
     return _load_strict(model, hyenadna_state_dict(read_state_dict(directory)), directory)
 

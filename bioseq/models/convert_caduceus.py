@@ -53,8 +53,10 @@ _RENAMES = [
     (r"^caduceus\.backbone\.norm_f\.(?:submodule\.)?(weight|bias)$", r"backbone.norm_f.\1"),
 ]  # fmt: skip
 _HEAD = re.compile(r"^lm_head\.(?:lm_head\.)?weight$")
-_COMPLEMENT = re.compile(r"^(?:caduceus\.backbone\.embeddings\.word_embeddings|lm_head)"
-                         r"\.complement_map$")  # fmt: skip
+_COMPLEMENT = re.compile(
+    r"^(?:caduceus\.backbone\.embeddings\.word_embeddings|lm_head)"
+    r"\.complement_map$"
+)
 _TIED_REV = re.compile(r"^(backbone\.layers\.\d+\.mixer\.)mamba_rev\.((?:in|out)_proj\..+)$")
 
 
@@ -66,28 +68,36 @@ def caduceus_config(raw: dict, where: Path | str = "config.json") -> CaduceusCon
     """A :class:`CaduceusConfig` from a release ``config.json`` (already parsed)."""
     for key in ("d_model", "n_layer", "vocab_size"):
         if key not in raw:
-            raise InputError(f"{where}: no {key!r} (a Caduceus config needs d_model, n_layer, "
-                             f"vocab_size)")  # fmt: skip
+            raise InputError(
+                f"{where}: no {key!r} (a Caduceus config needs d_model, n_layer, vocab_size)"
+            )
     ssm = dict(raw.get("ssm_cfg") or {})
     unknown = sorted(set(ssm) - set(SSM_KEYS) - set(SSM_IGNORED))
     if unknown:
-        raise InputError(f"{where}: ssm_cfg has {unknown[0]!r}, which bioseq's Caduceus does "
-                         f"not implement")  # fmt: skip
+        raise InputError(
+            f"{where}: ssm_cfg has {unknown[0]!r}, which bioseq's Caduceus does not implement"
+        )
     kwargs = {k: ssm[k] for k in SSM_KEYS if k in ssm}
     kwargs.update({k: raw[k] for k in TOP_KEYS if k in raw})
     kwargs.setdefault("fused_add_norm", True)  # the release config's default
     multiple = int(raw.get("pad_vocab_size_multiple", 8))
     padded = -(-N_TOKENS // multiple) * multiple
     if not N_TOKENS <= int(raw["vocab_size"]) <= padded:
-        raise InputError(f"{where}: vocab_size {raw['vocab_size']} does not fit the "
-                         f"{N_TOKENS}-token Caduceus tokenizer (expected {N_TOKENS}"
-                         f"{f' to {padded}' if padded > N_TOKENS else ''})")  # fmt: skip
+        raise InputError(
+            f"{where}: vocab_size {raw['vocab_size']} does not fit the "
+            f"{N_TOKENS}-token Caduceus tokenizer (expected {N_TOKENS}"
+            f"{f' to {padded}' if padded > N_TOKENS else ''})"
+        )
     cmap = raw.get("complement_map")
     try:
         config = CaduceusConfig(
-            vocab_size=N_TOKENS, d_model=int(raw["d_model"]), n_layer=int(raw["n_layer"]),
-            complement_map=cmap, pad_token_id=4, **kwargs,
-        )  # fmt: skip
+            vocab_size=N_TOKENS,
+            d_model=int(raw["d_model"]),
+            n_layer=int(raw["n_layer"]),
+            complement_map=cmap,
+            pad_token_id=4,
+            **kwargs,
+        )
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
     except (TypeError, ValueError) as err:
@@ -95,8 +105,10 @@ def caduceus_config(raw: dict, where: Path | str = "config.json") -> CaduceusCon
     if config.complement_map is not None:
         expected = complement_map(caduceus_tokenizer())
         if config.complement_map[:N_TOKENS] != expected:
-            raise InputError(f"{where}: complement_map {config.complement_map[:N_TOKENS]} is "
-                             f"not the Caduceus tokenizer's {expected}")  # fmt: skip
+            raise InputError(
+                f"{where}: complement_map {config.complement_map[:N_TOKENS]} is "
+                f"not the Caduceus tokenizer's {expected}"
+            )
     return config
 
 
@@ -133,8 +145,9 @@ def caduceus_state_dict(
     full = config.padded_complement_map
     for key, value in complements:
         if full is None or value.tolist() != full:
-            raise InputError(f"{where}: {key} {value.tolist()} does not match config.json's "
-                             f"complement_map")  # fmt: skip
+            raise InputError(
+                f"{where}: {key} {value.tolist()} does not match config.json's complement_map"
+            )
     if config.bidirectional and config.bidirectional_weight_tie:
         for key in [k for k in out if _TIED_REV.match(k)]:
             fwd = _TIED_REV.sub(r"\1mamba_fwd.\2", key)
@@ -158,7 +171,9 @@ def load_caduceus(directory: str | Path) -> CaduceusLM:
         raise InputError(f"{directory}: checkpoint does not match the Caduceus config ({listed})")
     for key, value in state.items():
         if value.shape != expected[key].shape:
-            raise InputError(f"{directory}: {key} has shape {tuple(value.shape)}, expected "
-                             f"{tuple(expected[key].shape)} from config.json")  # fmt: skip
+            raise InputError(
+                f"{directory}: {key} has shape {tuple(value.shape)}, expected "
+                f"{tuple(expected[key].shape)} from config.json"
+            )
     model.load_state_dict(state, strict=True)
     return model.eval()

@@ -49,7 +49,10 @@ MODEL_KEYS = (
     "evo2_style_activations", "max_seqlen",
 )  # fmt: skip
 INT_KEYS = {k for k in MODEL_KEYS if not k.endswith("_idxs")} - {
-    "eps", "rotary_emb_base", "evo2_style_activations"}  # fmt: skip
+    "eps",
+    "rotary_emb_base",
+    "evo2_style_activations",
+}
 LAYER_KINDS = ("hcs", "hcm", "hcl", "attn")
 
 # Settings the released configs share and the bioseq model implements; another value is refused.
@@ -85,8 +88,10 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "invalid YAML"
         raise InputError(f"{path}: invalid YAML ({first})") from None
     if not isinstance(raw, dict):
-        raise InputError(f"{path}: not an Evo 2 config (expected a YAML mapping of "
-                         f"hyper-parameters, found {type(raw).__name__})")  # fmt: skip
+        raise InputError(
+            f"{path}: not an Evo 2 config (expected a YAML mapping of "
+            f"hyper-parameters, found {type(raw).__name__})"
+        )
     try:
         is_evo2 = detect_layout(raw) == "evo2"
     except InputError:
@@ -95,8 +100,9 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: not an Evo 2 config (no hcl_layer_idxs/attn_layer_idxs)")
     missing = [k for k in MODEL_KEYS if k not in raw]
     if missing:
-        raise InputError(f"{path}: no {missing[0]!r} (an Evo 2 config needs "
-                         f"{', '.join(MODEL_KEYS)})")  # fmt: skip
+        raise InputError(
+            f"{path}: no {missing[0]!r} (an Evo 2 config needs {', '.join(MODEL_KEYS)})"
+        )
     values = {k: raw[k] for k in MODEL_KEYS}
     for key in MODEL_KEYS:
         value = values[key]
@@ -104,7 +110,8 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
             ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
         elif key.endswith("_idxs"):
             ok = isinstance(value, list) and all(
-                isinstance(i, int) and not isinstance(i, bool) for i in value)  # fmt: skip
+                isinstance(i, int) and not isinstance(i, bool) for i in value
+            )
         elif key == "evo2_style_activations":
             ok = isinstance(value, bool)
         else:  # eps, rotary_emb_base
@@ -114,11 +121,15 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
             raise InputError(f"{path}: {key} is {value!r}, not a valid value")
     for key, supported in SUPPORTED.items():
         if key in raw and raw[key] != supported:
-            raise InputError(f"{path}: {key}: {raw[key]!r} is not supported (the bioseq "
-                             f"StripedHyena model implements {supported!r})")  # fmt: skip
+            raise InputError(
+                f"{path}: {key}: {raw[key]!r} is not supported (the bioseq "
+                f"StripedHyena model implements {supported!r})"
+            )
     if raw.get("num_filters", values["hidden_size"]) != values["hidden_size"]:
-        raise InputError(f"{path}: num_filters {raw['num_filters']} differs from hidden_size "
-                         f"{values['hidden_size']} (not supported)")  # fmt: skip
+        raise InputError(
+            f"{path}: num_filters {raw['num_filters']} differs from hidden_size "
+            f"{values['hidden_size']} (not supported)"
+        )
     n = values["num_layers"]
     seen: dict[int, str] = {}
     for kind in LAYER_KINDS:
@@ -126,21 +137,26 @@ def read_evo2_config(path: str | Path) -> dict[str, Any]:
             if not 0 <= i < n:
                 raise InputError(f"{path}: {kind}_layer_idxs has {i}, outside 0..{n - 1}")
             if i in seen:
-                raise InputError(f"{path}: layer {i} is in both {seen[i]}_layer_idxs and "
-                                 f"{kind}_layer_idxs")  # fmt: skip
+                raise InputError(
+                    f"{path}: layer {i} is in both {seen[i]}_layer_idxs and {kind}_layer_idxs"
+                )
             seen[i] = kind
     if len(seen) != n:
         absent = min(set(range(n)) - seen.keys())
-        raise InputError(f"{path}: layer {absent} is in none of the *_layer_idxs lists "
-                         f"(num_layers {n})")  # fmt: skip
+        raise InputError(
+            f"{path}: layer {absent} is in none of the *_layer_idxs lists (num_layers {n})"
+        )
     d, heads = values["hidden_size"], values["num_attention_heads"]
     if d % heads or (d // heads) % 2:
-        raise InputError(f"{path}: hidden_size {d} is not num_attention_heads {heads} times an "
-                         "even head size")  # fmt: skip
+        raise InputError(
+            f"{path}: hidden_size {d} is not num_attention_heads {heads} times an even head size"
+        )
     for kind in ("hcs", "hcm", "hcl"):
         if d % values[f"{kind}_filter_groups"]:
-            raise InputError(f"{path}: {kind}_filter_groups {values[f'{kind}_filter_groups']} "
-                             f"does not divide hidden_size {d}")  # fmt: skip
+            raise InputError(
+                f"{path}: {kind}_filter_groups {values[f'{kind}_filter_groups']} "
+                f"does not divide hidden_size {d}"
+            )
     return values
 
 
@@ -158,30 +174,44 @@ def expected_shapes(values: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     d, mlp, state = values["hidden_size"], values["inner_mlp_size"], values["state_size"]
     head_dim = d // values["num_attention_heads"]
     shapes: dict[str, tuple[int, ...]] = {
-        "embedding_layer.weight": (values["vocab_size"], d), "norm.scale": (d,)}  # fmt: skip
+        "embedding_layer.weight": (values["vocab_size"], d),
+        "norm.scale": (d,),
+    }
     for i, kind in enumerate(layer_kinds(values)):
         p = f"blocks.{i}."
-        shapes.update({
-            p + "pre_norm.scale": (d,), p + "post_norm.scale": (d,),
-            p + "mlp.l1.weight": (mlp, d), p + "mlp.l2.weight": (mlp, d),
-            p + "mlp.l3.weight": (d, mlp),
-        })  # fmt: skip
+        shapes.update(
+            {
+                p + "pre_norm.scale": (d,),
+                p + "post_norm.scale": (d,),
+                p + "mlp.l1.weight": (mlp, d),
+                p + "mlp.l2.weight": (mlp, d),
+                p + "mlp.l3.weight": (d, mlp),
+            }
+        )
         if kind == "attn":
-            shapes.update({
-                p + "inner_mha_cls.Wqkv.weight": (3 * d, d),
-                p + "inner_mha_cls.out_proj.weight": (d, d),
-                p + "inner_mha_cls.out_proj.bias": (d,),
-                p + "inner_mha_cls.rotary_emb.inv_freq": (head_dim // 2,),
-            })  # fmt: skip
+            shapes.update(
+                {
+                    p + "inner_mha_cls.Wqkv.weight": (3 * d, d),
+                    p + "inner_mha_cls.out_proj.weight": (d, d),
+                    p + "inner_mha_cls.out_proj.bias": (d,),
+                    p + "inner_mha_cls.rotary_emb.inv_freq": (head_dim // 2,),
+                }
+            )
             continue
-        shapes.update({
-            p + "filter.short_filter_weight": (3 * d, 1, values["short_filter_length"]),
-            p + "projections.weight": (3 * d, d),
-            p + "out_filter_dense.weight": (d, d), p + "out_filter_dense.bias": (d,),
-        })  # fmt: skip
+        shapes.update(
+            {
+                p + "filter.short_filter_weight": (3 * d, 1, values["short_filter_length"]),
+                p + "projections.weight": (3 * d, d),
+                p + "out_filter_dense.weight": (d, d),
+                p + "out_filter_dense.bias": (d,),
+            }
+        )
         if kind in ("hcs", "hcm"):
-            shapes[p + "filter.h"] = (values[f"{kind}_filter_groups"], 1,
-                                      values[f"{kind}_filter_length"])  # fmt: skip
+            shapes[p + "filter.h"] = (
+                values[f"{kind}_filter_groups"],
+                1,
+                values[f"{kind}_filter_length"],
+            )
         if kind in ("hcm", "hcl"):
             shapes[p + "filter.D"] = (d,)
         if kind == "hcl":
@@ -248,8 +278,9 @@ def find_checkpoint(source: Path) -> list[Path]:
             return [source]
         folder, stem = source.parent, match["stem"]
     else:
-        singles = sorted(p for p in source.iterdir()
-                         if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES)  # fmt: skip
+        singles = sorted(
+            p for p in source.iterdir() if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES
+        )
         parts = sorted({m["stem"] for p in source.iterdir() if (m := _PART.match(p.name))})
         found = [p.name for p in singles] + [f"{s}.part*" for s in parts]
         if len(found) != 1:
@@ -258,8 +289,9 @@ def find_checkpoint(source: Path) -> list[Path]:
         if singles:
             return singles
         folder, stem = source, parts[0]
-    numbers = sorted(int(m["n"]) for p in folder.iterdir()
-                     if (m := _PART.match(p.name)) and m["stem"] == stem)  # fmt: skip
+    numbers = sorted(
+        int(m["n"]) for p in folder.iterdir() if (m := _PART.match(p.name)) and m["stem"] == stem
+    )
     for expected, n in enumerate(numbers):
         if n != expected:
             have = ", ".join(f"part{k}" for k in numbers)
@@ -284,24 +316,30 @@ def load_release_state(paths: list[Path]) -> dict[str, torch.Tensor]:
         bad = re.search(r"GLOBAL ([\w.]+(?: [\w.]+)?) (?:was not|whose)", text)
         if bad or "weights_only" in text.lower() or "Weights only" in text:
             what = f"needs {bad.group(1)!r}" if bad else "needs objects other than tensors"
-            raise InputError(f"{name}: refused: the pickle {what} (only tensors and io.BytesIO "
-                             "are loaded; nothing was executed)") from None  # fmt: skip
+            raise InputError(
+                f"{name}: refused: the pickle {what} (only tensors and io.BytesIO "
+                "are loaded; nothing was executed)"
+            ) from None
         raise InputError(f"{name}: not a torch checkpoint ({_first_line(err)})") from None
     except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
         hint = "; is a shard missing?" if stream is not None else ""
-        raise InputError(f"{name}: not a readable torch checkpoint ({_first_line(err)}{hint})"
-                         ) from None  # fmt: skip
+        raise InputError(
+            f"{name}: not a readable torch checkpoint ({_first_line(err)}{hint})"
+        ) from None
     finally:
         if stream is not None:
             stream.close()
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
-        raise InputError(f"{name}: not an Evo 2 checkpoint (expected a state dict, found "
-                         f"{type(state).__name__})")  # fmt: skip
+        raise InputError(
+            f"{name}: not an Evo 2 checkpoint (expected a state dict, found {type(state).__name__})"
+        )
     state = {k: v for k, v in state.items() if not k.endswith("._extra_state")}
     if "embedding_layer.weight" not in state or not any(k.startswith("blocks.") for k in state):
         sample = ", ".join(sorted(state)[:3]) or "none"
-        raise InputError(f"{name}: not an Evo 2 checkpoint (no embedding_layer.weight and "
-                         f"blocks.N.* keys; found {sample})")  # fmt: skip
+        raise InputError(
+            f"{name}: not an Evo 2 checkpoint (no embedding_layer.weight and "
+            f"blocks.N.* keys; found {sample})"
+        )
     bad = next((k for k, v in state.items() if not isinstance(v, torch.Tensor)), None)
     if bad is not None:
         raise InputError(f"{name}: {bad} is a {type(state[bad]).__name__}, not a tensor")
@@ -330,8 +368,10 @@ def convert_state(
     shapes = expected_shapes(values)
     n_blocks = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
     if n_blocks != values["num_layers"]:
-        raise InputError(f"{source}: {n_blocks} blocks in the checkpoint, but {config_name} "
-                         f"has num_layers {values['num_layers']}")  # fmt: skip
+        raise InputError(
+            f"{source}: {n_blocks} blocks in the checkpoint, but {config_name} "
+            f"has num_layers {values['num_layers']}"
+        )
     kinds = layer_kinds(values)
     for key in shapes:
         if key not in state:
@@ -350,8 +390,10 @@ def convert_state(
         raise InputError(f"{source}: unexpected key {key}{where}")
     for key, shape in shapes.items():
         if tuple(state[key].shape) != shape:
-            raise InputError(f"{source}: {key} has shape {tuple(state[key].shape)} in the "
-                             f"checkpoint, but {config_name} implies {shape}")  # fmt: skip
+            raise InputError(
+                f"{source}: {key} has shape {tuple(state[key].shape)} in the "
+                f"checkpoint, but {config_name} implies {shape}"
+            )
     out = {}
     heads = values["num_attention_heads"]
     head_dim = values["hidden_size"] // heads
@@ -359,8 +401,10 @@ def convert_state(
     for key, value in state.items():
         if key.endswith(".rotary_emb.inv_freq"):
             if not torch.allclose(value.double(), expected_freq, rtol=1e-3, atol=0):
-                raise InputError(f"{source}: {key} does not match rotary_emb_base "
-                                 f"{values['rotary_emb_base']:g} in {config_name}")  # fmt: skip
+                raise InputError(
+                    f"{source}: {key} does not match rotary_emb_base "
+                    f"{values['rotary_emb_base']:g} in {config_name}"
+                )
             continue
         if key.endswith(".inner_mha_cls.Wqkv.weight"):
             value = permute_wqkv(value, heads)
@@ -381,8 +425,10 @@ def build_model(values: dict[str, Any], state: dict[str, torch.Tensor]):
         state["lm_head.weight"] = state["embedding_layer.weight"]  # tied, as in Evo 2
     missing, unused = sorted(expected - state.keys()), sorted(state.keys() - expected)
     if missing or unused:
-        raise InputError(f"converted Evo 2 weights do not match the bioseq model (missing: "
-                         f"{missing[:5] or 'none'}; unused: {unused[:5] or 'none'})")  # fmt: skip
+        raise InputError(
+            f"converted Evo 2 weights do not match the bioseq model (missing: "
+            f"{missing[:5] or 'none'}; unused: {unused[:5] or 'none'})"
+        )
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -400,8 +446,10 @@ def find_config(source: Path, config: str | Path | None) -> Path:
     found = sorted(p for p in folder.iterdir() if p.suffix in (".yml", ".yaml") and p.is_file())
     if len(found) != 1:
         what = ", ".join(p.name for p in found) if found else "none"
-        raise InputError(f"{folder}: expected one Evo 2 YAML config beside the checkpoint "
-                         f"(found {what}); name it with --config")  # fmt: skip
+        raise InputError(
+            f"{folder}: expected one Evo 2 YAML config beside the checkpoint "
+            f"(found {what}); name it with --config"
+        )
     return found[0]
 
 

@@ -63,8 +63,15 @@ LORA_TARGETS = {
     "bioseq-hyena": ["in_proj", "out_proj", "fc1", "fc2"],
     "bioseq-mamba": ["in_proj", "x_proj", "out_proj"],
     "bioseq-transformer": ["qkv_proj", "out_proj", "fc1", "fc2"],
-    "bioseq-striped-hyena": ["projections", "out_filter_dense", "Wqkv", "out_proj", "l1", "l2",
-                             "l3"],  # fmt: skip
+    "bioseq-striped-hyena": [
+        "projections",
+        "out_filter_dense",
+        "Wqkv",
+        "out_proj",
+        "l1",
+        "l2",
+        "l3",
+    ],  # fmt: skip
     "bioseq-caduceus": ["in_proj", "x_proj", "out_proj"],
     "bioseq-merge": ["in_proj", "out_proj", "fc1", "fc2"],
 }
@@ -135,8 +142,9 @@ class _HeadBase:
         mask = attention_mask
         if mask is not None and (bool(mask.all()) or (self.causal and _right_padded(mask))):
             mask = None  # nothing padded, or padding a causal model never reads
-        out = self.base_model(input_ids, attention_mask=mask,
-                              output_hidden_states=output_hidden_states)  # fmt: skip
+        out = self.base_model(
+            input_ids, attention_mask=mask, output_hidden_states=output_hidden_states
+        )
         return strand_average(out.last_hidden_state, self.config), out.hidden_states
 
 
@@ -145,10 +153,14 @@ class SequenceClassification(_HeadBase):
     ``problem_type`` (regression when ``num_labels == 1``)."""
 
     def forward(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None, output_hidden_states: bool | None = None,
-        return_dict: bool | None = None, **kwargs,
-    ) -> SequenceClassifierOutput:  # fmt: skip
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
         hidden, states = self._features(input_ids, attention_mask, output_hidden_states)
         pooling = getattr(self.config, "classifier_pooling", None) or "mean"
         pooled = pool(hidden, attention_mask, pooling)
@@ -160,8 +172,11 @@ class SequenceClassification(_HeadBase):
         problem = self.config.problem_type
         if problem is None:
             integral = labels.dtype in (torch.long, torch.int)
-            problem = "regression" if self.config.num_labels == 1 else (
-                "single_label_classification" if integral else "multi_label_classification")
+            problem = (
+                "regression"
+                if self.config.num_labels == 1
+                else ("single_label_classification" if integral else "multi_label_classification")
+            )
             self.config.problem_type = problem
         if problem == "regression":
             return F.mse_loss(logits.squeeze(-1), labels.float().view(-1))
@@ -174,10 +189,14 @@ class TokenClassification(_HeadBase):
     """A linear ``score`` on every token's features; cross-entropy over labels != -100."""
 
     def forward(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None, output_hidden_states: bool | None = None,
-        return_dict: bool | None = None, **kwargs,
-    ) -> TokenClassifierOutput:  # fmt: skip
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
         hidden, states = self._features(input_ids, attention_mask, output_hidden_states)
         logits = self.score(self.dropout(hidden).to(self.score.weight.dtype)).float()
         loss = None
@@ -224,8 +243,7 @@ class TransformerForTokenClassification(TokenClassification, BioseqPreTrainedMod
     config_class, backbone_class = TransformerConfig, TransformerModel
 
 
-class StripedHyenaForSequenceClassification(SequenceClassification,
-                                            _StripedHyenaPreTrainedModel):  # fmt: skip
+class StripedHyenaForSequenceClassification(SequenceClassification, _StripedHyenaPreTrainedModel):
     config_class, backbone_class = StripedHyenaConfig, StripedHyenaModel
 
 

@@ -113,11 +113,16 @@ class LoadedModel:
 
 # -- loading ---------------------------------------------------------------------------------
 def load_model(
-    spec: str | Path, device: str | torch.device | None = None, *,
-    causal_only: str | None = None, trust_remote_code: bool = False,
-    dtype: torch.dtype | str | None = None, alignment: str | Path | None = None,
-    theta: float | None = 0.8, pseudocount: float = 0.1,
-) -> LoadedModel:  # fmt: skip
+    spec: str | Path,
+    device: str | torch.device | None = None,
+    *,
+    causal_only: str | None = None,
+    trust_remote_code: bool = False,
+    dtype: torch.dtype | str | None = None,
+    alignment: str | Path | None = None,
+    theta: float | None = 0.8,
+    pseudocount: float = 0.1,
+) -> LoadedModel:
     """The model ``spec`` names (see the module doc), in eval mode on ``device`` (default: CUDA
     when available), in its saved dtype unless ``dtype`` is given.
 
@@ -139,17 +144,23 @@ def load_model(
     with _one_line_errors(model_dir, expected), quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), **options)
         model = auto.from_pretrained(
-            str(model_dir), weights_only=True, **options,
+            str(model_dir),
+            weights_only=True,
+            **options,
             **({} if dtype is None else {"dtype": dtype}),
-        )  # fmt: skip
+        )
     model = model.to(target).eval()
     return LoadedModel(model, tokenizer, model_dir, model_direction(model.config))
 
 
 def load_classifier(
-    spec: str | Path, device: str | torch.device | None = None, *,
-    trust_remote_code: bool = False, finetuned: bool = False, **config_overrides: Any,
-) -> LoadedModel:  # fmt: skip
+    spec: str | Path,
+    device: str | torch.device | None = None,
+    *,
+    trust_remote_code: bool = False,
+    finetuned: bool = False,
+    **config_overrides: Any,
+) -> LoadedModel:
     """A sequence classifier and its tokenizer (``kind`` ``classifier``; training mode, as
     ``from_pretrained`` leaves it): a fine-tuned one as saved (``finetuned``: a fine-tuning
     run's ``best/``, or a model directory), or a pretrained LM's backbone under a new head
@@ -264,12 +275,16 @@ def _checked_model_dir(path: Path, trust_remote_code: bool, finetuned: bool = Fa
     of its own unless ``trust_remote_code``."""
     model_dir = resolve_model_dir(path, finetuned)
     if not (model_dir / "config.json").is_file():
-        raise InputError(f"{model_dir}: no config.json (expected a model saved with "
-                         "save_pretrained, or a bioseq pretrain run directory)")  # fmt: skip
+        raise InputError(
+            f"{model_dir}: no config.json (expected a model saved with "
+            "save_pretrained, or a bioseq pretrain run directory)"
+        )
     custom = _custom_code(model_dir)
     if custom and not trust_remote_code:
-        raise InputError(f"{model_dir}: the folder names its own Python code ({custom[0]}); "
-                         f"bioseq runs it only with --trust-remote-code")  # fmt: skip
+        raise InputError(
+            f"{model_dir}: the folder names its own Python code ({custom[0]}); "
+            f"bioseq runs it only with --trust-remote-code"
+        )
     return model_dir
 
 
@@ -365,11 +380,14 @@ def resolve_device(name: str | None = None, option: str = "--device") -> torch.d
     device = torch.device(text)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise InputError(f"{option} {name}: CUDA is not available on this machine "
-                             f"(use {option} cpu)")  # fmt: skip
+            raise InputError(
+                f"{option} {name}: CUDA is not available on this machine (use {option} cpu)"
+            )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise InputError(f"{option} {name}: this machine has {torch.cuda.device_count()} "
-                             f"CUDA device(s), numbered from 0")  # fmt: skip
+            raise InputError(
+                f"{option} {name}: this machine has {torch.cuda.device_count()} "
+                f"CUDA device(s), numbered from 0"
+            )
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise InputError(f"{option} {name}: MPS is not available on this machine")
     return device

@@ -29,13 +29,19 @@ class HyenaModel(BioseqModel):
         layers = []
         for _ in range(config.n_layer):
             mixer = HyenaOperator(
-                config.d_model, config.max_seq_len, config.short_filter_order,
-                dropout=config.hyena_dropout, emb_dim=config.emb_dim,
-                filter_order=config.filter_order, num_inner_mlps=config.num_inner_mlps,
-                activation_freq=config.activation_freq, train_freq=config.train_freq,
+                config.d_model,
+                config.max_seq_len,
+                config.short_filter_order,
+                dropout=config.hyena_dropout,
+                emb_dim=config.emb_dim,
+                filter_order=config.filter_order,
+                num_inner_mlps=config.num_inner_mlps,
+                activation_freq=config.activation_freq,
+                train_freq=config.train_freq,
                 modulation_shift=config.modulation_shift,
-                fast_decay_pct=config.fast_decay_pct, slow_decay_pct=config.slow_decay_pct,
-            )  # fmt: skip
+                fast_decay_pct=config.fast_decay_pct,
+                slow_decay_pct=config.slow_decay_pct,
+            )
             mlp = MLP(config.d_model, config.d_inner)
             mixer.out_proj._residual_projection = True
             mlp.fc2._residual_projection = True

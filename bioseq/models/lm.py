@@ -73,8 +73,10 @@ class RecurrentState:
     def stack(cls, states: list[RecurrentState]):
         """One batched state from several states, rows in order (their ``seqlen_offset`` may
         differ: the first one's is kept, which only :meth:`get_seq_length` reads)."""
-        layers = [tuple(torch.cat(parts) for parts in zip(*layer, strict=True))
-                  for layer in zip(*(s.states for s in states), strict=True)]  # fmt: skip
+        layers = [
+            tuple(torch.cat(parts) for parts in zip(*layer, strict=True))
+            for layer in zip(*(s.states for s in states), strict=True)
+        ]
         return cls(layers, states[0].seqlen_offset)
 
     def reorder_cache(self, beam_idx: torch.Tensor) -> None:
@@ -90,17 +92,24 @@ class RecurrentGeneration:
         return False
 
     def prepare_inputs_for_generation(
-        self, input_ids, cache=None, attention_mask=None, use_cache=True, past_key_values=None,
+        self,
+        input_ids,
+        cache=None,
+        attention_mask=None,
+        use_cache=True,
+        past_key_values=None,
         **kwargs,
-    ) -> dict:  # fmt: skip
+    ) -> dict:
         cache = either_cache(cache, past_key_values)
         if cache is not None and cache.seqlen_offset > 0:
             input_ids = input_ids[:, cache.seqlen_offset :]
             attention_mask = None  # the state already holds the prefix
         return {
-            "input_ids": input_ids, "cache": cache, "attention_mask": attention_mask,
+            "input_ids": input_ids,
+            "cache": cache,
+            "attention_mask": attention_mask,
             "use_cache": use_cache,
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -129,9 +138,14 @@ class Block(nn.Module):
     """
 
     def __init__(
-        self, norm: nn.Module, mixer: nn.Module, norm2: nn.Module | None = None,
-        mlp: nn.Module | None = None, dropout: float = 0.0, residual_in_fp32: bool = True,
-    ) -> None:  # fmt: skip
+        self,
+        norm: nn.Module,
+        mixer: nn.Module,
+        norm2: nn.Module | None = None,
+        mlp: nn.Module | None = None,
+        dropout: float = 0.0,
+        residual_in_fp32: bool = True,
+    ) -> None:
         super().__init__()
         self.norm = norm
         self.mixer = mixer
@@ -235,9 +249,13 @@ class BioseqModel(BioseqPreTrainedModel):
         raise NotImplementedError
 
     def _run_layers(
-        self, hidden: torch.Tensor, attention_mask=None, cache=None, use_cache=None,
+        self,
+        hidden: torch.Tensor,
+        attention_mask=None,
+        cache=None,
+        use_cache=None,
         collect: list | None = None,
-    ) -> tuple[torch.Tensor, object]:  # fmt: skip
+    ) -> tuple[torch.Tensor, object]:
         """Run the blocks (appending each block's output to ``collect`` when given); return
         the residual stream and the updated cache (or None)."""
         raise NotImplementedError
@@ -269,9 +287,12 @@ class BioseqModel(BioseqPreTrainedModel):
         hidden = self.embed_dropout(self.embedding(input_ids))
         collect = [hidden] if output_hidden_states else None
         hidden, cache = self._run_layers(
-            hidden, attention_mask=attention_mask, use_cache=use_cache,
-            cache=either_cache(cache, past_key_values), collect=collect,
-        )  # fmt: skip
+            hidden,
+            attention_mask=attention_mask,
+            use_cache=use_cache,
+            cache=either_cache(cache, past_key_values),
+            collect=collect,
+        )
         hidden = self.norm_f(hidden.to(self.norm_f.weight.dtype))
         states = None
         if collect is not None:
@@ -323,10 +344,12 @@ class BioseqLM(BioseqPreTrainedModel, GenerationMixin):
         ``output_hidden_states`` adds every layer's output (:class:`BackboneOutput`).
         """
         out = self.backbone(
-            input_ids, attention_mask=attention_mask, use_cache=use_cache,
+            input_ids,
+            attention_mask=attention_mask,
+            use_cache=use_cache,
             cache=either_cache(cache, past_key_values),
             output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+        )
         logits = self.lm_head(out.last_hidden_state)[..., : self.config.vocab_size]
         loss = None if labels is None else shifted_loss(logits, labels)
         return LMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)

@@ -54,9 +54,17 @@ class MambaModel(BioseqModel):
         layers = []
         for _ in range(config.n_layer):
             mixer = Mamba(
-                config.d_model, config.d_state, config.d_conv, config.expand, config.dt_rank,
-                config.dt_min, config.dt_max, config.dt_init_floor, config.conv_bias, config.bias,
-            )  # fmt: skip
+                config.d_model,
+                config.d_state,
+                config.d_conv,
+                config.expand,
+                config.dt_rank,
+                config.dt_min,
+                config.dt_max,
+                config.dt_init_floor,
+                config.conv_bias,
+                config.bias,
+            )
             # mamba-ssm keeps PyTorch's default Linear init and its own dt initialisation
             for linear in (mixer.in_proj, mixer.x_proj, mixer.dt_proj, mixer.out_proj):
                 linear._keep_init = True
@@ -94,8 +102,9 @@ class MambaModel(BioseqModel):
         for t in range(hidden.shape[1]):
             x = hidden[:, t : t + 1]
             for i, layer in enumerate(self.layers):
-                x, cache.states[i] = layer.mix(x, lambda h, i=i, layer=layer: _stepped(
-                    layer.mixer.step(h, *cache.states[i])))  # fmt: skip
+                x, cache.states[i] = layer.mix(
+                    x, lambda h, i=i, layer=layer: _stepped(layer.mixer.step(h, *cache.states[i]))
+                )
                 per_layer[i].append(x)
         cache.seqlen_offset += hidden.shape[1]
         if collect is not None:

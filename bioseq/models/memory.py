@@ -23,13 +23,13 @@ from bioseq.errors import InputError
 
 __all__ = ["available_memory", "check_forward_memory", "forward_bytes_per_token", "format_bytes"]
 
+
 def format_bytes(n: float) -> str:
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
         n /= 1024
     return ""  # not reached
-
 
 
 def available_memory(device: torch.device) -> int | None:
@@ -85,10 +85,13 @@ def check_forward_memory(model: torch.nn.Module, batch: int, length: int) -> Non
     if free is None or batch * per_sequence <= free:
         return
     fits = free // per_sequence
-    advice = (f"about {fits:,} fit at once: use --batch-size {fits:,} or lower" if fits >= 1
-              else "not even one fits: use shorter sequences (a smaller --window)")
+    advice = (
+        f"about {fits:,} fit at once: use --batch-size {fits:,} or lower"
+        if fits >= 1
+        else "not even one fits: use shorter sequences (a smaller --window)"
+    )
     raise InputError(
         f"a batch of {batch:,} sequences of {length:,} tokens needs at least "
         f"{format_bytes(batch * per_sequence)} on {device} but {format_bytes(free)} is free; "
         f"{advice}"
-    )  # fmt: skip
+    )

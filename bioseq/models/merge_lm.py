@@ -134,8 +134,9 @@ class LatentStack(nn.Module):
     def __init__(self, backbone_class: type[BioseqModel], config: BioseqConfig) -> None:
         super().__init__()
         self.backbone_class = backbone_class
-        self.backbone = Backbone(backbone_class.build_layers(config),
-                                 backbone_class.build_norm(config))  # fmt: skip
+        self.backbone = Backbone(
+            backbone_class.build_layers(config), backbone_class.build_norm(config)
+        )
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         hidden, _ = self.backbone_class._run_layers(self.backbone, hidden, attention_mask=mask)
@@ -171,9 +172,13 @@ class MergeModel(PreTrainedModel):
         return self.embedding
 
     def forward(
-        self, input_ids: torch.LongTensor, attention_mask: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None, return_dict: bool | None = None, **kwargs,
-    ) -> BackboneOutput:  # fmt: skip
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BackboneOutput:
         """Per-base features (batch, L, d_model) of the unmasked input. ``hidden_states``: the
         base embeddings, the latent encoder's and decoder's outputs (each base reading its
         token's) and ``last_hidden_state``."""
@@ -254,9 +259,11 @@ class MergeLM(MergeModel):
         return self._output(logits, state, loss + density, mtm, recon, density)
 
     def masked_logits(
-        self, input_ids: torch.LongTensor, masked_bases: torch.Tensor,
+        self,
+        input_ids: torch.LongTensor,
+        masked_bases: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:  # fmt: skip
+    ) -> torch.Tensor:
         """Per-base logits (batch, L, vocab_size) with the bases at ``masked_bases`` (bool,
         batch x L) hidden, as in pretraining: the merges are those of the unmasked input and
         every token holding a masked base enters as [MASK] (whole tokens are masked).
@@ -268,9 +275,12 @@ class MergeLM(MergeModel):
         return self._decode(self._masked_pass(input_ids, mask, masked, unmasked))
 
     def _masked_pass(
-        self, input_ids: torch.Tensor, mask: torch.Tensor, masked: torch.Tensor,
+        self,
+        input_ids: torch.Tensor,
+        mask: torch.Tensor,
+        masked: torch.Tensor,
         unmasked: MergeState,
-    ) -> MergeState:  # fmt: skip
+    ) -> MergeState:
         """The local encoder with the bases at ``masked`` entering as the [MASK] embedding and
         the merge decisions of the ``unmasked`` pass repeated."""
         embedded = self.embedding(input_ids)
@@ -304,8 +314,9 @@ class MergeLM(MergeModel):
         u = torch.rand(state.sizes.shape, generator=generator, device=state.sizes.device)
         keys = -state.sizes.clamp(min=1).log() - torch.log(-torch.log(u.clamp(1e-9, 1 - 1e-7)))
         order = keys.masked_fill(~state.real, -torch.inf).argsort(dim=1, descending=True)
-        ranks = torch.empty_like(order).scatter_(1, order, torch.arange(order.shape[1],
-                                                 device=order.device).expand_as(order))  # fmt: skip
+        ranks = torch.empty_like(order).scatter_(
+            1, order, torch.arange(order.shape[1], device=order.device).expand_as(order)
+        )
         k = torch.round(state.n_tokens * self.config.mask_ratio)
         return state.real & (ranks < k[:, None])
 
@@ -314,9 +325,14 @@ class MergeLM(MergeModel):
     ) -> MergeOutput:
         bases_per_token = state.base_mask.sum() / state.n_tokens.sum().clamp(min=1)
         return MergeOutput(
-            loss=loss, logits=logits, bases_per_token=bases_per_token, masked_token_loss=mtm,
-            reconstruction_loss=recon, density_loss=density, source=state.source,
-        )  # fmt: skip
+            loss=loss,
+            logits=logits,
+            bases_per_token=bases_per_token,
+            masked_token_loss=mtm,
+            reconstruction_loss=recon,
+            density_loss=density,
+            source=state.source,
+        )
 
     # -- the learned tokenization --------------------------------------------------------
     @torch.no_grad()
@@ -368,8 +384,9 @@ class MergeLM(MergeModel):
                     bases += int(mask.sum())
                     tokens += int(state.n_tokens.sum())
             ratio = round(bases / tokens, 4) if tokens else 0.0
-            report.append({"file": str(path), "bases": bases, "tokens": tokens,
-                           "bases_per_token": ratio})  # fmt: skip
+            report.append(
+                {"file": str(path), "bases": bases, "tokens": tokens, "bases_per_token": ratio}
+            )
         return report
 
 

@@ -165,9 +165,12 @@ class StripedHyenaLM(RecurrentGeneration, StripedHyenaModel, GenerationMixin):
         ignored). ``cache`` (returned with ``use_cache``) continues from earlier tokens; it is
         updated in place. Padding is not supported: ``attention_mask`` must be all ones."""
         out = super().forward(
-            input_ids, attention_mask=attention_mask, use_cache=use_cache,
-            cache=either_cache(cache, past_key_values), output_hidden_states=output_hidden_states,
-        )  # fmt: skip
+            input_ids,
+            attention_mask=attention_mask,
+            use_cache=use_cache,
+            cache=either_cache(cache, past_key_values),
+            output_hidden_states=output_hidden_states,
+        )
         weight = self.unembed.weight if hasattr(self, "unembed") else self.embedding_layer.weight
         logits = F.linear(out.last_hidden_state, weight)[..., : self.config.vocab_size]
         loss = None if labels is None else shifted_loss(logits, labels)

@@ -39,10 +39,15 @@ class TransformerModel(BioseqModel):
             attn.out_proj._residual_projection = True
             mlp.fc2._residual_projection = True
             layers.append(
-                Block(RMSNorm(config.d_model, config.norm_epsilon), attn,
-                      RMSNorm(config.d_model, config.norm_epsilon), mlp,
-                      config.dropout, config.residual_in_fp32)
-            )  # fmt: skip
+                Block(
+                    RMSNorm(config.d_model, config.norm_epsilon),
+                    attn,
+                    RMSNorm(config.d_model, config.norm_epsilon),
+                    mlp,
+                    config.dropout,
+                    config.residual_in_fp32,
+                )
+            )
         return layers
 
     @staticmethod
@@ -63,9 +68,11 @@ class TransformerModel(BioseqModel):
             positions = torch.arange(past, past + L, device=hidden.device).expand(batch, L)
         for layer in self.layers:
             hidden = layer(
-                hidden, positions=positions, key_padding_mask=attention_mask,
+                hidden,
+                positions=positions,
+                key_padding_mask=attention_mask,
                 cache=cache,
-            )  # fmt: skip
+            )
             if collect is not None:
                 collect.append(hidden)
         return hidden, cache

@@ -160,9 +160,12 @@ class SequenceTokenizer(PreTrainedTokenizer):
         if getattr(self, "_token_lengths", None) is None:
             special = set(self.all_special_ids)
             lengths = np.array(
-                [0 if i in special else self._token_length(t)
-                 for i, t in enumerate(self._id_to_token)], dtype=np.int64,
-            )  # fmt: skip
+                [
+                    0 if i in special else self._token_length(t)
+                    for i, t in enumerate(self._id_to_token)
+                ],
+                dtype=np.int64,
+            )
             lengths.flags.writeable = False
             self._token_lengths = lengths
         return self._token_lengths

@@ -157,8 +157,9 @@ def _resolve_alphabet(alphabet: str | Alphabet) -> tuple[str, Alphabet, str]:
     """(saved name, Alphabet, the single letters that are always tokens)."""
     name = alphabet.name.lower() if isinstance(alphabet, Alphabet) else str(alphabet).lower()
     if name not in ALPHABETS:
-        raise InputError(f"BpeTokenizer alphabet must be one of {', '.join(ALPHABETS)}, got "
-                         f"{alphabet!r}")  # fmt: skip
+        raise InputError(
+            f"BpeTokenizer alphabet must be one of {', '.join(ALPHABETS)}, got {alphabet!r}"
+        )
     named = ALPHABETS[name]
     return name, named, named.letters + (named.ambiguous if name == "protein" else "")
 
@@ -235,8 +236,11 @@ def train_bpe(
     encoding; no token gets longer than ``max_token_length`` letters, and a merge must occur at
     least ``min_frequency`` times. All chunks are held in memory while training.
     """
-    for name, value in (("vocab_size", vocab_size), ("max_token_length", max_token_length),
-                        ("min_frequency", min_frequency)):  # fmt: skip
+    for name, value in (
+        ("vocab_size", vocab_size),
+        ("max_token_length", max_token_length),
+        ("min_frequency", min_frequency),
+    ):
         _positive(name, value)
     if max_token_length < 2:
         raise InputError(f"max_token_length must be at least 2, got {max_token_length}")
@@ -244,8 +248,10 @@ def train_bpe(
     name = _choose_alphabet(paths, sequences, alphabet)
     _, alpha, letters = _resolve_alphabet(name)
     if vocab_size < len(SPECIALS) + len(letters):
-        raise InputError(f"vocab_size {vocab_size} is smaller than the {len(SPECIALS)} special "
-                         f"tokens and {len(letters)} letters of {name}")  # fmt: skip
+        raise InputError(
+            f"vocab_size {vocab_size} is smaller than the {len(SPECIALS)} special "
+            f"tokens and {len(letters)} letters of {name}"
+        )
     table = _normaliser(alpha, "error")
     step = _positive("chunk_length", chunk_length)
     chunks = [
@@ -257,10 +263,13 @@ def train_bpe(
     if not chunks:
         raise InputError("train_bpe: no sequence to train on")
     trainer = trainers.BpeTrainer(
-        vocab_size=int(vocab_size), min_frequency=int(min_frequency),
-        max_token_length=_trainer_limit(int(max_token_length)), special_tokens=list(SPECIALS),
-        initial_alphabet=list(letters), show_progress=progress,
-    )  # fmt: skip
+        vocab_size=int(vocab_size),
+        min_frequency=int(min_frequency),
+        max_token_length=_trainer_limit(int(max_token_length)),
+        special_tokens=list(SPECIALS),
+        initial_alphabet=list(letters),
+        show_progress=progress,
+    )
     trained = Tokenizer(models.BPE(unk_token=UNK))
     trained.train_from_iterator(chunks, trainer, length=len(chunks))
     backend = _finish_backend(trained)
@@ -269,8 +278,9 @@ def train_bpe(
         raise RuntimeError(f"BpeTrainer made a {longest}-letter token (max {max_token_length})")
     n_tokens = sum(len(e.ids) for e in backend.encode_batch(chunks, add_special_tokens=False))
     mean = sum(map(len, chunks)) / max(n_tokens, 1)
-    return BpeTokenizer(alphabet=name, chunk_length=step, bases_per_token=round(mean, 4),
-                        tokenizer_object=backend)  # fmt: skip
+    return BpeTokenizer(
+        alphabet=name, chunk_length=step, bases_per_token=round(mean, 4), tokenizer_object=backend
+    )
 
 
 @cache
@@ -282,8 +292,9 @@ def _trainer_inclusive() -> bool:
     training run tells, so a fixed release is used as documented too.
     """
     probe = Tokenizer(models.BPE())
-    trainer = trainers.BpeTrainer(vocab_size=50, min_frequency=1, max_token_length=3,
-                                  show_progress=False)  # fmt: skip
+    trainer = trainers.BpeTrainer(
+        vocab_size=50, min_frequency=1, max_token_length=3, show_progress=False
+    )
     probe.train_from_iterator(["AAAAAAAAA"] * 4, trainer)
     return "AAA" in probe.get_vocab()
 
@@ -367,6 +378,7 @@ def compression_report(
             bases += codes.size
             tokens += tokenizer.encode_array(codes).size
         ratio = round(bases / tokens, 4) if tokens else 0.0
-        report.append({"file": str(path), "bases": bases, "tokens": tokens,
-                       "bases_per_token": ratio})  # fmt: skip
+        report.append(
+            {"file": str(path), "bases": bases, "tokens": tokens, "bases_per_token": ratio}
+        )
     return report

@@ -96,8 +96,10 @@ class ByteTokenizer(BytesDecoding, SequenceTokenizer):
             return values.astype(np.uint8).tobytes()
         pieces, start = [], 0
         for i in named.tolist():  # special tokens kept as text: rare, a short loop
-            pieces += [values[start:i].astype(np.uint8).tobytes(),
-                       self._id_to_token[int(ids[i])].encode("utf-8")]  # fmt: skip
+            pieces += [
+                values[start:i].astype(np.uint8).tobytes(),
+                self._id_to_token[int(ids[i])].encode("utf-8"),
+            ]
             start = i + 1
         pieces.append(values[start:].astype(np.uint8).tobytes())
         return b"".join(pieces)

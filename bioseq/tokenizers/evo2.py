@@ -45,15 +45,31 @@ class Evo2Tokenizer(BytesDecoding, SequenceTokenizer):
     alphabet = "evo2"
 
     def __init__(self, uppercase: bool = True, **kwargs: Any) -> None:
-        for key in ("vocab", "pad_token", "unk_token", "bos_token", "eos_token", "mask_token",
-                    "cls_token", "sep_token", "extra_special_tokens"):  # fmt: skip
+        for key in (
+            "vocab",
+            "pad_token",
+            "unk_token",
+            "bos_token",
+            "eos_token",
+            "mask_token",
+            "cls_token",
+            "sep_token",
+            "extra_special_tokens",
+        ):
             kwargs.pop(key, None)  # fixed by Evo 2, whatever a saved config says
         kwargs["special_tokens_pattern"] = "none"
         self.uppercase = bool(uppercase)
         super().__init__(
-            EVO2_VOCAB[2:], vocab=EVO2_VOCAB, pad_token=PAD, unk_token=UNK, bos_token=EOS,
-            eos_token=EOS, mask_token=MASK, uppercase=self.uppercase, **kwargs,
-        )  # fmt: skip
+            EVO2_VOCAB[2:],
+            vocab=EVO2_VOCAB,
+            pad_token=PAD,
+            unk_token=UNK,
+            bos_token=EOS,
+            eos_token=EOS,
+            mask_token=MASK,
+            uppercase=self.uppercase,
+            **kwargs,
+        )
         lookup = np.arange(256, dtype=np.int64)
         if self.uppercase:
             lookup[ord("a") : ord("z") + 1] -= 32
@@ -76,8 +92,10 @@ class Evo2Tokenizer(BytesDecoding, SequenceTokenizer):
         arr = self._as_codes(codes)
         reserved = np.flatnonzero(arr < 2)
         if reserved.size:
-            raise InputError(f"byte 0x{arr[reserved[0]]:02X} at position {int(reserved[0])} is "
-                             "reserved in Evo 2's vocabulary (0: end of sequence, 1: padding)")
+            raise InputError(
+                f"byte 0x{arr[reserved[0]]:02X} at position {int(reserved[0])} is "
+                "reserved in Evo 2's vocabulary (0: end of sequence, 1: padding)"
+            )
         return self._lookup[arr]
 
     def decode_bytes(self, token_ids: Any, skip_special_tokens: bool = True) -> bytes:

@@ -63,9 +63,15 @@ def weights_finite(model: torch.nn.Module) -> bool:
 
 
 def save_checkpoint(
-    run_dir: Path, step: int, model, tokenizer, optimizer, scheduler, state: dict[str, Any],
+    run_dir: Path,
+    step: int,
+    model,
+    tokenizer,
+    optimizer,
+    scheduler,
+    state: dict[str, Any],
     keep: int = 0,
-) -> Path:  # fmt: skip
+) -> Path:
     """Write ``run_dir/checkpoints/step-{step}`` atomically; keep the newest ``keep`` (0 = all)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
@@ -74,8 +80,13 @@ def save_checkpoint(
     final = root / f"step-{step}"
     with _temporary_dir(root, f".step-{step}-") as tmp:
         save_model_dir(tmp, model, tokenizer)
-        payload = {"step": step, "optimizer": optimizer.state_dict(),
-                   "scheduler": scheduler.state_dict(), "rng": rng_state(), **state}  # fmt: skip
+        payload = {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": rng_state(),
+            **state,
+        }
         torch.save(payload, tmp / STATE_FILE)
         replace_dir(tmp, final)
     if keep > 0:

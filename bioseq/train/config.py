@@ -58,72 +58,112 @@ class TrainConfig:
     built from them."""
 
     # data
-    inputs: list[str] = setting([], "FASTA, GenBank, a2m/a3m or text files or folders of "
-                                "them; none: the bundled E. coli genome (or text)")  # fmt: skip
-    text: bool = setting(False, "INPUTS are UTF-8 text, one byte a token (no INPUTS: the "
-                         "bundled text)")  # fmt: skip
-    alphabet: str = setting("auto", "The inputs' alphabet (auto: detected)",
-                            choices=CHOICES["alphabet"])  # fmt: skip
-    tokenizer: str = setting("char", "char, kmer, kmer:K, byte or a tokenizer directory "
-                             "(merge: the old spelling of --model merge)")  # fmt: skip
-    merge_ratio: float | None = setting(None, "--model merge: target bases per learned token",
-                                        default_text="2")  # fmt: skip
+    inputs: list[str] = setting(
+        [],
+        "FASTA, GenBank, a2m/a3m or text files or folders of "
+        "them; none: the bundled E. coli genome (or text)",
+    )
+    text: bool = setting(
+        False, "INPUTS are UTF-8 text, one byte a token (no INPUTS: the bundled text)"
+    )
+    alphabet: str = setting(
+        "auto", "The inputs' alphabet (auto: detected)", choices=CHOICES["alphabet"]
+    )
+    tokenizer: str = setting(
+        "char",
+        "char, kmer, kmer:K, byte or a tokenizer directory "
+        "(merge: the old spelling of --model merge)",
+    )
+    merge_ratio: float | None = setting(
+        None, "--model merge: target bases per learned token", default_text="2"
+    )
     context: int = setting(256, "Tokens per training sequence")
-    context_warmup: int = setting(0, "Steps of context warm-up, doubling from 64 tokens "
-                                  "(0 = off)")  # fmt: skip
-    val_fraction: float | None = setting(None, "Hold out the last fraction of every contig (or "
-                                         "that fraction of the records)",
-                                         default_text="0.1; 0 with --val-contigs")  # fmt: skip
+    context_warmup: int = setting(0, "Steps of context warm-up, doubling from 64 tokens (0 = off)")
+    val_fraction: float | None = setting(
+        None,
+        "Hold out the last fraction of every contig (or that fraction of the records)",
+        default_text="0.1; 0 with --val-contigs",
+    )
     val_contigs: list[str] = setting([], "Comma-separated contigs (or record names) to hold out")
-    rc_augment: bool = setting(False, "Reverse-complement half the training windows; not "
-                               "needed for caduceus with RCPS, which is equivariant by "
-                               "construction")  # fmt: skip
+    rc_augment: bool = setting(
+        False,
+        "Reverse-complement half the training windows; not "
+        "needed for caduceus with RCPS, which is equivariant by "
+        "construction",
+    )
     sequence_weights: float | None = setting(
-        None, "Alignments: sample homologs by 1/(neighbours at >= THETA identity), e.g. 0.8 "
-        "(EVcouplings' theta)", default_text="uniform")  # fmt: skip
-    aligned: bool = setting(False, "Train on the alignment's match columns, gaps as a token: "
-                            "one position per column; for a2m/a3m homologs and masked models "
-                            "(--model caduceus)")  # fmt: skip
-    direction: str = setting("forward", "reverse: a right-to-left model",
-                             choices=CHOICES["direction"])  # fmt: skip
+        None,
+        "Alignments: sample homologs by 1/(neighbours at >= THETA identity), e.g. 0.8 "
+        "(EVcouplings' theta)",
+        default_text="uniform",
+    )
+    aligned: bool = setting(
+        False,
+        "Train on the alignment's match columns, gaps as a token: "
+        "one position per column; for a2m/a3m homologs and masked models "
+        "(--model caduceus)",
+    )
+    direction: str = setting(
+        "forward", "reverse: a right-to-left model", choices=CHOICES["direction"]
+    )
     # model
-    model: str = setting("hyena", "striped-hyena: Evo 2's StripedHyena 2; caduceus: a "
-                         "bidirectional BiMamba masked LM, on DNA reverse-complement equivariant "
-                         "(RCPS; rcps=false in --model-config turns it off); merge: a MergeLM "
-                         "that learns to merge bases into tokens (MergeDNA) and runs --backbone "
-                         "over them", choices=CHOICES["model"])  # fmt: skip
-    backbone: str | None = setting(None, "--model merge: the model over the merged tokens",
-                                   default_text="hyena", choices=BACKBONES)  # fmt: skip
+    model: str = setting(
+        "hyena",
+        "striped-hyena: Evo 2's StripedHyena 2; caduceus: a "
+        "bidirectional BiMamba masked LM, on DNA reverse-complement equivariant "
+        "(RCPS; rcps=false in --model-config turns it off); merge: a MergeLM "
+        "that learns to merge bases into tokens (MergeDNA) and runs --backbone "
+        "over them",
+        choices=CHOICES["model"],
+    )
+    backbone: str | None = setting(
+        None,
+        "--model merge: the model over the merged tokens",
+        default_text="hyena",
+        choices=BACKBONES,
+    )
     size: str = setting("tiny", "Size preset", choices=CHOICES["size"])
     d_model: int | None = setting(None, "Override the size preset's width")
     n_layer: int | None = setting(None, "Override the size preset's depth")
-    model_config: dict[str, Any] = setting({}, "Any other model config field, e.g. "
-                                           "d_state=32 (repeatable)")  # fmt: skip
-    objective: str | None = setting(None, "causal: next token; mlm: BERT-style masked tokens, "
-                                    "against a two-sided Markov reference",
-                                    default_text="mlm for caduceus, else causal",
-                                    choices=OBJECTIVES)  # fmt: skip
-    mask_fraction: float = setting(0.15, "--objective mlm: fraction of each sequence's letters "
-                                   "to predict (80% [MASK], 10% a random letter, 10% "
-                                   "unchanged)")  # fmt: skip
+    model_config: dict[str, Any] = setting(
+        {}, "Any other model config field, e.g. d_state=32 (repeatable)"
+    )
+    objective: str | None = setting(
+        None,
+        "causal: next token; mlm: BERT-style masked tokens, against a two-sided Markov reference",
+        default_text="mlm for caduceus, else causal",
+        choices=OBJECTIVES,
+    )
+    mask_fraction: float = setting(
+        0.15,
+        "--objective mlm: fraction of each sequence's letters "
+        "to predict (80% [MASK], 10% a random letter, 10% "
+        "unchanged)",
+    )
     # optimisation
     batch_size: int = setting(16, "Sequences per optimizer step, over all processes")
     grad_accum: int = setting(1, "Micro-batches per step and process")
-    steps: int | None = setting(None, "Optimizer steps",
-                                default_text=f"{DEFAULT_STEPS}, unless --tokens")  # fmt: skip
-    tokens: int | None = setting(None, "Train on about this many tokens instead of --steps "
-                                 "(e.g. 50M), rounded up to whole steps")  # fmt: skip
+    steps: int | None = setting(
+        None, "Optimizer steps", default_text=f"{DEFAULT_STEPS}, unless --tokens"
+    )
+    tokens: int | None = setting(
+        None,
+        "Train on about this many tokens instead of --steps (e.g. 50M), rounded up to whole steps",
+    )
     lr: float = setting(3e-3, "Peak learning rate")
     min_lr_ratio: float = setting(0.1, "Final / peak learning rate (cosine decay)")
-    warmup_steps: int | None = setting(None, "Linear warm-up steps",
-                                       default_text="10% of the steps, at most 1,000")  # fmt: skip
+    warmup_steps: int | None = setting(
+        None, "Linear warm-up steps", default_text="10% of the steps, at most 1,000"
+    )
     weight_decay: float = setting(0.1, "AdamW weight decay")
     betas: list[float] = setting([0.9, 0.95], "AdamW betas")
     grad_clip: float = setting(1.0, "Gradient norm clip, 0 = off")
-    precision: str = setting("auto", "auto: bf16 autocast on CUDA, fp32 on CPU",
-                             choices=CHOICES["precision"])  # fmt: skip
-    device: str = setting("auto", "Where to train (auto: CUDA when present)",
-                          choices=CHOICES["device"])  # fmt: skip
+    precision: str = setting(
+        "auto", "auto: bf16 autocast on CUDA, fp32 on CPU", choices=CHOICES["precision"]
+    )
+    device: str = setting(
+        "auto", "Where to train (auto: CUDA when present)", choices=CHOICES["device"]
+    )
     threads: int = setting(0, "CPU threads per process, 0 = the idle cores")
     seed: int = setting(0, "Random seed of the weights, batches and masks")
     max_bad_steps: int = setting(5, "Stop after this many NaN/inf steps in a row")
@@ -138,8 +178,9 @@ class TrainConfig:
     markov_order: int = setting(4, "Order of the Markov reference")
     resume: bool = setting(False, "Continue the run in out from its latest checkpoint")
     overwrite: bool = setting(False, "Replace a finished or stopped run in --out")
-    stop_after: int | None = setting(None, "Stop with a checkpoint after this step, as Ctrl-C "
-                                     "would")  # fmt: skip
+    stop_after: int | None = setting(
+        None, "Stop with a checkpoint after this step, as Ctrl-C would"
+    )
 
     @classmethod
     def from_flags(
@@ -167,8 +208,9 @@ class TrainConfig:
             values["inputs"] = list(inputs)
         if resume is not None:
             if config_file or inputs:
-                raise InputError("--resume takes its inputs and settings from the run's "
-                                 "config.yaml")  # fmt: skip
+                raise InputError(
+                    "--resume takes its inputs and settings from the run's config.yaml"
+                )
             if values.get("out") not in (None, str(resume)):
                 raise InputError("--resume DIR continues in DIR; leave out --out")
             saved = Path(resume) / "config.yaml"
@@ -222,10 +264,14 @@ class TrainConfig:
         if warmup is None:
             warmup = min(1000, steps // 10)
         return dataclasses.replace(
-            self, steps=steps, tokens=None, val_fraction=val_fraction, warmup_steps=warmup,
+            self,
+            steps=steps,
+            tokens=None,
+            val_fraction=val_fraction,
+            warmup_steps=warmup,
             objective=self.objective or default_objective(self.model),
             backbone=self.backbone or ("hyena" if self.model == "merge" else None),
-        )  # fmt: skip
+        )
 
     def with_absolute_paths(self) -> TrainConfig:
         """Inputs and a tokenizer directory as absolute paths (for ``config.yaml``, so
@@ -250,11 +296,15 @@ class TrainConfig:
         if self.objective is not None and self.objective not in OBJECTIVES:
             raise InputError(f"objective must be one of causal, mlm, not {self.objective!r}")
         if self.objective == "mlm" and self.model not in MASKED_MODELS:
-            raise InputError(f"objective mlm needs a masked model: --model caduceus "
-                             f"({self.model} is causal only)")  # fmt: skip
+            raise InputError(
+                f"objective mlm needs a masked model: --model caduceus "
+                f"({self.model} is causal only)"
+            )
         if self.objective == "causal" and self.model in MASKED_MODELS:
-            raise InputError(f"{self.model} is a bidirectional masked model: it trains with "
-                             "objective mlm, not causal")  # fmt: skip
+            raise InputError(
+                f"{self.model} is a bidirectional masked model: it trains with "
+                "objective mlm, not causal"
+            )
         if self.aligned:
             self._check_aligned()
         if self.steps is not None and self.tokens is not None:
@@ -264,9 +314,11 @@ class TrainConfig:
         if self.val_contigs and self.val_fraction:
             raise InputError("give val_contigs or val_fraction, not both")
         if self.text:
-            for key, given in (("alphabet", self.alphabet != "auto"),
-                               ("rc_augment", self.rc_augment),
-                               ("val_contigs", bool(self.val_contigs))):  # fmt: skip
+            for key, given in (
+                ("alphabet", self.alphabet != "auto"),
+                ("rc_augment", self.rc_augment),
+                ("val_contigs", bool(self.val_contigs)),
+            ):
                 if given:
                     raise InputError(f"{key} does not apply to text (--text); leave it out")
             if not 0 <= self.markov_order <= 6:
@@ -285,21 +337,27 @@ class TrainConfig:
     def _check_merge(self) -> None:
         """InputError for what model merge (a MergeLM over single bases) cannot go with."""
         if self.backbone is not None and self.backbone not in BACKBONES:
-            raise InputError(f"model merge takes a {', '.join(BACKBONES[:-1])} or "
-                             f"{BACKBONES[-1]} backbone, not {self.backbone}")  # fmt: skip
+            raise InputError(
+                f"model merge takes a {', '.join(BACKBONES[:-1])} or "
+                f"{BACKBONES[-1]} backbone, not {self.backbone}"
+            )
         if self.text:
             raise InputError("model merge needs DNA input, not text (--text)")
         if self.tokenizer != "char":
-            raise InputError(f"model merge learns its tokens from single bases: leave out "
-                             f"--tokenizer {self.tokenizer}")  # fmt: skip
+            raise InputError(
+                f"model merge learns its tokens from single bases: leave out "
+                f"--tokenizer {self.tokenizer}"
+            )
 
     def _check_aligned(self) -> None:
         """InputError for what ``aligned`` (training on alignment columns) cannot go with."""
         objective = self.objective or default_objective(self.model)
         if objective != "mlm":
-            raise InputError(f"aligned (--aligned) trains a masked model on alignment "
-                             f"columns: --model caduceus, not objective {objective} "
-                             f"({self.model})")  # fmt: skip
+            raise InputError(
+                f"aligned (--aligned) trains a masked model on alignment "
+                f"columns: --model caduceus, not objective {objective} "
+                f"({self.model})"
+            )
         if self.text or self.alphabet == "dna":
             what = "text (--text)" if self.text else "DNA (--alphabet dna)"
             raise InputError(f"aligned (--aligned) reads protein alignments (a2m/a3m), not {what}")
@@ -381,11 +439,14 @@ def check_masked_run(config: TrainConfig, alphabet: str) -> None:
     if config.text:
         raise InputError("objective mlm (--model caduceus) trains on DNA or protein, not text")
     if config.tokenizer != "char":
-        raise InputError(f"objective mlm reads one token a letter: --tokenizer char, "
-                         f"not {config.tokenizer!r}")  # fmt: skip
+        raise InputError(
+            f"objective mlm reads one token a letter: --tokenizer char, not {config.tokenizer!r}"
+        )
     if config.direction != "forward":
-        raise InputError("direction reverse is for causal models; a masked model reads both "
-                         "ways (leave out --direction)")  # fmt: skip
+        raise InputError(
+            "direction reverse is for causal models; a masked model reads both "
+            "ways (leave out --direction)"
+        )
 
 
 def range_problem(key: str, value: Any, name: str | None = None) -> str | None:
@@ -432,8 +493,14 @@ def _check_type(key: str, value: Any, where: str) -> Any:
         dict: isinstance(value, Mapping),
     }[origin]
     if not ok:
-        names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-                 list: "a list", dict: "a mapping"}  # fmt: skip
+        names = {
+            int: "an integer",
+            float: "a number",
+            str: "a string",
+            bool: "true or false",
+            list: "a list",
+            dict: "a mapping",
+        }
         raise InputError(located(where, None, f"{key} must be {names[origin]}, not {value!r}"))
     if origin is float:
         return _as_float(key, value, where)

@@ -139,9 +139,14 @@ class Trainer:
                 f"batch_size {config.batch_size} must be divisible by processes x grad_accum "
                 f"({dist.world_size} x {config.grad_accum})"
             )
-        weighting = "" if config.sequence_weights is None else (
-            f" and weighting their sequences (1 / neighbours at >= {config.sequence_weights:g} "
-            "identity)")  # fmt: skip
+        weighting = (
+            ""
+            if config.sequence_weights is None
+            else (
+                f" and weighting their sequences (1 / neighbours at >= {config.sequence_weights:g} "
+                "identity)"
+            )
+        )
         # a large alignment's weights take a while; a quick read (or a quick error) says nothing
         with notice_if_slow(f"reading the inputs{weighting} ...", enabled=self._talks):
             self.data: TrainData = build_data(config)  # bad input fails here, before writing
@@ -150,17 +155,33 @@ class Trainer:
         self.objective = objective_for(config)
         if not config.text:
             check_order(config.markov_order, len(self.data.markov_letters))
-        rcps = (config.model == "caduceus" and self.data.alphabet == "dna"
-                and config.model_config.get("rcps") is not False)  # fmt: skip
-        check_memory(config, len(self.data.tokenizer), self.data.max_tokens(config.context),
-                     dist.world_size, dist.device, rcps=rcps)  # fmt: skip
+        rcps = (
+            config.model == "caduceus"
+            and self.data.alphabet == "dna"
+            and config.model_config.get("rcps") is not False
+        )
+        check_memory(
+            config,
+            len(self.data.tokenizer),
+            self.data.max_tokens(config.context),
+            dist.world_size,
+            dist.device,
+            rcps=rcps,
+        )
         torch.manual_seed(config.seed)
         self.model = self._build_model()
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.bad_in_a_row = 0, 0
-        self.counters = {"skipped_steps": 0, "tokens": 0, "loss_sum": 0.0, "loss_steps": 0,
-                         "bits_sum": 0.0, "bpt_sum": 0.0, "bpt_n": 0}  # fmt: skip
+        self.counters = {
+            "skipped_steps": 0,
+            "tokens": 0,
+            "loss_sum": 0.0,
+            "loss_steps": 0,
+            "bits_sum": 0.0,
+            "bpt_sum": 0.0,
+            "bpt_n": 0,
+        }
         self.markov: float | None = None
         self.two_sided: TwoSidedMarkov | None = None  # mlm runs: the reference, every rank
         self._masked_markov: dict[int, tuple[float, float]] = {}  # per evaluation size
@@ -170,8 +191,10 @@ class Trainer:
         reference = self.objective.reference if self.data.has_val else None
         if reference == "two-sided":
             train, _ = self.data.markov_sequences()
-            self._notice(f"fitting the two-sided order-{config.markov_order} Markov reference "
-                         "on the training split ...")  # fmt: skip
+            self._notice(
+                f"fitting the two-sided order-{config.markov_order} Markov reference "
+                "on the training split ..."
+            )
             self.two_sided = TwoSidedMarkov(config.markov_order, self.data.markov_letters)
             self.two_sided.fit(train)
         elif reference == "markov" and self.markov is None and dist.is_main:
@@ -197,8 +220,9 @@ class Trainer:
             raise
         except (ValueError, TypeError, RuntimeError) as err:  # settings the model rejects
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise InputError(f"cannot build a {config.model} model with these settings "
-                             f"({first})") from None  # fmt: skip
+            raise InputError(
+                f"cannot build a {config.model} model with these settings ({first})"
+            ) from None
         return model.to(self.dist.device)
 
     def _claim_run_dir(self, lock: RunLock | None) -> None:
@@ -233,13 +257,17 @@ class Trainer:
             if skipped:
                 raise InputError(f"{self.run_dir}: no intact checkpoint to resume from ({reasons})")
             if (self.run_dir / "final").exists():
-                raise InputError(f"{self.run_dir}: has final/ but no checkpoint to resume from; "
-                                 "--overwrite trains it again from the start")  # fmt: skip
+                raise InputError(
+                    f"{self.run_dir}: has final/ but no checkpoint to resume from; "
+                    "--overwrite trains it again from the start"
+                )
             self._note(f"{self.run_dir}: no checkpoint yet; starting from step 0")
             return []
         if skipped:
-            self._note(f"warning: skipped damaged checkpoint(s), renamed damaged-*: {reasons}; "
-                       f"resuming from {ckpt}")  # fmt: skip
+            self._note(
+                f"warning: skipped damaged checkpoint(s), renamed damaged-*: {reasons}; "
+                f"resuming from {ckpt}"
+            )
         self.step = state["step"]
         self._notice(f"resuming from step {self.step:,} ({ckpt})")
         self.counters.update(state["counters"])
@@ -253,8 +281,9 @@ class Trainer:
         config, scheduler = self.config, self.scheduler
         decays = (config.weight_decay, 0.0)  # matrices, then biases and norms (make_optimizer)
         scheduler.base_lrs = [config.lr] * len(scheduler.base_lrs)
-        for group, decay, lr_lambda in zip(self.optimizer.param_groups, decays,
-                                           scheduler.lr_lambdas, strict=True):  # fmt: skip
+        for group, decay, lr_lambda in zip(
+            self.optimizer.param_groups, decays, scheduler.lr_lambdas, strict=True
+        ):
             group.update(weight_decay=decay, betas=tuple(config.betas), initial_lr=config.lr)
             group["lr"] = config.lr * lr_lambda(scheduler.last_epoch)
 
@@ -278,8 +307,9 @@ class Trainer:
     def run(self) -> Path:
         config, dist = self.config, self.dist
         total = config.steps
-        progress = Progress(total, self.step, enabled=dist.is_main and not self.quiet,
-                            unit=self.unit)  # fmt: skip
+        progress = Progress(
+            total, self.step, enabled=dist.is_main and not self.quiet, unit=self.unit
+        )
         stop = StopSignal()
         interval = {"tokens": 0, "time": time.perf_counter()}
         start_time = time.perf_counter()
@@ -326,8 +356,10 @@ class Trainer:
         :class:`TrainingInterrupted` (exit 130 or 143), ``--stop-after`` returns."""
         self._plot()
         why = stop.requested or f"--stop-after {self.config.stop_after}"
-        message = (f"stopped after step {self.step} ({why}); checkpoint {self._latest()}\n"
-                   f"resume with: bioseq pretrain --resume {self.run_dir}")  # fmt: skip
+        message = (
+            f"stopped after step {self.step} ({why}); checkpoint {self._latest()}\n"
+            f"resume with: bioseq pretrain --resume {self.run_dir}"
+        )
         self._note(message)
         if stop.requested is not None:
             raise TrainingInterrupted(message, stop.signum, reported=True)
@@ -337,15 +369,20 @@ class Trainer:
         """One optimizer step; returns (mean loss in nats per token, tokens, learning rate)."""
         config, dist = self.config, self.dist
         micro = self.data.batch(
-            self.step, context_at(self.step, config), config.batch_size, dist.rank,
-            dist.world_size, config.grad_accum,
-        )  # fmt: skip
+            self.step,
+            context_at(self.step, config),
+            config.batch_size,
+            dist.rank,
+            dist.world_size,
+            config.grad_accum,
+        )
         # dropout masks depend only on (seed, step, rank), whatever happened before a resume
         torch.manual_seed(config.seed * 1_000_003 + self.step * 1009 + dist.rank)
         local_tokens = sum(b.n_tokens for b in micro)
         # tokens read: an mlm step reads more tokens than it predicts
-        seen = sum(b.n_tokens if b.attention_mask is None else int(b.attention_mask.sum())
-                   for b in micro)  # fmt: skip
+        seen = sum(
+            b.n_tokens if b.attention_mask is None else int(b.attention_mask.sum()) for b in micro
+        )
         n_global, bases_global, seen = dist.all_reduce_sum(
             [local_tokens, sum(b.n_bases for b in micro), seen]
         )
@@ -354,8 +391,11 @@ class Trainer:
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or not dist.enabled else self.ddp.no_sync()
             with sync, self.autocast():
-                out = self.ddp(batch.input_ids.to(dist.device), labels=batch.labels.to(dist.device),
-                               **self._extra_inputs(batch))  # fmt: skip
+                out = self.ddp(
+                    batch.input_ids.to(dist.device),
+                    labels=batch.labels.to(dist.device),
+                    **self._extra_inputs(batch),
+                )
                 # sum over this micro-batch's tokens / all tokens of the step; DDP averages
                 # gradients over processes, hence the factor world_size
                 weight = batch.n_tokens * dist.world_size / n_global
@@ -438,9 +478,13 @@ class Trainer:
         return bits
 
     def _log(
-        self, val: tuple[float, float] | None, lr: float, interval: dict, final: bool,
+        self,
+        val: tuple[float, float] | None,
+        lr: float,
+        interval: dict,
+        final: bool,
         elapsed: float,
-    ):  # fmt: skip
+    ):
         c = self.counters
         train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
         train_bits = c.get("bits_sum", 0.0) / c["loss_steps"] if c["loss_steps"] else None
@@ -477,16 +521,21 @@ class Trainer:
 
     def _markov_reference(self) -> float:
         train, val = self.data.markov_sequences()
-        self._notice(f"fitting the order-{self.config.markov_order} Markov reference on the "
-                     "training split ...")  # fmt: skip
+        self._notice(
+            f"fitting the order-{self.config.markov_order} Markov reference on the "
+            "training split ..."
+        )
         model = self.data.markov_model(self.config.markov_order).fit(train)
         return model.bits_per_symbol(val)
 
     # -- saving ------------------------------------------------------------------------------
     def _save(self, check_sync: bool = False) -> None:
         self._check_finite()
-        state = {"counters": dict(self.counters), "markov_bits_per_base": self.markov,
-                 "world_size": self.dist.world_size}  # fmt: skip
+        state = {
+            "counters": dict(self.counters),
+            "markov_bits_per_base": self.markov,
+            "world_size": self.dist.world_size,
+        }
         if check_sync and self.dist.enabled:  # DDP keeps replicas identical; prove it at the end
             digests = self.dist.gather(param_digest(self.model))
             if len(set(digests)) > 1:
@@ -495,9 +544,15 @@ class Trainer:
         if self.dist.is_main:
             try:
                 save_checkpoint(
-                    self.run_dir, self.step, self.model, self.data.tokenizer, self.optimizer,
-                    self.scheduler, state, keep=self.config.keep_checkpoints,
-                )  # fmt: skip
+                    self.run_dir,
+                    self.step,
+                    self.model,
+                    self.data.tokenizer,
+                    self.optimizer,
+                    self.scheduler,
+                    state,
+                    keep=self.config.keep_checkpoints,
+                )
             except OSError as err:
                 path = self.run_dir / "checkpoints" / f"step-{self.step}"
                 raise self._write_error(path, err) from None

@@ -66,9 +66,13 @@ def estimate(
 
 
 def check_memory(
-    config: TrainConfig, vocab: int, tokens: int, world_size: int, device: torch.device,
+    config: TrainConfig,
+    vocab: int,
+    tokens: int,
+    world_size: int,
+    device: torch.device,
     rcps: bool = False,
-) -> None:  # fmt: skip
+) -> None:
     """InputError, saying what would fit, when a step of ``config`` (sequences of ``tokens``
     tokens) cannot fit in the memory free on ``device``."""
     free = available_memory(device)

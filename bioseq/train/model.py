@@ -75,14 +75,19 @@ def build_model(config: TrainConfig, data) -> torch.nn.Module:
         own = _config_keys(MergeConfig)
         backbone_kwargs = {k: v for k, v in overrides.items() if k not in own}
         overrides = {k: v for k, v in overrides.items() if k in own}
-        overrides.update(backbone=family, backbone_kwargs=backbone_kwargs,
-                         merge_ratio=config.merge_ratio or 2.0)  # fmt: skip
+        overrides.update(
+            backbone=family, backbone_kwargs=backbone_kwargs, merge_ratio=config.merge_ratio or 2.0
+        )
     else:
         model_class = MODEL_CLASSES[config.model]
     model_config = cls.from_preset(
-        config.size, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **overrides,
-    )  # fmt: skip
+        config.size,
+        vocab_size=len(tok),
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        **overrides,
+    )
     model_config.alphabet = data.alphabet
     model_config.direction = config.direction
     model_config.training_context = config.context
@@ -99,8 +104,10 @@ def caduceus_settings(overrides: dict, alphabet: str, tokenizer) -> dict:
     rcps = overrides.get("rcps")
     if alphabet != "dna":
         if rcps:
-            raise InputError(f"rcps (reverse-complement equivariance) needs DNA, but the "
-                             f"inputs are {alphabet}: leave out rcps=true")  # fmt: skip
+            raise InputError(
+                f"rcps (reverse-complement equivariance) needs DNA, but the "
+                f"inputs are {alphabet}: leave out rcps=true"
+            )
         return {"rcps": False}
     if not isinstance(rcps, (bool, type(None))):
         raise InputError(f"model_config rcps must be true or false, not {rcps!r}")

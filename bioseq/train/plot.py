@@ -36,8 +36,12 @@ def plot_metrics(
     if what == "masked ":  # mlm: the reference is measured on each evaluation's targets
         ref = [(r["tokens"], r[markov_key]) for r in rows if r.get(markov_key) is not None]
         if ref:
-            ax.plot(*zip(*ref, strict=True), "--", color="gray",
-                    label=f"two-sided order-{order} Markov ({ref[-1][1]:#.4g})")  # fmt: skip
+            ax.plot(
+                *zip(*ref, strict=True),
+                "--",
+                color="gray",
+                label=f"two-sided order-{order} Markov ({ref[-1][1]:#.4g})",
+            )
     markov = next((r[markov_key] for r in rows if markov_key and r.get(markov_key)), None)
     if markov is not None and not what:
         ax.axhline(markov, color="gray", ls="--", label=f"order-{order} Markov ({markov:#.4g})")

@@ -94,8 +94,14 @@ class Progress:
         self.val: float | None = None
         self.bar = None
         if enabled and sys.stderr.isatty():
-            self.bar = tqdm(total=total, initial=initial, unit="step", file=sys.stderr,
-                            dynamic_ncols=True, desc="pretrain")  # fmt: skip
+            self.bar = tqdm(
+                total=total,
+                initial=initial,
+                unit="step",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc="pretrain",
+            )
 
     def __enter__(self) -> Progress:
         return self

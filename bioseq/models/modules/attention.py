@@ -44,9 +44,13 @@ def rotary(
 
 class CausalSelfAttention(nn.Module):
     def __init__(
-        self, d_model: int, n_head: int, rope_theta: float = 10000.0, dropout: float = 0.0,
+        self,
+        d_model: int,
+        n_head: int,
+        rope_theta: float = 10000.0,
+        dropout: float = 0.0,
         layer_idx: int = 0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.n_head = n_head
         self.head_dim = d_model // n_head
@@ -85,7 +89,11 @@ class CausalSelfAttention(nn.Module):
                 mask = (causal & key_padding_mask[:, None, None, -total:].bool()) | itself
             is_causal = False
         y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, is_causal=is_causal,
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            is_causal=is_causal,
             dropout_p=self.dropout if self.training else 0.0,
-        )  # fmt: skip
+        )
         return self.out_proj(y.transpose(1, 2).reshape(batch, L, d))

@@ -46,9 +46,13 @@ class SharedProjectionMamba(Mamba):
 
 class BiMamba(nn.Module):
     def __init__(
-        self, d_model: int, bidirectional: bool = True, strategy: str = "add",
-        weight_tie: bool = True, **mamba_kwargs,
-    ) -> None:  # fmt: skip
+        self,
+        d_model: int,
+        bidirectional: bool = True,
+        strategy: str = "add",
+        weight_tie: bool = True,
+        **mamba_kwargs,
+    ) -> None:
         super().__init__()
         if strategy not in ("add", "ew_multiply"):
             raise ValueError(f"unknown bidirectional strategy {strategy!r}")

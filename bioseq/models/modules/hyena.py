@@ -62,9 +62,13 @@ class ExponentialModulation(nn.Module):
     """Multiply filters by ``exp(-t |delta_c|) + shift``: fast decay for some channels."""
 
     def __init__(
-        self, d_model: int, fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5,
-        target: float = 1e-2, shift: float = 0.05,
-    ) -> None:  # fmt: skip
+        self,
+        d_model: int,
+        fast_decay_pct: float = 0.3,
+        slow_decay_pct: float = 1.5,
+        target: float = 1e-2,
+        shift: float = 0.05,
+    ) -> None:
         super().__init__()
         self.shift = shift
         max_decay = math.log(target) / fast_decay_pct
@@ -83,9 +87,14 @@ class ImplicitFilterMLP(nn.Module):
     """
 
     def __init__(
-        self, emb_dim: int, order: int, d_model: int, num_inner_mlps: int,
-        freq: float, train_freq: bool,
-    ) -> None:  # fmt: skip
+        self,
+        emb_dim: int,
+        order: int,
+        d_model: int,
+        num_inner_mlps: int,
+        freq: float,
+        train_freq: bool,
+    ) -> None:
         super().__init__()
         self.add_module("0", nn.Linear(emb_dim, order))
         self.add_module("1", Sin(order, freq, train_freq))
@@ -106,10 +115,18 @@ class HyenaFilter(nn.Module):
     """The implicit long filter ``k`` (d_model, L) and the skip bias of the long convolution."""
 
     def __init__(
-        self, d_model: int, max_seq_len: int, emb_dim: int = 5, filter_order: int = 64,
-        num_inner_mlps: int = 2, activation_freq: float = 10.0, train_freq: bool = True,
-        modulation_shift: float = 0.05, fast_decay_pct: float = 0.3, slow_decay_pct: float = 1.5,
-    ) -> None:  # fmt: skip
+        self,
+        d_model: int,
+        max_seq_len: int,
+        emb_dim: int = 5,
+        filter_order: int = 64,
+        num_inner_mlps: int = 2,
+        activation_freq: float = 10.0,
+        train_freq: bool = True,
+        modulation_shift: float = 0.05,
+        fast_decay_pct: float = 0.3,
+        slow_decay_pct: float = 1.5,
+    ) -> None:
         super().__init__()
         if emb_dim < 3 or emb_dim % 2 == 0:
             raise InputError(f"emb_dim must be odd and at least 3, not {emb_dim}")
@@ -136,18 +153,25 @@ class HyenaOperator(nn.Module):
     """
 
     def __init__(
-        self, d_model: int, max_seq_len: int, short_filter_order: int = 3,
-        dropout: float = 0.0, **filter_kwargs,
-    ) -> None:  # fmt: skip
+        self,
+        d_model: int,
+        max_seq_len: int,
+        short_filter_order: int = 3,
+        dropout: float = 0.0,
+        **filter_kwargs,
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.max_seq_len = max_seq_len
         self.in_proj = nn.Linear(d_model, 3 * d_model)
         self.out_proj = nn.Linear(d_model, d_model)
         self.short_filter = nn.Conv1d(
-            3 * d_model, 3 * d_model, short_filter_order,
-            groups=3 * d_model, padding=short_filter_order - 1,
-        )  # fmt: skip
+            3 * d_model,
+            3 * d_model,
+            short_filter_order,
+            groups=3 * d_model,
+            padding=short_filter_order - 1,
+        )
         self.dropout = nn.Dropout(dropout)
         self.filter_fn = HyenaFilter(d_model, max_seq_len, **filter_kwargs)
 

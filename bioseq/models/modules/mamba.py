@@ -25,10 +25,18 @@ from bioseq.models.ops import selective_scan, selective_scan_from_state
 
 class Mamba(nn.Module):
     def __init__(
-        self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
-        dt_rank: int | None = None, dt_min: float = 0.001, dt_max: float = 0.1,
-        dt_init_floor: float = 1e-4, conv_bias: bool = True, bias: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | None = None,
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        conv_bias: bool = True,
+        bias: bool = False,
+    ) -> None:
         super().__init__()
         self.d_model = d_model
         self.d_state = d_state
@@ -38,9 +46,13 @@ class Mamba(nn.Module):
 
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=bias)
         self.conv1d = nn.Conv1d(
-            self.d_inner, self.d_inner, d_conv,
-            groups=self.d_inner, padding=d_conv - 1, bias=conv_bias,
-        )  # fmt: skip
+            self.d_inner,
+            self.d_inner,
+            d_conv,
+            groups=self.d_inner,
+            padding=d_conv - 1,
+            bias=conv_bias,
+        )
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
@@ -89,11 +101,17 @@ class Mamba(nn.Module):
             x = x * mask
         dt, B, C = self._ssm_inputs(x.transpose(1, 2))
         y = selective_scan(
-            x, dt.transpose(1, 2), -torch.exp(self.A_log.float()),
-            B.transpose(1, 2), C.transpose(1, 2), self.D.float(),
-            z=z.transpose(1, 2), delta_bias=self.dt_proj.bias.float(),
-            delta_softplus=True, return_last_state=return_state,
-        )  # fmt: skip
+            x,
+            dt.transpose(1, 2),
+            -torch.exp(self.A_log.float()),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D.float(),
+            z=z.transpose(1, 2),
+            delta_bias=self.dt_proj.bias.float(),
+            delta_softplus=True,
+            return_last_state=return_state,
+        )
         if return_state:
             y, ssm_state = y
         out = self.out_proj(y.transpose(1, 2))
@@ -115,9 +133,15 @@ class Mamba(nn.Module):
         dt, B, C = self._ssm_inputs(x.transpose(1, 2))
         delta = F.softplus(dt.float() + self.dt_proj.bias.float()).transpose(1, 2)
         y, last = selective_scan_from_state(
-            x, delta, -torch.exp(self.A_log.float()), B.transpose(1, 2), C.transpose(1, 2),
-            self.D, ssm_state, z=z.transpose(1, 2),
-        )  # fmt: skip
+            x,
+            delta,
+            -torch.exp(self.A_log.float()),
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D,
+            ssm_state,
+            z=z.transpose(1, 2),
+        )
         out = self.out_proj(y.to(hidden.dtype).transpose(1, 2))
         return out, (new_conv_state, last)
 

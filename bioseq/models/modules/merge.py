@@ -215,9 +215,11 @@ class TokenMerge(nn.Module):
         return fits & state.real[:, :-1] & state.real[:, 1:]
 
     def forward(
-        self, state: MergeState, n_merges: torch.Tensor | None = None,
+        self,
+        state: MergeState,
+        n_merges: torch.Tensor | None = None,
         chosen: torch.Tensor | None = None,
-    ) -> MergeState:  # fmt: skip
+    ) -> MergeState:
         """Merge ``n_merges`` (batch,) pairs per row, or exactly the pairs ``chosen`` (batch,
         N - 1), e.g. an earlier pass's ``merges[i]``, to repeat its decisions on other features."""
         if chosen is None and state.hidden.shape[1] < 2:

@@ -62,9 +62,13 @@ def swap_halves(x: torch.Tensor) -> torch.Tensor:
 
 
 def add_norm(
-    norm: nn.Module, hidden: torch.Tensor, residual: torch.Tensor | None, rcps: bool,
-    fused: bool = False, residual_in_fp32: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    norm: nn.Module,
+    hidden: torch.Tensor,
+    residual: torch.Tensor | None,
+    rcps: bool,
+    fused: bool = False,
+    residual_in_fp32: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``residual = hidden + residual``; return ``(norm(residual), residual)``.
 
     With ``rcps`` the norm runs as :func:`rcps_apply`; ``fused`` then swaps the halves of the

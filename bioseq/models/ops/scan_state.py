@@ -39,9 +39,15 @@ _CHUNK = 64  # time steps per block in the CPU kernel
 
 @torch.no_grad()
 def selective_scan_from_state(
-    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor, h0: Tensor,
+    u: Tensor,
+    delta: Tensor,
+    A: Tensor,
+    B: Tensor,
+    C: Tensor,
+    D: Tensor,
+    h0: Tensor,
     z: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:  # fmt: skip
+) -> tuple[Tensor, Tensor]:
     """``(y, last_state)`` of the scan ``h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t``,
     ``y_t = C_t . h_t + D u_t`` (times ``silu(z_t)`` when ``z`` is given) from ``h_{-1} = h0``.
 

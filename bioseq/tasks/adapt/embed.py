@@ -176,23 +176,31 @@ class _Reader:
         sentinel = -7  # stands for the content; tokenizers place ids, they do not read them
         full = list(self.tokenizer.build_inputs_with_special_tokens([sentinel]))
         if full.count(sentinel) != 1:
-            raise InputError(f"{type(self.tokenizer).__name__}: cannot tell its special tokens "
-                             "from the sequence's own")  # fmt: skip
+            raise InputError(
+                f"{type(self.tokenizer).__name__}: cannot tell its special tokens "
+                "from the sequence's own"
+            )
         return full.index(sentinel), len(full) - full.index(sentinel) - 1
 
     def _check_cls(self) -> None:
         if self.causal:
-            raise InputError("--pool cls reads the first token, which a causal model computes "
-                             "before it reads the sequence; use --pool last or mean")  # fmt: skip
+            raise InputError(
+                "--pool cls reads the first token, which a causal model computes "
+                "before it reads the sequence; use --pool last or mean"
+            )
         if self.bare and not self.prefix:
             cls = self.tokenizer.cls_token_id
             if cls is None:
-                raise InputError(f"{type(self.tokenizer).__name__} has no [CLS] token for "
-                                 "--pool cls; use --pool mean")  # fmt: skip
+                raise InputError(
+                    f"{type(self.tokenizer).__name__} has no [CLS] token for "
+                    "--pool cls; use --pool mean"
+                )
             self.prefix, self.before = [int(cls)], 1
         elif not self.before:
-            raise InputError(f"{type(self.tokenizer).__name__} puts no special token before the "
-                             "sequence for --pool cls to read; use --pool mean")  # fmt: skip
+            raise InputError(
+                f"{type(self.tokenizer).__name__} puts no special token before the "
+                "sequence for --pool cls to read; use --pool mean"
+            )
 
     @property
     def n_special(self) -> int:
@@ -214,14 +222,17 @@ class _Reader:
                 full = list(tok.build_inputs_with_special_tokens(content))
                 start = self.before
                 if full[start : start + len(content)] != content:
-                    raise InputError("the tokenizer's special tokens change the sequence's "
-                                     "own tokens")  # fmt: skip
+                    raise InputError(
+                        "the tokenizer's special tokens change the sequence's own tokens"
+                    )
                 ids = np.asarray(full, dtype=np.int64)
         except InputError as err:
             raise InputError(f"{where}: {err}" if where else str(err)) from None
         if int(lengths.sum()) != len(text) or (lengths <= 0).any():
-            raise InputError(f"{where}: {type(tok).__name__} does not spell the sequence out "
-                             "letter by letter (unknown symbols?)")  # fmt: skip
+            raise InputError(
+                f"{where}: {type(tok).__name__} does not spell the sequence out "
+                "letter by letter (unknown symbols?)"
+            )
         return ids, start, lengths.astype(np.int64)
 
     @torch.no_grad()
@@ -241,9 +252,11 @@ class _Reader:
         if self.takes_mask:
             extra["attention_mask"] = torch.from_numpy(mask).to(self.device)
         elif not mask.all() and not self.causal:
-            raise InputError(f"{type(self.model).__name__} takes no attention mask, so "
-                             "sequences of different lengths cannot share a batch; use "
-                             "--batch-size 1")  # fmt: skip
+            raise InputError(
+                f"{type(self.model).__name__} takes no attention mask, so "
+                "sequences of different lengths cannot share a batch; use "
+                "--batch-size 1"
+            )
         out = self.model(torch.from_numpy(ids).to(self.device), output_hidden_states=True, **extra)
         states = out.hidden_states
         if layer is None:
@@ -279,8 +292,10 @@ def _check(pool: str, batch_size: int, window: int | None, stride: int | None) -
         if window == 0:
             raise InputError("--stride needs windows (--window W), not --window 0")
         if window is not None and stride > window:
-            raise InputError(f"--stride {stride} is longer than --window {window}: letters "
-                             "between windows would be skipped")  # fmt: skip
+            raise InputError(
+                f"--stride {stride} is longer than --window {window}: letters "
+                "between windows would be skipped"
+            )
 
 
 def _check_nucleotides(model, tokenizer, sequences: Sequence[str], names: Sequence[str]) -> None:
@@ -290,23 +305,33 @@ def _check_nucleotides(model, tokenizer, sequences: Sequence[str], names: Sequen
     if alphabet in NUCLEOTIDE_ALPHABETS:
         return
     if alphabet == "protein":
-        raise InputError("--rc-average needs DNA (a reverse complement), but the model reads "
-                         "proteins")  # fmt: skip
+        raise InputError(
+            "--rc-average needs DNA (a reverse complement), but the model reads proteins"
+        )
     for name, sequence in zip(names, sequences, strict=True):
         odd = set(sequence.upper()) - _NUCLEOTIDE_LETTERS
         if odd:
-            raise InputError(f"{name}: --rc-average needs DNA, but the sequence holds "
-                             f"{sorted(odd)[0]!r}")  # fmt: skip
+            raise InputError(
+                f"{name}: --rc-average needs DNA, but the sequence holds {sorted(odd)[0]!r}"
+            )
 
 
 # -- the whole job ------------------------------------------------------------------------------
 
 
 def embed(
-    model, tokenizer, sequences: Sequence[str], layer: int = -1, pool: str = "mean",
-    rc_average: bool = False, batch_size: int = 8, window: int | None = None,
-    stride: int | None = None, progress: bool = False, names: Sequence[str] | None = None,
-) -> np.ndarray | list[np.ndarray]:  # fmt: skip
+    model,
+    tokenizer,
+    sequences: Sequence[str],
+    layer: int = -1,
+    pool: str = "mean",
+    rc_average: bool = False,
+    batch_size: int = 8,
+    window: int | None = None,
+    stride: int | None = None,
+    progress: bool = False,
+    names: Sequence[str] | None = None,
+) -> np.ndarray | list[np.ndarray]:
     """Embeddings of ``sequences``: ``(n, d)`` float32 for ``pool`` ``mean``/``last``/``cls``,
     a list of ``(len(sequence), d)`` float32 arrays for ``pool="none"`` (see the module doc).
 
@@ -317,20 +342,40 @@ def embed(
     >>> embed(model, tok, ["ACGT", "GGCCA"], layer=0).shape  # doctest: +SKIP
     (2, 16)
     """
-    return embed_sequences(model, tokenizer, sequences, layer, pool, rc_average, batch_size,
-                           window, stride, progress, names).arrays  # fmt: skip
+    return embed_sequences(
+        model,
+        tokenizer,
+        sequences,
+        layer,
+        pool,
+        rc_average,
+        batch_size,
+        window,
+        stride,
+        progress,
+        names,
+    ).arrays
 
 
 def embed_sequences(
-    model, tokenizer, sequences: Sequence[str], layer: int = -1, pool: str = "mean",
-    rc_average: bool = False, batch_size: int = 8, window: int | None = None,
-    stride: int | None = None, progress: bool = False, names: Sequence[str] | None = None,
-) -> Embeddings:  # fmt: skip
+    model,
+    tokenizer,
+    sequences: Sequence[str],
+    layer: int = -1,
+    pool: str = "mean",
+    rc_average: bool = False,
+    batch_size: int = 8,
+    window: int | None = None,
+    stride: int | None = None,
+    progress: bool = False,
+    names: Sequence[str] | None = None,
+) -> Embeddings:
     """:func:`embed`, returning the arrays with how they were made (:class:`Embeddings`)."""
     _check(pool, batch_size, window, stride)
     sequences = [str(s) for s in sequences]
-    names = list(names) if names is not None else [f"sequence {i + 1}" for i in
-                                                      range(len(sequences))]  # fmt: skip
+    names = (
+        list(names) if names is not None else [f"sequence {i + 1}" for i in range(len(sequences))]
+    )
     for name, sequence in zip(names, sequences, strict=True):
         if not sequence:
             raise InputError(f"{name}: empty sequence, nothing to embed")
@@ -358,8 +403,7 @@ def embed_sequences(
     windows = [len(_spans(len(s), window, stride)) for s in sequences]
     results: list[np.ndarray | None] = [None] * len(sequences)
     dim, ran, total = 0, 0, sum(windows) * strands
-    bar = tqdm(total=len(sequences), unit="seq", disable=not progress, smoothing=0.1,
-               desc="embed")  # fmt: skip
+    bar = tqdm(total=len(sequences), unit="seq", disable=not progress, smoothing=0.1, desc="embed")
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     queue: list[_Window] = []
 
@@ -378,8 +422,9 @@ def embed_sequences(
         done = {w.seq for w in batch if all(sums[w.seq, s].left == 0 for s in range(strands))}
         for i in sorted(done):
             if results[i] is None:
-                results[i] = _finish([sums.pop((i, s)) for s in range(strands)], pool,
-                                     reader.reverse)  # fmt: skip
+                results[i] = _finish(
+                    [sums.pop((i, s)) for s in range(strands)], pool, reader.reverse
+                )
                 bar.update(1)
 
     for i in order:
@@ -391,9 +436,11 @@ def embed_sequences(
             for first, end in spans:
                 w = _window_of(reader, i, strand, first, text[first:end], names[i])
                 if limit is not None and len(w.ids) > limit:
-                    raise InputError(f"{names[i]}: a window of {end - first:,} letters makes "
-                                     f"{len(w.ids):,} tokens but the model reads at most "
-                                     f"{limit:,}; use a smaller --window")  # fmt: skip
+                    raise InputError(
+                        f"{names[i]}: a window of {end - first:,} letters makes "
+                        f"{len(w.ids):,} tokens but the model reads at most "
+                        f"{limit:,}; use a smaller --window"
+                    )
                 queue.append(w)
         while len(queue) >= batch_size:
             flush(batch_size)
@@ -407,8 +454,9 @@ def embed_sequences(
     return Embeddings(arrays, windows, n_states, layer, window, dim)
 
 
-def _window_of(reader: _Reader, seq: int, strand: int, first: int, text: str,
-               where: str) -> _Window:  # fmt: skip
+def _window_of(
+    reader: _Reader, seq: int, strand: int, first: int, text: str, where: str
+) -> _Window:
     ids, start, lengths = reader.encode(text, where)
     return _Window(seq, strand, first, ids, start, lengths)
 
@@ -480,12 +528,22 @@ class EmbedResult:
 
 
 def embed_files(
-    model_path: str | Path, inputs: Sequence[str | Path], out: str | Path, *, layer: int = -1,
-    pool: str = "mean", rc_average: bool = False, batch_size: int = 8,
-    window: int | None = None, stride: int | None = None, sequence_col: str = "sequence",
-    device: str | None = None, trust_remote_code: bool = False, overwrite: bool = False,
+    model_path: str | Path,
+    inputs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    layer: int = -1,
+    pool: str = "mean",
+    rc_average: bool = False,
+    batch_size: int = 8,
+    window: int | None = None,
+    stride: int | None = None,
+    sequence_col: str = "sequence",
+    device: str | None = None,
+    trust_remote_code: bool = False,
+    overwrite: bool = False,
     progress: bool = False,
-) -> EmbedResult:  # fmt: skip
+) -> EmbedResult:
     """Embed every record of ``inputs`` (FASTA, GenBank, a2m/a3m, CSV/TSV with
     ``sequence_col``) with the model at ``model_path`` into the folder ``out``:
 
@@ -516,15 +574,32 @@ def embed_files(
         sequences += table.sequences
     loaded = load_model(model_path, device, trust_remote_code=trust_remote_code)
     began = time.perf_counter()
-    result = embed_sequences(loaded.model, loaded.tokenizer, sequences, layer, pool, rc_average,
-                             batch_size, window, stride, progress, names)  # fmt: skip
+    result = embed_sequences(
+        loaded.model,
+        loaded.tokenizer,
+        sequences,
+        layer,
+        pool,
+        rc_average,
+        batch_size,
+        window,
+        stride,
+        progress,
+        names,
+    )
     seconds = time.perf_counter() - began
     layer_index = layer % result.n_states
     info = {
-        "model": str(model_path), "layer": layer_index, "hidden_states": result.n_states,
-        "pool": pool, "window": result.window, "stride": (stride or result.window),
-        "rc_average": rc_average, "dim": result.dim, "n": len(sequences),
-    }  # fmt: skip
+        "model": str(model_path),
+        "layer": layer_index,
+        "hidden_states": result.n_states,
+        "pool": pool,
+        "window": result.window,
+        "stride": (stride or result.window),
+        "rc_average": rc_average,
+        "dim": result.dim,
+        "n": len(sequences),
+    }
     with atomic_directory(out, overwrite) as tmp:
         if pool == "none":
             np.savez(tmp / "embeddings.npz", **{str(i): a for i, a in enumerate(result.arrays)})
@@ -538,6 +613,15 @@ def embed_files(
             for i, (name, sequence) in enumerate(zip(names, sequences, strict=True)):
                 writer.writerow([i, name, len(sequence), result.windows[i]])
         (tmp / "info.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
-    return EmbedResult(Path(out), len(sequences), sum(map(len, sequences)), result.dim,
-                       layer_index, result.n_states, pool, result.window, seconds,
-                       [*files, "index.tsv", "info.json"])  # fmt: skip
+    return EmbedResult(
+        Path(out),
+        len(sequences),
+        sum(map(len, sequences)),
+        result.dim,
+        layer_index,
+        result.n_states,
+        pool,
+        result.window,
+        seconds,
+        [*files, "index.tsv", "info.json"],
+    )

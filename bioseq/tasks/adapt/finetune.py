@@ -82,8 +82,10 @@ def read_splits(config: FinetuneConfig) -> tuple[Labels, Split, Split, Split | N
             raise InputError(f"{config.train}: {len(train)} rows; give --val or at least 10 rows")
         train, val = _hold_out(train, config.seed)
     test = read(config.test) if config.test else None
-    splits = [Split(t, labels.encode(t.labels, str(t.path))) if t is not None else None
-              for t in (train, val, test)]  # fmt: skip
+    splits = [
+        Split(t, labels.encode(t.labels, str(t.path))) if t is not None else None
+        for t in (train, val, test)
+    ]
     return labels, splits[0], splits[1], splits[2]
 
 
@@ -92,9 +94,14 @@ def _hold_out(table: Table, seed: int) -> tuple[Table, Table]:
     n_val = max(1, len(table) // 10)
     parts = []
     for rows in (np.sort(order[n_val:]), np.sort(order[:n_val])):
-        parts.append(Table(table.path, [table.names[i] for i in rows],
-                           [table.sequences[i] for i in rows],
-                           [table.labels[i] for i in rows]))  # fmt: skip
+        parts.append(
+            Table(
+                table.path,
+                [table.names[i] for i in rows],
+                [table.sequences[i] for i in rows],
+                [table.labels[i] for i in rows],
+            )
+        )
     return parts[0], parts[1]
 
 
@@ -102,9 +109,11 @@ def _hold_out(table: Table, seed: int) -> tuple[Table, Table]:
 def build_model(config: FinetuneConfig, labels: Labels):
     """The classifier over the pretrained backbone, and its tokenizer; LoRA-wrapped for
     ``lora``, the backbone frozen for ``probe``."""
-    overrides = {"num_labels": labels.num_labels, "classifier_pooling": config.pooling,
-                 "problem_type": ("regression" if labels.classes is None
-                                  else "single_label_classification")}  # fmt: skip
+    overrides = {
+        "num_labels": labels.num_labels,
+        "classifier_pooling": config.pooling,
+        "problem_type": ("regression" if labels.classes is None else "single_label_classification"),
+    }
     if labels.classes is not None:
         overrides["id2label"] = dict(enumerate(labels.classes))
         overrides["label2id"] = {c: i for i, c in enumerate(labels.classes)}
@@ -121,13 +130,19 @@ def _with_lora(model, config: FinetuneConfig):
     from peft import LoraConfig, get_peft_model  # deferred: only --mode lora needs peft
 
     targets = LORA_TARGETS.get(model.config.model_type)
-    lora = LoraConfig(task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha,
-                      lora_dropout=config.lora_dropout, target_modules=targets)  # fmt: skip
+    lora = LoraConfig(
+        task_type="SEQ_CLS",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+    )
     try:
         return get_peft_model(model, lora)
     except ValueError as err:  # peft knows no default target modules for this model type
-        raise InputError(f"{config.model}: LoRA cannot find layers to adapt "
-                         f"({str(err).splitlines()[0][:120]})") from None  # fmt: skip
+        raise InputError(
+            f"{config.model}: LoRA cannot find layers to adapt ({str(err).splitlines()[0][:120]})"
+        ) from None
 
 
 def plain_model(model):
@@ -151,8 +166,9 @@ def save_best(run_dir: Path, model, tokenizer) -> None:
 
 # -- checkpoints -----------------------------------------------------------------------------
 def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().contiguous().cpu() for n, p in model.named_parameters()
-            if p.requires_grad}  # fmt: skip
+    return {
+        n: p.detach().contiguous().cpu() for n, p in model.named_parameters() if p.requires_grad
+    }
 
 
 def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state: dict) -> None:
@@ -163,9 +179,16 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_file(_trainable_state(model), tmp / WEIGHTS_FILE)
-    torch.save({"step": step, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": runtime.rng_state(), **state},
-               tmp / STATE_FILE)  # fmt: skip
+    torch.save(
+        {
+            "step": step,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": runtime.rng_state(),
+            **state,
+        },
+        tmp / STATE_FILE,
+    )
     replace_dir(tmp, root / f"step-{step}")
     for old in sorted(root.glob("step-*"), key=lambda p: int(p.name[5:]))[:-1]:
         shutil.rmtree(old, ignore_errors=True)  # the newest is all resume needs
@@ -202,8 +225,10 @@ def _prepare_run_dir(config: FinetuneConfig, resume: bool, overwrite: bool) -> P
         return run_dir
     if run_dir.exists() and any(run_dir.iterdir()):
         if not overwrite:
-            raise InputError(f"{run_dir}: exists and is not empty (use --overwrite to replace "
-                             "it or --resume to continue it)")  # fmt: skip
+            raise InputError(
+                f"{run_dir}: exists and is not empty (use --overwrite to replace "
+                "it or --resume to continue it)"
+            )
         if not (run_dir / "config.yaml").is_file():
             raise InputError(f"{run_dir}: holds other files, not a finetune run; not replaced")
         shutil.rmtree(run_dir)
@@ -242,8 +267,9 @@ def _schedule(optimizer, total: int, warmup: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
-           max_length: int, resume: bool) -> None:  # fmt: skip
+def _train(
+    model, tokenizer, config, train: Split, val: Split, run_dir: Path, max_length: int, resume: bool
+) -> None:
     device = next(model.parameters()).device
     per_epoch = math.ceil(len(train.table) / config.batch_size)
     total = max(1, round(config.epochs * per_epoch))
@@ -284,13 +310,25 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
             losses.append(loss.detach())
             bar.update(1)
             if step % eval_every == 0 or step == total or stop.requested:
-                scores = metrics(config.task, val.targets, predict_outputs(
-                    model, tokenizer, val.table.sequences, config.task, config.batch_size,
-                    max_length))  # fmt: skip
-                row = {"step": step, "epoch": round(step / per_epoch, 3),
-                       "train_loss": float(torch.stack(losses).mean()) if losses else None,
-                       "lr": scheduler.get_last_lr()[0],
-                       **{f"val_{k}": v for k, v in scores.items()}}  # fmt: skip
+                scores = metrics(
+                    config.task,
+                    val.targets,
+                    predict_outputs(
+                        model,
+                        tokenizer,
+                        val.table.sequences,
+                        config.task,
+                        config.batch_size,
+                        max_length,
+                    ),
+                )
+                row = {
+                    "step": step,
+                    "epoch": round(step / per_epoch, 3),
+                    "train_loss": float(torch.stack(losses).mean()) if losses else None,
+                    "lr": scheduler.get_last_lr()[0],
+                    **{f"val_{k}": v for k, v in scores.items()},
+                }
                 losses = []
                 _append_metrics(metrics_path, row)
                 bar.set_postfix({f"val_{key}": f"{scores[key]:.3f}"})
@@ -304,13 +342,21 @@ def _train(model, tokenizer, config, train: Split, val: Split, run_dir: Path,
                     bar.close()
                     raise runtime.TrainingInterrupted(
                         f"stopped by {stop.requested} at step {step}; resume with "
-                        f"bioseq finetune --resume {run_dir}", stop.signum)  # fmt: skip
+                        f"bioseq finetune --resume {run_dir}",
+                        stop.signum,
+                    )
     bar.close()
 
 
 def _progress(config: FinetuneConfig, total: int, done: int):
-    return tqdm(total=total, initial=done, desc="finetune", unit="step",
-                disable=not config.progress, dynamic_ncols=True)  # fmt: skip
+    return tqdm(
+        total=total,
+        initial=done,
+        desc="finetune",
+        unit="step",
+        disable=not config.progress,
+        dynamic_ncols=True,
+    )
 
 
 def _append_metrics(path: Path, row: dict) -> None:
@@ -326,12 +372,14 @@ def _plot(run_dir: Path, task: str) -> None:
     plot_finetune(run_dir / "metrics.jsonl", run_dir / "metrics.png", SELECTION[task])
 
 
-def _evaluate_best(run_dir: Path, config: FinetuneConfig, labels: Labels, split: Split,
-                   max_length: int) -> dict:  # fmt: skip
+def _evaluate_best(
+    run_dir: Path, config: FinetuneConfig, labels: Labels, split: Split, max_length: int
+) -> dict:
     best = load_classifier(run_dir, config.device, finetuned=True)
     model, tokenizer = best.model.eval(), best.tokenizer
-    outputs = predict_outputs(model, tokenizer, split.table.sequences, config.task,
-                              config.batch_size, max_length)  # fmt: skip
+    outputs = predict_outputs(
+        model, tokenizer, split.table.sequences, config.task, config.batch_size, max_length
+    )
     scores = metrics(config.task, split.targets, outputs)
     which = "test" if config.test else "val"
     write_text_atomic(

@@ -90,8 +90,10 @@ class Sample:
     @property
     def header(self) -> str:
         end = " end" if self.stopped else ""
-        return (f"{self.prompt}_{self.index} prompt={self.prompt} sample={self.index} "
-                f"seed={self.seed} length={len(self.sequence)}{end}")  # fmt: skip
+        return (
+            f"{self.prompt}_{self.index} prompt={self.prompt} sample={self.index} "
+            f"seed={self.seed} length={len(self.sequence)}{end}"
+        )
 
 
 @dataclass
@@ -144,9 +146,11 @@ def read_prompts(path: str | Path) -> list[Prompt]:
     prompts, seen = [], {}
     for record in iter_fasta(path):
         if record.name in seen:
-            raise InputError(f"{path}: line {record.line}: record name {record.name!r} "
-                             f"repeats (line {seen[record.name]}); sample headers name the "
-                             "prompt")  # fmt: skip
+            raise InputError(
+                f"{path}: line {record.line}: record name {record.name!r} "
+                f"repeats (line {seen[record.name]}); sample headers name the "
+                "prompt"
+            )
         seen[record.name] = record.line
         prompts.append(Prompt(record.name, record.sequence))
     return prompts
@@ -171,9 +175,11 @@ def _prompt_ids(
     except InputError as err:
         raise InputError(f"{where}: {err}") from None
     if not ids:
-        raise InputError(f"{where}: the model was trained without a beginning token, so it "
-                         "needs a prompt to start from (--prompt SEQ or --prompt-fasta "
-                         "FILE)")  # fmt: skip
+        raise InputError(
+            f"{where}: the model was trained without a beginning token, so it "
+            "needs a prompt to start from (--prompt SEQ or --prompt-fasta "
+            "FILE)"
+        )
     return ids
 
 
@@ -221,11 +227,20 @@ def _draw(scores: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def sample_tokens(
-    model, prompt_ids: Sequence[int], seeds: Sequence[int], length: int, allowed: Sequence[int],
-    *, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-    end_id: int | None = None, use_cache: bool = True, window: int | None = None,
+    model,
+    prompt_ids: Sequence[int],
+    seeds: Sequence[int],
+    length: int,
+    allowed: Sequence[int],
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    end_id: int | None = None,
+    use_cache: bool = True,
+    window: int | None = None,
     on_step: Callable[[int], None] | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, bool]:  # fmt: skip
+) -> tuple[torch.Tensor, torch.Tensor, bool]:
     """Continue ``prompt_ids`` once per seed: ``(tokens (n, length), lengths (n,), cached)``.
 
     With ``use_cache`` the prompt is read once and each later step feeds only the new token
@@ -286,12 +301,24 @@ def sample_tokens(
 
 
 def generate_sequences(
-    model, prompts: Sequence[Prompt] | None = None, n: int = 1, length: int = 1000, *,
-    temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-    seed: int = 0, stop_at_end: bool = False, letters: str | None = None, batch_size: int = 16,
-    device: str | None = None, use_cache: bool = True, trust_remote_code: bool = False,
-    progress: bool = False, out: str | Path | None = None,
-) -> GenerationResult:  # fmt: skip
+    model,
+    prompts: Sequence[Prompt] | None = None,
+    n: int = 1,
+    length: int = 1000,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int = 0,
+    stop_at_end: bool = False,
+    letters: str | None = None,
+    batch_size: int = 16,
+    device: str | None = None,
+    use_cache: bool = True,
+    trust_remote_code: bool = False,
+    progress: bool = False,
+    out: str | Path | None = None,
+) -> GenerationResult:
     """``n`` samples of ``length`` tokens after each prompt (None: one empty prompt, which
     starts from the beginning token: see :func:`start_ids`), ``batch_size`` at a time.
 
@@ -312,32 +339,56 @@ def generate_sequences(
     prompts = list(prompts) if given else [Prompt("sample")]
     start = start_ids(net, tok)
     reverse = model.direction == "reverse"
-    encoded = [_prompt_ids(p, tok, start, reverse, f"prompt {p.name!r}" if given else
-                           str(model.path)) for p in prompts]  # fmt: skip
+    encoded = [
+        _prompt_ids(p, tok, start, reverse, f"prompt {p.name!r}" if given else str(model.path))
+        for p in prompts
+    ]
     allowed = letter_ids(tok, letters if letters is not None else default_letters(net, tok))
     end_id = tok.eos_token_id if stop_at_end else None
     if stop_at_end and end_id is None:
         raise InputError(f"{model.path}: the tokenizer has no end token for --stop-at-end")
     window = getattr(net.config, "max_seq_len", None)  # Hyena's learned positions
     samples, n_tokens, cached = [], 0, False
-    bar = tqdm(total=len(prompts) * n * length, unit="tok", unit_scale=True, disable=not progress,
-               smoothing=0.1, desc="generate")  # fmt: skip
+    bar = tqdm(
+        total=len(prompts) * n * length,
+        unit="tok",
+        unit_scale=True,
+        disable=not progress,
+        smoothing=0.1,
+        desc="generate",
+    )
     began = time.perf_counter()
     for p, (prompt, ids) in enumerate(zip(prompts, encoded, strict=True)):
         for first in range(0, n, batch_size):
             count = min(batch_size, n - first)
             seeds = [seed + p * n + first + j for j in range(count)]
             tokens, lengths, used_cache = sample_tokens(
-                net, ids, seeds, length, allowed, temperature=temperature, top_k=top_k,
-                top_p=top_p, end_id=end_id, use_cache=use_cache, window=window,
+                net,
+                ids,
+                seeds,
+                length,
+                allowed,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                end_id=end_id,
+                use_cache=use_cache,
+                window=window,
                 on_step=bar.update,
-            )  # fmt: skip
+            )
             cached = cached or used_cache
             generated = 0
             for j, (row, size) in enumerate(zip(tokens.tolist(), lengths.tolist(), strict=True)):
                 text = tok.decode(row[:size], skip_special_tokens=True)
-                samples.append(Sample(prompt.name, first + j, seeds[j],
-                                      text[::-1] if reverse else text, size < length))  # fmt: skip
+                samples.append(
+                    Sample(
+                        prompt.name,
+                        first + j,
+                        seeds[j],
+                        text[::-1] if reverse else text,
+                        size < length,
+                    )
+                )
                 generated += min(size + 1, length)  # a drawn end token counts
             n_tokens += generated
             bar.total -= count * length - generated  # rows that stopped early

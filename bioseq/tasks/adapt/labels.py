@@ -50,8 +50,10 @@ class Labels:
             return cls(task)
         classes = sorted(set(labels), key=_sort_key)
         if len(classes) < 2:
-            raise InputError(f"classification needs at least two labels; the training table has "
-                             f"{len(classes)} ({', '.join(classes)})")  # fmt: skip
+            raise InputError(
+                f"classification needs at least two labels; the training table has "
+                f"{len(classes)} ({', '.join(classes)})"
+            )
         return cls(task, classes)
 
     @property
@@ -69,15 +71,19 @@ class Labels:
                 except ValueError:
                     value = math.nan
                 if not math.isfinite(value):
-                    raise InputError(f"{source}: row {row}: label {label!r} is not a finite number "
-                                     "(regression needs numeric labels)")  # fmt: skip
+                    raise InputError(
+                        f"{source}: row {row}: label {label!r} is not a finite number "
+                        "(regression needs numeric labels)"
+                    )
                 out.append(value)
             return out
         index = {label: i for i, label in enumerate(self.classes)}
         for row, label in enumerate(labels, start=2):
             if label not in index:
-                raise InputError(f"{source}: row {row}: label {label!r} does not occur in the "
-                                 f"training table (labels: {', '.join(self.classes)})")  # fmt: skip
+                raise InputError(
+                    f"{source}: row {row}: label {label!r} does not occur in the "
+                    f"training table (labels: {', '.join(self.classes)})"
+                )
         return [index[label] for label in labels]
 
 
@@ -86,16 +92,24 @@ def classification_metrics(targets, probabilities) -> dict[str, float]:
     targets = np.asarray(targets)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     predicted = probabilities.argmax(1)
-    out = {"accuracy": float(accuracy_score(targets, predicted)),
-           "mcc": float(matthews_corrcoef(targets, predicted))}  # fmt: skip
+    out = {
+        "accuracy": float(accuracy_score(targets, predicted)),
+        "mcc": float(matthews_corrcoef(targets, predicted)),
+    }
     present = np.unique(targets)
     if len(present) < 2:
         out["auroc"] = math.nan
     elif probabilities.shape[1] == 2:
         out["auroc"] = float(roc_auc_score(targets, probabilities[:, 1]))
     else:
-        out["auroc"] = float(roc_auc_score(targets, probabilities, multi_class="ovr",
-                                           labels=list(range(probabilities.shape[1]))))  # fmt: skip
+        out["auroc"] = float(
+            roc_auc_score(
+                targets,
+                probabilities,
+                multi_class="ovr",
+                labels=list(range(probabilities.shape[1])),
+            )
+        )
     return out
 
 

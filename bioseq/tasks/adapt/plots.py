@@ -19,8 +19,9 @@ def plot_finetune(metrics: str | Path, out: str | Path, key: str) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4.2))
     strength = next((k for k in ("C", "alpha") if rows and k in rows[0]), None)
     if strength:  # a probe: one row per regularisation strength
-        ax.semilogx([r[strength] for r in rows], [r[f"val_{key}"] for r in rows], "o-",
-                    color="tab:orange")  # fmt: skip
+        ax.semilogx(
+            [r[strength] for r in rows], [r[f"val_{key}"] for r in rows], "o-", color="tab:orange"
+        )
         ax.set_xlabel(strength)
         ax.set_ylabel(f"validation {key}")
     else:
@@ -29,8 +30,13 @@ def plot_finetune(metrics: str | Path, out: str | Path, key: str) -> Path:
         ax.set_xlabel("step")
         ax.set_ylabel("train loss")
         right = ax.twinx()
-        right.plot(steps, [r[f"val_{key}"] for r in rows], "o-", color="tab:orange",
-                   label=f"validation {key}")  # fmt: skip
+        right.plot(
+            steps,
+            [r[f"val_{key}"] for r in rows],
+            "o-",
+            color="tab:orange",
+            label=f"validation {key}",
+        )
         right.set_ylabel(f"validation {key}")
         fig.legend(loc="upper center", ncol=2)
     ax.grid(alpha=0.3)

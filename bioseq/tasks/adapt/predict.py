@@ -65,26 +65,38 @@ def write_predictions(path: Path, table: Table, outputs: np.ndarray, labels: Lab
 
 
 def predict(
-    model_path: str | Path, table_path: str | Path, out: str | Path,
-    sequence_col: str = "sequence", label_col: str | None = "label", batch_size: int = 16,
-    max_length: int | None = None, device=None,
-) -> dict | None:  # fmt: skip
+    model_path: str | Path,
+    table_path: str | Path,
+    out: str | Path,
+    sequence_col: str = "sequence",
+    label_col: str | None = "label",
+    batch_size: int = 16,
+    max_length: int | None = None,
+    device=None,
+) -> dict | None:
     """Write predictions for every row of the table to ``out``; when the table has labels,
     also ``out``'s ``.metrics.json`` and return the metrics."""
     table = read_table(table_path, sequence_col, label_col, require_labels=False)
     loaded = load_classifier(model_path, device, finetuned=True)
     model, tokenizer = loaded.model.eval(), loaded.tokenizer
     labels = labels_of(model)
-    outputs = predict_outputs(model, tokenizer, table.sequences, labels.task, batch_size,
-                              max_length or model_context(model))  # fmt: skip
+    outputs = predict_outputs(
+        model,
+        tokenizer,
+        table.sequences,
+        labels.task,
+        batch_size,
+        max_length or model_context(model),
+    )
     out = Path(out)
     write_predictions(out, table, outputs, labels)
     if table.labels is None:
         return None
     scores = metrics(labels.task, labels.encode(table.labels, str(table.path)), outputs)
-    write_text_atomic(out.with_suffix(".metrics.json"),
-                      json.dumps({"table": str(table.path), "n": len(table), **scores},
-                                 indent=2) + "\n")  # fmt: skip
+    write_text_atomic(
+        out.with_suffix(".metrics.json"),
+        json.dumps({"table": str(table.path), "n": len(table), **scores}, indent=2) + "\n",
+    )
     return scores
 
 

@@ -34,26 +34,29 @@ ALPHA_GRID = (1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)
 
 
 @torch.no_grad()
-def pooled_features(model, tokenizer, sequences: list[str], batch_size: int,
-                    max_length: int) -> np.ndarray:  # fmt: skip
+def pooled_features(
+    model, tokenizer, sequences: list[str], batch_size: int, max_length: int
+) -> np.ndarray:
     """The pooled backbone features (n, d) that the classifier's head reads."""
     if not hasattr(model, "_features"):
-        raise InputError(f"{type(model).__name__}: --mode probe needs a bioseq model family "
-                         "(its head reads pooled features); use --mode lora or full")  # fmt: skip
+        raise InputError(
+            f"{type(model).__name__}: --mode probe needs a bioseq model family "
+            "(its head reads pooled features); use --mode lora or full"
+        )
     model.eval()
     device = next(model.parameters()).device
     pooling = getattr(model.config, "classifier_pooling", None) or "mean"
     out = []
     for start in range(0, len(sequences), batch_size):
-        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length,
-                       device)  # fmt: skip
+        batch = encode(model, tokenizer, sequences[start : start + batch_size], max_length, device)
         hidden, _ = model._features(batch["input_ids"], batch["attention_mask"], False)
         out.append(pool(hidden, batch["attention_mask"], pooling).float().cpu())
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def fold_scaling(coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray,
-                 scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def fold_scaling(
+    coef: np.ndarray, intercept: np.ndarray, mean: np.ndarray, scale: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Weights of ``coef @ ((x - mean) / scale) + intercept`` as ``w @ x + b``."""
     weight = coef / scale
     return weight, intercept - weight @ mean

@@ -87,10 +87,14 @@ class CausalLMAdapter:
 
     @classmethod
     def from_path(
-        cls, path: str | os.PathLike, name: str | None = None, device: str = "cpu",
-        batch_size: int = 8, dtype: str | torch.dtype | None = None,
+        cls,
+        path: str | os.PathLike,
+        name: str | None = None,
+        device: str = "cpu",
+        batch_size: int = 8,
+        dtype: str | torch.dtype | None = None,
         trust_remote_code: bool = False,
-    ) -> CausalLMAdapter:  # fmt: skip
+    ) -> CausalLMAdapter:
         """Load a bioseq model directory (or run directory) or a local Hugging Face LM directory
         through :func:`bioseq.models.hub.load_model` (no foreign code unless
         ``trust_remote_code``).
@@ -103,10 +107,12 @@ class CausalLMAdapter:
         if dtype is None:
             dtype = "auto" if target.type == "cuda" else torch.float32
         why = "cannot generate the continuations the probes score; probes need a causal LM"
-        loaded = load_model(path, target, causal_only=why, trust_remote_code=trust_remote_code,
-                            dtype=dtype)  # fmt: skip
-        return cls(loaded.model, loaded.tokenizer, name or Path(path).resolve().name, target,
-                   batch_size)  # fmt: skip
+        loaded = load_model(
+            path, target, causal_only=why, trust_remote_code=trust_remote_code, dtype=dtype
+        )
+        return cls(
+            loaded.model, loaded.tokenizer, name or Path(path).resolve().name, target, batch_size
+        )
 
     # -- text <-> ids -----------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
@@ -140,8 +146,10 @@ class CausalLMAdapter:
         encoded = [self.encode(p) for p in prompts]
         longest = max((len(ids) for ids in encoded), default=0) + n_symbols
         if self.max_length is not None and longest > self.max_length:
-            raise InputError(f"{self.name}: a prompt needs {longest} tokens but the model takes "
-                             f"at most {self.max_length}")  # fmt: skip
+            raise InputError(
+                f"{self.name}: a prompt needs {longest} tokens but the model takes "
+                f"at most {self.max_length}"
+            )
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         out: list[str] = [""] * len(encoded)
         for start in range(0, len(order), self.batch_size):
@@ -158,9 +166,14 @@ class CausalLMAdapter:
             new = _greedy(self.model, ids, mask, n_new)
         else:
             out = self.model.generate(
-                input_ids=ids, attention_mask=mask, max_new_tokens=n_new, do_sample=False,
-                num_beams=1, pad_token_id=self.pad_id, use_cache=True,
-            )  # fmt: skip
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=n_new,
+                do_sample=False,
+                num_beams=1,
+                pad_token_id=self.pad_id,
+                use_cache=True,
+            )
             new = out[:, ids.shape[1] :]
         return new.tolist()
 
@@ -230,9 +243,12 @@ def _greedy(
 
 
 def _fixed_point_greedy(
-    model: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor | None, first: torch.Tensor,
+    model: torch.nn.Module,
+    ids: torch.Tensor,
+    mask: torch.Tensor | None,
+    first: torch.Tensor,
     n_new: int,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """Greedy decoding without a cache by Jacobi iteration: run prompt + draft, replace the draft
     by the model's argmax at each draft position, until it no longer changes.
 
@@ -268,11 +284,14 @@ def _max_length(config) -> int | None:
 
 
 def load_adapter(
-    spec: str | os.PathLike | Adapter, device: str = "cpu", batch_size: int = 8,
+    spec: str | os.PathLike | Adapter,
+    device: str = "cpu",
+    batch_size: int = 8,
     trust_remote_code: bool = False,
-) -> Adapter:  # fmt: skip
+) -> Adapter:
     """An adapter from a directory path (bioseq model, training run, or Hugging Face LM)."""
     if isinstance(spec, Adapter):
         return spec
-    return CausalLMAdapter.from_path(spec, device=device, batch_size=batch_size,
-                                     trust_remote_code=trust_remote_code)  # fmt: skip
+    return CausalLMAdapter.from_path(
+        spec, device=device, batch_size=batch_size, trust_remote_code=trust_remote_code
+    )

@@ -51,9 +51,13 @@ COLUMNS = [
 
 
 def iter_trials(
-    functions: Sequence[Function], shots: int, trials: int, form: str, seed: int = 0,
+    functions: Sequence[Function],
+    shots: int,
+    trials: int,
+    form: str,
+    seed: int = 0,
     condition: str = "clean",
-) -> Iterator[Trial]:  # fmt: skip
+) -> Iterator[Trial]:
     """Every trial of one shot count, function by function."""
     for function in functions:
         for t in range(trials):
@@ -88,9 +92,12 @@ def fitting_shots(adapter: Adapter, form: str, shots: Sequence[int]) -> list[int
     kept = [n for n in shots if limit is None or prompt_tokens(adapter, form, n) <= limit]
     if kept and len(kept) < len(shots):
         left = [n for n in shots if n not in kept]
-        print(f"{adapter.name}: the model reads at most {limit} tokens: {form} prompts with "
-              f"{', '.join(map(str, kept))} shots (not {', '.join(map(str, left))})",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"{adapter.name}: the model reads at most {limit} tokens: {form} prompts with "
+            f"{', '.join(map(str, kept))} shots (not {', '.join(map(str, left))})",
+            file=sys.stderr,
+            flush=True,
+        )
     return kept or list(shots)
 
 
@@ -135,15 +142,26 @@ def run_bitstring(
 
 def _row(model: str, trial: Trial, completion: str, seed: int) -> dict:
     return {
-        "model": model, "form": trial.form, "condition": trial.condition,
-        "function_id": trial.function.id, "program": trial.function.name,
-        "bitload": trial.function.bitload, "shots": trial.shots, "trial": trial.trial,
-        "seed": seed, "zero": trial.symbols.zero, "one": trial.symbols.one,
-        "sep": trial.symbols.sep, "prompt_symbols": len(trial.text),
-        "target": bits_to_str(trial.target), "answer": trial.parse(completion),
-        "completion": completion, "correct": int(trial.score(completion)),
-        "mode_correct": int(trial.mode_correct), "identity_correct": int(trial.identity_correct),
-    }  # fmt: skip
+        "model": model,
+        "form": trial.form,
+        "condition": trial.condition,
+        "function_id": trial.function.id,
+        "program": trial.function.name,
+        "bitload": trial.function.bitload,
+        "shots": trial.shots,
+        "trial": trial.trial,
+        "seed": seed,
+        "zero": trial.symbols.zero,
+        "one": trial.symbols.one,
+        "sep": trial.symbols.sep,
+        "prompt_symbols": len(trial.text),
+        "target": bits_to_str(trial.target),
+        "answer": trial.parse(completion),
+        "completion": completion,
+        "correct": int(trial.score(completion)),
+        "mode_correct": int(trial.mode_correct),
+        "identity_correct": int(trial.identity_correct),
+    }
 
 
 # --------------------------------------------------------------------------- summary
@@ -175,8 +193,18 @@ def _bitload_means(ids: list[int], scores: np.ndarray, bitloads: dict[int, int])
 
 def _summarize_run(rows: list[dict], n_boot: int, seed: int) -> dict:
     shots = sorted({int(r["shots"]) for r in rows})
-    keys = ("accuracy", "se", "mode_baseline", "mode_se", "identity_baseline", "identity_se",
-            "z_vs_mode", "p_vs_mode", "n_functions", "n_trials")  # fmt: skip
+    keys = (
+        "accuracy",
+        "se",
+        "mode_baseline",
+        "mode_se",
+        "identity_baseline",
+        "identity_se",
+        "z_vs_mode",
+        "p_vs_mode",
+        "n_functions",
+        "n_trials",
+    )
     out: dict = {"shots": shots, **{key: [] for key in keys}}
     bitloads = {int(r["function_id"]): int(r["bitload"]) for r in rows}
     per_function: dict[int, list[float]] = defaultdict(list)
@@ -191,8 +219,18 @@ def _summarize_run(rows: list[dict], n_boot: int, seed: int) -> dict:
         se = boot.std(axis=0, ddof=1)
         acc, base = mean_accuracy(model), mean_accuracy(mode)
         z, p = z_test(acc - base, float(se[3]))
-        values = (acc, se[0], base, se[1], mean_accuracy(identity), se[2], z, p,
-                  model.shape[0], int((~np.isnan(model)).sum()))  # fmt: skip
+        values = (
+            acc,
+            se[0],
+            base,
+            se[1],
+            mean_accuracy(identity),
+            se[2],
+            z,
+            p,
+            model.shape[0],
+            int((~np.isnan(model)).sum()),
+        )
         for key, value in zip(keys, values, strict=True):
             out[key].append(value if isinstance(value, int) else float(value))
         for fid, value in zip(ids, np.nanmean(model, axis=1), strict=True):
@@ -234,8 +272,14 @@ def summarize(rows: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
         groups[row["model"], row["form"], row["condition"]].append(row)
     runs = []
     for (model, form, condition), group in groups.items():
-        runs.append({"model": model, "form": form, "condition": condition,
-                     **_summarize_run(group, n_boot, seed)})  # fmt: skip
+        runs.append(
+            {
+                "model": model,
+                "form": form,
+                "condition": condition,
+                **_summarize_run(group, n_boot, seed),
+            }
+        )
     effects = []
     for (model, form, condition), group in groups.items():
         if condition == "clean" and (model, form, "deranged") in groups:
@@ -272,14 +316,18 @@ def format_table(summary: dict) -> str:
     """A plain-text table: accuracy (%) per shot count, slope and p-value, per run."""
     lines = []
     for run in summary["runs"]:
-        cells = " ".join(f"{n}:{100 * a:5.1f}" for n, a in zip(run["shots"], run["accuracy"],
-                                                               strict=True))  # fmt: skip
+        cells = " ".join(
+            f"{n}:{100 * a:5.1f}" for n, a in zip(run["shots"], run["accuracy"], strict=True)
+        )
         fit = run.get("fit") or {}
         slope = f"slope {fit['slope']:+.4f}" if fit else ""
         p = f" p {fit['p_value']:.3g}" if fit and fit.get("p_value") is not None else ""
         lines.append(f"{run['model']}\t{run['form']}\t{run['condition']}\t{cells}\t{slope}{p}")
     base = summary["runs"][0]
-    lines.append("mode baseline\t" + " ".join(
-        f"{n}:{100 * a:5.1f}" for n, a in zip(base["shots"], base["mode_baseline"], strict=True)
-    ))  # fmt: skip
+    lines.append(
+        "mode baseline\t"
+        + " ".join(
+            f"{n}:{100 * a:5.1f}" for n, a in zip(base["shots"], base["mode_baseline"], strict=True)
+        )
+    )
     return "\n".join(lines)

@@ -45,17 +45,29 @@ def plot_icl(summary: dict, path: str | os.PathLike, reference: bool | list[str]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     models = list(dict.fromkeys(run["model"] for run in summary["runs"]))
     for run in summary["runs"]:
-        ax.errorbar(run["shots"], run["accuracy"], yerr=run["se"], capsize=2,
-                    color=colors[models.index(run["model"]) % len(colors)],
-                    linestyle=_LINESTYLE.get(run["condition"], ":"),
-                    marker=_MARKER.get(run["form"], "^"), markersize=4,
-                    label=_label(run))  # fmt: skip
+        ax.errorbar(
+            run["shots"],
+            run["accuracy"],
+            yerr=run["se"],
+            capsize=2,
+            color=colors[models.index(run["model"]) % len(colors)],
+            linestyle=_LINESTYLE.get(run["condition"], ":"),
+            marker=_MARKER.get(run["form"], "^"),
+            markersize=4,
+            label=_label(run),
+        )
     base = summary["runs"][0]
     low = [a - 1.96 * s for a, s in zip(base["mode_baseline"], base["mode_se"], strict=True)]
     high = [a + 1.96 * s for a, s in zip(base["mode_baseline"], base["mode_se"], strict=True)]
     ax.fill_between(base["shots"], low, high, color="0.6", alpha=0.3, label="mode baseline (95%)")
-    ax.plot(base["shots"], base["identity_baseline"], color="0.4", lw=0.8, ls=":",
-            label="answer = query")  # fmt: skip
+    ax.plot(
+        base["shots"],
+        base["identity_baseline"],
+        color="0.4",
+        lw=0.8,
+        ls=":",
+        label="answer = query",
+    )
     ax.axhline(summary.get("chance", 1 / 256), color="0.7", lw=0.8, label="chance (1/256)")
     ticks = set(base["shots"])
     if reference:
@@ -64,9 +76,15 @@ def plot_icl(summary: dict, path: str | os.PathLike, reference: bool | list[str]
         for name in names:
             curve = table[name]
             shots = [n for n in sorted(curve) if min(ticks) <= n <= max(ticks)]
-            ax.plot(shots, [curve[n] for n in shots], lw=0.9, alpha=0.6,
-                    color="tab:green" if name.startswith("Evo2") else "tab:purple",
-                    ls=(0, (4, 2)), label=f"paper: {name}")  # fmt: skip
+            ax.plot(
+                shots,
+                [curve[n] for n in shots],
+                lw=0.9,
+                alpha=0.6,
+                color="tab:green" if name.startswith("Evo2") else "tab:purple",
+                ls=(0, (4, 2)),
+                label=f"paper: {name}",
+            )
             ticks.update(shots)
     _log2_axis(ax, sorted(ticks))
     ax.set_xlabel("shots (demonstrations)")
@@ -88,14 +106,25 @@ def plot_bitload(summary: dict, path: str | os.PathLike) -> Path:
     for ax, pick in zip(axes, picks, strict=True):
         for run in summary["runs"]:
             loads = sorted(int(k) for k in run["by_bitload"])
-            ax.plot(loads, [pick(run["by_bitload"][str(k)]) for k in loads],
-                    color=colors[models.index(run["model"]) % len(colors)],
-                    marker=_MARKER.get(run["form"], "^"), ms=4,
-                    ls=_LINESTYLE.get(run["condition"], ":"), label=_label(run))  # fmt: skip
+            ax.plot(
+                loads,
+                [pick(run["by_bitload"][str(k)]) for k in loads],
+                color=colors[models.index(run["model"]) % len(colors)],
+                marker=_MARKER.get(run["form"], "^"),
+                ms=4,
+                ls=_LINESTYLE.get(run["condition"], ":"),
+                label=_label(run),
+            )
         if base:
             loads = sorted(int(k) for k in base)
-            ax.plot(loads, [pick(base[str(k)]) for k in loads], color="0.5", ls="--", lw=0.9,
-                    label="mode baseline")  # fmt: skip
+            ax.plot(
+                loads,
+                [pick(base[str(k)]) for k in loads],
+                color="0.5",
+                ls="--",
+                lw=0.9,
+                label="mode baseline",
+            )
         ax.set_xlabel("BitLoad (input bits the output depends on)")
         ax.set_xticks(range(9))
     last = summary["runs"][0]["shots"][-1]
@@ -118,25 +147,52 @@ def plot_recall(results: dict, path: str | os.PathLike) -> Path:
         color = colors[i % len(colors)]
         copy = res["repeat_copy"]
         positions = range(len(copy["first_per_position"]))
-        axes[0].plot(positions, _smooth(copy["first_per_position"]), color=color, lw=1.0,
-                     ls=":", label=f"{name}: first copy")  # fmt: skip
-        axes[0].plot(positions, _smooth(copy["second_per_position"]), color=color, lw=1.2,
-                     label=f"{name}: second copy")  # fmt: skip
+        axes[0].plot(
+            positions,
+            _smooth(copy["first_per_position"]),
+            color=color,
+            lw=1.0,
+            ls=":",
+            label=f"{name}: first copy",
+        )
+        axes[0].plot(
+            positions,
+            _smooth(copy["second_per_position"]),
+            color=color,
+            lw=1.2,
+            label=f"{name}: second copy",
+        )
         for twice, style in ((False, "-"), (True, "--")):
             curve = [c for c in res["mqar"]["curves"] if c["read_twice"] == twice]
             if curve:
-                axes[1].plot(curve[0]["pairs"], curve[0]["accuracy"], color=color, ls=style,
-                             marker="o", ms=3,
-                             label=f"{name}{', block read twice' if twice else ''}")  # fmt: skip
+                axes[1].plot(
+                    curve[0]["pairs"],
+                    curve[0]["accuracy"],
+                    color=color,
+                    ls=style,
+                    marker="o",
+                    ms=3,
+                    label=f"{name}{', block read twice' if twice else ''}",
+                )
         label = res["label_icl"]
-        axes[2].plot(label["shots_per_class"], label["accuracy"], color=color, marker="o",
-                     ms=3, label=name)  # fmt: skip
-    axes[0].set(title="repeat copy (running mean of 8)", xlabel="position in copy",
-                ylabel="loss (nats)")  # fmt: skip
-    axes[1].set(title="multi-query associative recall", xlabel="key-value pairs",
-                ylabel="exact-match accuracy", ylim=(-0.02, 1.02))  # fmt: skip
-    axes[2].set(title="label ICL (two classes)", xlabel="shots per class", ylabel="accuracy",
-                ylim=(-0.02, 1.02))  # fmt: skip
+        axes[2].plot(
+            label["shots_per_class"], label["accuracy"], color=color, marker="o", ms=3, label=name
+        )
+    axes[0].set(
+        title="repeat copy (running mean of 8)", xlabel="position in copy", ylabel="loss (nats)"
+    )
+    axes[1].set(
+        title="multi-query associative recall",
+        xlabel="key-value pairs",
+        ylabel="exact-match accuracy",
+        ylim=(-0.02, 1.02),
+    )
+    axes[2].set(
+        title="label ICL (two classes)",
+        xlabel="shots per class",
+        ylabel="accuracy",
+        ylim=(-0.02, 1.02),
+    )
     axes[2].axhline(0.5, color="0.6", lw=0.8)
     if results:
         first = next(iter(results.values()))

@@ -189,9 +189,19 @@ def make_trial(
         outputs = outputs[derangement(shots, trial_rng(*key, "derange"))]
     mode = mode_answer(outputs, trial_rng(*key, "ties"))
     return Trial(
-        function, shots, trial, form, condition, symbols, inputs, outputs, query, target, mode,
+        function,
+        shots,
+        trial,
+        form,
+        condition,
+        symbols,
+        inputs,
+        outputs,
+        query,
+        target,
+        mode,
         _render_fast(inputs, outputs, query, symbols),
-    )  # fmt: skip
+    )
 
 
 def _render_fast(inputs: Bits, outputs: Bits, query: Bits, symbols: Symbols) -> str:

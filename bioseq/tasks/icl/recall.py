@@ -51,8 +51,10 @@ def _check(adapter: Adapter, longest: int) -> None:
     if not adapter.encodes(NUCLEOTIDES):
         raise InputError(f"{adapter.name}: its tokenizer cannot encode {NUCLEOTIDES!r}")
     if adapter.max_length is not None and longest > adapter.max_length:
-        raise InputError(f"{adapter.name}: the probe needs {longest} tokens, the model takes "
-                         f"at most {adapter.max_length}")  # fmt: skip
+        raise InputError(
+            f"{adapter.name}: the probe needs {longest} tokens, the model takes "
+            f"at most {adapter.max_length}"
+        )
 
 
 def _binomial_se(p: float, n: int) -> float:
@@ -83,12 +85,14 @@ def repeat_copy(adapter: Adapter, length: int = 128, n_sequences: int = 16, seed
             target[i, pos % length] = loss
     first_mean, second_mean = float(np.nanmean(first)), float(np.nanmean(second))
     return {
-        "length": length, "n_sequences": n_sequences,
-        "first_loss": first_mean, "second_loss": second_mean,
+        "length": length,
+        "n_sequences": n_sequences,
+        "first_loss": first_mean,
+        "second_loss": second_mean,
         "difference": first_mean - second_mean,
         "first_per_position": _nanmean_columns(first),
         "second_per_position": _nanmean_columns(second),
-    }  # fmt: skip
+    }
 
 
 def _nanmean_columns(matrix: np.ndarray) -> list[float | None]:
@@ -105,8 +109,10 @@ def mqar_prompts(n_pairs: int, k: int, n_queries: int, rng: np.random.Generator)
     if n_pairs > 4**k:
         raise InputError(f"{n_pairs} distinct {k}-mer keys do not exist (at most {4**k})")
     letters = np.array(list(NUCLEOTIDES))
-    keys = ["".join(letters[(code >> 2 * np.arange(k - 1, -1, -1)) & 3])
-            for code in rng.choice(4**k, size=n_pairs, replace=False)]  # fmt: skip
+    keys = [
+        "".join(letters[(code >> 2 * np.arange(k - 1, -1, -1)) & 3])
+        for code in rng.choice(4**k, size=n_pairs, replace=False)
+    ]
     values = ["".join(letters[rng.integers(0, 4, size=k)]) for _ in range(n_pairs)]
     block = "".join(key + value for key, value in zip(keys, values, strict=True))
     asked = rng.choice(n_pairs, size=min(n_queries, n_pairs), replace=False)
@@ -130,8 +136,9 @@ def mqar(
     jobs = []  # (read_twice, n_pairs, prompt, value, gap)
     for n_pairs in pairs:
         for t in range(trials):
-            block, queries = mqar_prompts(n_pairs, k, n_queries, np.random.default_rng(
-                [seed, n_pairs, t, 13]))  # fmt: skip
+            block, queries = mqar_prompts(
+                n_pairs, k, n_queries, np.random.default_rng([seed, n_pairs, t, 13])
+            )
             for twice in (False, True):
                 head = block * (2 if twice else 1)
                 for context, key, value, j in queries:
@@ -150,10 +157,18 @@ def mqar(
         acc = [float(np.mean(hits[twice, n])) for n in pairs]
         se = [_binomial_se(a, len(hits[twice, n])) for a, n in zip(acc, pairs, strict=True)]
         curves.append({"read_twice": twice, "pairs": list(pairs), "accuracy": acc, "se": se})
-    gaps = [{"read_twice": tw, "log2_gap": b, "accuracy": float(np.mean(v)), "n": len(v)}
-            for (tw, b), v in sorted(by_gap.items())]  # fmt: skip
-    return {"k": k, "n_queries": n_queries, "trials": trials, "chance": 4.0**-k,
-            "curves": curves, "by_gap": gaps}  # fmt: skip
+    gaps = [
+        {"read_twice": tw, "log2_gap": b, "accuracy": float(np.mean(v)), "n": len(v)}
+        for (tw, b), v in sorted(by_gap.items())
+    ]
+    return {
+        "k": k,
+        "n_queries": n_queries,
+        "trials": trials,
+        "chance": 4.0**-k,
+        "curves": curves,
+        "by_gap": gaps,
+    }
 
 
 # --------------------------------------------------------------------------- label ICL
@@ -193,8 +208,14 @@ def label_icl(
         hits[shots].append(int(completion[:1] == label))
     acc = [float(np.mean(hits[n])) for n in shots_per_class]
     se = [_binomial_se(a, trials) for a in acc]
-    return {"seq_len": seq_len, "trials": trials, "shots_per_class": list(shots_per_class),
-            "accuracy": acc, "se": se, "chance": 0.5}  # fmt: skip
+    return {
+        "seq_len": seq_len,
+        "trials": trials,
+        "shots_per_class": list(shots_per_class),
+        "accuracy": acc,
+        "se": se,
+        "chance": 0.5,
+    }
 
 
 def recall_sizes(max_length: int | None) -> dict[str, dict]:
@@ -207,13 +228,18 @@ def recall_sizes(max_length: int | None) -> dict[str, dict]:
     """  # noqa: E501
     max_length = max_length or 2**31  # no known limit: the defaults
     k, queries = 3, 4  # mqar's defaults: a prompt is the block twice, the queries, the answer
-    pairs = tuple(n for n in (2, 4, 8, 16, 32, 64)
-                  if 4 * k * n + 2 * k * (min(queries, n) - 1) + 2 * k <= max_length)  # fmt: skip
+    pairs = tuple(
+        n
+        for n in (2, 4, 8, 16, 32, 64)
+        if 4 * k * n + 2 * k * (min(queries, n) - 1) + 2 * k <= max_length
+    )
     seq_len = max(1, min(32, (max_length - 1) // 3 - 1))  # label ICL: 2s demos, query, answer
     shots = tuple(s for s in (1, 2, 4, 8, 16) if (2 * s + 1) * (seq_len + 1) + 1 <= max_length)
-    return {"repeat_copy": {"length": max(1, min(128, max_length // 2))},
-            "mqar": {"pairs": pairs or (2,)},
-            "label_icl": {"shots_per_class": shots or (1,), "seq_len": seq_len}}  # fmt: skip
+    return {
+        "repeat_copy": {"length": max(1, min(128, max_length // 2))},
+        "mqar": {"pairs": pairs or (2,)},
+        "label_icl": {"shots_per_class": shots or (1,), "seq_len": seq_len},
+    }
 
 
 def run_recall(adapter: Adapter, seed: int = 0, quick: bool = False) -> dict:
@@ -225,17 +251,22 @@ def run_recall(adapter: Adapter, seed: int = 0, quick: bool = False) -> dict:
             "mqar": mqar(adapter, pairs=(2, 4, 8), trials=2, n_queries=2, seed=seed),
             "label_icl": label_icl(
                 adapter, shots_per_class=(1, 2), trials=4, seq_len=16, seed=seed
-            ),  # fmt: skip
+            ),
         }
     sizes = recall_sizes(adapter.max_length)
     if sizes != recall_sizes(None):
         label = sizes["label_icl"]
         pairs = ", ".join(map(str, sizes["mqar"]["pairs"]))
         shots = ", ".join(map(str, label["shots_per_class"]))
-        print(f"{adapter.name}: the model reads at most {adapter.max_length} tokens: repeat "
-              f"copy of {sizes['repeat_copy']['length']}, MQAR with {pairs} pairs, label ICL "
-              f"with {shots} shots per class of {label['seq_len']} bases",
-              file=sys.stderr, flush=True)  # fmt: skip
-    return {"repeat_copy": repeat_copy(adapter, seed=seed, **sizes["repeat_copy"]),
-            "mqar": mqar(adapter, seed=seed, **sizes["mqar"]),
-            "label_icl": label_icl(adapter, seed=seed, **sizes["label_icl"])}  # fmt: skip
+        print(
+            f"{adapter.name}: the model reads at most {adapter.max_length} tokens: repeat "
+            f"copy of {sizes['repeat_copy']['length']}, MQAR with {pairs} pairs, label ICL "
+            f"with {shots} shots per class of {label['seq_len']} bases",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "repeat_copy": repeat_copy(adapter, seed=seed, **sizes["repeat_copy"]),
+        "mqar": mqar(adapter, seed=seed, **sizes["mqar"]),
+        "label_icl": label_icl(adapter, seed=seed, **sizes["label_icl"]),
+    }

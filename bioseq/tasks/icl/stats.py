@@ -102,8 +102,13 @@ def log2_fit(shots: Sequence[int], accuracy: Sequence[float]) -> Fit:
         return Fit(slope, float(y[0] - slope * x[0]), None, None, None)
     result = stats.linregress(x, y, alternative="greater")
     p_value = None if math.isnan(result.pvalue) else float(result.pvalue)
-    return Fit(float(result.slope), float(result.intercept), p_value, float(result.stderr),
-               float(result.rvalue**2))  # fmt: skip
+    return Fit(
+        float(result.slope),
+        float(result.intercept),
+        p_value,
+        float(result.stderr),
+        float(result.rvalue**2),
+    )
 
 
 def z_test(difference: float, se: float) -> tuple[float, float]:

@@ -57,8 +57,9 @@ def load_functions(path: str | os.PathLike | None = None) -> list[Function]:
     functions = []
     for line, row in enumerate(_read_tsv(path), start=2):
         try:
-            functions.append(Function(int(row["id"]), Program.parse(row["program"]),
-                                      int(row["bitload"])))  # fmt: skip
+            functions.append(
+                Function(int(row["id"]), Program.parse(row["program"]), int(row["bitload"]))
+            )
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(located(path, line, f"bad functions row ({err})")) from None
     return sorted(functions, key=lambda f: f.id)

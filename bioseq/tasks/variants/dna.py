@@ -75,12 +75,15 @@ def short(allele: str, keep: int = 20) -> str:
 def check_window(window: int, window_step: int = 1) -> None:
     """InputError unless ``window`` holds an SNV with context and ``window_step`` fits it."""
     if window < min_window():
-        raise InputError(f"--window {window}: too short; a window holds the variant and at "
-                         f"least {MIN_FLANK} bases on each side, so at least {min_window()} "
-                         "bases")  # fmt: skip
+        raise InputError(
+            f"--window {window}: too short; a window holds the variant and at "
+            f"least {MIN_FLANK} bases on each side, so at least {min_window()} "
+            "bases"
+        )
     if not 1 <= window_step <= max(window // 2, 1):
-        raise InputError(f"--window-step {window_step}: expected 1 to window/2 "
-                         f"({max(window // 2, 1)})")  # fmt: skip
+        raise InputError(
+            f"--window-step {window_step}: expected 1 to window/2 ({max(window // 2, 1)})"
+        )
 
 
 STATUSES = {
@@ -173,10 +176,18 @@ class DnaVariantScorer:
     """Scores :class:`Variant` lists against a genome with a causal model (see module doc)."""
 
     def __init__(
-        self, model, tokenizer, genome: SequenceSource, window: int = 8192,
-        strand: Strand = "forward", reduce: Reduce = "mean", batch_size: int = 8,
-        window_step: int = 1, strategy: Strategy = "auto", max_n_fraction: float = 0.5,
-    ) -> None:  # fmt: skip
+        self,
+        model,
+        tokenizer,
+        genome: SequenceSource,
+        window: int = 8192,
+        strand: Strand = "forward",
+        reduce: Reduce = "mean",
+        batch_size: int = 8,
+        window_step: int = 1,
+        strategy: Strategy = "auto",
+        max_n_fraction: float = 0.5,
+    ) -> None:
         check_window(window, window_step)
         if strand not in ("forward", "both"):
             raise InputError(f"strand must be 'forward' or 'both', not {strand!r}")
@@ -213,23 +224,31 @@ class DnaVariantScorer:
         if alt.startswith("<") or alt == "*" or "[" in alt or "]" in alt:
             return None, "symbolic_allele", f"symbolic ALT {short(variant.alt, 40)}"
         if not _BASES.match(alt) or not _BASES.match(ref):
-            return None, "invalid_allele", f"REF {short(variant.ref)} / ALT " \
-                f"{short(variant.alt)} not A/C/G/T/N"  # fmt: skip
+            return (
+                None,
+                "invalid_allele",
+                f"REF {short(variant.ref)} / ALT {short(variant.alt)} not A/C/G/T/N",
+            )
         contig, problem = self.matcher.match(variant.chrom)
         if contig is None:
             known = self.matcher.candidates(variant.chrom) or list(self.contigs)[:3]
             return None, problem, f"contig {variant.chrom!r} (genome has {', '.join(known)})"
         length, pos0 = self.contigs[contig], variant.pos - 1
         if pos0 < 0 or pos0 + len(ref) > length:
-            return None, "past_contig_end", f"{contig} has {length} bases, REF ends at " \
-                f"{pos0 + len(ref)}"  # fmt: skip
+            return (
+                None,
+                "past_contig_end",
+                f"{contig} has {length} bases, REF ends at {pos0 + len(ref)}",
+            )
         genome_ref = self.genome.fetch(contig, pos0, pos0 + len(ref))
         if genome_ref != ref:
-            return None, "ref_mismatch", f"REF {short(ref)} but the genome has " \
-                f"{short(genome_ref)}"  # fmt: skip
+            return None, "ref_mismatch", f"REF {short(ref)} but the genome has {short(genome_ref)}"
         if self.window < min_window(len(ref)):
-            return None, "window_too_short", f"REF of {len(ref):,} bp needs --window " \
-                f"{min_window(len(ref)):,} or more"  # fmt: skip
+            return (
+                None,
+                "window_too_short",
+                f"REF of {len(ref):,} bp needs --window {min_window(len(ref)):,} or more",
+            )
         indel = len(ref) != len(alt)
         start, end = window_bounds(pos0, len(ref), indel, length, self.window, self.window_step)
         if self.max_tokens is not None and self._too_long(contig, start, end, pos0, ref, alt):
@@ -259,8 +278,9 @@ class DnaVariantScorer:
                 groups, keys = self._groups(block)
                 done = self.scorer.score(groups, progress=_Ticker(bar, len(self.orientations)))
                 for group_keys, group_scores in zip(keys, done, strict=True):
-                    for (plan, orientation, members), pair in zip(group_keys, group_scores,
-                                                                  strict=True):  # fmt: skip
+                    for (plan, orientation, members), pair in zip(
+                        group_keys, group_scores, strict=True
+                    ):
                         llr = pair.llr("sum" if plan.indel else self.reduce)
                         per_strand.update({(i, orientation): llr for i in members})
             bar.update(max(n_ok - bar.n, 0))  # duplicate alleles were scored once
@@ -304,8 +324,10 @@ class DnaVariantScorer:
     def _too_long_detail(self, contig: str, pos0: int, ref: str, alt: str, indel: bool) -> str:
         """Why a window is too long, and the largest ``--window`` that scores the variant."""
         fits = self._largest_window(contig, pos0, ref, alt, indel)
-        where = f"the REF and ALT windows at --window {self.window:,} exceed the model's " \
-            f"{self.max_tokens:,} tokens"  # fmt: skip
+        where = (
+            f"the REF and ALT windows at --window {self.window:,} exceed the model's "
+            f"{self.max_tokens:,} tokens"
+        )
         if fits is None:
             return f"{where}, even at --window {min_window(len(ref))} (ALT of {len(alt):,} bp)"
         return f"{where}; --window {fits:,} scores it"
@@ -354,8 +376,12 @@ def _blocks(jobs: list) -> Iterator[list]:
     block: list = []
     for job in jobs:
         key = (job[2].contig, job[2].start, job[2].end, job[1])
-        if len(block) >= _BLOCK_PAIRS and key != (block[-1][2].contig, block[-1][2].start,
-                                                   block[-1][2].end, block[-1][1]):  # fmt: skip
+        if len(block) >= _BLOCK_PAIRS and key != (
+            block[-1][2].contig,
+            block[-1][2].start,
+            block[-1][2].end,
+            block[-1][1],
+        ):
             yield block
             block = []
         block.append(job)

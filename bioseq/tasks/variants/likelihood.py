@@ -141,9 +141,14 @@ class PairScorer:
     """
 
     def __init__(
-        self, model, tokenizer, batch_size: int = 8, strategy: Strategy = "auto",
-        add_bos: bool = True, add_eos: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        model,
+        tokenizer,
+        batch_size: int = 8,
+        strategy: Strategy = "auto",
+        add_bos: bool = True,
+        add_eos: bool = False,
+    ) -> None:
         if batch_size < 1:
             raise InputError(f"batch size must be at least 1, not {batch_size}")
         if strategy not in ("auto", "full", "reuse"):
@@ -255,8 +260,9 @@ class PairScorer:
             for start in range(0, len(items), self.batch_size):
                 batch = items[start : start + self.batch_size]
                 past = _prefix_cache(out.cache, k, len(batch))
-                self._finish_suffixes(batch, logp, lambda x, past=past: self.model(
-                    x, cache=past).logits)  # fmt: skip
+                self._finish_suffixes(
+                    batch, logp, lambda x, past=past: self.model(x, cache=past).logits
+                )
         return [_token_ll(logp[None, :-1], ids[:, 1:])[0].double().cpu().numpy()]
 
     def _score_mamba(self, refs: list[np.ndarray], pairs: list[list[_Pair]]) -> list[np.ndarray]:
@@ -283,9 +289,10 @@ class PairScorer:
             batch = rows[start : start + self.batch_size]
             state = MambaState.stack([s for _, s, _ in batch])
             self._finish_suffixes(
-                [p for p, _, _ in batch], [lp for _, _, lp in batch],
+                [p for p, _, _ in batch],
+                [lp for _, _, lp in batch],
                 lambda x, state=state: self.model.forward_from_state(x, state)[0],
-            )  # fmt: skip
+            )
         return ref_lls
 
     def _finish_suffixes(self, batch: list[_Pair], logp, run: Callable) -> None:
@@ -295,14 +302,20 @@ class PairScorer:
         from ``run(ids[k:-1])``. ``logp``: one (L, V) tensor, or one per alternative.
         """
         logps = logp if isinstance(logp, list) else [logp] * len(batch)
-        first = [float(lp[p.k - 1, int(p.ids[p.k])]) if p.k < len(p.ids) else 0.0
-                 for p, lp in zip(batch, logps, strict=True)]  # fmt: skip
+        first = [
+            float(lp[p.k - 1, int(p.ids[p.k])]) if p.k < len(p.ids) else 0.0
+            for p, lp in zip(batch, logps, strict=True)
+        ]
         inputs = [p.ids[p.k : -1] for p in batch]
         ll = None
         if max(len(x) for x in inputs) > 0:
             x = self._tensor([row if len(row) else np.array([self.pad_id]) for row in inputs])
-            targets = self._tensor([p.ids[p.k + 1 :] if len(p.ids) > p.k + 1 else
-                                    np.array([self.pad_id]) for p in batch])  # fmt: skip
+            targets = self._tensor(
+                [
+                    p.ids[p.k + 1 :] if len(p.ids) > p.k + 1 else np.array([self.pad_id])
+                    for p in batch
+                ]
+            )
             ll = _token_ll(run(x), targets).double().cpu().numpy()
         for i, p in enumerate(batch):
             n = len(inputs[i])
@@ -337,19 +350,28 @@ def _pair_score(
     ref_bases = _bases(ref_ids, lengths)
     if np.array_equal(pair.ids, ref_ids):
         rest = float(ref_ll[s:].sum())
-        return PairScore(float(ref_ll[:s].sum()), rest, rest, len(ref_ll), len(ref_ll),
-                         ref_bases, ref_bases)  # fmt: skip
+        return PairScore(
+            float(ref_ll[:s].sum()), rest, rest, len(ref_ll), len(ref_ll), ref_bases, ref_bases
+        )
     return PairScore(
-        float(ref_ll[:s].sum()), float(ref_ll[s:].sum()), float(pair.rest),
-        len(ref_ll), len(pair.ids) - 1, ref_bases, _bases(pair.ids, lengths),
-    )  # fmt: skip
+        float(ref_ll[:s].sum()),
+        float(ref_ll[s:].sum()),
+        float(pair.rest),
+        len(ref_ll),
+        len(pair.ids) - 1,
+        ref_bases,
+        _bases(pair.ids, lengths),
+    )
 
 
 @torch.no_grad()
 def naive_pair_scores(
-    model, tokenizer, pairs: Sequence[tuple[str, str]], add_bos: bool = True,
+    model,
+    tokenizer,
+    pairs: Sequence[tuple[str, str]],
+    add_bos: bool = True,
     add_eos: bool = False,
-) -> list[PairScore]:  # fmt: skip
+) -> list[PairScore]:
     """Score each ``(reference, alternative)`` by two independent full forward passes."""
     model = model.eval()
     device = next(model.parameters()).device
@@ -360,8 +382,13 @@ def naive_pair_scores(
         for seq in (ref, alt):
             encoded = encode(tokenizer, seq, add_bos, add_eos)
             ids = torch.from_numpy(encoded)[None].to(device)
-            totals.append((float(_token_ll(model(ids).logits[:, :-1], ids[:, 1:]).sum()),
-                           ids.shape[1] - 1, _bases(encoded, lengths)))  # fmt: skip
+            totals.append(
+                (
+                    float(_token_ll(model(ids).logits[:, :-1], ids[:, 1:]).sum()),
+                    ids.shape[1] - 1,
+                    _bases(encoded, lengths),
+                )
+            )
         (ref_total, n_ref, ref_bases), (alt_total, n_alt, alt_bases) = totals
         out.append(PairScore(0.0, ref_total, alt_total, n_ref, n_alt, ref_bases, alt_bases))
     return out

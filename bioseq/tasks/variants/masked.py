@@ -88,14 +88,17 @@ class MaskedPairScorer:
     def encode(self, sequence: str) -> np.ndarray:
         ids = encode(self.tokenizer, sequence, add_bos=False)
         if len(ids) != len(sequence):
-            raise InputError(f"masked-marginal scores need one token per base; the tokenizer "
-                             f"made {len(ids)} tokens of {len(sequence)} bases")  # fmt: skip
+            raise InputError(
+                f"masked-marginal scores need one token per base; the tokenizer "
+                f"made {len(ids)} tokens of {len(sequence)} bases"
+            )
         return ids
 
     def score(
-        self, groups: Sequence[tuple[str, Sequence[str]]],
+        self,
+        groups: Sequence[tuple[str, Sequence[str]]],
         progress: Callable[[int], None] | None = None,
-    ) -> list[list[MaskedScore]]:  # fmt: skip
+    ) -> list[list[MaskedScore]]:
         """Per group, a :class:`MaskedScore` of each alternative (same length as the reference)."""
         passes: dict[tuple[int, tuple[int, ...]], _Pass] = {}
         wanted = []  # (group, alternative, pass key, alternative ids)
@@ -111,16 +114,21 @@ class MaskedPairScorer:
         for g, a, key, alt_ids in wanted:
             at = list(key[1])
             rows = logp.get(key)
-            value = 0.0 if not at else float(
-                (rows[at, alt_ids[at]] - rows[at, passes[key].ids[at]]).sum()
-            )  # fmt: skip
+            value = (
+                0.0
+                if not at
+                else float((rows[at, alt_ids[at]] - rows[at, passes[key].ids[at]]).sum())
+            )
             out[g][a] = MaskedScore(value, len(at))
         return out
 
     def _run(
-        self, keys: list[tuple], passes: dict[tuple, _Pass],
-        progress: Callable[[int], None] | None, wanted: list[tuple],
-    ) -> dict[tuple, np.ndarray]:  # fmt: skip
+        self,
+        keys: list[tuple],
+        passes: dict[tuple, _Pass],
+        progress: Callable[[int], None] | None,
+        wanted: list[tuple],
+    ) -> dict[tuple, np.ndarray]:
         """Log-probabilities (L, vocab) of the passes ``keys``, batched by window length;
         ``progress`` hears how many alternatives each batch served."""
         served = {}
@@ -131,10 +139,10 @@ class MaskedPairScorer:
         start = 0
         while start < len(keys):
             length = len(passes[keys[start]].ids)
-            batch = [k for k in keys[start : start + self.batch_size]
-                     if len(passes[k].ids) == length]  # fmt: skip
-            for key, rows in zip(batch, self._masked_logp([passes[k] for k in batch]),
-                                 strict=True):  # fmt: skip
+            batch = [
+                k for k in keys[start : start + self.batch_size] if len(passes[k].ids) == length
+            ]
+            for key, rows in zip(batch, self._masked_logp([passes[k] for k in batch]), strict=True):
                 logp[key] = rows
             if progress is not None:
                 progress(sum(served[k] for k in batch))
@@ -157,8 +165,10 @@ class MaskedMarginalScorer(DnaVariantScorer):
 
     def __init__(self, model, tokenizer, genome: SequenceSource, **options) -> None:
         if not hasattr(model, "masked_logits"):
-            raise InputError(f"{type(model).__name__} is not a masked model (no masked_logits); "
-                             "score it with DnaVariantScorer")  # fmt: skip
+            raise InputError(
+                f"{type(model).__name__} is not a masked model (no masked_logits); "
+                "score it with DnaVariantScorer"
+            )
         super().__init__(model, tokenizer, genome, **options)
         if self.multi_base:
             raise InputError("masked-marginal scores need a tokenizer of one token per base")
@@ -169,10 +179,14 @@ class MaskedMarginalScorer(DnaVariantScorer):
         """As :meth:`DnaVariantScorer.plan`, with indels ``indel_unsupported``."""
         plan, status, detail = super().plan(variant)
         if plan is not None and plan.indel:
-            return None, "indel_unsupported", (
-                f"REF {short(variant.ref)} / ALT {short(variant.alt)}: masked models score "
-                "substitutions only"
-            )  # fmt: skip
+            return (
+                None,
+                "indel_unsupported",
+                (
+                    f"REF {short(variant.ref)} / ALT {short(variant.alt)}: masked models score "
+                    "substitutions only"
+                ),
+            )
         return plan, status, detail
 
 

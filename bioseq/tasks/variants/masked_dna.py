@@ -113,9 +113,10 @@ class MaskedLMPairScorer:
         self.batch_size = reader.batch_size
 
     def score(
-        self, groups: Sequence[tuple[str, Sequence[str]]],
+        self,
+        groups: Sequence[tuple[str, Sequence[str]]],
         progress: Callable[[int], None] | None = None,
-    ) -> list[list[MaskedLMScore]]:  # fmt: skip
+    ) -> list[list[MaskedLMScore]]:
         """Per group, a :class:`MaskedLMScore` of each alternative."""
         out: list[list[MaskedLMScore]] = []
         for start in range(0, len(groups), _GROUPS):
@@ -146,8 +147,11 @@ class MaskedLMPairScorer:
         keys = [key for key in ids if wanted[key]]
         asked = [sorted(wanted[key]) for key in keys]
         values = self.reader.read([(ids[k], w) for k, w in zip(keys, asked, strict=True)])
-        lookup = {(k, pos, token): float(v) for k, w, vs in zip(keys, asked, values, strict=True)
-                  for (pos, token), v in zip(w, vs, strict=True)}  # fmt: skip
+        lookup = {
+            (k, pos, token): float(v)
+            for k, w, vs in zip(keys, asked, values, strict=True)
+            for (pos, token), v in zip(w, vs, strict=True)
+        }
         return [[_total(alt_terms, lookup) for alt_terms in row] for row in terms]
 
     # -- terms ----------------------------------------------------------------------------------
@@ -197,14 +201,22 @@ class MaskedLMVariantScorer(DnaVariantScorer):
     ``pll_window``; ``strand=None`` picks ``both`` (one strand for an RC-equivariant model)."""
 
     def __init__(
-        self, model, tokenizer, genome: SequenceSource, marginal: Marginal = "masked",
-        pll_window: int = PLL_WINDOW, strand: str | None = None, **options,
-    ) -> None:  # fmt: skip
+        self,
+        model,
+        tokenizer,
+        genome: SequenceSource,
+        marginal: Marginal = "masked",
+        pll_window: int = PLL_WINDOW,
+        strand: str | None = None,
+        **options,
+    ) -> None:
         reader = MaskedLMReader(model, tokenizer, options.get("batch_size", 8))
         protein = [aa for aa in "EFILPQ" if reader.symbol_id(aa) is not None]
         if protein:
-            raise InputError(f"the tokenizer has amino-acid tokens ({', '.join(protein)}): a "
-                             "protein model; score-vcf needs a DNA model")  # fmt: skip
+            raise InputError(
+                f"the tokenizer has amino-acid tokens ({', '.join(protein)}): a "
+                "protein model; score-vcf needs a DNA model"
+            )
         self.rc_exact = rc_equivariant(model, reader)
         super().__init__(model, tokenizer, genome, strand=strand or "both", **options)
         self.note = ""
@@ -217,12 +229,17 @@ class MaskedLMVariantScorer(DnaVariantScorer):
         self.reader, self.max_tokens = reader, reader.max_tokens
         self.specials = len(reader.tokenize("A").ids) - len(reader.tokenize("A").content)
         self.multi_base = _multi_symbol(tokenizer)
-        if self.max_tokens is not None and not self.multi_base and \
-                self.window + self.specials > self.max_tokens:  # fmt: skip
+        if (
+            self.max_tokens is not None
+            and not self.multi_base
+            and self.window + self.specials > self.max_tokens
+        ):
             fits = self.max_tokens - self.specials
-            raise InputError(f"a {self.window}-base window makes {self.window + self.specials} "
-                             f"tokens but the model reads at most {self.max_tokens}; use "
-                             f"--window {fits} or less")  # fmt: skip
+            raise InputError(
+                f"a {self.window}-base window makes {self.window + self.specials} "
+                f"tokens but the model reads at most {self.max_tokens}; use "
+                f"--window {fits} or less"
+            )
         self.scorer = MaskedLMPairScorer(reader, marginal, pll_window)
 
     def plan(self, variant: Variant) -> tuple[_Plan | None, str, str]:
@@ -233,11 +250,14 @@ class MaskedLMVariantScorer(DnaVariantScorer):
         alleles = f"REF {short(variant.ref)} / ALT {short(variant.alt)}"
         size = max(plan.ref_len, len(plan.alt))
         if self.scorer.pll_window == 0:
-            return None, "indel_unsupported", f"{alleles}: --pll-window 0 scores " \
-                "substitutions only"  # fmt: skip
+            return None, "indel_unsupported", f"{alleles}: --pll-window 0 scores substitutions only"
         if size > self.scorer.pll_window:
-            return None, "indel_too_long", f"{alleles}: {size:,} bases change; --pll-window " \
-                f"{self.scorer.pll_window} bounds the masked passes (raise it)"  # fmt: skip
+            return (
+                None,
+                "indel_too_long",
+                f"{alleles}: {size:,} bases change; --pll-window "
+                f"{self.scorer.pll_window} bounds the masked passes (raise it)",
+            )
         return plan, status, detail
 
     def score(self, variants: Sequence[Variant], progress: bool = False) -> list[VariantScore]:
@@ -247,8 +267,10 @@ class MaskedLMVariantScorer(DnaVariantScorer):
             if result.status == "ok" and result.score is not None and np.isnan(result.score):
                 result.status, result.score = "tokenization_differs", None
                 result.forward = result.reverse = None
-                result.detail = f"REF {short(result.ref)} / ALT {short(result.alt)} move the " \
-                    "boundaries of the model's multi-base tokens"  # fmt: skip
+                result.detail = (
+                    f"REF {short(result.ref)} / ALT {short(result.alt)} move the "
+                    "boundaries of the model's multi-base tokens"
+                )
         return results
 
     def _too_long(self, contig: str, start: int, end: int, pos0: int, ref: str, alt: str) -> bool:
@@ -260,8 +282,7 @@ class MaskedLMVariantScorer(DnaVariantScorer):
             return True
         window = self.genome.fetch(contig, start, end)
         alt_window = window[: pos0 - start] + alt + window[pos0 - start + len(ref) :]
-        return max(len(self.reader.tokenize(w).ids) for w in (window, alt_window)) > \
-            self.max_tokens  # fmt: skip
+        return max(len(self.reader.tokenize(w).ids) for w in (window, alt_window)) > self.max_tokens
 
 
 def _total(terms: list[_Term] | None, lookup: dict) -> MaskedLMScore:
@@ -286,5 +307,6 @@ def _multi_symbol(tokenizer) -> bool:
     if lengths is not None:
         return int(np.max(lengths, initial=0)) > 1
     special = set(getattr(tokenizer, "all_special_tokens", ()))
-    return any(len(t) > 1 and t not in special and not t.startswith("<")
-               for t in tokenizer.get_vocab())  # fmt: skip
+    return any(
+        len(t) > 1 and t not in special and not t.startswith("<") for t in tokenizer.get_vocab()
+    )

@@ -91,8 +91,10 @@ class MaskedLMReader:
             raise InputError(f"batch size must be at least 1, not {batch_size}")
         mask_id = getattr(tokenizer, "mask_token_id", None)
         if mask_id is None:
-            raise InputError(f"{type(tokenizer).__name__} has no mask token: masked-marginal "
-                             "scores hide tokens behind it")  # fmt: skip
+            raise InputError(
+                f"{type(tokenizer).__name__} has no mask token: masked-marginal "
+                "scores hide tokens behind it"
+            )
         self.model, self.tokenizer, self.batch_size = model.eval(), tokenizer, batch_size
         self.mask_id = int(mask_id)
         self.bare = isinstance(tokenizer, SequenceTokenizer)  # bioseq: windows as in pretraining
@@ -110,8 +112,10 @@ class MaskedLMReader:
             ids = np.asarray(tok.encode_array(sequence), dtype=np.int64)
             lengths = np.asarray(tok.token_lengths)[ids]
             if int(lengths.sum()) != len(sequence) or (lengths == 0).any():
-                raise InputError(f"{type(tok).__name__} does not tokenise the window base by "
-                                 "base (special or unknown tokens)")  # fmt: skip
+                raise InputError(
+                    f"{type(tok).__name__} does not tokenise the window base by "
+                    "base (special or unknown tokens)"
+                )
             return Tokens(ids, 0, lengths, self.mask_id)
         content = list(tok(sequence, add_special_tokens=False)["input_ids"])
         pieces = tok.convert_ids_to_tokens(content)
@@ -136,8 +140,10 @@ class MaskedLMReader:
     def check_length(self, tokens: Tokens, what: str) -> None:
         """InputError when ``tokens`` are more than the model's position embeddings reach."""
         if self.max_tokens is not None and len(tokens.ids) > self.max_tokens:
-            raise InputError(f"{what} makes {len(tokens.ids):,} tokens but the model reads at "
-                             f"most {self.max_tokens:,}")  # fmt: skip
+            raise InputError(
+                f"{what} makes {len(tokens.ids):,} tokens but the model reads at "
+                f"most {self.max_tokens:,}"
+            )
 
     # -- passes -------------------------------------------------------------------------------
     def read(
@@ -150,8 +156,9 @@ class MaskedLMReader:
         start = 0
         while start < len(order):
             length = len(passes[order[start]][0])
-            batch = [i for i in order[start : start + self.batch_size]
-                     if len(passes[i][0]) == length]  # fmt: skip
+            batch = [
+                i for i in order[start : start + self.batch_size] if len(passes[i][0]) == length
+            ]
             logits = self._logits([passes[i][0] for i in batch])
             for row, i in enumerate(batch):
                 wanted = torch.as_tensor(np.asarray(passes[i][1], dtype=np.int64).reshape(-1, 2))
@@ -208,5 +215,7 @@ def _find(full: list[int], content: list[int]) -> int:
     for start in range(len(full) - n + 1):
         if full[start : start + n] == content:
             return start
-    raise InputError("the tokenizer's special tokens change the sequence's own tokens; cannot "
-                     "map tokens to positions")  # fmt: skip
+    raise InputError(
+        "the tokenizer's special tokens change the sequence's own tokens; cannot "
+        "map tokens to positions"
+    )

@@ -59,15 +59,18 @@ class MaskedMutationScorer:
         self, model, tokenizer, strategy: MaskedStrategy = "masked-marginal", batch_size: int = 8
     ) -> None:
         if strategy not in MASKED_STRATEGIES:
-            raise InputError(f"--strategy {strategy}: a masked model takes "
-                             f"{' or '.join(MASKED_STRATEGIES)}")  # fmt: skip
+            raise InputError(
+                f"--strategy {strategy}: a masked model takes {' or '.join(MASKED_STRATEGIES)}"
+            )
         self.reader = MaskedLMReader(model, tokenizer, batch_size)
         self.strategy = strategy
         self.ids = {aa: self.reader.symbol_id(aa) for aa in AMINO_ACIDS + "*"}
         missing = [aa for aa in AMINO_ACIDS if self.ids[aa] is None]
         if missing:
-            raise InputError(f"{type(tokenizer).__name__} has no token for the amino acids "
-                             f"{''.join(missing)}: not a protein model")  # fmt: skip
+            raise InputError(
+                f"{type(tokenizer).__name__} has no token for the amino acids "
+                f"{''.join(missing)}: not a protein model"
+            )
 
     @property
     def residues(self) -> str:
@@ -75,22 +78,37 @@ class MaskedMutationScorer:
         return AMINO_ACIDS + ("*" if self.ids["*"] is not None else "")
 
     def score_mutants(
-        self, wildtype: str, offset: int, mutants: Sequence[Mutant],
+        self,
+        wildtype: str,
+        offset: int,
+        mutants: Sequence[Mutant],
         progress: Callable[[int], None] | None = None,
-    ) -> list[tuple[float | None, str]]:  # fmt: skip
+    ) -> list[tuple[float | None, str]]:
         """``(score, "ok")`` per mutant (substitutions already checked against ``wildtype``)."""
         tokens = self.reader.tokenize(wildtype)
         if len(tokens.lengths) != len(wildtype) or (tokens.lengths != 1).any():
-            raise InputError(f"masked-marginal scores need one token per residue; the "
-                             f"tokenizer made {len(tokens.lengths)} tokens of {len(wildtype)} "
-                             "residues")  # fmt: skip
+            raise InputError(
+                f"masked-marginal scores need one token per residue; the "
+                f"tokenizer made {len(tokens.lengths)} tokens of {len(wildtype)} "
+                "residues"
+            )
         self.reader.check_length(tokens, f"the wild type ({len(wildtype):,} residues)")
         # per mutant: (position, mutant id, wild-type id) of each substitution
-        sites = [[(tokens.start + s.position - offset, self.ids[s.mt],
-                   int(tokens.ids[tokens.start + s.position - offset])) for s in mutant]
-                 for mutant in mutants]  # fmt: skip
-        keys = [tuple(sorted(p for p, _, _ in subs)) if self.strategy == "masked-marginal"
-                else () for subs in sites]  # fmt: skip
+        sites = [
+            [
+                (
+                    tokens.start + s.position - offset,
+                    self.ids[s.mt],
+                    int(tokens.ids[tokens.start + s.position - offset]),
+                )
+                for s in mutant
+            ]
+            for mutant in mutants
+        ]
+        keys = [
+            tuple(sorted(p for p, _, _ in subs)) if self.strategy == "masked-marginal" else ()
+            for subs in sites
+        ]
         wanted: dict[tuple, set[tuple[int, int]]] = {}
         for key, subs in zip(keys, sites, strict=True):
             bucket = wanted.setdefault(key, set())
@@ -110,11 +128,15 @@ class MaskedMutationScorer:
 
         passes = [(tokens.masked(key), w) for key, w in zip(order, asked, strict=True)]
         values = self.reader.read(passes, progress=tick)
-        lookup = {(key, pos, tok): float(v) for key, w, vs in zip(order, asked, values,
-                                                                  strict=True)
-                  for (pos, tok), v in zip(w, vs, strict=True)}  # fmt: skip
-        return [(sum(lookup[(key, pos, mt)] - lookup[(key, pos, wt)] for pos, mt, wt in subs),
-                 "ok") for key, subs in zip(keys, sites, strict=True)]  # fmt: skip
+        lookup = {
+            (key, pos, tok): float(v)
+            for key, w, vs in zip(order, asked, values, strict=True)
+            for (pos, tok), v in zip(w, vs, strict=True)
+        }
+        return [
+            (sum(lookup[(key, pos, mt)] - lookup[(key, pos, wt)] for pos, mt, wt in subs), "ok")
+            for key, subs in zip(keys, sites, strict=True)
+        ]
 
 
 class AlignedMutationScorer:
@@ -128,9 +150,11 @@ class AlignedMutationScorer:
     def __init__(self, scorer: MaskedMutationScorer, alignment, width: int, source: str) -> None:
         focus = alignment.focus_sequence
         if len(focus) != width:
-            raise InputError(f"{source}: {len(focus)} match columns, but the model was "
-                             f"trained on an alignment of {width} (--aligned); give that "
-                             "alignment")  # fmt: skip
+            raise InputError(
+                f"{source}: {len(focus)} match columns, but the model was "
+                f"trained on an alignment of {width} (--aligned); give that "
+                "alignment"
+            )
         self.scorer, self.focus = scorer, focus
         self.column_of = {int(w): j for j, w in enumerate(alignment.focus_columns) if w >= 0}
 
@@ -139,9 +163,12 @@ class AlignedMutationScorer:
         return self.scorer.residues
 
     def score_mutants(
-        self, wildtype: str, offset: int, mutants: Sequence[Mutant],
+        self,
+        wildtype: str,
+        offset: int,
+        mutants: Sequence[Mutant],
         progress: Callable[[int], None] | None = None,
-    ) -> list[tuple[float | None, str]]:  # fmt: skip
+    ) -> list[tuple[float | None, str]]:
         """``(score, "ok")``, or ``(None, "not_in_alignment")`` for a mutant changing a residue
         of ``wildtype`` (numbered from ``offset``) that no match column holds."""
         out: list[tuple[float | None, str]] = [(None, "not_in_alignment")] * len(mutants)
@@ -149,8 +176,15 @@ class AlignedMutationScorer:
         for i, mutant in enumerate(mutants):
             columns = [self.column_of.get(s.position - offset) for s in mutant]
             if None not in columns:  # as the focus sequence numbers them: column j is j + 1
-                todo.append((i, tuple(Substitution(s.wt, j + 1, s.mt)
-                                      for s, j in zip(mutant, columns, strict=True))))  # fmt: skip
+                todo.append(
+                    (
+                        i,
+                        tuple(
+                            Substitution(s.wt, j + 1, s.mt)
+                            for s, j in zip(mutant, columns, strict=True)
+                        ),
+                    )
+                )
         if progress is not None and len(todo) < len(mutants):
             progress(len(mutants) - len(todo))
         scores = self.scorer.score_mutants(self.focus, 1, [m for _, m in todo], progress)

@@ -97,9 +97,13 @@ def write_metrics(path: str | Path, metrics: dict) -> None:
 
 
 def scatter_plot(
-    scores: Sequence[float], measured: Sequence[float], path: str | Path, title: str = "",
-    xlabel: str = "measured", ylabel: str = "zero-shot score",
-) -> None:  # fmt: skip
+    scores: Sequence[float],
+    measured: Sequence[float],
+    path: str | Path,
+    title: str = "",
+    xlabel: str = "measured",
+    ylabel: str = "zero-shot score",
+) -> None:
     """A PNG scatter of model scores against measurements (``path`` replaced once complete)."""
     import matplotlib  # deferred: choose the Agg backend when drawing, not on import
 

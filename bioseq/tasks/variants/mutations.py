@@ -72,8 +72,9 @@ def parse_mutant(text: str) -> Mutant:
     for part in text.split(":"):
         match = _MUTATION.match(part.strip())
         if match is None:
-            raise InputError(f"mutation {part.strip()!r} is not like 'H24C' (residue, number, "
-                             "residue)")  # fmt: skip
+            raise InputError(
+                f"mutation {part.strip()!r} is not like 'H24C' (residue, number, residue)"
+            )
         subs.append(Substitution(match[1].upper(), int(match[2]), match[3].upper()))
     positions = [s.position for s in subs]
     if len(set(positions)) != len(positions):
@@ -91,8 +92,10 @@ def check_mutant(mutant: Mutant, wildtype: str, offset: int = 1) -> tuple[str, s
                 f"({offset}-{offset + len(wildtype) - 1})"
             )
         if wildtype[index] != sub.wt:
-            return "wildtype_mismatch", f"{sub}: residue {sub.position} is {wildtype[index]}, " \
-                f"not {sub.wt}"  # fmt: skip
+            return (
+                "wildtype_mismatch",
+                f"{sub}: residue {sub.position} is {wildtype[index]}, not {sub.wt}",
+            )
     return None
 
 
@@ -113,8 +116,10 @@ def suggest_offset(mutants: Sequence[Mutant], wildtype: str, span: int = 2000) -
     subs = [s for m in mutants for s in m][:2000]
     best, best_hits = None, -1
     for offset in range(-span, span + 1):
-        hits = sum(0 <= s.position - offset < len(wildtype) and
-                   wildtype[s.position - offset] == s.wt for s in subs)  # fmt: skip
+        hits = sum(
+            0 <= s.position - offset < len(wildtype) and wildtype[s.position - offset] == s.wt
+            for s in subs
+        )
         if hits > best_hits:
             best, best_hits = offset, hits
     return best if best_hits > 0 else None
@@ -169,8 +174,10 @@ class MutationTable:
         for option, column in options.items():
             if column is not None and column not in self.columns:
                 flag = "--" + option.replace("_", "-")
-                raise InputError(f"{self.path}: {flag} {column!r} names no column (columns: "
-                                 f"{', '.join(self.columns)})")  # fmt: skip
+                raise InputError(
+                    f"{self.path}: {flag} {column!r} names no column (columns: "
+                    f"{', '.join(self.columns)})"
+                )
 
 
 def read_mutation_table(path: str | Path) -> MutationTable:
@@ -183,8 +190,11 @@ def read_mutation_table(path: str | Path) -> MutationTable:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    numbered = [(n, line) for n, line in enumerate(_text(path).split("\n"), start=1)
-                if line.strip() and not line.startswith("#")]  # fmt: skip
+    numbered = [
+        (n, line)
+        for n, line in enumerate(_text(path).split("\n"), start=1)
+        if line.strip() and not line.startswith("#")
+    ]
     if not numbered:
         raise InputError(f"{path}: no header line (the table is empty)")
     delimiter = max(";\t,", key=numbered[0][1].count)
@@ -194,8 +204,9 @@ def read_mutation_table(path: str | Path) -> MutationTable:
         values = _fields(path, number, line, delimiter)
         rows.append(dict(zip(columns, (v.strip() for v in values), strict=False)))
         fits = len(values) == len(columns)
-        errors.append("" if fits else f"{_count(len(values), 'field')}, but the header has "
-                      f"{len(columns)}")  # fmt: skip
+        errors.append(
+            "" if fits else f"{_count(len(values), 'field')}, but the header has {len(columns)}"
+        )
     return MutationTable(path, columns, rows, [n for n, _ in numbered[1:]], delimiter, errors)
 
 
@@ -213,8 +224,9 @@ def _text(path: Path) -> str:
         return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: byte 0x{data[err.start]:02X} is not UTF-8 text; "
-                         "expected a text table") from None  # fmt: skip
+        raise InputError(
+            f"{path}:{line}: byte 0x{data[err.start]:02X} is not UTF-8 text; expected a text table"
+        ) from None
 
 
 def _fields(path: Path, number: int, line: str, delimiter: str) -> list[str]:
@@ -311,9 +323,14 @@ class CausalMutationScorer:
 
 
 def score_mutations(
-    model: MutationModel, wildtype: str, table: MutationTable, offset: int = 1,
-    mutant_col: str = "mutant", score_col: str | None = None, progress=None,
-) -> list[MutationScore]:  # fmt: skip
+    model: MutationModel,
+    wildtype: str,
+    table: MutationTable,
+    offset: int = 1,
+    mutant_col: str = "mutant",
+    score_col: str | None = None,
+    progress=None,
+) -> list[MutationScore]:
     """Check and score every row of ``table``; one :class:`MutationScore` per row, in order.
 
     A mutant met again (same substitutions, in any order) gets status ``duplicate`` and no
@@ -331,15 +348,21 @@ def score_mutations(
         if problem is None:
             key = tuple(sorted(mutant, key=lambda sub: sub.position))
             if key in first_line:
-                problem = ("duplicate", f"{result.mutant or 'wild type'}: the same mutant as "
-                           f"line {first_line[key]} (scored there)")  # fmt: skip
+                problem = (
+                    "duplicate",
+                    f"{result.mutant or 'wild type'}: the same mutant as "
+                    f"line {first_line[key]} (scored there)",
+                )
             first_line.setdefault(key, line)
         if problem is not None:
             result.status, result.detail = problem
             continue
         todo.append((result, mutant))
-    scored = model.score_mutants(wildtype, offset, [m for _, m in todo], progress=progress) \
-        if todo else []  # fmt: skip
+    scored = (
+        model.score_mutants(wildtype, offset, [m for _, m in todo], progress=progress)
+        if todo
+        else []
+    )
     for (result, _), (score, status) in zip(todo, scored, strict=True):
         result.score, result.status = score, status
         if status != "ok":
@@ -373,8 +396,11 @@ def check_residues(mutant: Mutant, residues: str = AMINO_ACIDS) -> tuple[str, st
     """
     for sub in mutant:
         if sub.mt not in residues:
-            why = "a stop, and the model's vocabulary has none" if sub.mt == "*" else \
-                f"not one of the 20 amino acids ({AMINO_ACIDS})"  # fmt: skip
+            why = (
+                "a stop, and the model's vocabulary has none"
+                if sub.mt == "*"
+                else f"not one of the 20 amino acids ({AMINO_ACIDS})"
+            )
             return "invalid_residue", f"{sub}: {sub.mt!r} is {why}"
     return None
 

@@ -80,9 +80,15 @@ def describe(model) -> str:
 
 
 def dna_scorer(
-    model, tokenizer, genome: SequenceSource, *, marginal: str | None = None,
-    pll_window: int | None = None, strand: str | None = None, **options,
-) -> DnaVariantScorer:  # fmt: skip
+    model,
+    tokenizer,
+    genome: SequenceSource,
+    *,
+    marginal: str | None = None,
+    pll_window: int | None = None,
+    strand: str | None = None,
+    **options,
+) -> DnaVariantScorer:
     """The DNA variant scorer of ``model``'s family. ``marginal`` (``masked`` or ``wildtype``)
     and ``pll_window`` are for masked LMs; ``strand=None`` is the family's default (``both``
     for masked LMs that are not RC-equivariant, else ``forward``); other ``options`` as
@@ -92,8 +98,9 @@ def dna_scorer(
         takes = f"takes {' or '.join(fam.marginals)}" if fam.marginals else "is for masked LMs"
         raise InputError(f"--masked-strategy {marginal}: {describe(model)} {takes}")
     if pll_window is not None and fam.kind != "masked":
-        raise InputError(f"--pll-window is for masked LMs (Caduceus, ESM...), not "
-                         f"{describe(model)}")  # fmt: skip
+        raise InputError(
+            f"--pll-window is for masked LMs (Caduceus, ESM...), not {describe(model)}"
+        )
     if fam.kind == "masked":
         extra = {"marginal": marginal or fam.marginals[0]}
         if pll_window is not None:
@@ -103,9 +110,14 @@ def dna_scorer(
 
 
 def score_variants(
-    model, tokenizer, genome: SequenceSource, variants: Iterable[Variant], *,
-    progress: bool = False, **options,
-) -> list[VariantScore]:  # fmt: skip
+    model,
+    tokenizer,
+    genome: SequenceSource,
+    variants: Iterable[Variant],
+    *,
+    progress: bool = False,
+    **options,
+) -> list[VariantScore]:
     """Score variants with the scorer of ``model``'s family (one :class:`VariantScore` each,
     input order); options as :func:`dna_scorer`.
 
@@ -127,9 +139,11 @@ def scoring_meta(scorer: DnaVariantScorer) -> dict[str, str]:
     strand = "both" if len(scorer.orientations) == 2 else "forward"
     if isinstance(scorer, MaskedLMVariantScorer):
         pll = scorer.scorer.pll_window
-        return {"strand": "forward_rc_equivariant" if scorer.rc_exact else strand,
-                "score": f"{scorer.scorer.marginal}_marginal",
-                "indels": f"pll_window_{pll}" if pll else "unscored"}  # fmt: skip
+        return {
+            "strand": "forward_rc_equivariant" if scorer.rc_exact else strand,
+            "score": f"{scorer.scorer.marginal}_marginal",
+            "indels": f"pll_window_{pll}" if pll else "unscored",
+        }
     if isinstance(scorer, MaskedMarginalScorer):
         return {"strand": strand, "score": "masked_marginal"}
     return {"strand": strand, "reduce": scorer.reduce}
@@ -151,12 +165,16 @@ def mutation_scorer(
     (kind,) = kinds
     fam, first = FAMILIES[kind], loaded[0]
     if not fam.strategies:
-        raise InputError(f"{first.path}: {describe(first.model)} scores DNA only (score-vcf); "
-                         "score-mutations needs a causal or masked protein LM")  # fmt: skip
+        raise InputError(
+            f"{first.path}: {describe(first.model)} scores DNA only (score-vcf); "
+            "score-mutations needs a causal or masked protein LM"
+        )
     strategy = strategy or fam.strategies[0]
     if strategy not in fam.strategies:
-        raise InputError(f"--strategy {strategy} does not fit {first.path}, "
-                         f"{describe(first.model)}: use {' or '.join(fam.strategies)}")  # fmt: skip
+        raise InputError(
+            f"--strategy {strategy} does not fit {first.path}, "
+            f"{describe(first.model)}: use {' or '.join(fam.strategies)}"
+        )
     if kind == "masked":
         if len(loaded) != 1:
             raise InputError(f"--strategy {strategy} takes one --model")
@@ -190,6 +208,8 @@ def _causal(loaded: Sequence[LoadedModel], strategy: str, batch_size: int) -> Mu
     if first.direction == "reverse" and second.direction != "reverse":
         first, second = second, first
     if first.direction == "reverse" or second.direction == "forward":
-        raise InputError(f"causal-both: {first.path} reads {first.direction} and "
-                         f"{second.path} reads {second.direction}; need one of each")  # fmt: skip
+        raise InputError(
+            f"causal-both: {first.path} reads {first.direction} and "
+            f"{second.path} reads {second.direction}; need one of each"
+        )
     return CausalMutationScorer(pairs[id(first)], pairs[id(second)], batch_size=batch_size)

@@ -64,9 +64,11 @@ def _names(cds: CDS) -> set[str]:
 
 
 def select_cds(
-    records: Sequence[GenBankRecord], names: Sequence[str] | None = None,
-    region: tuple[str, int, int] | None = None, limit: int | None = None,
-) -> list[tuple[GenBankRecord, list[CDS]]]:  # fmt: skip
+    records: Sequence[GenBankRecord],
+    names: Sequence[str] | None = None,
+    region: tuple[str, int, int] | None = None,
+    limit: int | None = None,
+) -> list[tuple[GenBankRecord, list[CDS]]]:
     """The CDS called ``names`` (locus tag, gene or protein id), or all CDS when None; only
     those wholly inside ``region`` (contig, 0-based start, end) when given; the first ``limit``.
 
@@ -76,8 +78,10 @@ def select_cds(
     ['lambdap01']
     """
     wanted = None if names is None else set(names)
-    chosen = [(r, [c for c in r.cds if (wanted is None or _names(c) & wanted)
-                   and _inside(r, c, region)]) for r in records]  # fmt: skip
+    chosen = [
+        (r, [c for c in r.cds if (wanted is None or _names(c) & wanted) and _inside(r, c, region)])
+        for r in records
+    ]
     if limit is not None:
         kept, left = [], limit
         for record, cds in chosen:
@@ -89,8 +93,10 @@ def select_cds(
         missing = sorted(wanted - found)
         if missing:
             examples = ", ".join(c.name for r in records for c in r.cds[:5])
-            raise InputError(f"no CDS named {', '.join(missing)} (CDS are named by locus tag, "
-                             f"gene or protein id, e.g. {examples})")  # fmt: skip
+            raise InputError(
+                f"no CDS named {', '.join(missing)} (CDS are named by locus tag, "
+                f"gene or protein id, e.g. {examples})"
+            )
     return [(r, cds) for r, cds in chosen if cds]
 
 
@@ -120,8 +126,9 @@ def coding_snvs(record: GenBankRecord, cds: Sequence[CDS]) -> list[CodingSnv]:
         synonymous = annotation.synonymous_mask[pos]
         out.extend(
             CodingSnv(record.name, pos + 1, ref, alt, name, phase, bool(synonymous[i]))
-            for i, alt in enumerate(BASES) if alt != ref
-        )  # fmt: skip
+            for i, alt in enumerate(BASES)
+            if alt != ref
+        )
     return out
 
 
@@ -137,9 +144,11 @@ def partial_codon_bases(cds: Sequence[CDS]) -> int:
 
 
 def write_snv_vcf(
-    records: Sequence[GenBankRecord], snvs: Sequence[CodingSnv], out: str | os.PathLike,
+    records: Sequence[GenBankRecord],
+    snvs: Sequence[CodingSnv],
+    out: str | os.PathLike,
     source: str = "",
-) -> None:  # fmt: skip
+) -> None:
     """Write ``snvs`` as a VCF (``.gz``: bgzipped and tabix-indexed), replacing ``out`` (and its
     index) only once complete."""
     out = Path(out)
@@ -155,11 +164,18 @@ def write_snv_vcf(
     with atomic_output(out, companions=(".tbi",)) as tmp:
         with pysam.VariantFile(str(tmp), "wz" if gz else "w", header=header) as handle:
             for snv in snvs:
-                handle.write(handle.new_record(
-                    contig=snv.contig, start=snv.pos - 1, alleles=(snv.ref, snv.alt),
-                    info={"BIOSEQ_CDS": snv.cds, "BIOSEQ_CODON_POS": snv.codon_position,
-                          "BIOSEQ_EFFECT": "synonymous" if snv.synonymous else "nonsynonymous"},
-                ))  # fmt: skip
+                handle.write(
+                    handle.new_record(
+                        contig=snv.contig,
+                        start=snv.pos - 1,
+                        alleles=(snv.ref, snv.alt),
+                        info={
+                            "BIOSEQ_CDS": snv.cds,
+                            "BIOSEQ_CODON_POS": snv.codon_position,
+                            "BIOSEQ_EFFECT": "synonymous" if snv.synonymous else "nonsynonymous",
+                        },
+                    )
+                )
         if gz:
             pysam.tabix_index(str(tmp), preset="vcf", force=True)
 
@@ -177,9 +193,12 @@ class SnvVcf:
 
 
 def make_snv_vcf(
-    genbank: str | os.PathLike, out: str | os.PathLike, cds_names: Sequence[str] | None = None,
-    region: tuple[str, int, int] | None = None, limit: int | None = None,
-) -> SnvVcf:  # fmt: skip
+    genbank: str | os.PathLike,
+    out: str | os.PathLike,
+    cds_names: Sequence[str] | None = None,
+    region: tuple[str, int, int] | None = None,
+    limit: int | None = None,
+) -> SnvVcf:
     """Every SNV of the chosen CDS (see :func:`select_cds`) of a GenBank file, written to
     ``out``. InputError, and ``out`` left as it was, when there is none."""
     if limit is not None and limit < 1:

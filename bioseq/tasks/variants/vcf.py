@@ -143,8 +143,10 @@ def _read_text(path: Path) -> VcfData:
             continue
         if line.startswith("#") and not entries:
             if "\0" in line:
-                raise InputError(f"{path}:{number}: binary content (a NUL byte) in the header; "
-                                 "expected a VCF file")  # fmt: skip
+                raise InputError(
+                    f"{path}:{number}: binary content (a NUL byte) in the header; "
+                    "expected a VCF file"
+                )
             header.append(line)
             continue
         problem = _check_line(line, header)
@@ -265,12 +267,27 @@ def score_entries(
     for entry, scores in zip(data.entries, out, strict=True):
         if entry.record is None:
             fields = entry.fields
-            scores.append(VariantScore(entry.chrom, entry.pos or 0, _field(fields, 3),
-                                       _field(fields, 4), status="malformed_line",
-                                       detail=entry.error))  # fmt: skip
+            scores.append(
+                VariantScore(
+                    entry.chrom,
+                    entry.pos or 0,
+                    _field(fields, 3),
+                    _field(fields, 4),
+                    status="malformed_line",
+                    detail=entry.error,
+                )
+            )
         elif not scores:
-            scores.append(VariantScore(entry.record.chrom, entry.record.pos, entry.record.ref,
-                                       ".", status="no_alt", detail="no ALT allele"))  # fmt: skip
+            scores.append(
+                VariantScore(
+                    entry.record.chrom,
+                    entry.record.pos,
+                    entry.record.ref,
+                    ".",
+                    status="no_alt",
+                    detail="no ALT allele",
+                )
+            )
     return out
 
 
@@ -290,9 +307,14 @@ def output_header(data: VcfData, meta: dict[str, str] | None = None) -> pysam.Va
     header = data.header.copy() if data.header is not None else pysam.VariantHeader()
     reasons = ", ".join(f"{k} ({v})" for k, v in STATUSES.items())
     if LLR_KEY not in header.info:
-        header.info.add(LLR_KEY, "A", "Float", "bioseq zero-shot score per ALT: log-likelihood "
-                        "of the ALT window minus that of the REF window (nats; masked models: "
-                        "log p(ALT) - log p(REF) at the masked changed bases)")  # fmt: skip
+        header.info.add(
+            LLR_KEY,
+            "A",
+            "Float",
+            "bioseq zero-shot score per ALT: log-likelihood "
+            "of the ALT window minus that of the REF window (nats; masked models: "
+            "log p(ALT) - log p(REF) at the masked changed bases)",
+        )
     if STATUS_KEY not in header.info:
         header.info.add(STATUS_KEY, ".", "String", f"bioseq scoring status per ALT: {reasons}")
     for key, value in (meta or {}).items():
@@ -341,8 +363,12 @@ def output_records(
         if entry.record is None:
             if i in sites:
                 chrom, pos, ref = sites[i]
-                yield handle.new_record(contig=chrom, start=pos - 1, alleles=(ref, "."),
-                                        info={STATUS_KEY: ("malformed_line",)})  # fmt: skip
+                yield handle.new_record(
+                    contig=chrom,
+                    start=pos - 1,
+                    alleles=(ref, "."),
+                    info={STATUS_KEY: ("malformed_line",)},
+                )
             continue
         record = entry.record.copy()
         record.translate(header)
@@ -353,9 +379,11 @@ def output_records(
 
 
 def write_vcf(
-    data: VcfData, scores: Sequence[Sequence[VariantScore]], out: str | os.PathLike,
+    data: VcfData,
+    scores: Sequence[Sequence[VariantScore]],
+    out: str | os.PathLike,
     meta: dict[str, str] | None = None,
-) -> str | None:  # fmt: skip
+) -> str | None:
     """Write every input line with the BIOSEQ fields (see :func:`output_records`); index
     ``.gz`` output with tabix. The file (and its index) replace ``out`` only once complete.
 
@@ -422,10 +450,15 @@ class VcfResult:
 
 
 def score_vcf(
-    model, tokenizer, genome: SequenceSource | str | os.PathLike, vcf: str | os.PathLike,
-    out: str | os.PathLike | None = None, progress: bool = False,
-    meta: dict[str, str] | None = None, **options,
-) -> VcfResult:  # fmt: skip
+    model,
+    tokenizer,
+    genome: SequenceSource | str | os.PathLike,
+    vcf: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    progress: bool = False,
+    meta: dict[str, str] | None = None,
+    **options,
+) -> VcfResult:
     """Score every ALT of a VCF against ``genome`` (a source, FASTA or GenBank path) and write
     ``out`` when given (``.tsv``: a table; ``.vcf``, ``.vcf.gz``, ``.bcf``: the records with
     BIOSEQ fields). ``options`` go to the scorer of the model's family
