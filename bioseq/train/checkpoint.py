@@ -8,7 +8,7 @@ temporary folder beside its final place and renamed, so a kill at any moment lea
 checkpoints intact and never a half-written ``step-N``. Reading a run directory (its
 checkpoints, the model inside it) is :mod:`bioseq.models.hub`'s.
 
->>> from bioseq.train.checkpoint import latest_checkpoint
+>>> from bioseq.models.hub import latest_checkpoint
 >>> latest_checkpoint("runs/demo")  # doctest: +SKIP
 PosixPath('runs/demo/checkpoints/step-300')
 """
