@@ -118,10 +118,8 @@ def predict(model, table, out, sequence_col, label_col, batch_size, device) -> N
     \b
       bioseq predict --model runs/coding coding_test.tsv --out pred.tsv
     """
-    from bioseq.io.outputs import check_output
     from bioseq.tasks.adapt.predict import predict as run
 
-    check_output(out)
     scores = run(
         model,
         table,

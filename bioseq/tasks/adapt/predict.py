@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bioseq.io.outputs import write_text_atomic
+from bioseq.io.outputs import check_output, write_text_atomic
 from bioseq.io.tables import Table, read_table
 from bioseq.models.hub import load_classifier
 from bioseq.tasks.adapt.framing import encode, model_context
@@ -75,7 +75,9 @@ def predict(
     device=None,
 ) -> dict | None:
     """Write predictions for every row of the table to ``out``; when the table has labels,
-    also ``out``'s ``.metrics.json`` and return the metrics."""
+    also ``out``'s ``.metrics.json`` and return the metrics. ``out`` is checked (a writable
+    file path) before anything is read."""
+    check_output(out)
     table = read_table(table_path, sequence_col, label_col, require_labels=False)
     loaded = load_classifier(model_path, device, finetuned=True)
     model, tokenizer = loaded.model.eval(), loaded.tokenizer
