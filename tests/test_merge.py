@@ -308,6 +308,7 @@ def test_pretrain_cli_trains_a_merge_model(tmp_path):
     assert model.config.merge_ratio == 3.0
     saved = (run / "config.yaml").read_text()
     assert "model: merge\n" in saved and "backbone: mamba\n" in saved
+    assert "objective: merge\n" in saved and "causal" not in saved
 
 
 def test_tokenizer_merge_is_the_old_spelling_of_model_merge(tmp_path):
@@ -357,9 +358,9 @@ def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
     first = CliRunner().invoke(main, ["pretrain", *args, "--stop-after", "2", "--out", str(run)])
     assert first.exit_code == 0, first.output
     saved = yaml.safe_load((run / "config.yaml").read_text())
-    assert (saved["model"], saved["backbone"]) == ("merge", "hyena")
+    assert (saved["model"], saved["backbone"], saved["objective"]) == ("merge", "hyena", "merge")
     del saved["backbone"]  # as bioseq wrote it before --model merge existed
-    saved.update(model="hyena", tokenizer="merge")
+    saved.update(model="hyena", tokenizer="merge", objective="causal")
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     resumed = CliRunner().invoke(main, ["pretrain", "--resume", str(run)])
     assert resumed.exit_code == 0, resumed.output
@@ -370,7 +371,8 @@ def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
     ]
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 4 and rows[-1]["val_mergedna_loss"] > 0
-    assert yaml.safe_load((run / "config.yaml").read_text())["model"] == "merge"
+    rewritten = yaml.safe_load((run / "config.yaml").read_text())
+    assert (rewritten["model"], rewritten["objective"]) == ("merge", "merge")
 
 
 @pytest.mark.parametrize(
@@ -381,6 +383,8 @@ def test_a_run_saved_with_the_old_spelling_resumes(tmp_path):
         (["--model", "merge", "--text"], "model merge needs DNA input, not text"),
         (["--model", "merge", "--tokenizer", "kmer:3"], "learns its tokens from single bases"),
         (["--model", "merge", "--backbone", "caduceus"], "'caduceus' is not one of"),
+        (["--model", "merge", "--objective", "mlm"], "model merge trains with its own objective"),
+        (["--objective", "merge"], "objective merge is a MergeLM's own loss: --model merge"),
     ],
 )
 def test_merge_settings_that_do_not_go_together(args, message):

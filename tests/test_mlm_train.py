@@ -279,6 +279,9 @@ def test_bad_objective_settings_are_one_line(tmp_path, args, words):
 def test_objective_defaults():
     assert TrainConfig(model="caduceus").resolved().objective == "mlm"
     assert TrainConfig(model="mamba").resolved().objective == "causal"
+    assert TrainConfig(model="merge").resolved().objective == "merge"
+    # merge runs written before merge was an objective recorded causal: they read as merge
+    assert TrainConfig(model="merge", objective="causal").objective == "merge"
 
 
 @pytest.mark.slow

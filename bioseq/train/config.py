@@ -44,7 +44,7 @@ CHOICES = {
 }
 # how to start this run, not part of its recipe (left out of config.yaml)
 RUNTIME_KEYS = ("resume", "overwrite", "stop_after")
-OBJECTIVES = ("causal", "mlm")
+OBJECTIVES = ("causal", "mlm", "merge")  # merge: a MergeLM's own loss (--model merge)
 MASKED_MODELS = ("caduceus",)  # models trained with objective mlm (bidirectional)
 BACKBONES = ("hyena", "mamba", "transformer")  # what --model merge runs over its merged tokens
 DEFAULT_STEPS = 200
@@ -130,8 +130,9 @@ class TrainConfig:
     )
     objective: str | None = setting(
         None,
-        "causal: next token; mlm: BERT-style masked tokens, against a two-sided Markov reference",
-        default_text="mlm for caduceus, else causal",
+        "causal: next token; mlm: BERT-style masked tokens, against a two-sided Markov "
+        "reference; merge: --model merge's MergeDNA loss",
+        default_text="mlm for caduceus, merge for merge, else causal",
         choices=OBJECTIVES,
     )
     mask_fraction: float = setting(
@@ -233,6 +234,9 @@ class TrainConfig:
             if self.model != "merge":
                 self.model, self.backbone = "merge", self.backbone or self.model
             self.tokenizer = "char"
+        # merge runs recorded objective causal before merge was an objective of its own
+        if self.model == "merge" and self.objective == "causal":
+            self.objective = "merge"
 
     def to_dict(self, runtime: bool = False) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -294,11 +298,21 @@ class TrainConfig:
             if problem:
                 raise InputError(problem)
         if self.objective is not None and self.objective not in OBJECTIVES:
-            raise InputError(f"objective must be one of causal, mlm, not {self.objective!r}")
+            raise InputError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, not {self.objective!r}"
+            )
+        if self.model == "merge" and self.objective not in (None, "merge"):
+            raise InputError(
+                f"model merge trains with its own objective (merge), not {self.objective}"
+            )
         if self.objective == "mlm" and self.model not in MASKED_MODELS:
             raise InputError(
                 f"objective mlm needs a masked model: --model caduceus "
                 f"({self.model} is causal only)"
+            )
+        if self.objective == "merge" and self.model != "merge":
+            raise InputError(
+                f"objective merge is a MergeLM's own loss: --model merge, not {self.model}"
             )
         if self.objective == "causal" and self.model in MASKED_MODELS:
             raise InputError(
@@ -422,11 +436,14 @@ RANGES = {
 
 
 def default_objective(model: str) -> str:
-    """``mlm`` for the masked models (caduceus), ``causal`` for the others.
+    """``mlm`` for the masked models (caduceus), ``merge`` for a MergeLM, ``causal`` for the
+    others.
 
-    >>> default_objective("caduceus"), default_objective("mamba")
-    ('mlm', 'causal')
+    >>> default_objective("caduceus"), default_objective("merge"), default_objective("mamba")
+    ('mlm', 'merge', 'causal')
     """
+    if model == "merge":
+        return "merge"
     return "mlm" if model in MASKED_MODELS else "causal"
 
 

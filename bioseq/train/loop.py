@@ -8,13 +8,10 @@ of them in a row stop the run. Every ``log_every`` steps a line goes to ``metric
 ``eval_every`` steps the validation loss is measured on a fixed subset of held-out windows; every
 ``save_every`` steps (and at the end, and on Ctrl-C or SIGTERM) a checkpoint is written.
 
-With ``objective: mlm`` (``--model caduceus``) the batches are masked (:mod:`bioseq.train.masking`)
-and the loss is the model's own, over the masked targets. Validation then measures bits per
-masked base (``val_masked_bits``) on targets fixed once for the run, and beside it a two-sided
-order-k Markov model (:class:`~bioseq.train.markov.TwoSidedMarkov`) on the same targets
-(``markov_masked_bits``); ``train_masked_bits`` is the training loss in the same unit.
-What the model learns and how its metrics read (next token, masked tokens, a MergeLM's
-MergeDNA loss) is one object, :mod:`bioseq.train.objectives`; the loop only asks it.
+The loss is the model's own. What the model learns and how its metrics read, which reference
+it is compared with and how, is one object per objective (:mod:`bioseq.train.objectives`); the
+loop only asks it. The validation targets are fixed once for the run, so a reference scored on
+them is scored once per evaluation size.
 
 >>> from bioseq.train import TrainConfig, pretrain
 >>> run = pretrain(TrainConfig(out="runs/demo"))  # doctest: +SKIP
@@ -36,7 +33,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
@@ -53,7 +49,7 @@ from bioseq.train.checkpoint import (
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.data import TrainData, build_data, context_at
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
-from bioseq.train.markov import TwoSidedMarkov, check_order
+from bioseq.train.markov import check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
 from bioseq.train.objectives import objective_for
@@ -179,26 +175,14 @@ class Trainer:
             "loss_sum": 0.0,
             "loss_steps": 0,
             "bits_sum": 0.0,
-            "bpt_sum": 0.0,
-            "bpt_n": 0,
-        }
-        self.markov: float | None = None
-        self.two_sided: TwoSidedMarkov | None = None  # mlm runs: the reference, every rank
-        self._masked_markov: dict[int, tuple[float, float]] = {}  # per evaluation size
-        self._letter_of_id: np.ndarray | None = None  # token id -> letter index (-1: none)
+        }  # and what the objective collects (Objective.observe)
+        self.markov: float | None = None  # the reference's bits per symbol, if one number
+        # the reference's (bits, symbols) on the validation targets, per evaluation size
+        self._val_reference: dict[int, tuple[float, float] | None] = {}
         self._claim_run_dir(lock)
         self._notice(self.data.description)  # every check passed: what the run reads
-        reference = self.objective.reference if self.data.has_val else None
-        if reference == "two-sided":
-            train, _ = self.data.markov_sequences()
-            self._notice(
-                f"fitting the two-sided order-{config.markov_order} Markov reference "
-                "on the training split ..."
-            )
-            self.two_sided = TwoSidedMarkov(config.markov_order, self.data.markov_letters)
-            self.two_sided.fit(train)
-        elif reference == "markov" and self.markov is None and dist.is_main:
-            self.markov = self._markov_reference()
+        if self.data.has_val and self.markov is None:  # a resumed run's checkpoint holds it
+            self.markov = self.objective.fit_reference(self.data, self._notice, dist.is_main)
         self.ddp = self.model
         if dist.enabled:
             ids = [dist.device.index] if dist.device.type == "cuda" else None
@@ -426,7 +410,8 @@ class Trainer:
         return loss, int(seen), lr
 
     def _extra_inputs(self, batch) -> dict:
-        """A masked batch's attention mask (a bidirectional model must not read padding)."""
+        """A batch's attention mask where it has one (a bidirectional model must not read
+        padding)."""
         if batch.attention_mask is None:
             return {}
         return {"attention_mask": batch.attention_mask.to(self.dist.device)}
@@ -435,16 +420,17 @@ class Trainer:
     @torch.no_grad()
     def _evaluate(self, final: bool) -> tuple[float, float, float | None] | None:
         """Validation loss on the fixed subset of held-out windows: (nats per token, bits per
-        base, the two-sided Markov bits per base of an mlm run's targets, else None), where
-        bases are those the predicted tokens hold."""
+        base, the objective's reference in bits per base on the same targets, else None),
+        where bases are those the predicted tokens hold."""
         if not self.data.has_val:
             return None
         config, dist = self.config, self.dist
         n = config.final_eval_windows if final else config.eval_windows
         batch_size = max(1, config.batch_size // (dist.world_size * config.grad_accum))
         self.model.eval()
-        total = count = bases = markov = 0.0
-        known = n in self._masked_markov  # the targets are fixed: the reference is too
+        total = count = bases = ref_bits = 0.0
+        scored = False
+        known = n in self._val_reference  # the targets are fixed: the reference's score is too
         for batch in self.data.eval_batches(n, batch_size, dist.rank, dist.world_size):
             with self.autocast():
                 ids, labels = batch.input_ids.to(dist.device), batch.labels.to(dist.device)
@@ -452,34 +438,24 @@ class Trainer:
             total += out.loss.float().item() * batch.n_tokens
             count += batch.n_tokens
             bases += batch.n_bases
-            if self.two_sided is not None and not known:
-                markov += self._markov_bits(batch)
+            bits = None if known else self.objective.reference_bits(batch)
+            if bits is not None:
+                ref_bits, scored = ref_bits + bits, True
         self.model.train()
-        if self.two_sided is not None and not known:
-            self._masked_markov[n] = (markov, bases)
-        ref_bits, ref_bases = self._masked_markov.get(n, (0.0, 0.0))
+        if not known:
+            self._val_reference[n] = (ref_bits, bases) if scored else None
+        ref_bits, ref_bases = self._val_reference[n] or (0.0, 0.0)
         total, count, bases, ref_bits, ref_bases = dist.all_reduce_sum(
             [total, count, bases, ref_bits, ref_bases]
         )
         if not count:
             return None
-        reference = ref_bits / ref_bases if self.two_sided is not None and ref_bases else None
+        reference = ref_bits / ref_bases if ref_bases else None
         return total / count, total / max(bases, 1) / LN2, reference
-
-    def _markov_bits(self, batch) -> float:
-        """The two-sided Markov reference's total bits on a masked batch's targets (it reads
-        the clean neighbours)."""
-        if self._letter_of_id is None:
-            letter_ids = list(self.data.masking.letter_ids)
-            self._letter_of_id = np.full(len(self.data.tokenizer), -1, dtype=np.int64)
-            self._letter_of_id[letter_ids] = np.arange(len(letter_ids))
-        letters = self._letter_of_id[batch.clean_ids.numpy()]
-        bits, _ = self.two_sided.masked_bits(letters, batch.labels.numpy() != -100)
-        return bits
 
     def _log(
         self,
-        val: tuple[float, float] | None,
+        val: tuple[float, float, float | None] | None,
         lr: float,
         interval: dict,
         final: bool,
@@ -488,7 +464,7 @@ class Trainer:
         c = self.counters
         train = c["loss_sum"] / c["loss_steps"] if c["loss_steps"] else None
         train_bits = c.get("bits_sum", 0.0) / c["loss_steps"] if c["loss_steps"] else None
-        val_loss, val_bits, masked_markov = val if val is not None else (None, None, None)
+        val_loss, val_bits, reference = val if val is not None else (None, None, None)
         now = time.perf_counter()
         row = {
             "step": self.step,
@@ -504,7 +480,7 @@ class Trainer:
             "tokens_per_s": interval["tokens"] / max(now - interval["time"], 1e-9),
             "elapsed_s": elapsed,
         }
-        row = self.objective.row(row, c, masked_markov)
+        row = self.objective.row(row, c, reference)
         finite = {k: v for k, v in row.items() if not isinstance(v, float) or math.isfinite(v)}
         row = {k: finite.get(k) for k in row}  # NaN and inf become null: JSON has no NaN
         if final:
@@ -518,15 +494,6 @@ class Trainer:
             except OSError as err:
                 raise self._write_error(path, err) from None
         return row
-
-    def _markov_reference(self) -> float:
-        train, val = self.data.markov_sequences()
-        self._notice(
-            f"fitting the order-{self.config.markov_order} Markov reference on the "
-            "training split ..."
-        )
-        model = self.data.markov_model(self.config.markov_order).fit(train)
-        return model.bits_per_symbol(val)
 
     # -- saving ------------------------------------------------------------------------------
     def _save(self, check_sync: bool = False) -> None:

@@ -9,9 +9,11 @@
   modelling + merged-token reconstruction, nats per base; not next-token: no Markov reference)
   and the learned bases per token.
 
-Each gives the loop: which reference to fit (:attr:`Objective.reference`), what to collect from
-a forward pass (:meth:`~Objective.observe`), the metrics row (:meth:`~Objective.row`), its own
-progress line if any, the title and description of the run, and its closing summary.
+Each gives the loop: the reference it fits (:meth:`~Objective.fit_reference`; which one:
+:attr:`Objective.reference`) and what that reference scores on a validation batch
+(:meth:`~Objective.reference_bits`), what to collect from a forward pass
+(:meth:`~Objective.observe`), the metrics row (:meth:`~Objective.row`), its own progress line if
+any, the title and description of the run, and its closing summary.
 
 >>> from bioseq.train.config import TrainConfig
 >>> objective_for(TrainConfig(model="merge", backbone="mamba")).title()
@@ -22,7 +24,12 @@ progress line if any, the title and description of the run, and its closing summ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+
 from bioseq.train.config import TrainConfig
+from bioseq.train.markov import TwoSidedMarkov
 
 
 class Objective:
@@ -34,12 +41,32 @@ class Objective:
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
 
+    def fit_reference(self, data, notice: Callable[[str], None], is_main: bool) -> float | None:
+        """Fit this objective's reference on ``data``'s training split (saying so through
+        ``notice``) and return the number the run compares against, if it is one number: here
+        the order-k Markov bits per symbol of the validation split (on the main process only;
+        the others return None)."""
+        if not is_main:
+            return None
+        train, val = data.markov_sequences()
+        notice(
+            f"fitting the order-{self.config.markov_order} Markov reference on the "
+            "training split ..."
+        )
+        return data.markov_model(self.config.markov_order).fit(train).bits_per_symbol(val)
+
+    def reference_bits(self, batch) -> float | None:
+        """The reference's total bits on a validation batch's targets, where it is measured
+        on the same targets as the model (None: it is not)."""
+        return None
+
     def observe(self, out, counters: dict) -> None:
         """Collect what a micro-batch's model output says beyond its loss (into
         ``counters``, which checkpoints keep)."""
 
-    def row(self, row: dict, counters: dict, masked_markov: float | None) -> dict:
-        """The metrics row under this objective's names."""
+    def row(self, row: dict, counters: dict, reference: float | None) -> dict:
+        """The metrics row under this objective's names (``reference``: the reference's bits
+        per symbol on the validation targets, from :meth:`reference_bits`)."""
         return row
 
     def progress_line(self, row: dict, total: int) -> str | None:
@@ -84,8 +111,37 @@ class MaskedTokens(Objective):
     reference = "two-sided"
     auto_class = "AutoModelForMaskedLM"
 
-    def row(self, row: dict, counters: dict, masked_markov: float | None) -> dict:
-        return masked_row(row, masked_markov)
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__(config)
+        self.two_sided: TwoSidedMarkov | None = None  # fitted on every process
+        self._letter_of_id: np.ndarray | None = None  # token id -> letter index (-1: none)
+
+    def fit_reference(self, data, notice: Callable[[str], None], is_main: bool) -> float | None:
+        """Fit the two-sided order-k Markov model on the training split (every process: each
+        scores its own validation batches); no single number (it is scored per target)."""
+        train, _ = data.markov_sequences()
+        notice(
+            f"fitting the two-sided order-{self.config.markov_order} Markov reference "
+            "on the training split ..."
+        )
+        self.two_sided = TwoSidedMarkov(self.config.markov_order, data.markov_letters)
+        self.two_sided.fit(train)
+        letter_ids = list(data.masking.letter_ids)
+        self._letter_of_id = np.full(len(data.tokenizer), -1, dtype=np.int64)
+        self._letter_of_id[letter_ids] = np.arange(len(letter_ids))
+        return None
+
+    def reference_bits(self, batch) -> float | None:
+        """The two-sided Markov model's total bits on a masked batch's targets (it reads the
+        clean neighbours)."""
+        if self.two_sided is None:
+            return None
+        letters = self._letter_of_id[batch.clean_ids.numpy()]
+        bits, _ = self.two_sided.masked_bits(letters, batch.labels.numpy() != -100)
+        return bits
+
+    def row(self, row: dict, counters: dict, reference: float | None) -> dict:
+        return masked_row(row, reference)
 
     def _suffix(self) -> str:
         return " (masked LM)"
@@ -114,11 +170,14 @@ class MergeDNA(Objective):
     reference = None
     auto_class = "AutoModelForMaskedLM"
 
+    def fit_reference(self, data, notice: Callable[[str], None], is_main: bool) -> float | None:
+        return None  # the MergeDNA loss is not next-token: no Markov model compares
+
     def observe(self, out, counters: dict) -> None:
         counters["bpt_sum"] = counters.get("bpt_sum", 0.0) + float(out.bases_per_token)
         counters["bpt_n"] = counters.get("bpt_n", 0) + 1
 
-    def row(self, row: dict, counters: dict, masked_markov: float | None) -> dict:
+    def row(self, row: dict, counters: dict, reference: float | None) -> dict:
         """The MergeDNA loss under its own name and the learned bases per token; no bits per
         base (the loss is not next-token) and no Markov reference."""
         renamed = {"train_loss": "train_mergedna_loss", "val_loss": "val_mergedna_loss"}
@@ -157,7 +216,7 @@ class MergeDNA(Objective):
 
 def objective_for(config: TrainConfig) -> Objective:
     """The objective of a resolved config: a MergeLM's own, masked tokens, or next token."""
-    if config.model == "merge":
+    if config.objective == "merge" or config.model == "merge":
         return MergeDNA(config)
     if config.objective == "mlm":
         return MaskedTokens(config)
