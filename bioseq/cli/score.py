@@ -26,7 +26,12 @@ def _show(report) -> None:
 @click.option("--fasta", required=True, help="Reference: FASTA (plain/bgzip/gzip) or GenBank.")
 @click.option("--vcf", "vcf_path", required=True, help="Variants: VCF (plain/gz) or BCF.")
 @click.option("--out", required=True, help="OUT.vcf, OUT.vcf.gz (+ tabix), OUT.bcf or OUT.tsv.")
-@click.option("--window", default=8192, show_default=True, help="Bases per window.")
+@click.option(
+    "--window",
+    type=int,
+    default=None,
+    help="Bases per window  [default: 8192, or the most the model reads when fewer]",
+)
 @click.option(
     "--strand",
     type=click.Choice(["forward", "both"]),
@@ -85,7 +90,7 @@ def score_vcf(
     fasta: str,
     vcf_path: str,
     out: str,
-    window: int,
+    window: int | None,
     strand: str | None,
     reduce: str,
     masked_strategy: str | None,

@@ -68,15 +68,15 @@ from bioseq.errors import InputError
 from bioseq.io.alphabet import reverse_complement
 from bioseq.io.outputs import atomic_directory, check_output_dir
 from bioseq.io.tables import read_named_sequences
+from bioseq.models.context import model_context, position_limit
 from bioseq.models.heads import strand_average
 from bioseq.models.hub import load_model, model_direction, scorer_kind
 from bioseq.models.memory import check_forward_memory
 from bioseq.tasks.adapt.framing import start_ids
-from bioseq.tasks.variants.masked_lm import token_limit
 from bioseq.tokenizers.base import SequenceTokenizer
 
 __all__ = [
-    "POOLS", "EmbedResult", "Embeddings", "default_window", "embed", "embed_files",
+    "POOLS", "EmbedResult", "Embeddings", "embed", "embed_files",
     "embed_sequences",
 ]  # fmt: skip
 
@@ -121,28 +121,6 @@ class _Sum:
     last: tuple[int, torch.Tensor] | None = None  # (window first letter, vector)
     first: tuple[int, torch.Tensor] | None = None
     left: int = 0  # windows not yet run
-
-
-def default_window(model, n_special: int = 0) -> int | None:
-    """Letters per window by default: the training context (``training_context``), else the
-    longest input the model takes (Hyena's ``max_seq_len``, ESM's position embeddings), less
-    ``n_special`` special tokens; None when none is known.
-
-    >>> from bioseq.models import HyenaConfig, HyenaLM
-    >>> default_window(HyenaLM(HyenaConfig.from_preset("tiny", vocab_size=10, max_seq_len=64)))
-    64
-    """
-    context = getattr(model.config, "training_context", None) or _token_limit(model)
-    return None if not context else max(int(context) - n_special, 1)
-
-
-def _token_limit(model) -> int | None:
-    """The most tokens the model can read at once (learned positions), or None."""
-    limits = [token_limit(model.config)]
-    if getattr(model.config, "model_type", "") == "bioseq-hyena":
-        limits.append(getattr(model.config, "max_seq_len", None))
-    limits = [int(x) for x in limits if x]
-    return min(limits) if limits else None
 
 
 # -- tokens -----------------------------------------------------------------------------------
@@ -336,7 +314,8 @@ def embed(
     a list of ``(len(sequence), d)`` float32 arrays for ``pool="none"`` (see the module doc).
 
     ``layer`` indexes the model's hidden states (0: the embeddings, -1: the output).
-    ``window=None`` takes the model's default (:func:`default_window`), ``0`` reads each
+    ``window=None`` takes the model's context (:func:`~bioseq.models.context.model_context`,
+    less the special tokens the tokenizer adds), ``0`` reads each
     sequence whole; ``stride`` defaults to ``window``. ``names`` name sequences in errors.
 
     >>> embed(model, tok, ["ACGT", "GGCCA"], layer=0).shape  # doctest: +SKIP
@@ -384,10 +363,11 @@ def embed_sequences(
     model.eval()
     reader = _Reader(model, tokenizer, pool)
     if window is None:
-        window = default_window(model, reader.n_special)
+        context = model_context(model, tokenizer)
+        window = max(context - reader.n_special, 1) if context else None
     window = window or None
     stride = stride or window
-    limit = _token_limit(model)
+    limit = position_limit(model.config)
 
     n_states = 0
     if sequences:  # one letter, to count the hidden states before the real work

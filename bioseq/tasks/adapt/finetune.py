@@ -46,10 +46,11 @@ from bioseq import runtime
 from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir, write_text_atomic
 from bioseq.io.tables import Table, read_table
+from bioseq.models.context import model_context
 from bioseq.models.heads import LORA_TARGETS
 from bioseq.models.hub import load_classifier, quiet_transformers
 from bioseq.tasks.adapt.config import DEFAULT_LR, FinetuneConfig
-from bioseq.tasks.adapt.framing import encode, model_context
+from bioseq.tasks.adapt.framing import encode
 from bioseq.tasks.adapt.labels import SELECTION, Labels, metrics
 from bioseq.tasks.adapt.plots import plot_finetune
 from bioseq.tasks.adapt.predict import predict_outputs, write_predictions
@@ -247,7 +248,7 @@ def finetune(config: FinetuneConfig, resume: bool = False, overwrite: bool = Fal
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     model, tokenizer = build_model(config, labels)
-    max_length = config.max_length or model_context(model)
+    max_length = config.max_length or model_context(model, tokenizer) or 1024  # when unknown
     if config.mode == "probe":
         fit_probe(model, tokenizer, config, train, val, run_dir, max_length)
         save_best(run_dir, model, tokenizer)

@@ -1,7 +1,8 @@
 """Sequences fed as the model was pretrained to read them: the one place that decides whether a
 beginning token goes first (:func:`start_ids`), how a batch of letters becomes padded ids
-(:func:`encode`), and how long an input may be (:func:`model_context`). Generation, embeddings,
-fine-tuning, probes and predictions all frame sequences through this module.
+(:func:`encode`); how long an input may be is :func:`bioseq.models.context.model_context`.
+Generation, embeddings, fine-tuning, probes and predictions all frame sequences through this
+module.
 
 bioseq tokenizers give bare letters, after a beginning token only where pretraining put one
 (protein records, Evo 2's documents); Hugging Face tokenizers add their own special tokens
@@ -24,7 +25,7 @@ import torch
 
 from bioseq.tokenizers.base import SequenceTokenizer
 
-__all__ = ["encode", "model_context", "start_ids"]
+__all__ = ["encode", "start_ids"]
 
 
 def start_ids(model, tokenizer) -> list[int]:
@@ -65,13 +66,3 @@ def encode(model, tokenizer, sequences: list[str], max_length: int, device) -> d
         ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
         mask[i, : len(row)] = 1
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device)}
-
-
-def model_context(model, default: int = 1024) -> int:
-    """The longest input the model was trained on or can take (``default`` when unknown)."""
-    config = model.config
-    for key in ("training_context", "max_seq_len", "max_position_embeddings"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return default

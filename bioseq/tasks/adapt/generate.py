@@ -55,6 +55,7 @@ from transformers.generation.logits_process import (
 from bioseq.errors import InputError
 from bioseq.io.fasta import iter_fasta
 from bioseq.io.outputs import atomic_output, check_output
+from bioseq.models.context import position_limit
 from bioseq.models.hub import LoadedModel, load_model
 from bioseq.tasks.adapt.framing import start_ids
 
@@ -347,7 +348,7 @@ def generate_sequences(
     end_id = tok.eos_token_id if stop_at_end else None
     if stop_at_end and end_id is None:
         raise InputError(f"{model.path}: the tokenizer has no end token for --stop-at-end")
-    window = getattr(net.config, "max_seq_len", None)  # Hyena's learned positions
+    window = position_limit(net.config)  # e.g. Hyena's learned positions
     samples, n_tokens, cached = [], 0, False
     bar = tqdm(
         total=len(prompts) * n * length,

@@ -16,8 +16,9 @@ import torch
 
 from bioseq.io.outputs import check_output, write_text_atomic
 from bioseq.io.tables import Table, read_table
+from bioseq.models.context import model_context
 from bioseq.models.hub import load_classifier
-from bioseq.tasks.adapt.framing import encode, model_context
+from bioseq.tasks.adapt.framing import encode
 from bioseq.tasks.adapt.labels import Labels, metrics
 
 
@@ -88,7 +89,7 @@ def predict(
         table.sequences,
         labels.task,
         batch_size,
-        max_length or model_context(model),
+        max_length or model_context(model, tokenizer) or 1024,  # 1,024 when unknown
     )
     out = Path(out)
     write_predictions(out, table, outputs, labels)

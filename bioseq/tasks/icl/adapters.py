@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models.context import position_limit
 from bioseq.models.hub import load_model, resolve_device
 from bioseq.models.lm import BioseqLM
 from bioseq.tokenizers.base import SequenceTokenizer
@@ -81,7 +82,7 @@ class CausalLMAdapter:
         self.batch_size = max(1, int(batch_size))
         self._bioseq_tokenizer = isinstance(tokenizer, SequenceTokenizer)
         self._bioseq_model = isinstance(model, BioseqLM)
-        self.max_length = _max_length(model.config)
+        self.max_length = position_limit(model.config)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
 
@@ -273,14 +274,6 @@ def _fixed_point_greedy(
         if active.numel() == 0:
             break
     return draft
-
-
-def _max_length(config) -> int | None:
-    for key in ("max_seq_len", "n_positions", "max_position_embeddings"):
-        value = getattr(config, key, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def load_adapter(

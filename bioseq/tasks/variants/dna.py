@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 from bioseq.errors import InputError
 from bioseq.io.alphabet import reverse_complement
 from bioseq.io.source import SequenceSource
+from bioseq.models.context import position_limit
 from bioseq.models.hub import model_direction
 from bioseq.tasks.variants.contigs import ContigMatcher
 from bioseq.tasks.variants.likelihood import PairScorer, Reduce, Strategy
@@ -70,6 +71,16 @@ def short(allele: str, keep: int = 20) -> str:
     ('ACGT', 'AAAAAAAAAAAAAAAAAAAA...(30 bp)')
     """
     return allele if len(allele) <= keep else f"{allele[:keep]}...({len(allele):,} bp)"
+
+
+class WindowTooLong(InputError):
+    """A window that makes more tokens than the model reads: ``fits`` is the longest window
+    (bases) that does, ``max_tokens`` what the model reads (:func:`score_vcf_run
+    <bioseq.tasks.variants.run.score_vcf_run>` takes ``fits`` when no window was asked for)."""
+
+    def __init__(self, message: str, fits: int, max_tokens: int) -> None:
+        super().__init__(message)
+        self.fits, self.max_tokens = fits, max_tokens
 
 
 def check_window(window: int, window_step: int = 1) -> None:
@@ -199,16 +210,18 @@ class DnaVariantScorer:
         # window is then unscored, in the reference and the alternative alike)
         self.scorer = PairScorer(model, tokenizer, batch_size, strategy, add_bos=False)
         self.reverse = model_direction(model.config) == "reverse"
-        self.max_tokens = getattr(model.config, "max_seq_len", None)
+        self.max_tokens = position_limit(model.config)
         # k-mer and BPE tokens hold several bases: windows are then checked once tokenised
         self.multi_base = self.scorer.lengths is not None
         per_token = float(getattr(tokenizer, "bases_per_token", 1)) if self.multi_base else 1.0
         if self.max_tokens is not None and window / per_token > self.max_tokens:
             fits = int(self.max_tokens * per_token)
-            raise InputError(
+            raise WindowTooLong(
                 f"a {window}-base window needs about {window / per_token:.0f} tokens but the "
                 f"model reads at most {self.max_tokens}; use --window {fits} or less (an "
-                "insertion needs room for its extra bases too: its status names a window)"
+                "insertion needs room for its extra bases too: its status names a window)",
+                fits,
+                self.max_tokens,
             )
         self.contigs = genome.contigs
         self.matcher = ContigMatcher(self.contigs)

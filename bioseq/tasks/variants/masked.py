@@ -45,8 +45,9 @@ import torch
 
 from bioseq.errors import InputError
 from bioseq.io.source import SequenceSource
+from bioseq.models.context import position_limit
 from bioseq.tasks.variants.dna import STATUSES as DNA_STATUSES
-from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, _Plan, short
+from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, WindowTooLong, _Plan, short
 from bioseq.tasks.variants.likelihood import encode
 
 STATUSES = {
@@ -193,10 +194,13 @@ class MaskedMarginalScorer(DnaVariantScorer):
 def _check_window(config, window: int) -> None:
     """InputError when a window makes more merged tokens than the latent backbone reads."""
     latent = getattr(config, "latent_config", None)
-    limit = getattr(latent(1), "max_seq_len", None) if latent is not None else None
+    limit = position_limit(latent(1)) if latent is not None else None
     ratio = float(getattr(config, "merge_ratio", 1.0))
     if limit is not None and math.ceil(window / ratio) > limit:
-        raise InputError(
+        raise WindowTooLong(
             f"a {window}-base window makes about {math.ceil(window / ratio)} merged tokens but "
-            f"the model's backbone reads at most {limit}; use --window {int(limit * ratio)} or less"
+            f"the model's backbone reads at most {limit}; use --window {int(limit * ratio)} or "
+            "less",
+            int(limit * ratio),
+            limit,
         )

@@ -61,7 +61,14 @@ import numpy as np
 
 from bioseq.errors import InputError
 from bioseq.io.source import SequenceSource
-from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore, _Plan, short
+from bioseq.tasks.variants.dna import (
+    DnaVariantScorer,
+    Variant,
+    VariantScore,
+    WindowTooLong,
+    _Plan,
+    short,
+)
 from bioseq.tasks.variants.masked import STATUSES as MERGE_STATUSES
 from bioseq.tasks.variants.masked_lm import MaskedLMReader, Tokens, rc_equivariant
 
@@ -235,10 +242,12 @@ class MaskedLMVariantScorer(DnaVariantScorer):
             and self.window + self.specials > self.max_tokens
         ):
             fits = self.max_tokens - self.specials
-            raise InputError(
+            raise WindowTooLong(
                 f"a {self.window}-base window makes {self.window + self.specials} "
                 f"tokens but the model reads at most {self.max_tokens}; use "
-                f"--window {fits} or less"
+                f"--window {fits} or less",
+                fits,
+                self.max_tokens,
             )
         self.scorer = MaskedLMPairScorer(reader, marginal, pll_window)
 

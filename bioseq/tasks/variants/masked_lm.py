@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from bioseq.errors import InputError
+from bioseq.models.context import position_limit
 from bioseq.models.memory import check_forward_memory
 from bioseq.tokenizers.base import SequenceTokenizer
 
@@ -102,7 +103,7 @@ class MaskedLMReader:
         self.n_vocab = len(tokenizer)
         self._attention = "attention_mask" in inspect.signature(model.forward).parameters
         self._checked = 0  # tokens of the largest batch found to fit in memory
-        self.max_tokens = token_limit(model.config)
+        self.max_tokens = position_limit(model.config)
 
     # -- tokens -------------------------------------------------------------------------------
     def tokenize(self, sequence: str) -> Tokens:
@@ -181,25 +182,6 @@ class MaskedLMReader:
         extra = {"attention_mask": torch.ones_like(ids)} if self._attention else {}
         logits = self.model(input_ids=ids, **extra).logits
         return logits[..., : self.n_vocab]
-
-
-def token_limit(config) -> int | None:
-    """Tokens (special ones included) that learned absolute position embeddings reach: ESM and
-    RoBERTa count positions from ``pad_token_id + 1``, BERT from 0; None when unbounded (rotary
-    ESM-2, Caduceus) or unknown.
-
-    >>> from transformers import EsmConfig
-    >>> token_limit(EsmConfig(vocab_size=33, max_position_embeddings=1026, pad_token_id=1))
-    1024
-    >>> token_limit(EsmConfig(vocab_size=33, position_embedding_type="rotary")) is None
-    True
-    """
-    limit = getattr(config, "max_position_embeddings", None)
-    if limit is None or getattr(config, "position_embedding_type", "absolute") != "absolute":
-        return None
-    if getattr(config, "model_type", "") in ("esm", "roberta"):
-        return int(limit) - int(getattr(config, "pad_token_id", 0) or 0) - 1
-    return int(limit)
 
 
 def rc_equivariant(model, reader: MaskedLMReader) -> bool:

@@ -34,13 +34,14 @@ from bioseq.models.hub import LoadedModel, load_model
 from bioseq.tasks.variants import metrics as m
 from bioseq.tasks.variants import mutations as mut
 from bioseq.tasks.variants import snv as mk
-from bioseq.tasks.variants.dna import check_window, short
+from bioseq.tasks.variants.dna import WindowTooLong, check_window, short
 from bioseq.tasks.variants.masked_protein import AlignedMutationScorer
 from bioseq.tasks.variants.mutations import MutationModel, MutationScore
 from bioseq.tasks.variants.scorers import mutation_scorer, scoring_meta
 from bioseq.tasks.variants.vcf import VcfResult, score_vcf, write_scores
 
 EXAMPLES = 3  # problems shown per status
+DEFAULT_WINDOW = 8192  # score-vcf bases per window, when the model reads that many
 
 
 @dataclass
@@ -127,7 +128,7 @@ def score_vcf_run(
     fasta: str | os.PathLike,
     vcf: str | os.PathLike,
     out: str | os.PathLike,
-    window: int = 8192,
+    window: int | None = None,
     strand: str | None = None,
     reduce: str = "mean",
     masked_strategy: str | None = None,
@@ -144,24 +145,23 @@ def score_vcf_run(
     write ``out`` (``.vcf``, ``.vcf.gz`` + tabix, ``.bcf`` or ``.tsv``), plus
     ``OUT.metrics.json`` when the records carry ``make-snv-vcf``'s annotation.
 
+    ``window=None`` reads :data:`DEFAULT_WINDOW` bases, or the most the model reads when that
+    is fewer (a note says so); a window given that the model cannot read is an InputError.
     ``invalid="N"`` reads reference characters outside the DNA alphabet as N. The other
     options are those of :func:`bioseq.tasks.variants.scorers.dna_scorer`
     (``masked_strategy`` is its ``marginal``).
     """
     quiet_htslib()
+    asked = window is not None
+    window = window if asked else DEFAULT_WINDOW
     check_window(window, window_step)
     metrics_path, _ = m.output_paths(out)
     check_outputs(out, metrics_path)
     loaded = _load(model, device, trust_remote_code=trust_remote_code)
     genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
-    result = score_vcf(
-        loaded.model,
-        loaded.tokenizer,
-        genome,
-        vcf,
-        None,
-        progress=progress,
-        window=window,
+    report = Report()
+    name = model.path if isinstance(model, LoadedModel) else model
+    options = dict(
         strand=strand,
         reduce=reduce,
         batch_size=batch_size,
@@ -169,10 +169,23 @@ def score_vcf_run(
         marginal=masked_strategy,
         pll_window=pll_window,
     )
-    report = Report()
+    try:  # the scorer checks the window before the VCF is read: a retry costs nothing
+        result = score_vcf(
+            loaded.model, loaded.tokenizer, genome, vcf, None, progress, window=window, **options
+        )
+    except WindowTooLong as error:
+        if asked:
+            raise
+        report.note(
+            f"score-vcf: {name} reads at most {error.max_tokens:,} tokens: window "
+            f"{error.fits:,} (not {window:,})"
+        )
+        window = error.fits
+        result = score_vcf(
+            loaded.model, loaded.tokenizer, genome, vcf, None, progress, window=window, **options
+        )
     if getattr(result.scorer, "note", ""):
         report.note(f"note: {result.scorer.note}")
-    name = model.path if isinstance(model, LoadedModel) else model
     meta = {"model": str(Path(name)), "window": str(window), **scoring_meta(result.scorer)}
     extras = [] if result.snv_metrics is None else [metrics_path]
     with written_together(extras) as (metrics_tmp, *_):
