@@ -21,6 +21,7 @@ import random
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,21 @@ class StopSignal:
                 file=sys.stderr,
                 flush=True,
             )
+
+
+@contextlib.contextmanager
+def notice_if_slow(text: str, after: float = 2.0, enabled: bool = True) -> Iterator[None]:
+    """Print ``text`` on stderr if the block is still running after ``after`` seconds (a step
+    that is usually quick but can take minutes: the user then knows what it is waiting for).
+
+    >>> with notice_if_slow("reading ...", after=60):
+    ...     pass  # quick: nothing printed
+    """
+    timer = threading.Timer(after, lambda: print(text, file=sys.stderr, flush=True))
+    timer.daemon = True
+    if enabled:
+        timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

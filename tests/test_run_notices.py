@@ -17,10 +17,11 @@ from click.testing import CliRunner
 
 from bioseq.cli.main import main
 from bioseq.data import example_genome
+from bioseq.runtime import notice_if_slow
+from bioseq.tasks.variants import run as variant_runs
 from bioseq.train import markov
 from bioseq.train.markov import MarkovModel
 from bioseq.train.plot import plot_metrics
-from bioseq.train.progress import notice_if_slow
 from tests.conftest import write_file
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -184,3 +185,12 @@ def test_run_directories_follow_the_umask(tmp_path, umask):
         assert stat.S_IMODE(path.stat().st_mode) == 0o777 & ~umask, path
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+def test_scoring_says_what_it_waits_for_when_loading_is_slow(monkeypatch, capsys):
+    monkeypatch.setattr(variant_runs, "load_model", lambda *a, **k: time.sleep(2.3) or "loaded")
+    assert variant_runs._load("site-independent", None, True, alignment="fam.a2m") == "loaded"
+    assert "fitting the site-independent model on fam.a2m ..." in capsys.readouterr().err
+    monkeypatch.setattr(variant_runs, "load_model", lambda *a, **k: "loaded")
+    assert variant_runs._load("runs/x", None, True) == "loaded"
+    assert capsys.readouterr().err == ""  # quick: nothing said

@@ -39,7 +39,7 @@ from torch.nn.parallel import DistributedDataParallel
 from bioseq.errors import BioseqError, InputError
 from bioseq.io.outputs import os_error_message
 from bioseq.models.hub import latest_checkpoint
-from bioseq.runtime import StopSignal, TrainingInterrupted, read_metrics
+from bioseq.runtime import StopSignal, TrainingInterrupted, notice_if_slow, read_metrics
 from bioseq.train.checkpoint import (
     load_latest_checkpoint,
     save_checkpoint,
@@ -54,7 +54,7 @@ from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
 from bioseq.train.objectives import objective_for
 from bioseq.train.plot import plot_metrics
-from bioseq.train.progress import Progress, notice_if_slow, symbol_unit
+from bioseq.train.progress import Progress, symbol_unit
 from bioseq.train.rundir import (
     RunLock,
     append_line,

@@ -9,32 +9,11 @@ signals: :class:`bioseq.runtime.StopSignal`).
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
-import threading
 import time
-from collections.abc import Iterator
 
 from tqdm.auto import tqdm
-
-
-@contextlib.contextmanager
-def notice_if_slow(text: str, after: float = 2.0, enabled: bool = True) -> Iterator[None]:
-    """Print ``text`` on stderr if the block is still running after ``after`` seconds (a step
-    that is usually quick but can take minutes: the user then knows what it is waiting for).
-
-    >>> with notice_if_slow("reading ...", after=60):
-    ...     pass  # quick: nothing printed
-    """
-    timer = threading.Timer(after, lambda: print(text, file=sys.stderr, flush=True))
-    timer.daemon = True
-    if enabled:
-        timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
 
 
 def symbol_unit(data) -> str:

@@ -31,6 +31,7 @@ from bioseq.io.inputs import detect_format, open_genome
 from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.proteins import read_alignment
 from bioseq.models.hub import LoadedModel, load_model
+from bioseq.runtime import notice_if_slow
 from bioseq.tasks.variants import metrics as m
 from bioseq.tasks.variants import mutations as mut
 from bioseq.tasks.variants import snv as mk
@@ -105,10 +106,21 @@ def written_together(paths: list[Path]) -> Iterator[list[Path | None]]:
         yield [stack.enter_context(atomic_output(p)) for p in paths] or [None]
 
 
-def _load(model: str | os.PathLike | LoadedModel, device, **options) -> LoadedModel:
+def _load(
+    model: str | os.PathLike | LoadedModel, device, progress: bool = False, **options
+) -> LoadedModel:
+    """``model`` loaded; with ``progress``, a line saying so when it takes over 2 s (loading,
+    or fitting the site-independent model's sequence weights)."""
     if isinstance(model, LoadedModel):
         return model
-    return load_model(model, device, **options)
+    alignment = options.get("alignment")
+    doing = (
+        f"fitting the site-independent model on {alignment}"
+        if str(model) == "site-independent" and alignment
+        else f"loading {model}"
+    )
+    with notice_if_slow(f"{doing} ...", enabled=progress):
+        return load_model(model, device, **options)
 
 
 # -- score-vcf ------------------------------------------------------------------------------
@@ -157,7 +169,7 @@ def score_vcf_run(
     check_window(window, window_step)
     metrics_path, _ = m.output_paths(out)
     check_outputs(out, metrics_path)
-    loaded = _load(model, device, trust_remote_code=trust_remote_code)
+    loaded = _load(model, device, progress, trust_remote_code=trust_remote_code)
     genome = open_genome(fasta, invalid="unknown" if invalid == "N" else "error")
     report = Report()
     name = model.path if isinstance(model, LoadedModel) else model
@@ -247,6 +259,7 @@ def mutation_model(
     device: str | None = None,
     trust_remote_code: bool = False,
     wildtype: str | None = None,
+    progress: bool = False,
 ) -> MutationModel:
     """The scorer that ``models`` make together: ``site-independent`` (from ``alignment``,
     sequence weights at identity ``theta``, none when None), one causal model or a
@@ -255,7 +268,9 @@ def mutation_model(
     alignment columns (``aligned`` in its config) reads the wild type's alignment
     (``wildtype``, else ``alignment``)."""
     options = {"alignment": alignment, "theta": theta, "pseudocount": pseudocount}
-    loaded = [_load(x, device, trust_remote_code=trust_remote_code, **options) for x in models]
+    loaded = [
+        _load(x, device, progress, trust_remote_code=trust_remote_code, **options) for x in models
+    ]
     scorer = mutation_scorer(loaded, strategy, batch_size)
     aligned = [x for x in loaded if getattr(getattr(x.model, "config", None), "aligned", False)]
     if aligned:
@@ -340,6 +355,7 @@ def score_mutations_run(
         device,
         trust_remote_code,
         wildtype,
+        progress,
     )
     with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
         scores = mut.score_mutations(
