@@ -3,10 +3,10 @@
 Two answers, for two questions:
 
 - :func:`position_limit` — the most tokens (special ones included) the model can take at all:
-  Hyena's ``max_seq_len`` (its positional features are learned per position) and learned
-  absolute position embeddings (ESM and RoBERTa count positions from ``pad_token_id + 1``,
-  BERT from 0). None when unbounded (Mamba, rotary Transformers and ESM-2, Caduceus) or
-  unknown. Longer inputs fail or read garbage, so callers refuse them.
+  a ``max_seq_len`` in the config (Hyena's: its positional features are learned per position)
+  and learned absolute position embeddings (ESM and RoBERTa count positions from
+  ``pad_token_id + 1``, BERT from 0). None when unbounded (Mamba, rotary Transformers and
+  ESM-2, Caduceus) or unknown. Longer inputs fail or read garbage, so callers refuse them.
 - :func:`model_context` — how long an input should be: the context a bioseq run was trained
   on (``config.training_context``), else :func:`position_limit`, else the tokenizer's
   ``model_max_length`` when it states one. Callers take it as their default length (embedding
@@ -40,9 +40,7 @@ def position_limit(config) -> int | None:
     >>> position_limit(EsmConfig(vocab_size=33, position_embedding_type="rotary")) is None
     True
     """
-    limits = []
-    if getattr(config, "model_type", "") == "bioseq-hyena":
-        limits.append(getattr(config, "max_seq_len", None))
+    limits = [getattr(config, "max_seq_len", None)]  # Hyena's, or any config that states one
     limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and getattr(config, "position_embedding_type", "absolute") == "absolute":
         if getattr(config, "model_type", "") in ("esm", "roberta"):
