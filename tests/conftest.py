@@ -15,6 +15,7 @@ import pytest
 import torch
 from hypothesis import settings
 
+from bioseq.data import example_genome
 from bioseq.models import (
     CaduceusConfig,
     CaduceusLM,
@@ -53,6 +54,22 @@ FAMILIES = {
     "caduceus": (CaduceusConfig, CaduceusLM),
     "merge": (MergeConfig, MergeLM),
 }
+
+
+# the smallest pretraining run that still evaluates, checkpoints and resumes (TrainConfig fields)
+TINY_RUN = dict(
+    inputs=[str(example_genome("lambda"))],
+    d_model=32,
+    n_layer=1,
+    context=64,
+    batch_size=4,
+    log_every=1,
+    eval_every=2,
+    eval_windows=4,
+    final_eval_windows=8,
+    save_every=2,
+    threads=1,
+)
 
 
 def tiny_model(family: str, vocab_size: int, seed: int | None = None, **overrides):

@@ -27,22 +27,11 @@ from bioseq.train.checkpoint import STATE_FILE, list_checkpoints
 from bioseq.train.memory import check_memory
 from bioseq.train.progress import format_row
 from bioseq.train.rundir import RunLock
+from tests.conftest import TINY_RUN
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = str(example_genome("lambda"))
-TINY = dict(
-    inputs=[LAMBDA],
-    d_model=32,
-    n_layer=1,
-    context=64,
-    batch_size=4,
-    log_every=1,
-    eval_every=2,
-    eval_windows=4,
-    final_eval_windows=8,
-    save_every=2,
-    threads=1,
-)
+TINY = TINY_RUN
 TINY_FLAGS = ["--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
               "--log-every", "1", "--eval-every", "2", "--eval-windows", "4",
               "--final-eval-windows", "8", "--save-every", "2", "--threads", "1"]  # fmt: skip

@@ -34,23 +34,12 @@ from bioseq.train import (
     resolve_model_dir,
 )
 from bioseq.train.data import build_data
+from tests.conftest import TINY_RUN
 
 REPO = Path(__file__).resolve().parents[1]
 LAMBDA = str(example_genome("lambda"))
 # a model small enough that a step takes milliseconds
-TINY = dict(
-    inputs=[LAMBDA],
-    d_model=32,
-    n_layer=1,
-    context=64,
-    batch_size=4,
-    log_every=1,
-    eval_every=2,
-    eval_windows=4,
-    final_eval_windows=8,
-    save_every=2,
-    threads=1,
-)
+TINY = TINY_RUN
 TINY_FLAGS = ["--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
               "--log-every", "1", "--eval-windows", "4", "--final-eval-windows", "8"]  # fmt: skip
 
