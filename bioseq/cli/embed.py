@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bioseq.cli.options import device_option, trust_remote_code_option
+
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUTS...")
@@ -56,13 +58,8 @@ import click
     show_default=True,
     help="Sequence column of CSV/TSV inputs.",
 )
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Run Python code that a model folder ships (auto_map). Off by default: only "
-    "for folders you trust.",
-)
+@device_option
+@trust_remote_code_option
 @click.option("--overwrite", is_flag=True, help="Replace a non-empty --out folder.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def embed(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bioseq.cli.options import device_option, threads_option, trust_remote_code_option
+
 
 @click.command()
 @click.option("--model", required=True, help="Model directory or `bioseq pretrain` run.")
@@ -68,19 +70,9 @@ import click
     show_default=True,
     help="Samples of one prompt generated together.",
 )
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads for torch (1 suits tiny models on a busy machine).",
-)
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Run Python code that a model folder ships (auto_map). Off by default: only "
-    "for folders you trust.",
-)
+@device_option
+@threads_option
+@trust_remote_code_option
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--out", required=True, help="Output FASTA.")
 def generate(

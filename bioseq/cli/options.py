@@ -77,3 +77,21 @@ def given(values: Mapping[str, Any], ctx: click.Context | None = None) -> dict[s
         if ctx.get_parameter_source(key)
         in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     }
+
+
+# options that every model-loading command shares, declared once
+device_option = click.option(
+    "--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available)."
+)
+trust_remote_code_option = click.option(
+    "--trust-remote-code",
+    is_flag=True,
+    help="Run Python code that a model folder ships (auto_map). Off by default: only "
+    "for folders you trust.",
+)
+threads_option = click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="CPU threads for torch (1 suits tiny models on a busy machine).",
+)

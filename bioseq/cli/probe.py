@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from bioseq.cli.options import device_option, threads_option, trust_remote_code_option
 from bioseq.errors import InputError
 
 
@@ -67,19 +68,9 @@ def parse_shots(text: str) -> tuple[int, ...]:
 )
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if present).")
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Run Python code that a Hugging Face model folder ships (auto_map). Off by "
-    "default: only for folders you trust.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="CPU threads for torch (1 suits tiny models on a busy machine).",
-)
+@device_option
+@trust_remote_code_option
+@threads_option
 @click.option(
     "--bootstrap",
     type=click.IntRange(min=10),

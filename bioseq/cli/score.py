@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from bioseq.cli.options import device_option, trust_remote_code_option
 from bioseq.errors import InputError
 
 
@@ -70,13 +71,8 @@ def _show(report) -> None:
     show_default=True,
     help="Snap windows to this grid so nearby SNVs share one reference window.",
 )
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Run Python code that a model folder ships (auto_map). Off by default: only "
-    "for folders you trust.",
-)
+@device_option
+@trust_remote_code_option
 @click.option(
     "--invalid",
     type=click.Choice(["error", "N"]),
@@ -191,13 +187,8 @@ def score_vcf(
 @click.option("--unweighted", is_flag=True, help="Site-independent without sequence weights.")
 @click.option("--pseudocount", type=float, default=0.1, show_default=True)
 @click.option("--batch-size", default=8, show_default=True)
-@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if available).")
-@click.option(
-    "--trust-remote-code",
-    is_flag=True,
-    help="Run Python code that a model folder ships (auto_map). Off by default: only "
-    "for folders you trust.",
-)
+@device_option
+@trust_remote_code_option
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--out", required=True, help="OUT.csv (also OUT.metrics.json, OUT.scatter.png).")
 def score_mutations(
