@@ -21,9 +21,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from bioseq.models.ops import selective_scan, selective_scan_from_state
+from bioseq.models.ops.causal_conv import causal_conv1d, causal_conv1d_step
 
 
 class Mamba(nn.Module):
+    uses_selective_scan = True  # kernel_backends() names the scan and conv kernels for runs
+
     def __init__(
         self,
         d_model: int,
@@ -96,7 +99,7 @@ class Mamba(nn.Module):
         if mask is not None:
             x = x * mask
         conv_state = F.pad(x, (self.d_conv - L, 0)) if return_state else None
-        x = F.silu(self.conv1d(x)[..., :L])
+        x = causal_conv1d(x, self.conv1d.weight[:, 0], self.conv1d.bias, activation="silu")
         if mask is not None:
             x = x * mask
         dt, B, C = self._ssm_inputs(x.transpose(1, 2))
@@ -155,11 +158,9 @@ class Mamba(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One token: hidden (batch, 1, d_model) -> output, new conv state, new SSM state."""
         x, z = self.in_proj(hidden[:, 0]).chunk(2, dim=-1)
-        conv_state = torch.cat([conv_state[..., 1:], x.unsqueeze(-1).to(conv_state.dtype)], -1)
-        x = (conv_state * self.conv1d.weight[:, 0]).sum(-1)
-        if self.conv1d.bias is not None:
-            x = x + self.conv1d.bias
-        x = F.silu(x)
+        x, conv_state = causal_conv1d_step(
+            x, conv_state, self.conv1d.weight[:, 0], self.conv1d.bias, activation="silu"
+        )
         dt, B, C = self._ssm_inputs(x)
         dt = F.softplus(dt.float() + self.dt_proj.bias.float())
         A = -torch.exp(self.A_log.float())

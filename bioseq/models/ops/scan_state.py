@@ -8,7 +8,9 @@ must start from a state ``h0`` instead of zero:
   :mod:`~bioseq.models.ops.selective_scan_cpu`, so the results match its scan);
 * elsewhere, :func:`~bioseq.models.ops.selective_scan` runs from zero (any backend, mamba-ssm's
   CUDA kernel included) and the initial state's share is added in closed form, the recurrence
-  being linear in the state: ``y_t += C_t . (exp(A * sum_{s<=t} delta_s) * h0)``.
+  being linear in the state: ``y_t += C_t . (exp(A * sum_{s<=t} delta_s) * h0)``. u, delta, B
+  and C go to the scan in fp32 whatever the model's dtype: the kernel wants one dtype for them
+  (a bf16 model's u, B, C beside the fp32 delta used to fail there).
 
 >>> import torch
 >>> b, d, L, N = 1, 4, 10, 2
@@ -28,6 +30,7 @@ import torch.nn.functional as F
 from numba import njit, prange
 from torch import Tensor
 
+from bioseq.models.ops import dispatch
 from bioseq.models.ops.dispatch import selective_scan
 from bioseq.models.ops.selective_scan_cpu import _exp as _exp32
 
@@ -56,7 +59,7 @@ def selective_scan_from_state(
     (dim,); h0 (batch, dim, N). ``y`` and ``last_state`` are float32.
     """
     A, delta = A.float(), delta.float()
-    if u.device.type == "cpu":
+    if dispatch.device_type(u) == "cpu":
         y, last = _scan_cpu(u, delta, A, B.transpose(1, 2), C.transpose(1, 2), D, h0)
     else:
         y, last = _scan_with_state_term(u, delta, A, B, C, D, h0)
@@ -109,6 +112,7 @@ def _scan_kernel(u, delta, A, B, C, D, h0, y, last) -> None:
 
 def _scan_with_state_term(u, delta, A, B, C, D, h0) -> tuple[Tensor, Tensor]:
     """The scan from zero (any backend) plus the initial state's share, in chunked torch."""
+    u, B, C = u.float(), B.float(), C.float()  # one dtype for the kernel, delta's fp32
     y, last = selective_scan(u, delta, A, B, C, D.float(), return_last_state=True)
     log_decay = delta.cumsum(-1)  # (b, d, L): sum of delta up to t
     h0, C = h0.float(), C.float().transpose(1, 2)  # C: (b, L, N)
