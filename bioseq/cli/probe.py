@@ -74,9 +74,26 @@ def parse_shots(text: str) -> tuple[int, ...]:
 @click.option(
     "--bootstrap",
     type=click.IntRange(min=10),
-    default=1000,
+    default=5000,
     show_default=True,
-    help="Bootstrap replicates for standard errors.",
+    help="Cluster-bootstrap replicates for standard errors (the paper's 5,000).",
+)
+@click.option(
+    "--parse",
+    type=click.Choice(["harness", "strict"]),
+    default="harness",
+    show_default=True,
+    help="How completions are read: harness (the paper's: case-insensitive, only the form's "
+    "symbols kept, then up to 8 bit symbols) or strict (the raw text, stop at any other "
+    "character).",
+)
+@click.option(
+    "--derangement",
+    type=click.Choice(["best-of-256", "index"]),
+    default="best-of-256",
+    show_default=True,
+    help="--deranged control: of 256 random derangements keep the one leaving the fewest "
+    "demonstrations with their true output (the paper's), or the first one drawn (index).",
 )
 @click.option("--reference", is_flag=True, help="Draw the paper's Table 4 curves in icl.png.")
 @click.option(
@@ -100,6 +117,8 @@ def probe(
     trust_remote_code: bool,
     threads: int | None,
     bootstrap: int,
+    parse: str,
+    derangement: str,
     reference: bool,
     out_dir: str,
 ) -> None:
@@ -133,5 +152,7 @@ def probe(
         threads=threads,
         bootstrap=bootstrap,
         reference=reference,
+        parse=parse,
+        derangement=derangement,
     )
     click.echo(result.report())

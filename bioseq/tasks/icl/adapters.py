@@ -45,7 +45,9 @@ from bioseq.tokenizers.base import SequenceTokenizer
 
 @runtime_checkable
 class Adapter(Protocol):
-    """What the probes need from a model."""
+    """What the probes need from a model. An adapter may also name its tokenizer's special
+    tokens as text (``special_tokens``, a sequence of strings): the suite cuts a completion at
+    the first of them before parsing it."""
 
     name: str
     max_length: int | None  # most tokens the model accepts (None: no limit known)
@@ -85,6 +87,7 @@ class CausalLMAdapter:
         self.max_length = position_limit(model.config)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
+        self.special_tokens = tuple(getattr(tokenizer, "all_special_tokens", ()))
 
     @classmethod
     def from_path(

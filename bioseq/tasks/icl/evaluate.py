@@ -16,9 +16,13 @@
 
 ``run_bitstring`` returns one row per trial (the columns of ``results.csv``); ``summarize``
 returns the content of ``summary.json``: per run (model, form, condition) and shot count the
-mean accuracy and its cluster-bootstrap standard error, the mode and identity baselines on the
-same prompts, a paired z-test against the mode baseline, per-function and per-BitLoad accuracy,
-and the log2-linear fit; with both conditions, the clean-minus-deranged difference.
+mean accuracy and its cluster-bootstrap standard error (5,000 replicates by default, as the
+paper), the mode and identity baselines on the same prompts, a paired z-test against the mode
+baseline, the share of demonstrations showing their true output (``in_place_share``: 1 when
+clean), per-function and per-BitLoad accuracy, and the log2-linear fit; with both conditions,
+the clean-minus-deranged difference. Completions are parsed by the harness rule unless
+``parse="strict"`` (:func:`~bioseq.tasks.icl.prompts.parse_completion`); the completion stops
+at the first special token the adapter names (``special_tokens``).
 """
 
 from __future__ import annotations
@@ -38,15 +42,24 @@ from bioseq.errors import InputError
 from bioseq.io.outputs import atomic_output
 from bioseq.tasks.icl.adapters import Adapter
 from bioseq.tasks.icl.primitives import N_BITS, bits_to_str
-from bioseq.tasks.icl.prompts import FORMS, Trial, make_trial
+from bioseq.tasks.icl.prompts import (
+    DERANGEMENTS,
+    FORMS,
+    PARSE_RULES,
+    Trial,
+    check_choice,
+    cut_at_special,
+    make_trial,
+)
 from bioseq.tasks.icl.stats import cluster_bootstrap, log2_fit, mean_accuracy, z_test
 from bioseq.tasks.icl.suite import DEFAULT_SHOTS, Function, load_functions
 
 CHANCE = 1 / 2**N_BITS
+DEFAULT_BOOTSTRAP = 5000
 COLUMNS = [
     "model", "form", "condition", "function_id", "program", "bitload", "shots", "trial", "seed",
     "zero", "one", "sep", "prompt_symbols", "target", "answer", "completion", "correct",
-    "mode_correct", "identity_correct",
+    "mode_correct", "identity_correct", "parse", "derangement", "in_place",
 ]  # fmt: skip
 
 
@@ -57,11 +70,12 @@ def iter_trials(
     form: str,
     seed: int = 0,
     condition: str = "clean",
+    derangement: str = "best-of-256",
 ) -> Iterator[Trial]:
     """Every trial of one shot count, function by function."""
     for function in functions:
         for t in range(trials):
-            yield make_trial(function, shots, t, form, seed, condition)
+            yield make_trial(function, shots, t, form, seed, condition, derangement=derangement)
 
 
 def prompt_tokens(adapter: Adapter, form: str, shots: int, n_symbols: int = N_BITS) -> int:
@@ -111,14 +125,20 @@ def run_bitstring(
     condition: str = "clean",
     progress: bool = False,
     chunk: int = 64,
+    parse: str = "harness",
+    derangement: str = "best-of-256",
 ) -> list[dict]:
     """Query the model on every (function, shot count, trial); one result row per trial.
 
     The default shot counts are cut to those the model reads (:func:`fitting_shots`); shot
-    counts given otherwise must all fit."""
+    counts given otherwise must all fit. ``parse`` (``harness`` or ``strict``) and
+    ``derangement`` (``best-of-256`` or ``index``): see the module doc."""
     functions = list(functions) if functions is not None else load_functions()
     if trials < 1 or not shots:
         raise InputError("need at least one trial and one shot count")
+    check_choice(parse, PARSE_RULES, "parse rule")
+    check_choice(derangement, DERANGEMENTS, "derangement")
+    special = tuple(getattr(adapter, "special_tokens", ()))
     if tuple(shots) == DEFAULT_SHOTS:
         shots = fitting_shots(adapter, form, shots)
     check_fits(adapter, form, max(shots))
@@ -128,11 +148,14 @@ def run_bitstring(
         bar = tqdm(total=total, desc=f"{adapter.name} {form} {condition}", unit="prompt")
     rows = []
     for n in shots:
-        batch = list(iter_trials(functions, n, trials, form, seed, condition))
+        batch = list(iter_trials(functions, n, trials, form, seed, condition, derangement))
         for start in range(0, len(batch), chunk):
             part = batch[start : start + chunk]
             completions = adapter.complete([t.text for t in part], N_BITS)
-            rows += [_row(adapter.name, t, c, seed) for t, c in zip(part, completions, strict=True)]
+            rows += [
+                _row(adapter.name, t, c, seed, parse, derangement, special)
+                for t, c in zip(part, completions, strict=True)
+            ]
             if bar is not None:
                 bar.update(len(part))
     if bar is not None:
@@ -140,7 +163,16 @@ def run_bitstring(
     return rows
 
 
-def _row(model: str, trial: Trial, completion: str, seed: int) -> dict:
+def _row(
+    model: str,
+    trial: Trial,
+    completion: str,
+    seed: int,
+    parse: str = "harness",
+    derangement: str = "best-of-256",
+    special: Sequence[str] = (),
+) -> dict:
+    answer = trial.parse(cut_at_special(completion, special), parse)
     return {
         "model": model,
         "form": trial.form,
@@ -156,11 +188,14 @@ def _row(model: str, trial: Trial, completion: str, seed: int) -> dict:
         "sep": trial.symbols.sep,
         "prompt_symbols": len(trial.text),
         "target": bits_to_str(trial.target),
-        "answer": trial.parse(completion),
+        "answer": answer,
         "completion": completion,
-        "correct": int(trial.score(completion)),
+        "correct": int(answer == bits_to_str(trial.target)),
         "mode_correct": int(trial.mode_correct),
         "identity_correct": int(trial.identity_correct),
+        "parse": parse,
+        "derangement": derangement if trial.condition == "deranged" else "",
+        "in_place": trial.in_place,
     }
 
 
@@ -204,6 +239,7 @@ def _summarize_run(rows: list[dict], n_boot: int, seed: int) -> dict:
         "p_vs_mode",
         "n_functions",
         "n_trials",
+        "in_place_share",
     )
     out: dict = {"shots": shots, **{key: [] for key in keys}}
     bitloads = {int(r["function_id"]): int(r["bitload"]) for r in rows}
@@ -230,9 +266,10 @@ def _summarize_run(rows: list[dict], n_boot: int, seed: int) -> dict:
             p,
             model.shape[0],
             int((~np.isnan(model)).sum()),
+            _in_place_share(at_n, n),
         )
         for key, value in zip(keys, values, strict=True):
-            out[key].append(value if isinstance(value, int) else float(value))
+            out[key].append(value if isinstance(value, int) or value is None else float(value))
         for fid, value in zip(ids, np.nanmean(model, axis=1), strict=True):
             per_function[fid].append(float(value))
         for target, scores in ((by_bitload, model), (mode_by_bitload, mode)):
@@ -243,6 +280,15 @@ def _summarize_run(rows: list[dict], n_boot: int, seed: int) -> dict:
     out["by_bitload"] = {str(k): v for k, v in sorted(by_bitload.items())}
     out["mode_by_bitload"] = {str(k): v for k, v in sorted(mode_by_bitload.items())}
     return out
+
+
+def _in_place_share(rows: list[dict], shots: int) -> float | None:
+    """Share of the demonstrations of ``rows`` showing their own true output (None for rows
+    of a results.csv written before the column existed)."""
+    values = [r.get("in_place") for r in rows]
+    if any(v in (None, "") for v in values):
+        return None
+    return float(sum(int(v) for v in values) / (shots * len(rows)))
 
 
 def _derangement_effect(clean: list[dict], deranged: list[dict], n_boot: int, seed: int) -> dict:
@@ -263,7 +309,7 @@ def _derangement_effect(clean: list[dict], deranged: list[dict], n_boot: int, se
     return effect
 
 
-def summarize(rows: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
+def summarize(rows: list[dict], n_boot: int = DEFAULT_BOOTSTRAP, seed: int = 0) -> dict:
     """The content of ``summary.json`` (see module doc)."""
     if not rows:
         raise InputError("no results to summarise")
@@ -277,6 +323,8 @@ def summarize(rows: list[dict], n_boot: int = 1000, seed: int = 0) -> dict:
                 "model": model,
                 "form": form,
                 "condition": condition,
+                "parse": group[0].get("parse") or None,
+                "derangement": group[0].get("derangement") or None,
                 **_summarize_run(group, n_boot, seed),
             }
         )

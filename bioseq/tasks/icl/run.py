@@ -32,6 +32,7 @@ from bioseq.io.outputs import atomic_output, check_output
 from bioseq.models.hub import resolve_device
 from bioseq.tasks.icl.adapters import Adapter, load_adapter
 from bioseq.tasks.icl.evaluate import (
+    DEFAULT_BOOTSTRAP,
     format_table,
     run_bitstring,
     summarize,
@@ -39,7 +40,7 @@ from bioseq.tasks.icl.evaluate import (
     write_summary,
 )
 from bioseq.tasks.icl.plots import plot_bitload, plot_icl, plot_recall
-from bioseq.tasks.icl.prompts import FORMS
+from bioseq.tasks.icl.prompts import DERANGEMENTS, FORMS, PARSE_RULES, check_choice
 from bioseq.tasks.icl.recall import run_recall
 from bioseq.tasks.icl.suite import DEFAULT_SHOTS, Function, load_functions, select_functions
 
@@ -110,10 +111,12 @@ def run_probes(
     device: str | None = None,
     trust_remote_code: bool = False,
     threads: int | None = None,
-    bootstrap: int = 1000,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
     reference: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = _stderr,
+    parse: str = "harness",
+    derangement: str = "best-of-256",
 ) -> ProbeResults:
     """Run the probes of ``suite`` on every model and write the output folder ``out``.
 
@@ -123,8 +126,10 @@ def run_probes(
     tokenizer cannot encode). ``functions``: ids such as ``"1-22,39"`` or a list of
     :class:`~bioseq.tasks.icl.suite.Function` (default: all 100). ``shots`` left at the
     default are cut to the prompts each model reads. ``threads`` sets torch's CPU threads.
-    ``bootstrap``: replicates for the standard errors; ``reference`` draws the paper's
-    Table 4 curves in ``icl.png``.
+    ``bootstrap``: replicates for the standard errors (5,000, as the paper); ``reference``
+    draws the paper's Table 4 curves in ``icl.png``. ``parse`` (``harness``: case-insensitive,
+    only the form's symbols kept; ``strict``) and ``derangement`` (``best-of-256``; ``index``)
+    follow :mod:`bioseq.tasks.icl.prompts`.
 
     Raises :class:`~bioseq.errors.InputError` for a bad setting (before any model loads), a
     model that cannot be read, or when no model could read any requested form.
@@ -134,6 +139,10 @@ def run_probes(
     if form not in FORM_CHOICES:
         raise InputError(f"form must be one of {', '.join(FORM_CHOICES)}, not {form!r}")
     shots = check_shots(shots)
+    check_choice(parse, PARSE_RULES, "parse rule")
+    check_choice(derangement, DERANGEMENTS, "derangement")
+    if bootstrap < 10:
+        raise InputError(f"bootstrap: need at least 10 replicates, got {bootstrap}")
     if isinstance(functions, str) or functions is None:
         functions = select_functions(load_functions(), functions)
     out = Path(out)
@@ -151,7 +160,17 @@ def run_probes(
         adapter.name = _unique_name(adapter.name, names)
         if bitstring:
             result.rows += _bitstring(
-                adapter, functions, shots, trials, form, deranged, seed, progress, log
+                adapter,
+                functions,
+                shots,
+                trials,
+                form,
+                deranged,
+                seed,
+                progress,
+                log,
+                parse,
+                derangement,
             )
         if recall:
             log(f"{adapter.name}: recall probes")
@@ -172,7 +191,9 @@ def _unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _bitstring(adapter, functions, shots, trials, form, deranged, seed, progress, log):
+def _bitstring(
+    adapter, functions, shots, trials, form, deranged, seed, progress, log, parse, derangement
+):
     forms = list(FORMS) if form == "both" else [form]
     rows = []
     for name in forms:
@@ -184,7 +205,16 @@ def _bitstring(adapter, functions, shots, trials, form, deranged, seed, progress
             continue
         for condition in ("clean", "deranged") if deranged else ("clean",):
             rows += run_bitstring(
-                adapter, functions, shots, trials, name, seed, condition, progress=progress
+                adapter,
+                functions,
+                shots,
+                trials,
+                name,
+                seed,
+                condition,
+                progress=progress,
+                parse=parse,
+                derangement=derangement,
             )
     return rows
 
