@@ -33,8 +33,14 @@ from bioseq.errors import BioseqError
 __all__ = ["StopSignal", "TrainingInterrupted", "read_metrics", "rng_state", "set_rng_state"]
 
 
-def rng_state() -> dict[str, Any]:
-    """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them."""
+def rng_state(device: torch.device | str | None = None) -> dict[str, Any]:
+    """The RNG states as tensors and plain Python values, so ``weights_only=True`` loads them.
+
+    ``cuda`` holds the generator state of ``device`` alone, and only when it is a CUDA device
+    (``None``: the current CUDA device if this process has already initialised CUDA). CUDA is
+    never initialised here: a CPU run leaves ``torch.cuda`` alone, and a process of a multi-GPU
+    run touches only its own GPU (``get_rng_state_all`` would open a context on every one).
+    """
     kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
     numpy_state = {
         "kind": kind,
@@ -44,20 +50,43 @@ def rng_state() -> dict[str, Any]:
         "cached_gaussian": cached_gaussian,
     }
     state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    cuda = _cuda_device(device)
+    if cuda is not None:
+        state["cuda"] = torch.cuda.get_rng_state(cuda)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore the states :func:`rng_state` returned (CUDA's only where CUDA is here)."""
+def set_rng_state(
+    state: dict[str, Any], device: torch.device | str | None = None, rank: int = 0
+) -> None:
+    """Restore the states :func:`rng_state` returned; CUDA's only onto a CUDA ``device`` (as
+    there). A list under ``cuda`` holds one state per process of a multi-GPU run: process
+    ``rank`` takes its own (a rank the list does not reach keeps its state)."""
     random.setstate(state["python"])
     n = state["numpy"]
     keys = n["keys"].numpy().astype(np.uint32)
     np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    saved, cuda = state.get("cuda"), _cuda_device(device)
+    if saved is None or cuda is None:
+        return
+    if isinstance(saved, (list, tuple)):  # per rank (old checkpoints: per visible GPU)
+        if rank >= len(saved):
+            return
+        saved = saved[rank]
+    torch.cuda.set_rng_state(saved, cuda)
+
+
+def _cuda_device(device: torch.device | str | None) -> torch.device | None:
+    """The CUDA device whose RNG state is saved, or None (never initialises CUDA)."""
+    if device is None:
+        if not torch.cuda.is_initialized():
+            return None
+        return torch.device("cuda", torch.cuda.current_device())
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
 
 
 def read_metrics(path: str | Path) -> list[dict]:

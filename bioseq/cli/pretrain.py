@@ -84,6 +84,7 @@ def _option(name: str, *decls: str, **overrides):
 @_option("direction")
 @_option("device")
 @_option("threads")
+@_option("workers")
 @_option("log_every")
 @_option("eval_every")
 @_option("eval_windows")

@@ -2,7 +2,8 @@
 
 A checkpoint ``RUN/checkpoints/step-N/`` is a complete model directory (``config.json``,
 ``model.safetensors``, tokenizer files) plus ``trainer_state.pt``: optimizer and scheduler state,
-the RNG states (python, numpy, torch, CUDA), the data position (the step; the batch of a step is
+the RNG states (python, numpy, torch; on CUDA each process's own GPU state, see
+:func:`run_rng_state`), the data position (the step; the batch of a step is
 a pure function of the seed and the step) and the loop's running counters. It is written into a
 temporary folder beside its final place and renamed, so a kill at any moment leaves the previous
 checkpoints intact and never a half-written ``step-N``. Reading a run directory (its
@@ -26,6 +27,7 @@ from bioseq.errors import InputError
 from bioseq.io.outputs import replace_dir, temporary_dir
 from bioseq.models.hub import STATE_FILE, list_checkpoints, quiet_transformers
 from bioseq.runtime import rng_state, set_rng_state
+from bioseq.train.distributed import Dist
 
 
 def save_model_dir(path: Path, model, tokenizer) -> None:
@@ -62,6 +64,16 @@ def weights_finite(model: torch.nn.Module) -> bool:
     )
 
 
+def run_rng_state(dist: Dist) -> dict[str, Any]:
+    """The RNG states a checkpoint of a run on ``dist`` keeps: this process's host states and,
+    on CUDA only, every process's own GPU state in rank order (``cuda``: a list). On CUDA every
+    process must call it (the states are gathered); a CPU run never touches ``torch.cuda``."""
+    state = rng_state(dist.device)
+    if "cuda" in state:
+        state["cuda"] = dist.gather(state["cuda"])
+    return state
+
+
 def save_checkpoint(
     run_dir: Path,
     step: int,
@@ -71,8 +83,10 @@ def save_checkpoint(
     scheduler,
     state: dict[str, Any],
     keep: int = 0,
+    rng: dict[str, Any] | None = None,
 ) -> Path:
-    """Write ``run_dir/checkpoints/step-{step}`` atomically; keep the newest ``keep`` (0 = all)."""
+    """Write ``run_dir/checkpoints/step-{step}`` atomically; keep the newest ``keep`` (0 = all).
+    ``rng``: the RNG states to keep (:func:`run_rng_state`; default this process's)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".step-*"):  # left by a run killed while saving
@@ -84,7 +98,7 @@ def save_checkpoint(
             "step": step,
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
+            "rng": rng_state() if rng is None else rng,
             **state,
         }
         torch.save(payload, tmp / STATE_FILE)
@@ -95,8 +109,11 @@ def save_checkpoint(
     return final
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, model, optimizer, scheduler, device: torch.device | None = None, rank: int = 0
+) -> dict[str, Any]:
     """Restore model weights, optimizer, scheduler and RNG states; return the saved state.
+    On a CUDA ``device``, process ``rank`` restores its own GPU's saved state.
 
     An unreadable, incomplete or non-finite checkpoint is an InputError (read before anything
     is restored, so a damaged file leaves the model as it was)."""
@@ -107,7 +124,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
         model.load_state_dict(weights)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        set_rng_state(state["rng"])
+        set_rng_state(state["rng"], device, rank)
     except Exception as err:  # a damaged file fails in many ways: name the first line
         text = str(err).strip().splitlines()
         why = f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
@@ -127,14 +144,15 @@ def _read_weights(path: Path, model_class) -> dict[str, torch.Tensor]:
 
 
 def load_latest_checkpoint(
-    run_dir: Path, model, optimizer, scheduler
+    run_dir: Path, model, optimizer, scheduler, device: torch.device | None = None, rank: int = 0
 ) -> tuple[Path | None, dict[str, Any] | None, list[tuple[Path, str]]]:
     """Restore the newest intact checkpoint of ``run_dir``: ``(its path, its state, [(newer
     damaged checkpoint, why)])``; ``(None, None, damaged)`` when no checkpoint is intact."""
     skipped = []
     for path in reversed(list_checkpoints(run_dir)):
         try:
-            return path, load_checkpoint(path, model, optimizer, scheduler), skipped
+            state = load_checkpoint(path, model, optimizer, scheduler, device, rank)
+            return path, state, skipped
         except InputError as err:
             skipped.append((path, str(err)))
     return None, None, skipped

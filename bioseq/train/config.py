@@ -166,6 +166,11 @@ class TrainConfig:
         "auto", "Where to train (auto: CUDA when present)", choices=CHOICES["device"]
     )
     threads: int = setting(0, "CPU threads per process, 0 = the idle cores")
+    workers: int | None = setting(
+        None,
+        "Processes building batches ahead of the step, 0 = in the training process",
+        default_text="0 on CPU, up to 4 per GPU",
+    )
     seed: int = setting(0, "Random seed of the weights, batches and masks")
     max_bad_steps: int = setting(5, "Stop after this many NaN/inf steps in a row")
     # bookkeeping
@@ -422,6 +427,7 @@ RANGES = {
     "betas": Range(0, 1, high_open=True),  # each of the two
     "grad_clip": Range(0, 1e6),  # 0 = no clipping
     "threads": Range(0, 4096),  # 0 = auto
+    "workers": Range(0, 256),
     "seed": Range(0, 2**32 - 1),
     "max_bad_steps": Range(1, MAX_INT),
     "log_every": Range(1, MAX_INT),

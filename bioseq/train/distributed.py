@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as torch_dist
@@ -30,6 +31,7 @@ class Dist:
     local_rank: int = 0
     world_size: int = 1
     device: torch.device = torch.device("cpu")
+    host_group: Any = None  # NCCL runs: a gloo group for flags, which must not wait for a GPU
 
     @property
     def is_main(self) -> bool:
@@ -51,9 +53,25 @@ class Dist:
         torch_dist.all_reduce(t)
         return t.tolist()
 
+    def sum_tensor(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` summed over all processes, left on this device: no wait for the host
+        (``all_reduce_sum`` reads the sum back, which waits for the GPU)."""
+        if not self.enabled:
+            return values
+        comm = self._comm_device()
+        t = values.to(comm)
+        torch_dist.all_reduce(t)
+        return t.to(values.device)
+
     def any(self, flag: bool) -> bool:
         """True when ``flag`` is true on any process (e.g. a signal reached one of them)."""
-        return bool(self.all_reduce_sum([float(flag)])[0]) if self.enabled else flag
+        if not self.enabled:
+            return flag
+        if self.host_group is None:
+            return bool(self.all_reduce_sum([float(flag)])[0])
+        t = torch.tensor([float(flag)])
+        torch_dist.all_reduce(t, group=self.host_group)
+        return bool(t.item())
 
     def gather(self, obj: object) -> list:
         """``obj`` of every process, in rank order (picklable objects)."""
@@ -80,9 +98,13 @@ def setup(device: str = "auto") -> Dist:
         chosen = torch.device("cuda", local_rank)
     else:
         chosen = torch.device("cpu")
-    if world_size > 1 and not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return Dist(rank, local_rank, world_size, chosen)
+    host_group = None
+    if world_size > 1:
+        if not torch_dist.is_initialized():
+            torch_dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        if torch_dist.get_backend() == "nccl":  # every process creates it, in the same order
+            host_group = torch_dist.new_group(backend="gloo")
+    return Dist(rank, local_rank, world_size, chosen, host_group)
 
 
 def param_digest(model: torch.nn.Module) -> str:

@@ -1,10 +1,14 @@
 """The training loop of ``bioseq pretrain``, meant to be read in one sitting.
 
-One optimizer step: fetch the step's batch (a pure function of seed and step, see
-:mod:`bioseq.train.data`), run ``grad_accum`` micro-batches forward and backward (bf16 autocast on
-CUDA), clip the gradient norm, and take an AdamW step with a linear-warmup-then-cosine learning
-rate. A step whose loss or gradient is NaN or infinite is skipped and counted; ``max_bad_steps``
-of them in a row stop the run. Every ``log_every`` steps a line goes to ``metrics.jsonl``; every
+One optimizer step: take the step's batch (a pure function of seed and step, see
+:mod:`bioseq.train.data`; built ahead by DataLoader workers with ``workers``, pinned on CUDA and
+copied with ``non_blocking``), run ``grad_accum`` micro-batches forward and backward (bf16
+autocast on CUDA), clip the gradient norm, and take an AdamW step with a
+linear-warmup-then-cosine learning rate. A step whose loss or gradient is NaN or infinite is
+skipped (on the device: the fused AdamW's ``found_inf``) and counted. Loss, skipped steps and
+token counts stay on the device until the next log line, evaluation or checkpoint, the only
+points where the loop waits for the GPU; there ``max_bad_steps`` skipped steps in a row stop
+the run. Every ``log_every`` steps a line goes to ``metrics.jsonl``; every
 ``eval_every`` steps the validation loss is measured on a fixed subset of held-out windows; every
 ``save_every`` steps (and at the end, and on Ctrl-C or SIGTERM) a checkpoint is written.
 
@@ -42,12 +46,13 @@ from bioseq.models.hub import latest_checkpoint
 from bioseq.runtime import StopSignal, TrainingInterrupted, notice_if_slow, read_metrics
 from bioseq.train.checkpoint import (
     load_latest_checkpoint,
+    run_rng_state,
     save_checkpoint,
     save_model_atomic,
     weights_finite,
 )
 from bioseq.train.config import TrainConfig, load_yaml, merge
-from bioseq.train.data import TrainData, build_data, context_at
+from bioseq.train.data import Batch, TrainData, auto_workers, build_data, step_loader
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
 from bioseq.train.markov import check_order
 from bioseq.train.memory import check_memory
@@ -123,6 +128,10 @@ def auto_threads() -> int:
 class Trainer:
     """Holds one run's state; :meth:`run` is the loop."""
 
+    # read the loss back after every step, as the loop once did: for benchmarks comparing
+    # the pipelines (benchmarks/bench_train.py --pipeline), not a setting of runs
+    sync_every_step = False
+
     def __init__(
         self, config: TrainConfig, dist: Dist, quiet: bool = False, lock: RunLock | None = None
     ) -> None:
@@ -169,6 +178,9 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, config)
         self.scheduler = make_scheduler(self.optimizer, config)
         self.step, self.bad_in_a_row = 0, 0
+        # on the device, read at log lines (_flush): loss, bits, good steps, skipped steps,
+        # tokens read, the current run of skipped steps and the longest since the last read
+        self._pending: torch.Tensor | None = None
         self.counters = {
             "skipped_steps": 0,
             "tokens": 0,
@@ -234,7 +246,12 @@ class Trainer:
         """Restore the newest intact checkpoint (none yet: start at step 0); return the
         damaged newer ones."""
         ckpt, state, skipped = load_latest_checkpoint(
-            self.run_dir, self.model, self.optimizer, self.scheduler
+            self.run_dir,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.dist.device,
+            self.dist.rank,
         )
         reasons = "; ".join(why for _, why in skipped)
         if ckpt is None:
@@ -295,19 +312,23 @@ class Trainer:
             total, self.step, enabled=dist.is_main and not self.quiet, unit=self.unit
         )
         stop = StopSignal()
-        interval = {"tokens": 0, "time": time.perf_counter()}
+        interval = {"tokens": self.counters["tokens"], "time": time.perf_counter()}
         start_time = time.perf_counter()
-        with stop, progress:
+        with stop, progress, self._batches(total) as batches:
             if dist.is_main:
                 progress.note(self._describe())
-            while self.step < total:
-                loss, n_tokens, lr = self._train_step()
+            for micro in batches:
+                lr = self._train_step(micro)
                 self.step += 1
-                interval["tokens"] += n_tokens
                 final = self.step == total
                 evaluate = final or self.step % config.eval_every == 0
+                log = evaluate or self.step % config.log_every == 0
+                stopping = dist.any(stop.requested is not None) or self.step == config.stop_after
+                save = final or stopping or self.step % config.save_every == 0
+                if log or save or self.sync_every_step:
+                    self._flush()  # the loop's one wait for the device between log lines
                 row = None
-                if evaluate or self.step % config.log_every == 0:
+                if log:
                     val = self._evaluate(final) if evaluate else None
                     elapsed = time.perf_counter() - start_time
                     row = self._log(val, lr, interval, final, elapsed)
@@ -315,11 +336,9 @@ class Trainer:
                 progress.update(self.step, None if own else row)
                 if own:
                     progress.note(own)
-                self.bad_in_a_row = 0 if math.isfinite(loss) else self.bad_in_a_row + 1
                 if self.bad_in_a_row >= config.max_bad_steps:
                     self._diverged()
-                stopping = dist.any(stop.requested is not None) or self.step == config.stop_after
-                if final or stopping or self.step % config.save_every == 0:
+                if save:
                     self._save(check_sync=final)
                 if stopping and not final:
                     return self._stop(stop)
@@ -335,6 +354,28 @@ class Trainer:
         dist.barrier()
         return self.run_dir
 
+    @contextlib.contextmanager
+    def _batches(self, stop: int):
+        """This process's batches of steps ``self.step .. stop - 1``, built ahead by
+        ``workers`` processes (the same batches whatever their number), pinned on CUDA."""
+        config, dist = self.config, self.dist
+        workers = config.workers if config.workers is not None else auto_workers(dist.device)
+        loader = step_loader(
+            self.data,
+            config,
+            self.step,
+            stop,
+            dist.rank,
+            dist.world_size,
+            workers,
+            pin_memory=dist.device.type == "cuda",
+        )
+        batches = iter(loader)
+        try:
+            yield batches
+        finally:  # stop the workers now, not when a traceback holding them is freed
+            getattr(batches, "_shutdown_workers", lambda: None)()
+
     def _stop(self, stop: StopSignal) -> Path:
         """After the checkpoint of a stop: the resume command; a signal's stop raises
         :class:`TrainingInterrupted` (exit 130 or 143), ``--stop-after`` returns."""
@@ -349,65 +390,100 @@ class Trainer:
             raise TrainingInterrupted(message, stop.signum, reported=True)
         return self.run_dir
 
-    def _train_step(self) -> tuple[float, int, float]:
-        """One optimizer step; returns (mean loss in nats per token, tokens, learning rate)."""
+    def _train_step(self, micro: list[Batch]) -> float:
+        """One optimizer step on this process's micro-batches; returns the learning rate.
+        Nothing is read back from the device: the loss and whether the step was finite add up
+        in ``self._pending`` until :meth:`_flush`."""
         config, dist = self.config, self.dist
-        micro = self.data.batch(
-            self.step,
-            context_at(self.step, config),
-            config.batch_size,
-            dist.rank,
-            dist.world_size,
-            config.grad_accum,
-        )
         # dropout masks depend only on (seed, step, rank), whatever happened before a resume
         torch.manual_seed(config.seed * 1_000_003 + self.step * 1009 + dist.rank)
-        local_tokens = sum(b.n_tokens for b in micro)
-        # tokens read: an mlm step reads more tokens than it predicts
-        seen = sum(
-            b.n_tokens if b.attention_mask is None else int(b.attention_mask.sum()) for b in micro
-        )
-        n_global, bases_global, seen = dist.all_reduce_sum(
-            [local_tokens, sum(b.n_bases for b in micro), seen]
-        )
-        loss_sum = 0.0
+        n_global, bases_global, seen = self._step_counts(micro)
+        loss_sum = None
         for i, batch in enumerate(micro):
+            batch = batch.to(dist.device, non_blocking=True)
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or not dist.enabled else self.ddp.no_sync()
             with sync, self.autocast():
-                out = self.ddp(
-                    batch.input_ids.to(dist.device),
-                    labels=batch.labels.to(dist.device),
-                    **self._extra_inputs(batch),
-                )
+                out = self.ddp(batch.input_ids, labels=batch.labels, **self._extra_inputs(batch))
                 # sum over this micro-batch's tokens / all tokens of the step; DDP averages
                 # gradients over processes, hence the factor world_size
                 weight = batch.n_tokens * dist.world_size / n_global
                 loss = out.loss * weight
             loss.backward()
-            loss_sum += out.loss.item() * batch.n_tokens
+            part = out.loss.detach().double() * batch.n_tokens
+            loss_sum = part if loss_sum is None else loss_sum + part
             self.objective.observe(out, self.counters)  # e.g. a MergeLM's bases per token
         clip = config.grad_clip if config.grad_clip > 0 else float("inf")
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
-        (loss_sum,) = dist.all_reduce_sum([loss_sum])
-        loss = loss_sum / n_global
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        loss_sum = dist.sum_tensor(loss_sum)
+        good = torch.isfinite(loss_sum) & torch.isfinite(grad_norm)
         lr = self.optimizer.param_groups[0]["lr"]
-        if math.isfinite(loss) and math.isfinite(grad_norm):
-            self.optimizer.step()
-            if hasattr(self.model, "constrain_"):  # e.g. StripedHyena: keep hcl poles stable
-                self.model.constrain_()
-            self.counters["loss_sum"] += loss
-            self.counters["bits_sum"] += loss_sum / max(bases_global, 1) / LN2
-            self.counters["loss_steps"] += 1
-        else:
-            loss = float("nan")
-            self.counters["skipped_steps"] += 1
+        self._optimizer_step(good)
         self.optimizer.zero_grad(set_to_none=True)
         with warnings.catch_warnings():  # a skipped first step is not the mistake it warns of
             warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
             self.scheduler.step()
-        self.counters["tokens"] += int(seen)
-        return loss, int(seen), lr
+        self._accumulate(good, loss_sum, n_global, bases_global, seen)
+        return lr
+
+    def _step_counts(self, micro: list[Batch]) -> list:
+        """(predicted tokens, their bases, tokens read) of the whole step over all processes:
+        ints on one process, else a sum left on the device (an mlm step reads more tokens
+        than it predicts)."""
+        local = [
+            sum(b.n_tokens for b in micro),
+            sum(b.n_bases for b in micro),
+            sum(b.n_seen for b in micro),
+        ]
+        if not self.dist.enabled:
+            return local
+        counts = torch.tensor(local, dtype=torch.float64)
+        if self.dist.device.type == "cuda":
+            counts = counts.pin_memory().to(self.dist.device, non_blocking=True)
+        return list(self.dist.sum_tensor(counts))
+
+    def _optimizer_step(self, good: torch.Tensor) -> None:
+        """The AdamW step, skipped when ``good`` (a device bool) is false: by the fused
+        optimizer on the device, else (no fused kernel) by asking the host, which waits."""
+        if self.optimizer.defaults.get("fused"):
+            self.optimizer.found_inf = (~good).float()  # 1: leave weights and moments alone
+            self.optimizer.step()
+        elif bool(good):
+            self.optimizer.step()
+        if hasattr(self.model, "constrain_"):  # e.g. StripedHyena: keep hcl poles stable
+            self.model.constrain_()  # a projection: unchanged weights stay unchanged
+
+    def _accumulate(self, good: torch.Tensor, loss_sum: torch.Tensor, n, bases, seen) -> None:
+        """Add a step to ``self._pending`` (on the device; see __init__ for the slots)."""
+        if self._pending is None:
+            self._pending = torch.zeros(7, dtype=torch.float64, device=good.device)
+        pending, ok = self._pending, good.double()
+        bases = bases.clamp(min=1) if isinstance(bases, torch.Tensor) else max(bases, 1)
+        loss = torch.where(good, loss_sum / n, 0.0)
+        bits = torch.where(good, loss_sum / bases / LN2, 0.0)
+        pending[:4] += torch.stack([loss, bits, ok, 1 - ok])
+        pending[4] += seen
+        pending[5] = (pending[5] + 1) * (1 - ok)
+        pending[6] = torch.maximum(pending[6], pending[5])
+
+    def _flush(self) -> None:
+        """Read what the steps since the last read left on the device into the counters;
+        ``bad_in_a_row`` becomes the longest run of skipped steps since then."""
+        c = self.counters
+        for key, value in c.items():  # e.g. an objective's per-batch statistics
+            if isinstance(value, torch.Tensor):
+                c[key] = value.item()
+        if self._pending is None:
+            return
+        loss, bits, good, bad, seen, run, longest = self._pending.tolist()
+        c["loss_sum"] += loss
+        c["bits_sum"] = c.get("bits_sum", 0.0) + bits
+        c["loss_steps"] += int(good)
+        c["skipped_steps"] += int(bad)
+        c["tokens"] += int(seen)
+        self.bad_in_a_row = int(longest)
+        self._pending[:5] = 0
+        self._pending[6] = run
 
     def _extra_inputs(self, batch) -> dict:
         """A batch's attention mask where it has one (a bidirectional model must not read
@@ -428,20 +504,22 @@ class Trainer:
         n = config.final_eval_windows if final else config.eval_windows
         batch_size = max(1, config.batch_size // (dist.world_size * config.grad_accum))
         self.model.eval()
-        total = count = bases = ref_bits = 0.0
+        total = torch.zeros((), dtype=torch.float64, device=dist.device)  # read once, below
+        count = bases = ref_bits = 0.0
         scored = False
         known = n in self._val_reference  # the targets are fixed: the reference's score is too
         for batch in self.data.eval_batches(n, batch_size, dist.rank, dist.world_size):
+            moved = batch.to(dist.device, non_blocking=True)
             with self.autocast():
-                ids, labels = batch.input_ids.to(dist.device), batch.labels.to(dist.device)
-                out = self.model(ids, labels=labels, **self._extra_inputs(batch))
-            total += out.loss.float().item() * batch.n_tokens
+                out = self.model(moved.input_ids, labels=moved.labels, **self._extra_inputs(moved))
+            total += out.loss.detach().double() * batch.n_tokens
             count += batch.n_tokens
             bases += batch.n_bases
             bits = None if known else self.objective.reference_bits(batch)
             if bits is not None:
                 ref_bits, scored = ref_bits + bits, True
         self.model.train()
+        total = total.item()
         if not known:
             self._val_reference[n] = (ref_bits, bases) if scored else None
         ref_bits, ref_bases = self._val_reference[n] or (0.0, 0.0)
@@ -477,7 +555,7 @@ class Trainer:
             "markov_order": self.config.markov_order,
             "lr": lr,
             "skipped_steps": c["skipped_steps"],
-            "tokens_per_s": interval["tokens"] / max(now - interval["time"], 1e-9),
+            "tokens_per_s": (c["tokens"] - interval["tokens"]) / max(now - interval["time"], 1e-9),
             "elapsed_s": elapsed,
         }
         row = self.objective.row(row, c, reference)
@@ -486,7 +564,7 @@ class Trainer:
         if final:
             row["final"] = True
         c["loss_sum"], c["bits_sum"], c["loss_steps"] = 0.0, 0.0, 0
-        interval.update(tokens=0, time=now)
+        interval.update(tokens=c["tokens"], time=now)
         if self.dist.is_main:
             path = self.run_dir / "metrics.jsonl"
             try:
@@ -497,6 +575,7 @@ class Trainer:
 
     # -- saving ------------------------------------------------------------------------------
     def _save(self, check_sync: bool = False) -> None:
+        self._flush()  # the counters as of this step
         self._check_finite()
         state = {
             "counters": dict(self.counters),
@@ -508,6 +587,7 @@ class Trainer:
             if len(set(digests)) > 1:
                 raise RuntimeError(f"processes ended with different weights: {digests}")
             state["rank_digests"] = digests
+        rng = run_rng_state(self.dist)  # on CUDA every process's own GPU state, gathered
         if self.dist.is_main:
             try:
                 save_checkpoint(
@@ -519,6 +599,7 @@ class Trainer:
                     self.scheduler,
                     state,
                     keep=self.config.keep_checkpoints,
+                    rng=rng,
                 )
             except OSError as err:
                 path = self.run_dir / "checkpoints" / f"step-{self.step}"

@@ -62,7 +62,8 @@ class Objective:
 
     def observe(self, out, counters: dict) -> None:
         """Collect what a micro-batch's model output says beyond its loss (into
-        ``counters``, which checkpoints keep)."""
+        ``counters``, which checkpoints keep). Keep device values as tensors: the loop reads
+        them (as floats) only when it logs or saves."""
 
     def row(self, row: dict, counters: dict, reference: float | None) -> dict:
         """The metrics row under this objective's names (``reference``: the reference's bits
@@ -174,7 +175,8 @@ class MergeDNA(Objective):
         return None  # the MergeDNA loss is not next-token: no Markov model compares
 
     def observe(self, out, counters: dict) -> None:
-        counters["bpt_sum"] = counters.get("bpt_sum", 0.0) + float(out.bases_per_token)
+        # a tensor until the loop reads its counters at a log line (no wait for the GPU)
+        counters["bpt_sum"] = counters.get("bpt_sum", 0.0) + out.bases_per_token.detach().double()
         counters["bpt_n"] = counters.get("bpt_n", 0) + 1
 
     def row(self, row: dict, counters: dict, reference: float | None) -> dict:

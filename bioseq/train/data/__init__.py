@@ -22,7 +22,9 @@ of step ``s`` from the key ``(seed, 0, s, j)``, validation item ``i`` from ``(se
 
 Modules: :mod:`~bioseq.train.data.base` (:class:`Batch`, :class:`TrainData`, :func:`context_at`),
 :mod:`~bioseq.train.data.genome`, :mod:`~bioseq.train.data.records`,
-:mod:`~bioseq.train.data.text` and :mod:`~bioseq.train.data.build` (:func:`build_data`). The
+:mod:`~bioseq.train.data.text`, :mod:`~bioseq.train.data.build` (:func:`build_data`) and
+:mod:`~bioseq.train.data.loader` (:func:`step_loader`: the steps' batches built ahead by
+DataLoader workers, the same batches whatever their number). The
 validation split of every kind is decided by :class:`bioseq.io.splits.ValidationSplit`.
 
 >>> from bioseq.train.config import TrainConfig
@@ -44,12 +46,13 @@ from bioseq.train.data.base import (
 )
 from bioseq.train.data.build import build_data, make_tokenizer
 from bioseq.train.data.genome import GenomeData
+from bioseq.train.data.loader import StepBatches, auto_workers, step_loader
 from bioseq.train.data.records import ALIGNED_PROTEIN, ALIGNED_STATES, RecordData, aligned_tokenizer
 from bioseq.train.data.text import TextData, build_text_data, read_text, text_tokenizer
 
 __all__ = [
     "ALIGNED_PROTEIN", "ALIGNED_STATES", "IGNORE", "MIN_WARMUP_CONTEXT", "Batch", "GenomeData",
-    "RecordData", "TextData", "TrainData", "aligned_tokenizer", "build_data", "build_text_data",
-    "context_at", "evenly_spaced", "labelled_batch", "make_tokenizer", "read_text",
-    "text_tokenizer",
+    "RecordData", "StepBatches", "TextData", "TrainData", "aligned_tokenizer", "auto_workers",
+    "build_data", "build_text_data", "context_at", "evenly_spaced", "labelled_batch",
+    "make_tokenizer", "read_text", "step_loader", "text_tokenizer",
 ]  # fmt: skip

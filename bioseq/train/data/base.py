@@ -9,6 +9,7 @@ staged context warm-up (:func:`context_at`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,9 @@ IGNORE = -100
 @dataclass
 class Batch:
     """Token ids ``(batch, length)``, labels (``-100`` at padding) and the labelled count; a
-    masked batch also has its attention mask (1 = a token, 0 = padding) and clean ids."""
+    masked batch also has its attention mask (1 = a token, 0 = padding) and clean ids. The
+    counts are plain ints, taken where the batch is built (a DataLoader worker), so the
+    training step never reads a tensor back to count."""
 
     input_ids: torch.Tensor
     labels: torch.Tensor
@@ -40,10 +43,33 @@ class Batch:
     n_bases: int = -1  # bases those predicted tokens hold (-1: one per token)
     attention_mask: torch.Tensor | None = None
     clean_ids: torch.Tensor | None = None  # masked batches: the ids before masking
+    n_seen: int = -1  # tokens read (a masked batch reads more than it predicts; -1: n_tokens)
 
     def __post_init__(self) -> None:
         if self.n_bases < 0:
             self.n_bases = self.n_tokens
+        if self.n_seen < 0:
+            mask = self.attention_mask
+            self.n_seen = self.n_tokens if mask is None else int(mask.sum())
+
+    def _tensors(self) -> dict[str, torch.Tensor]:
+        names = ("input_ids", "labels", "attention_mask", "clean_ids")
+        return {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+
+    def pin_memory(self) -> Batch:
+        """The batch in page-locked memory (what a DataLoader with ``pin_memory`` calls), so
+        ``to(cuda, non_blocking=True)`` copies while the GPU computes."""
+        return dataclasses.replace(self, **{k: t.pin_memory() for k, t in self._tensors().items()})
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> Batch:
+        """The batch's tensors on ``device`` (counts unchanged).
+
+        >>> b = Batch(torch.ones(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.long), 2)
+        >>> b.to(torch.device("cpu")).n_seen
+        2
+        """
+        moved = {k: t.to(device, non_blocking=non_blocking) for k, t in self._tensors().items()}
+        return dataclasses.replace(self, **moved)
 
 
 def labelled_batch(ids: torch.Tensor, labels: torch.Tensor, token_lengths: torch.Tensor) -> Batch:
