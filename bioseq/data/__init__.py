@@ -1,13 +1,15 @@
-"""Small real genomes and a public-domain English text shipped with bioseq, so every default
+"""Small real genomes and public-domain English texts shipped with bioseq, so every default
 works offline.
 
->>> from bioseq.data import default_genome, default_text, example_genome
+>>> from bioseq.data import default_genome, default_text, default_text_corpus, example_genome
 >>> default_genome().name
 'ecoli_k12_mg1655.fa.gz'
 >>> example_genome("lambda").name
 'lambda_NC_001416.gbk'
 >>> default_text().name
 'alice_in_wonderland.txt.gz'
+>>> [p.name for p in default_text_corpus()]
+['alice_in_wonderland.txt.gz', 'world_factbook_1992.txt.gz']
 
 Open them with any reader, e.g. ``Genome(default_genome())``. Provenance: PROVENANCE.md.
 """
@@ -21,6 +23,8 @@ from bioseq.errors import InputError
 
 DEFAULT_GENOME = "ecoli_k12_mg1655.fa.gz"
 DEFAULT_TEXT = "alice_in_wonderland.txt.gz"
+NUMERAL_TEXT = "world_factbook_1992.txt.gz"
+DEFAULT_TEXT_CORPUS = (DEFAULT_TEXT, NUMERAL_TEXT)
 EXAMPLE_GENOMES = {
     "ecoli": DEFAULT_GENOME,
     "lambda": "lambda_NC_001416.gbk",
@@ -38,8 +42,16 @@ def default_genome() -> Path:
 
 def default_text() -> Path:
     """Lewis Carroll, *Alice's Adventures in Wonderland* (1865; public domain), gzipped UTF-8
-    (ASCII) text of 148,480 bytes: the default corpus of ``bioseq pretrain --text``."""
+    (ASCII) text of 148,480 bytes: the bundled book, first of :func:`default_text_corpus`."""
     return _path(DEFAULT_TEXT)
+
+
+def default_text_corpus() -> list[Path]:
+    """The default corpus of ``bioseq pretrain --text``: the book (:func:`default_text`) and
+    the country entries Afghanistan to Czechoslovakia of the CIA's *World Factbook 1992*
+    (public domain; 515,847 bytes of ASCII, 5.9% digits), so that a text model has seen
+    numerals in running text. Training holds out the last tenth of each file."""
+    return [_path(name) for name in DEFAULT_TEXT_CORPUS]
 
 
 def example_genome(name: str = "lambda") -> Path:

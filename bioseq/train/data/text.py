@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bioseq.data import default_text
+from bioseq.data import default_text_corpus
 from bioseq.errors import InputError
 from bioseq.io.compression import ungzip
 from bioseq.io.inputs import expand_inputs
@@ -169,6 +169,7 @@ class TextData(TrainData):
 
 
 def build_text_data(config: TrainConfig) -> TextData:
-    """The text data of a resolved ``text`` config: its inputs, or the bundled text."""
-    paths = expand_text_inputs(config.inputs) if config.inputs else [default_text()]
+    """The text data of a resolved ``text`` config: its inputs, or the bundled text corpus
+    (:func:`~bioseq.data.default_text_corpus`: Alice and the World Factbook 1992 excerpt)."""
+    paths = expand_text_inputs(config.inputs) if config.inputs else default_text_corpus()
     return TextData(paths, config, text_tokenizer(config.tokenizer))
