@@ -15,6 +15,7 @@ from bioseq.models.ops import selective_scan as scan
 from bioseq.models.ops.selective_scan_cpu import CHUNK, selective_scan_cpu
 from bioseq.models.ops.selective_scan_cuda import ScanBackendUnavailable, cuda_available
 from bioseq.models.ops.selective_scan_ref import selective_scan_ref
+from tests import kernel_contracts
 
 BATCH, DIM, N, L = 2, 8, 4, 33
 NAMES = ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")
@@ -60,15 +61,18 @@ def make_inputs(
     }
 
 
-def run(fn, inputs: dict, softplus: bool, grad: bool = True, seed=1):
-    """Output, last state and the gradient of every input for a random loss on both."""
+def run(fn, inputs: dict, softplus: bool, grad: bool = True, seed=1, last_state_loss=True):
+    """Output, last state and the gradient of every input for a random loss on both (on the
+    output alone without ``last_state_loss``: mamba-ssm's backward ignores the last state's
+    gradient). The loss weights are drawn on the CPU and moved to the outputs' device."""
     leaves = {k: None if v is None else v.clone().requires_grad_(grad) for k, v in inputs.items()}
     out, last = fn(**leaves, delta_softplus=softplus, return_last_state=True)
     grads = {}
     if grad:
         g = torch.Generator().manual_seed(seed)
-        loss = (out * torch.randn(out.shape, generator=g)).sum()
-        loss = loss + (last * torch.randn(last.shape, generator=g)).sum()
+        loss = (out * torch.randn(out.shape, generator=g).to(out.device)).sum()
+        if last_state_loss:
+            loss = loss + (last * torch.randn(last.shape, generator=g).to(last.device)).sum()
         loss.backward()
         grads = {k: v.grad for k, v in leaves.items() if v is not None}
     return out.detach(), last.detach(), grads
@@ -287,6 +291,14 @@ def test_cuda_unavailable_when_mamba_import_fails(monkeypatch):
         selective_scan_cuda._import_mamba.cache_clear()
 
 
+def check_cuda_backend(inputs: dict) -> None:
+    """The cuda backend against the reference, the loss on the output only: mamba-ssm's
+    backward ignores the last state's gradient (backends differ there, see dispatch)."""
+    got = run(lambda **kw: scan(**kw, backend="cuda"), inputs, True, last_state_loss=False)
+    want = run(selective_scan_ref, inputs, True, last_state_loss=False)
+    assert_close(got, want, tol_out=1e-4, tol_grad=1e-3)  # different summation orders on GPU
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -295,9 +307,27 @@ def test_cuda_backend_matches_reference(layout, no_env):
         pytest.skip("mamba-ssm is not installed")
     inputs = {k: v.cuda() for k, v in make_inputs(layout, layout).items()}
     assert dispatch.resolve_backend(inputs["u"]) == "cuda"
-    got = run(lambda **kw: scan(**kw, backend="cuda"), inputs, True)
-    want = run(selective_scan_ref, inputs, True)
-    assert_close(got, want, tol_out=1e-4, tol_grad=1e-3)  # different summation orders on GPU
+    check_cuda_backend(inputs)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_cuda_check_runs_through_the_kernel_contract(layout, monkeypatch):
+    """The CUDA test's body on CPU, mamba-ssm's kernel emulated (tests/kernel_contracts.py):
+    it dropped the last state's gradient, so a loss that included it failed by design."""
+    calls = kernel_contracts.install(monkeypatch)
+    try:
+        check_cuda_backend(make_inputs(layout, layout))
+    finally:
+        monkeypatch.undo()
+        kernel_contracts.uninstall()
+    assert calls["selective_scan_fn"] == 1  # the backend ran the (emulated) kernel
+
+
+def test_loss_weights_are_made_on_the_outputs_device():
+    """``run`` on meta tensors (standing in for CUDA ones): CPU loss weights would not mix."""
+    inputs = {k: v.to("meta") for k, v in make_inputs().items()}
+    _, _, grads = run(selective_scan_ref, inputs, True)
+    assert grads["u"].device.type == "meta"
 
 
 @pytest.mark.cuda
