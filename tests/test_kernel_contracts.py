@@ -316,3 +316,14 @@ def test_kernel_backends_name_the_choices(cuda_without_kernels, monkeypatch):
     kc.install(monkeypatch)
     assert kernel_backends(mamba, "cuda") == ", scan cuda, conv causal-conv1d"
     assert selective_scan_cuda.cuda_available()
+
+
+@pytest.mark.slow  # a 2-step training run (about 4 s)
+def test_training_run_names_its_kernels(tmp_path, capsys):
+    from bioseq.train.loop import pretrain
+    from tests.conftest import TINY_RUN
+
+    pretrain(dict(TINY_RUN, model="mamba", steps=2, out=str(tmp_path / "run")))
+    captured = capsys.readouterr()
+    (line,) = [ln for ln in (captured.out + captured.err).splitlines() if "M parameters" in ln]
+    assert "cpu (1 thread), scan cpu, conv torch" in line

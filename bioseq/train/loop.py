@@ -43,6 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from bioseq.errors import BioseqError, InputError
 from bioseq.io.outputs import os_error_message
 from bioseq.models.hub import latest_checkpoint
+from bioseq.models.ops import kernel_backends
 from bioseq.runtime import StopSignal, TrainingInterrupted, notice_if_slow, read_metrics
 from bioseq.train.checkpoint import (
     load_latest_checkpoint,
@@ -653,7 +654,7 @@ class Trainer:
         return (
             f"{self._title()}, {n_params / 1e6:.2f} M parameters, "
             f"{self.config.steps} steps on {self.dist.world_size} process(es), "
-            f"{self.dist.device}{threads}{markov}"
+            f"{self.dist.device}{threads}{kernel_backends(self.model, self.dist.device)}{markov}"
         )
 
     def _summary(self, elapsed: float) -> str:
