@@ -126,6 +126,9 @@ def selective_scan(
     Shapes: u, delta, z (batch, dim, L); A (dim, N); B, C (dim, N), (batch, N, L) or
     (batch, G, N, L); D, delta_bias (dim,). Returns ``out`` (u's shape and dtype), or
     ``(out, last_state)`` with ``last_state`` (batch, dim, N) fp32 when ``return_last_state``.
+
+    Backends differ on ``last_state``'s gradient: mamba-ssm's backward ignores it ("cuda"),
+    "cpu" and "reference" propagate it. Put training losses on ``out`` only.
     """
     name = resolve_backend(u, backend)
     kwargs = dict(
