@@ -23,6 +23,8 @@ from bioseq.errors import BioseqError
 
 # name -> ("module:object", the line `bioseq --help` shows); a new command is added here
 COMMANDS = {
+    "compare-variants": ("bioseq.cli.text_variants:compare_variants",
+                         "DNA and text variant AUROCs side by side, with intervals."),
     "convert": ("bioseq.cli.convert:convert",
                 "Convert a HyenaDNA, Mamba, Caduceus or Evo 2 checkpoint."),
     "embed": ("bioseq.cli.embed:embed", "Embed every sequence of INPUTS with a model."),
@@ -30,6 +32,8 @@ COMMANDS = {
     "finetune": ("bioseq.cli.finetune:finetune", "Fine-tune a model on labelled sequences."),
     "generate": ("bioseq.cli.generate:generate", "Sample sequences from a causal LM."),
     "info": ("bioseq.cli.info:info", "Length, GC and N fraction of every record in files."),
+    "make-text-variants": ("bioseq.cli.text_variants:make_text_variants",
+                           "Write labelled single-character edits of a text (word, nonword...)."),
     "make-snv-vcf": ("bioseq.cli.score:make_snv_vcf",
                      "Write every possible SNV of chosen CDS as a VCF."),
     "predict": ("bioseq.cli.finetune:predict",
@@ -40,6 +44,8 @@ COMMANDS = {
               "In-context learning probes (bitstring functions, recall)."),
     "score-mutations": ("bioseq.cli.score:score_mutations",
                         "Zero-shot scores of protein substitutions in a DMS table."),
+    "score-text": ("bioseq.cli.text_variants:score_text",
+                   "Score text edits: log-likelihood ratio ALT vs REF, AUROC word vs nonword."),
     "score-vcf": ("bioseq.cli.score:score_vcf",
                   "Score every ALT of a VCF: log-likelihood ratio ALT vs REF."),
     "tokenizer": ("bioseq.cli.tokenizer:tokenizer",

@@ -229,19 +229,25 @@ class DnaVariantScorer:
         self._n_cache: dict[tuple[str, int, int], float] = {}
 
     # -- checks -------------------------------------------------------------------------
-    def plan(self, variant: Variant) -> tuple[_Plan | None, str, str]:
-        """Where to score ``variant``, or ``(None, status, detail)`` saying why not."""
+    def alleles(self, variant: Variant) -> tuple[str, str, str, str]:
+        """REF and ALT as scored and ``(status, detail)``: ``("ok", "")`` or why they cannot
+        be. DNA: upper case, A/C/G/T/N only, no symbolic ALT. A scorer over another source
+        (text: :class:`~bioseq.tasks.variants.text_score.TextVariantScorer`) overrides it."""
         ref, alt = (variant.ref or "").upper(), (variant.alt or "").upper()
         if alt in ("", "."):
-            return None, "no_alt", "no ALT allele"
+            return ref, alt, "no_alt", "no ALT allele"
         if alt.startswith("<") or alt == "*" or "[" in alt or "]" in alt:
-            return None, "symbolic_allele", f"symbolic ALT {short(variant.alt, 40)}"
+            return ref, alt, "symbolic_allele", f"symbolic ALT {short(variant.alt, 40)}"
         if not _BASES.match(alt) or not _BASES.match(ref):
-            return (
-                None,
-                "invalid_allele",
-                f"REF {short(variant.ref)} / ALT {short(variant.alt)} not A/C/G/T/N",
-            )
+            detail = f"REF {short(variant.ref)} / ALT {short(variant.alt)} not A/C/G/T/N"
+            return ref, alt, "invalid_allele", detail
+        return ref, alt, "ok", ""
+
+    def plan(self, variant: Variant) -> tuple[_Plan | None, str, str]:
+        """Where to score ``variant``, or ``(None, status, detail)`` saying why not."""
+        ref, alt, status, detail = self.alleles(variant)
+        if status != "ok":
+            return None, status, detail
         contig, problem = self.matcher.match(variant.chrom)
         if contig is None:
             known = self.matcher.candidates(variant.chrom) or list(self.contigs)[:3]
@@ -266,7 +272,7 @@ class DnaVariantScorer:
         start, end = window_bounds(pos0, len(ref), indel, length, self.window, self.window_step)
         if self.max_tokens is not None and self._too_long(contig, start, end, pos0, ref, alt):
             return None, "window_too_long", self._too_long_detail(contig, pos0, ref, alt, indel)
-        n_fraction = self._n_fraction(contig, start, end)
+        n_fraction = self._n_fraction(contig, start, end) if self.max_n_fraction < 1 else 0.0
         if n_fraction > self.max_n_fraction:
             return None, "window_mostly_N", f"{n_fraction:.0%} of {contig}:{start + 1}-{end} is N"
         return _Plan(contig, start, end, pos0 - start, len(ref), alt, indel), "ok", ""

@@ -1,0 +1,304 @@
+"""Text variants (issue 18): make-text-variants labels, score-text LLRs against direct
+full-sequence computations, the byte Markov LM, AUROC against a pairwise count, bad input."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import math
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bioseq.cli.main import main
+from bioseq.tasks.variants.text import TextSource, TextVariant, read_variant_table
+from bioseq.tasks.variants.text_make import make_text_variants
+from bioseq.tasks.variants.text_markov import MarkovLM
+from bioseq.tasks.variants.text_score import bootstrap_auroc, score_text
+from bioseq.tokenizers import ByteTokenizer
+from bioseq.train.markov import ByteMarkovModel
+from tests.conftest import tiny_model, write_file
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TEXT = (
+    "The cat sat on the mat. The hat was on the cat, and the rat ran to the mat!\n"
+    "A bat sat by the hat; a rat and a cat ran. Then the man had a map, a cap and a can.\n"
+) * 3
+
+
+def independent_vocab(text: str) -> set[str]:
+    """Words (runs of ASCII letters; TEXT has no apostrophes) seen twice, lower case."""
+    counts = Counter(w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return {w for w, n in counts.items() if n >= 2}
+
+
+def word_at(text: str, pos: int) -> tuple[int, int]:
+    start, end = pos, pos + 1
+    while start > 0 and text[start - 1].isalpha():
+        start -= 1
+    while end < len(text) and text[end].isalpha():
+        end += 1
+    return start, end
+
+
+def test_labels_match_an_independent_word_list_and_classes_are_balanced():
+    vocab = independent_vocab(TEXT)
+    letters = sorted({c for c in TEXT if c.isalpha()})
+    # brute force: every same-case letter substitution that makes a word of the text
+    making = 0
+    for pos, ch in enumerate(TEXT):
+        if not ch.isalpha():
+            continue
+        s, e = word_at(TEXT, pos)
+        for alt in letters:
+            if alt != ch and alt.isupper() == ch.isupper():
+                making += (TEXT[s:pos] + alt + TEXT[pos + 1 : e]).lower() in vocab
+    rows = make_text_variants(TEXT, n=10_000, seed=1, region="all")
+    counts = Counter(r["label"] for r in rows)
+    assert counts["word"] == making > 0
+    assert counts["nonword"] > making  # all of them: far more
+    for r in rows:
+        pos, ref, alt = r["pos"], r["ref"], r["alt"]
+        assert TEXT[pos : pos + len(ref)] == ref
+        if r["label"] in ("word", "nonword"):
+            s, e = word_at(TEXT, pos)
+            edited = (TEXT[s:pos] + alt + TEXT[pos + 1 : e]).lower()
+            assert r["label"] == ("word" if edited in vocab else "nonword"), r
+            assert ref.isalpha() and alt.isalpha() and ref.isupper() == alt.isupper()
+        elif r["label"] == "space":
+            assert ref.isspace() and not alt.isspace()
+        else:
+            assert not ref.isalpha() and not ref.isspace() and not alt.isalpha()
+    few = make_text_variants(TEXT, n=5, seed=1, region="all")
+    assert Counter(r["label"] for r in few) == {"word": 5, "nonword": 5, "space": 5, "punct": 5}
+    assert few == make_text_variants(TEXT, n=5, seed=1, region="all")  # seeded
+    tail = make_text_variants(TEXT, n=50, region="last-tenth")
+    assert min(r["pos"] for r in tail) >= int(len(TEXT) * 0.9) - 1
+
+
+def test_indels_are_vcf_style_and_labelled_by_the_edited_word():
+    vocab = independent_vocab(TEXT)
+    rows = [
+        r
+        for r in make_text_variants(TEXT, 200, 0, "all", indels=True)
+        if r["kind"] != "substitution"
+    ]
+    assert {r["kind"] for r in rows} == {"deletion", "insertion"}
+    for r in rows:
+        pos, ref, alt = r["pos"], r["ref"], r["alt"]
+        assert TEXT[pos : pos + len(ref)] == ref and ref[0] == alt[0]
+        edited = TEXT[:pos] + alt + TEXT[pos + len(ref) :]
+        if r["label"] in ("word", "nonword"):
+            changed = pos + 1  # the deleted letter's or inserted letter's place
+            s, e = word_at(edited, min(changed, len(edited) - 1))
+            if not edited[min(changed, len(edited) - 1)].isalpha():  # deleted the last letter
+                s, e = word_at(edited, changed - 1)
+            assert r["label"] == ("word" if edited[s:e].lower() in vocab else "nonword"), r
+
+
+def window_ll(model, tok, text: str) -> float:
+    """Summed log-likelihood of tokens 1..n-1 of ``text`` (no BOS), one full forward pass."""
+    ids = torch.from_numpy(tok.encode_array(text))[None]
+    with torch.no_grad():
+        logp = model(ids).logits[0, :-1].float().log_softmax(-1)
+    return float(logp.gather(-1, ids[0, 1:, None]).sum())
+
+
+@pytest.mark.parametrize("family", ["mamba", "hyena", "transformer"])
+def test_llr_equals_a_direct_full_sequence_computation(family):
+    tok = ByteTokenizer()
+    model = tiny_model(family, len(tok), seed=0, d_model=16, n_layer=2).eval()
+    text = TEXT
+    edits = [(10, "x"), (40, "o"), (3, "z"), (len(text) - 1, "?"), (60, "Q")]
+    rows_in = [(pos, text[pos], alt) for pos, alt in edits]
+    rows_in.append((1, text[1:3], text[1]))  # a deletion, VCF-style
+    rows = [TextVariant(i + 2, pos, ref, alt) for i, (pos, ref, alt) in enumerate(rows_in)]
+    window = 24
+    scores = score_text(model, tok, TextSource(text), rows, window=window, batch_size=3)
+    for (pos, ref, alt), s in zip(rows_in, scores, strict=True):
+        assert s.status == "ok" and s.pos == pos
+        if len(ref) == len(alt):
+            start = max(pos - window // 2, 0)
+            end = min(start + window, len(text))
+        else:  # indel: equal flanks of (window - len(ref)) // 2
+            flank = (window - len(ref)) // 2
+            start, end = max(pos - flank, 0), min(pos + len(ref) + flank, len(text))
+        ref_window = text[start:end]
+        alt_window = text[start:pos] + alt + text[pos + len(ref) : end]
+        expected = window_ll(model, tok, alt_window) - window_ll(model, tok, ref_window)
+        assert s.score == pytest.approx(expected, abs=1e-3)  # float32 sums of ~130 nats
+
+
+def test_markov_lm_matches_the_reference_byte_markov_model():
+    data = np.frombuffer((TEXT * 4).encode(), dtype=np.uint8)
+    train, held = data[:900], data[900:1300]
+    reference = ByteMarkovModel(order=3).fit([train])
+    lm = MarkovLM(reference, ByteTokenizer())
+    probs = lm.next_byte_probs(held)
+    assert np.allclose(probs.sum(1), 1.0)
+    # bits per byte over the positions with a full context, as the reference scores them
+    bits = -np.log2(probs[np.arange(len(held) - 1), held[1:]])[2:].mean()
+    assert bits == pytest.approx(reference.bits_per_symbol([held]), rel=1e-9)
+    # and it scores through the shared core like any causal LM
+    tok = ByteTokenizer()
+    [s] = score_text(lm, tok, TextSource(TEXT), [TextVariant(2, 20, TEXT[20], "q")], window=16)
+    start = 20 - 8
+    ref_w, alt_w = TEXT[start : start + 16], TEXT[start:20] + "q" + TEXT[21 : start + 16]
+    direct = window_ll(lm, tok, alt_w) - window_ll(lm, tok, ref_w)
+    assert s.score == pytest.approx(direct, abs=1e-4)
+
+
+def test_auroc_against_a_pairwise_count():
+    rng = np.random.default_rng(0)
+    pos = rng.normal(1, 1, 40).round(1)  # rounded: ties count half
+    neg = rng.normal(0, 1, 60).round(1)
+    pairs = [(p > n) + 0.5 * (p == n) for p in pos for n in neg]
+    value, low, high = bootstrap_auroc(pos, neg, n_boot=300)
+    assert value == pytest.approx(sum(pairs) / len(pairs))
+    assert low < value < high
+
+
+@pytest.fixture
+def files(tmp_path):
+    text = write_file(tmp_path, "book.txt", TEXT)
+    rows = [
+        "id\tpos\tref\talt\tkind\tlabel",
+        "a\t4\tc\th\tsubstitution\tword",  # cat -> hat
+        "b\t4\tc\tx\tsubstitution\tnonword",
+        f"c\t{len(TEXT) + 5}\ta\tb\tsubstitution\tnonword",  # outside the text
+        "d\t5\tz\tb\tsubstitution\tnonword",  # the text has "a" there
+        "e\tfive\ta\tb\tsubstitution\tnonword",
+        "f\t3\t\\n\tx\tsubstitution\tspace",  # escaped REF that does not match (" ")
+        "g\t8\ts\tm\tsubstitution\tword",  # sat -> mat
+    ]
+    variants = write_file(tmp_path, "v.tsv", "\n".join(rows) + "\n")
+    return tmp_path, text, variants
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(map(str, args)))
+
+
+def test_score_text_cli_keeps_going_past_bad_rows(files):
+    tmp, text, variants = files
+    out = tmp / "s.tsv"
+    result = run("score-text", "--model", "markov:2", "--train-text", text, "--text", text,
+                 "--variants", variants, "--out", out, "--window", 16, "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        table = list(csv.DictReader(handle, delimiter="\t"))
+    status = {r["id"]: r["status"] for r in table}
+    assert status == {
+        "a": "ok", "b": "ok", "c": "outside_text", "d": "ref_mismatch",
+        "e": "malformed_row", "f": "ref_mismatch", "g": "ok",
+    }  # fmt: skip
+    assert {r["id"]: r["score"] for r in table}["c"] == "NA"
+    metrics = json.loads((tmp / "s.metrics.json").read_text())
+    assert metrics["n_word"] == 2 and metrics["n_nonword"] == 1 and metrics["n_ref_mismatch"] == 2
+    scores = {r["id"]: float(r["score"]) for r in table if r["status"] == "ok"}
+    pairs = [(w > n) + 0.5 * (w == n) for w in (scores["a"], scores["g"]) for n in [scores["b"]]]
+    assert metrics["auroc_word_vs_nonword"] == pytest.approx(sum(pairs) / 2, abs=1e-4)
+    assert (tmp / "s.classes.png").stat().st_size > 0
+    assert "outside_text" in result.output and "AUROC word vs nonword" in result.output
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("id\tpos\tref\talt\n", "no variant rows"),
+        ("", "empty table"),
+        ("id\tposition\tref\n1\t2\ta\n", "no pos, alt column"),
+    ],
+)
+def test_score_text_refuses_an_empty_or_headless_table_in_one_line(files, content, expected):
+    tmp, text, _ = files
+    variants = write_file(tmp, "bad.tsv", content)
+    result = run("score-text", "--model", "markov:2", "--train-text", text, "--text", text,
+                 "--variants", variants, "--out", tmp / "s.tsv")  # fmt: skip
+    assert result.exit_code == 2 and expected in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_non_utf8_text_is_one_line(files):
+    tmp, _, variants = files
+    bad = write_file(tmp, "latin1.txt.gz", gzip.compress("café au lait".encode("latin-1")))
+    for args in (
+        ["make-text-variants", bad, "--out", tmp / "v2.tsv"],
+        ["score-text", "--model", "markov:2", "--text", bad, "--variants", variants,
+         "--out", tmp / "s.tsv"],
+    ):  # fmt: skip
+        result = run(*args)
+        assert result.exit_code == 2 and "not UTF-8 text (byte 3 is 0xe9)" in result.output
+        assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_dna_model_is_refused(files, tmp_path):
+    from bioseq.tokenizers import CharTokenizer
+
+    tok = CharTokenizer("dna")
+    tiny_model("mamba", tok.vocab_size, seed=0, d_model=16, n_layer=1).save_pretrained(
+        tmp_path / "m"
+    )
+    tok.save_pretrained(tmp_path / "m")
+    _, text, variants = files
+    result = run("score-text", "--model", tmp_path / "m", "--text", text, "--variants", variants,
+                 "--out", tmp_path / "s.tsv", "--device", "cpu")  # fmt: skip
+    assert result.exit_code == 2 and "reads dna, not this text" in result.output
+
+
+def test_make_text_variants_cli_writes_a_table_score_text_reads(files):
+    tmp, text, _ = files
+    out = tmp / "made.tsv"
+    result = run("make-text-variants", text, "--out", out, "--n", 4, "--region", "all")
+    assert result.exit_code == 0, result.output
+    header, rows = read_variant_table(out)
+    assert header[:4] == ["id", "pos", "ref", "alt"] and len(rows) == 16
+    assert all(TEXT[r.pos : r.pos + len(r.ref)] == r.ref for r in rows)  # escapes undone
+
+
+def test_compare_variants_puts_both_forms_side_by_side(tmp_path):
+    vcf = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=c1,length=100>",
+        '##INFO=<ID=BIOSEQ_EFFECT,Number=1,Type=String,Description="effect">',
+        '##INFO=<ID=BIOSEQ_LLR,Number=A,Type=Float,Description="score">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    dna = {"synonymous": [0.1, -0.2, 0.3], "nonsynonymous": [-0.5, 0.2, -0.1, -0.3]}
+    pos = 1
+    for effect, values in dna.items():
+        for value in values:
+            vcf.append(f"c1\t{pos}\t.\tA\tC\t.\t.\tBIOSEQ_EFFECT={effect};BIOSEQ_LLR={value}")
+            pos += 1
+    dna_path = write_file(tmp_path, "dna.vcf", "\n".join(vcf) + "\n")
+    text = {"word": [1.0, 2.0], "nonword": [0.5, 3.0, -1.0]}
+    lines = ["id\tlabel\tscore\tstatus"] + [
+        f"{i}\t{label}\t{v}\tok" for label, vs in text.items() for i, v in enumerate(vs)
+    ]
+    lines.append("x\tnonword\tNA\tref_mismatch")
+    text_path = write_file(tmp_path, "text.tsv", "\n".join(lines) + "\n")
+    out = tmp_path / "cmp.tsv"
+    result = run("compare-variants", "--dna", f"m={dna_path}", "--text", f"m={text_path}",
+                 "--out", out, "--n-boot", 50)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        table = {r["form"]: r for r in csv.DictReader(handle, delimiter="\t")}
+
+    def pairwise(p, n):
+        return sum((a > b) + 0.5 * (a == b) for a in p for b in n) / (len(p) * len(n))
+
+    genomic = pairwise(dna["synonymous"], dna["nonsynonymous"])
+    linguistic = pairwise(text["word"], text["nonword"])
+    assert float(table["genomic"]["auroc"]) == pytest.approx(genomic, abs=1e-4)
+    assert float(table["linguistic"]["auroc"]) == pytest.approx(linguistic, abs=1e-4)
+    assert table["linguistic"]["n_negative"] == "3"
+    md = (tmp_path / "cmp.md").read_text()
+    assert md.count("| m |") == 1 and f"{genomic:.4f}" in md and f"{linguistic:.4f}" in md
+    assert (tmp_path / "cmp.png").stat().st_size > 0
+    assert not math.isnan(genomic)
