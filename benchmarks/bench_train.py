@@ -4,6 +4,7 @@
     python benchmarks/bench_train.py --device cuda          # the same in bf16 on a GPU, with MFU
     python benchmarks/bench_train.py --curve                # 20 min on E. coli: val bits/base
     python benchmarks/bench_train.py --curve --minutes 2    # a quick look
+    python benchmarks/bench_train.py --pipeline             # the input pipeline, old vs new
 
 Speed: one optimizer step (forward, backward, gradient clipping, AdamW) on random DNA tokens,
 ``--tokens-per-step`` tokens per step (batch = tokens / L), best of the steps timed after a
@@ -16,6 +17,14 @@ Curve: ``bioseq.train.pretrain`` on the E. coli genome (``../shared/data/genomes
 bundled copy) for about ``--minutes``: the step count comes from a timed step, the validation
 bits per base (512 fixed windows of the genome's last tenth) from about 40 evaluations. The PNG
 goes next to RESULTS.md as ``train_curve.png``; the table is printed.
+
+Pipeline (issue 19): ``bioseq.train.pretrain`` itself, steady-state tokens/s between its first
+and last log lines (no validation), for the default tiny model and a data-loader-bound one
+(a one-layer d_model 16 Transformer, batch 1,024 x 64 tokens), each run in its own subprocess:
+the old pipeline (batches built inside the step, the loss and gradient norm read back after
+every step, the non-fused AdamW skipping bad steps on the host) beside the new one with
+``--workers`` 0, 1 and 2. The arms alternate over ``--rounds`` rounds (the best round counts),
+so a change in the machine's load falls on all of them.
 """
 
 from __future__ import annotations
@@ -85,8 +94,8 @@ def step_speed(kind: str, size: str, length: int, tokens: int, device: str, seco
     }
 
 
-def in_subprocess(args: list[str], timeout: float, threads: int) -> dict:
-    command = [sys.executable, __file__, "_one", *args]
+def in_subprocess(args: list[str], timeout: float, threads: int, mode: str = "_one") -> dict:
+    command = [sys.executable, __file__, mode, *args]
     env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else None
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
@@ -138,6 +147,85 @@ def speed_table(args: argparse.Namespace) -> None:
                         achieved = r["tokens_per_s"] * r["flops_per_token"] / 1e12
                         row += f" {achieved / peak:.1%} |"
                 print(f"| {kind} | {size} | {row}", flush=True)
+
+
+PIPELINE_SETTINGS = {
+    "default tiny": {},  # the demo's: hyena tiny, context 256, batch 16
+    "loader-bound": {
+        "model": "transformer",
+        "d_model": 16,
+        "n_layer": 1,
+        "context": 64,
+        "batch_size": 1024,
+    },
+}
+PIPELINE_ARMS = {  # name: (old pipeline, workers)
+    "old": (True, 0),
+    "new, workers 0 (CPU default)": (False, 0),
+    "new, workers 1": (False, 1),
+    "new, workers 2": (False, 2),
+}
+
+
+def pipeline_speed(setting: str, old: bool, workers: int, steps: int, threads: int) -> dict:
+    """Steady-state tokens/s of ``pretrain`` between its first and last log lines."""
+    import functools
+    import tempfile
+
+    import bioseq.train.loop as loop
+    from bioseq.train import TrainConfig, pretrain
+    from bioseq.train.model import make_optimizer
+    from bioseq.train.plot import read_metrics
+
+    if old:  # the loop as it was: read back every step, skip bad steps on the host
+        loop.Trainer.sync_every_step = True
+        loop.make_optimizer = functools.partial(make_optimizer, fused=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = TrainConfig(
+            **PIPELINE_SETTINGS[setting],
+            steps=steps + 1,
+            stop_after=steps,  # no final evaluation
+            val_fraction=0.0,
+            log_every=max(1, steps // 6),
+            save_every=10**6,
+            device="cpu",
+            threads=threads,
+            workers=workers,
+            out=str(Path(tmp) / "run"),
+        )
+        pretrain(config, quiet=True)
+        rows = read_metrics(Path(tmp) / "run" / "metrics.jsonl")
+    first, last = rows[0], rows[-1]  # the first interval holds start-up and worker forks
+    tokens = last["tokens"] - first["tokens"]
+    return {"tokens_per_s": tokens / (last["elapsed_s"] - first["elapsed_s"])}
+
+
+def pipeline_table(args: argparse.Namespace) -> None:
+    threads = args.threads or 1
+    load = os.getloadavg()[0]
+    print(
+        f"\nInput pipeline: pretrain tokens/s on CPU ({threads} training thread(s), "
+        f"{os.cpu_count()} cores, 1-minute load {load:.1f} at the start), best of "
+        f"{args.rounds} rounds of {args.pipeline_steps} steps"
+    )
+    results: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for setting in PIPELINE_SETTINGS:
+            for arm, (old, workers) in PIPELINE_ARMS.items():
+                one = [setting, str(int(old)), str(workers), str(args.pipeline_steps), str(threads)]
+                r = in_subprocess(one, args.timeout, threads, mode="_pipeline")
+                value = r.get("tokens_per_s", float("nan"))
+                results.setdefault((setting, arm), []).append(value)
+    print("| setting | pipeline | tokens/s (each round) | best | vs old |")
+    print("|---|---|---|---|---|")
+    for setting in PIPELINE_SETTINGS:
+        base = max(results[(setting, "old")])
+        for arm in PIPELINE_ARMS:
+            values = results[(setting, arm)]
+            each = ", ".join(f"{v:,.0f}" for v in values)
+            best = max(values)
+            print(f"| {setting} | {arm} | {each} | {best:,.0f} | {best / base:.2f}x |")
+    print(f"(1-minute load at the end {os.getloadavg()[0]:.1f})")
 
 
 def curve(args: argparse.Namespace) -> None:
@@ -223,6 +311,11 @@ def main() -> None:
         kind, size, length, tokens, device, seconds = sys.argv[2:8]
         print(json.dumps(step_speed(kind, size, int(length), int(tokens), device, float(seconds))))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "_pipeline":
+        setting, old, workers, steps, threads = sys.argv[2:7]
+        speed = pipeline_speed(setting, old == "1", int(workers), int(steps), int(threads))
+        print(json.dumps(speed))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", nargs="+", default=["hyena", "mamba", "transformer"])
@@ -236,6 +329,11 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     parser.add_argument("--curve", action="store_true", help="the learning curve instead")
+    parser.add_argument(
+        "--pipeline", action="store_true", help="old vs new input pipeline (issue 19) instead"
+    )
+    parser.add_argument("--pipeline-steps", type=int, default=24, help="steps per pipeline run")
+    parser.add_argument("--rounds", type=int, default=2, help="pipeline rounds")
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--context", type=int, default=1024)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -246,7 +344,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.tokens_per_step is None:
         args.tokens_per_step = 65536 if args.device == "cuda" else 8192
-    if args.curve:
+    if args.pipeline:
+        pipeline_table(args)
+    elif args.curve:
         if args.models == parser.get_default("models"):
             args.models = ["hyena"]
         if args.sizes == parser.get_default("sizes"):

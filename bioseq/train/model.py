@@ -114,13 +114,16 @@ def caduceus_settings(overrides: dict, alphabet: str, tokenizer) -> dict:
     return {"rcps": rcps is not False, "complement_map": complement_map(tokenizer)}
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def make_optimizer(
+    model: torch.nn.Module, config: TrainConfig, fused: bool = True
+) -> torch.optim.AdamW:
     """AdamW; weight decay on matrices (and embeddings), none on biases and norms (nanoGPT)
     nor on parameters marked ``no_weight_decay`` (StripedHyena's filters, as in savanna).
 
     The fused implementation where PyTorch has one for the parameters (CPU and CUDA floats):
     faster, and it skips a step on the device when ``optimizer.found_inf`` is 1, so the loop
-    never waits for the GPU to learn whether a gradient was finite."""
+    never waits for the GPU to learn whether a gradient was finite (``fused=False``: the
+    default implementation, as before; benchmarks compare the two)."""
     params = [p for p in model.parameters() if p.requires_grad]
     decayed = [p for p in params if p.dim() >= 2 and not getattr(p, "no_weight_decay", False)]
     ids = {id(p) for p in decayed}
@@ -128,10 +131,12 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
         {"params": decayed, "weight_decay": config.weight_decay},
         {"params": [p for p in params if id(p) not in ids], "weight_decay": 0.0},
     ]
-    try:
-        return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas), fused=True)
-    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
-        return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
+    if fused:
+        try:
+            return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas), fused=True)
+        except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+            pass
+    return torch.optim.AdamW(groups, lr=config.lr, betas=tuple(config.betas))
 
 
 def lr_factor(step: int, warmup: int, total: int, min_ratio: float) -> float:
