@@ -30,9 +30,7 @@ import re
 import sys
 from pathlib import Path
 
-from bioseq.tasks.icl.stats import log2_fit
-from bioseq.tasks.icl.suite import DEFAULT_SHOTS, load_reference
-
+DEFAULT_SHOTS = (1, 2, 4, 8, 16, 32, 64, 128)  # the paper's (bioseq.tasks.icl.DEFAULT_SHOTS)
 FORM_OF = {"qwen": "linguistic", "evo2": "genomic"}
 
 
@@ -43,6 +41,7 @@ def _key(name: str) -> str:
 def paper_row(name: str, reference: dict[str, dict[int, float]]) -> str | None:
     """The paper's model whose name matches ``name`` ignoring case and punctuation.
 
+    >>> from bioseq.tasks.icl import load_reference
     >>> paper_row("evo2-1b", load_reference()), paper_row("my-model", load_reference())
     ('Evo2-1B', None)
     """
@@ -62,12 +61,16 @@ def _cells(shots, values) -> list[str]:
 
 
 def _slope(shots, values) -> str:
+    from bioseq.tasks.icl.stats import log2_fit
+
     return f"{log2_fit(shots, values).slope:+.4f}" if len(shots) > 2 else ""
 
 
 def assemble_table(summaries: dict[str, dict], reference: dict | None = None) -> str:
     """A Markdown table: per model (``name -> summary.json``) our accuracy at each shot count
     and slope, the paper's row when there is one, and our mode baseline."""
+    from bioseq.tasks.icl.suite import load_reference
+
     reference = load_reference() if reference is None else reference
     head = "| model | form | source | " + " | ".join(map(str, DEFAULT_SHOTS)) + " | slope |"
     lines = [head, "|" + "---|" * 3 + "--:|" * (len(DEFAULT_SHOTS) + 1)]
