@@ -110,10 +110,20 @@ def window_ll(model, tok, text: str) -> float:
     return float(logp.gather(-1, ids[0, 1:, None]).sum())
 
 
-@pytest.mark.parametrize("family", ["mamba", "hyena", "transformer"])
+def text_model(family: str, vocab_size: int):
+    if family == "gpt2":  # a Hugging Face causal LM, not a bioseq one
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        torch.manual_seed(0)
+        config = GPT2Config(vocab_size=vocab_size, n_embd=16, n_layer=2, n_head=2, n_positions=64)
+        return GPT2LMHeadModel(config).eval()
+    return tiny_model(family, vocab_size, seed=0, d_model=16, n_layer=2).eval()
+
+
+@pytest.mark.parametrize("family", ["mamba", "hyena", "transformer", "gpt2"])
 def test_llr_equals_a_direct_full_sequence_computation(family):
     tok = ByteTokenizer()
-    model = tiny_model(family, len(tok), seed=0, d_model=16, n_layer=2).eval()
+    model = text_model(family, len(tok))
     text = TEXT
     edits = [(10, "x"), (40, "o"), (3, "z"), (len(text) - 1, "?"), (60, "Q")]
     rows_in = [(pos, text[pos], alt) for pos, alt in edits]
