@@ -24,7 +24,7 @@ from bioseq.errors import BioseqError
 # name -> ("module:object", the line `bioseq --help` shows); a new command is added here
 COMMANDS = {
     "compare-variants": ("bioseq.cli.text_variants:compare_variants",
-                         "DNA and text variant AUROCs side by side, with intervals."),
+                         "DNA and text variant AUROCs side by side."),
     "convert": ("bioseq.cli.convert:convert",
                 "Convert a HyenaDNA, Mamba, Caduceus or Evo 2 checkpoint."),
     "embed": ("bioseq.cli.embed:embed", "Embed every sequence of INPUTS with a model."),
@@ -33,7 +33,7 @@ COMMANDS = {
     "generate": ("bioseq.cli.generate:generate", "Sample sequences from a causal LM."),
     "info": ("bioseq.cli.info:info", "Length, GC and N fraction of every record in files."),
     "make-text-variants": ("bioseq.cli.text_variants:make_text_variants",
-                           "Write labelled single-character edits of a text (word, nonword...)."),
+                           "Write labelled single-character edits of a text."),
     "make-snv-vcf": ("bioseq.cli.score:make_snv_vcf",
                      "Write every possible SNV of chosen CDS as a VCF."),
     "predict": ("bioseq.cli.finetune:predict",
@@ -41,15 +41,15 @@ COMMANDS = {
     "pretrain": ("bioseq.cli.pretrain:pretrain",
                  "Pretrain a language model on DNA, protein or text files."),
     "probe": ("bioseq.cli.probe:probe",
-              "In-context learning probes (bitstring functions, recall)."),
+              "In-context learning probes: bitstring functions, recall."),
     "score-mutations": ("bioseq.cli.score:score_mutations",
-                        "Zero-shot scores of protein substitutions in a DMS table."),
+                        "Zero-shot scores of protein substitutions in DMS tables."),
     "score-text": ("bioseq.cli.text_variants:score_text",
-                   "Score text edits: log-likelihood ratio ALT vs REF, AUROC word vs nonword."),
+                   "Score text edits: log-likelihood ratio ALT vs REF."),
     "score-vcf": ("bioseq.cli.score:score_vcf",
-                  "Score every ALT of a VCF: log-likelihood ratio ALT vs REF."),
+                  "Score every ALT of a VCF: log-likelihood ALT vs REF."),
     "tokenizer": ("bioseq.cli.tokenizer:tokenizer",
-                  "Train tokenizers (BPE, k-mer), measure their compression."),
+                  "Train tokenizers (BPE, k-mer) and measure compression."),
 }  # fmt: skip
 # Commands that run no model: they skip the model set-up (transformers, the allocator tuning).
 NO_MODEL = {"info", "fetch"}

@@ -7,7 +7,15 @@ from __future__ import annotations
 import click
 
 from bioseq.cli.options import device_option, trust_remote_code_option
-from bioseq.cli.score import _show
+
+
+def _show(report) -> None:
+    """A run's report: notes and warnings on standard error, results on standard output."""
+    for kind, text in report.lines:
+        if kind == "result":
+            click.echo(text)
+        else:
+            click.echo(f"bioseq: warning: {text}" if kind == "warning" else text, err=True)
 
 
 @click.command("make-text-variants")
