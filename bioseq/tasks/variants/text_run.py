@@ -179,7 +179,8 @@ def score_text_run(
     metrics = {"model": str(loaded.path), "window": window, "reduce": reduce}
     metrics.update(text_metrics(scores, labels))
     auroc = metrics["auroc_word_vs_nonword"]
-    title = f"{loaded.path.name}: AUROC word vs nonword {auroc} (window {window})"
+    where = loaded.path.parent if loaded.path.name == "final" else loaded.path  # a run's model
+    title = f"{where.name}: AUROC word vs nonword {auroc} (window {window})"
     with written_together([metrics_path, plot_path]) as (metrics_tmp, plot_tmp):
         m.write_metrics(metrics_tmp, metrics)
         plot_classes(scores, labels, plot_tmp, title)
