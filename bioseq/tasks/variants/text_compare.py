@@ -198,7 +198,8 @@ def plot(rows: list[dict], path: str | os.PathLike) -> None:
     ax.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
     ax.set_ylabel("AUROC (95% bootstrap CI)")
-    ax.set_title("synonymous vs nonsynonymous (genomic), word vs nonword (linguistic)", fontsize=8)
+    ax.set_xlim(-0.6, len(names) - 0.4)
+    ax.set_title("synonymous vs nonsynonymous (genomic),\nword vs nonword (linguistic)", fontsize=8)
     ax.legend(fontsize=8)
     fig.tight_layout()
     try:
