@@ -605,3 +605,71 @@ def test_caduceus_score_vcf_through_the_cli(tmp_path, genome):
 def test_module_doctests():
     for module in (masked_lm, masked_dna, masked_protein, scorers):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+@torch.no_grad()
+def hand_mean_marginal(model, tok, rows: list[torch.Tensor], subs: list[tuple[str, int, str]]):
+    """Mean over the given input rows of sum log p(mt) - log p(wt) at the (0-based) residues."""
+    ids = tok.convert_tokens_to_ids
+    values = []
+    for row in rows:
+        x = row[None]
+        logp = model(input_ids=x, attention_mask=torch.ones_like(x)).logits[0].log_softmax(-1)
+        values.append(sum(float(logp[1 + i, ids(mt)] - logp[1 + i, ids(wt)]) for wt, i, mt in subs))
+    return float(np.mean(values))
+
+
+def test_context_masks_average_the_marginal_over_random_masks_of_the_rest(protein):
+    _, model, tok = protein
+    from bioseq.tasks.variants.mutations import parse_mutant
+
+    seen: list[torch.Tensor] = []
+    hook = model.register_forward_pre_hook(
+        lambda m, a, kw: seen.extend(kw["input_ids"].clone()), with_kwargs=True
+    )
+    scorer = masked_protein.MaskedMutationScorer(model, tok, context_mask=0.3, draws=6, seed=3)
+    alone = {}
+    try:
+        for mutant in ("K2A", "V3L:L4G"):
+            seen.clear()
+            ((score, status),) = scorer.score_mutants(WT, 1, [parse_mutant(mutant)])
+            subs = [(m[0], int(m[1:-1]) - 1, m[-1]) for m in mutant.split(":")]
+            assert status == "ok" and len(seen) == 6  # one pass per draw
+            for row in seen:  # the mutated residues always hidden, <cls>/<eos> never
+                assert all(int(row[1 + i]) == tok.mask_token_id for _, i, _ in subs)
+                assert int(row[0]) == tok.cls_token_id and int(row[-1]) == tok.eos_token_id
+            assert len({tuple(r.tolist()) for r in seen}) > 1  # the draws differ
+            assert score == pytest.approx(hand_mean_marginal(model, tok, seen, subs), abs=2e-4)
+            alone[mutant] = score
+        seen.clear()
+        together = scorer.score_mutants(WT, 1, [parse_mutant(m) for m in ("V3L:L4G", "K2A")])
+        assert [s for s, _ in together] == pytest.approx([alone["V3L:L4G"], alone["K2A"]])
+        # the share of the other residues hidden is the fraction asked for
+        seen.clear()
+        many = masked_protein.MaskedMutationScorer(model, tok, context_mask=0.3, draws=200)
+        many.score_mutants(WT, 1, [parse_mutant("K2A")])
+        hidden = [
+            int(r[1 + j]) == tok.mask_token_id for r in seen for j in range(len(WT)) if j != 1
+        ]
+        assert np.mean(hidden) == pytest.approx(0.3, abs=0.04)
+    finally:
+        hook.remove()
+    plain = masked_protein.MaskedMutationScorer(model, tok).score_mutants(
+        WT, 1, [parse_mutant("K2A")]
+    )
+    assert plain[0][0] == pytest.approx(hand_mutant(model, tok, "K2A", True), abs=2e-4)
+    assert plain[0][0] != pytest.approx(alone["K2A"], abs=1e-4)
+
+
+def test_context_mask_is_refused_where_it_means_nothing(protein, tmp_path):
+    path, _, _ = protein
+    table = tmp_path / "dms.csv"
+    table.write_text("mutant,DMS_score\nK2A,0.1\n")
+    common = ["score-mutations", "--model", path, "--wildtype", WT, "--mutations", table]
+    for extra, says in (
+        (["--strategy", "wildtype-marginal", "--context-mask", "0.3"], "masked-marginal only"),
+        (["--context-mask", "1.5"], "fraction in [0, 1)"),
+        (["--context-mask", "0.3", "--context-draws", "0"], "at least 1"),
+    ):
+        result = run(*common, *extra, "--out", tmp_path / "o.csv", "--no-progress")
+        assert result.exit_code == 2 and says in one_line_error(result)

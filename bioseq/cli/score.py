@@ -169,6 +169,16 @@ def score_vcf(
     help="Causal LMs: causal (default) or causal-both; masked LMs (ESM-2...): masked-marginal "
     "(default) or wildtype-marginal.",
 )
+@click.option(
+    "--context-mask",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="masked-marginal: also hide this fraction of the other residues in each pass, "
+    "averaging over --context-draws random masks (e.g. the model's --mask-fraction).",
+)
+@click.option("--context-draws", type=int, default=16, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the context masks.")
 @click.option("--alignment", default=None, help="a2m/a3m homologs (for site-independent).")
 @click.option("--binary-col", default=None, help="0/1 column for AUROC (ProteinGym DMS_score_bin).")
 @click.option(
@@ -199,6 +209,9 @@ def score_mutations(
     mutant_col: str,
     score_col: str | None,
     strategy: str | None,
+    context_mask: float,
+    context_draws: int,
+    seed: int,
     alignment: str | None,
     binary_col: str | None,
     threshold: float | None,
@@ -247,6 +260,9 @@ def score_mutations(
         device=device,
         trust_remote_code=trust_remote_code,
         progress=progress,
+        context_mask=context_mask,
+        context_draws=context_draws,
+        seed=seed,
     )
     _show(run.report)
 

@@ -11,6 +11,12 @@ read at each mutated position from
   (every single mutant at one site: one pass);
 * ``strategy="wildtype-marginal"``: one unmasked pass of the wild type, shared by every mutant.
 
+``context_mask=f`` (masked-marginal only) also hides a random fraction ``f`` of the other
+residues in each pass, and averages the log-probabilities over ``draws`` such passes: a model
+pretrained with a high mask rate (``--mask-fraction 0.4``) then reads inputs like the ones it
+learned from, instead of a wild type with one hole. The draws of a set of positions are seeded
+by ``seed`` and the positions, so a mutant's score does not depend on the table's order.
+
 The wild type is tokenised with the tokenizer's own special tokens (ESM: ``<cls>`` before,
 ``<eos>`` after), so residue ``i`` (0-based) is token ``start + i``
 (:class:`~bioseq.tasks.variants.masked_lm.Tokens`); a tokenizer that does not give one token
@@ -43,6 +49,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Literal
 
+import numpy as np
+
 from bioseq.errors import InputError
 from bioseq.tasks.variants.masked_lm import MaskedLMReader
 from bioseq.tasks.variants.mutations import AMINO_ACIDS, Mutant, Substitution
@@ -56,12 +64,27 @@ class MaskedMutationScorer:
     :class:`~bioseq.tasks.variants.mutations.MutationModel`."""
 
     def __init__(
-        self, model, tokenizer, strategy: MaskedStrategy = "masked-marginal", batch_size: int = 8
+        self,
+        model,
+        tokenizer,
+        strategy: MaskedStrategy = "masked-marginal",
+        batch_size: int = 8,
+        context_mask: float = 0.0,
+        draws: int = 16,
+        seed: int = 0,
     ) -> None:
         if strategy not in MASKED_STRATEGIES:
             raise InputError(
                 f"--strategy {strategy}: a masked model takes {' or '.join(MASKED_STRATEGIES)}"
             )
+        if not 0.0 <= context_mask < 1.0:
+            raise InputError(f"--context-mask {context_mask}: expected a fraction in [0, 1)")
+        if context_mask and strategy != "masked-marginal":
+            raise InputError("--context-mask applies to --strategy masked-marginal only")
+        if draws < 1:
+            raise InputError(f"--context-draws {draws}: expected at least 1")
+        self.context_mask, self.seed = float(context_mask), int(seed)
+        self.draws = int(draws) if context_mask else 1
         self.reader = MaskedLMReader(model, tokenizer, batch_size)
         self.strategy = strategy
         self.ids = {aa: self.reader.symbol_id(aa) for aa in AMINO_ACIDS + "*"}
@@ -119,24 +142,42 @@ class MaskedMutationScorer:
         served = Counter(keys)
         if progress is not None and served.get(()) and () not in order:
             progress(served[()])
-        done = iter(order)
+        # passes finish in order (all of one length); a key's mutants count at its last draw
+        done = iter([(key, d == self.draws - 1) for key in order for d in range(self.draws)])
 
-        def tick(n: int) -> None:  # passes finished (all of one length: in order) -> mutants
-            count = sum(served[next(done)] for _ in range(n))
+        def tick(n: int) -> None:
+            count = 0
+            for _ in range(n):
+                key, last = next(done)
+                count += served[key] if last else 0
             if progress is not None:
                 progress(count)
 
-        passes = [(tokens.masked(key), w) for key, w in zip(order, asked, strict=True)]
+        passes = [
+            (self._masked(tokens, key, d), w)
+            for key, w in zip(order, asked, strict=True)
+            for d in range(self.draws)
+        ]
         values = self.reader.read(passes, progress=tick)
-        lookup = {
-            (key, pos, tok): float(v)
-            for key, w, vs in zip(order, asked, values, strict=True)
-            for (pos, tok), v in zip(w, vs, strict=True)
-        }
+        lookup = {}
+        for k, (key, w) in enumerate(zip(order, asked, strict=True)):
+            mean = np.mean(values[k * self.draws : (k + 1) * self.draws], axis=0)
+            for (pos, tok), v in zip(w, mean, strict=True):
+                lookup[(key, pos, tok)] = float(v)
         return [
             (sum(lookup[(key, pos, mt)] - lookup[(key, pos, wt)] for pos, mt, wt in subs), "ok")
             for key, subs in zip(keys, sites, strict=True)
         ]
+
+    def _masked(self, tokens, key: tuple, draw: int) -> np.ndarray:
+        """The wild type's tokens with ``key``'s positions masked and, with ``context_mask``,
+        draw ``draw``'s random share of the other residues too."""
+        if not self.context_mask:
+            return tokens.masked(key)
+        rng = np.random.default_rng([self.seed, draw, *key])
+        residues = np.arange(tokens.start, tokens.start + len(tokens.lengths))
+        hidden = residues[rng.random(len(residues)) < self.context_mask]
+        return tokens.masked(sorted(set(key) | set(hidden.tolist())))
 
 
 class AlignedMutationScorer:

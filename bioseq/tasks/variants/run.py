@@ -260,18 +260,22 @@ def mutation_model(
     trust_remote_code: bool = False,
     wildtype: str | None = None,
     progress: bool = False,
+    context_mask: float = 0.0,
+    context_draws: int = 16,
+    seed: int = 0,
 ) -> MutationModel:
     """The scorer that ``models`` make together: ``site-independent`` (from ``alignment``,
     sequence weights at identity ``theta``, none when None), one causal model or a
     left-to-right and a right-to-left one (``causal-both``), or a masked model, scored as its
     family says (:func:`~bioseq.tasks.variants.scorers.mutation_scorer`). A model trained on
     alignment columns (``aligned`` in its config) reads the wild type's alignment
-    (``wildtype``, else ``alignment``)."""
+    (``wildtype``, else ``alignment``). ``context_mask``, ``context_draws``, ``seed``: a masked
+    model's random context masks (``masked_protein.MaskedMutationScorer``)."""
     options = {"alignment": alignment, "theta": theta, "pseudocount": pseudocount}
     loaded = [
         _load(x, device, progress, trust_remote_code=trust_remote_code, **options) for x in models
     ]
-    scorer = mutation_scorer(loaded, strategy, batch_size)
+    scorer = mutation_scorer(loaded, strategy, batch_size, context_mask, context_draws, seed)
     aligned = [x for x in loaded if getattr(getattr(x.model, "config", None), "aligned", False)]
     if aligned:
         scorer = aligned_scorer(scorer, aligned[0], str(wildtype or alignment))
@@ -322,6 +326,9 @@ def score_mutations_run(
     device: str | None = None,
     trust_remote_code: bool = False,
     progress: bool = True,
+    context_mask: float = 0.0,
+    context_draws: int = 16,
+    seed: int = 0,
 ) -> MutationsRun:
     """Score every row of the DMS table ``mutations`` and write ``out`` (CSV: the table, score
     and status); with a measured column (``score_col`` or ``binary_col``) also
@@ -331,7 +338,8 @@ def score_mutations_run(
     The wild type is ``wildtype`` (a sequence, FASTA or a2m/a3m) or the alignment's first
     record; its first residue is number ``offset`` (default: 1 or the header's range). The
     model: :func:`mutation_model`. When most wild-type residues mismatch, the report names an
-    offset that matches more.
+    offset that matches more. ``context_mask``, ``context_draws``, ``seed``: see
+    :func:`mutation_model`.
     """
     if wildtype is None and alignment is None:
         raise InputError("give --wildtype (sequence, FASTA or alignment) or --alignment")
@@ -356,6 +364,9 @@ def score_mutations_run(
         trust_remote_code,
         wildtype,
         progress,
+        context_mask,
+        context_draws,
+        seed,
     )
     with tqdm(total=len(table.rows), unit="mutant", disable=not progress) as bar:
         scores = mut.score_mutations(

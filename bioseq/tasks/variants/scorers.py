@@ -150,11 +150,20 @@ def scoring_meta(scorer: DnaVariantScorer) -> dict[str, str]:
 
 
 def mutation_scorer(
-    loaded: Sequence[LoadedModel], strategy: str | None = None, batch_size: int = 8
+    loaded: Sequence[LoadedModel],
+    strategy: str | None = None,
+    batch_size: int = 8,
+    context_mask: float = 0.0,
+    context_draws: int = 16,
+    seed: int = 0,
 ) -> MutationModel:
     """The score-mutations scorer of the loaded model(s); ``strategy=None`` is the family's
     default. One-line InputError for a strategy the family does not take. The
-    site-independent model scores as it is, alone."""
+    site-independent model scores as it is, alone. ``context_mask`` / ``context_draws`` /
+    ``seed``: masked models' random context masks
+    (:class:`~bioseq.tasks.variants.masked_protein.MaskedMutationScorer`)."""
+    if context_mask and {x.kind for x in loaded} != {"masked"}:
+        raise InputError("--context-mask applies to masked models (ESM-2, Caduceus) only")
     kinds = {x.kind for x in loaded}
     if SITE_INDEPENDENT in kinds:
         if len(loaded) != 1:
@@ -178,7 +187,9 @@ def mutation_scorer(
     if kind == "masked":
         if len(loaded) != 1:
             raise InputError(f"--strategy {strategy} takes one --model")
-        return MaskedMutationScorer(first.model, first.tokenizer, strategy, batch_size)
+        return MaskedMutationScorer(
+            first.model, first.tokenizer, strategy, batch_size, context_mask, context_draws, seed
+        )
     return _causal(loaded, strategy, batch_size)
 
 
