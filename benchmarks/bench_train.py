@@ -30,7 +30,10 @@ so a change in the machine's load falls on all of them.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
+import math
 import os
 import subprocess
 import sys
@@ -168,63 +171,74 @@ PIPELINE_ARMS = {  # name: (old pipeline, workers)
 
 
 def pipeline_speed(setting: str, old: bool, workers: int, steps: int, threads: int) -> dict:
-    """Steady-state tokens/s of ``pretrain`` between its first and last log lines."""
+    """Tokens/s of ``pretrain`` from its median step (data, step and bookkeeping: the wall
+    time between the starts of consecutive steps, the first two left out as warm-up), and
+    the training process's own CPU time per step (where the batches are built shows here)."""
     import functools
+    import statistics
     import tempfile
 
     import bioseq.train.loop as loop
     from bioseq.train import TrainConfig, pretrain
     from bioseq.train.model import make_optimizer
-    from bioseq.train.plot import read_metrics
 
     if old:  # the loop as it was: read back every step, skip bad steps on the host
         loop.Trainer.sync_every_step = True
         loop.make_optimizer = functools.partial(make_optimizer, fused=False)
+    marks, step = [], loop.Trainer._train_step
+
+    def timed(self, micro):
+        marks.append((time.perf_counter(), time.process_time()))
+        return step(self, micro)
+
+    loop.Trainer._train_step = timed
+    config = TrainConfig(
+        **PIPELINE_SETTINGS[setting],
+        steps=steps,
+        val_fraction=0.0,  # no validation: nothing but training steps
+        log_every=max(1, steps // 4),
+        save_every=10**6,
+        device="cpu",
+        threads=threads,
+        workers=workers,
+        overwrite=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        config = TrainConfig(
-            **PIPELINE_SETTINGS[setting],
-            steps=steps + 1,
-            stop_after=steps,  # no final evaluation
-            val_fraction=0.0,
-            log_every=max(1, steps // 6),
-            save_every=10**6,
-            device="cpu",
-            threads=threads,
-            workers=workers,
-            out=str(Path(tmp) / "run"),
-        )
-        pretrain(config, quiet=True)
-        rows = read_metrics(Path(tmp) / "run" / "metrics.jsonl")
-    first, last = rows[0], rows[-1]  # the first interval holds start-up and worker forks
-    tokens = last["tokens"] - first["tokens"]
-    return {"tokens_per_s": tokens / (last["elapsed_s"] - first["elapsed_s"])}
+        pretrain(dataclasses.replace(config, out=str(Path(tmp) / "run")), quiet=True)
+    walls = [b[0] - a[0] for a, b in itertools.pairwise(marks[2:])]
+    cpus = [b[1] - a[1] for a, b in itertools.pairwise(marks[2:])]
+    tokens = config.batch_size * config.context  # genome windows fill the context
+    return {
+        "tokens_per_s": tokens / statistics.median(walls),
+        "cpu_ms": 1e3 * statistics.median(cpus),
+    }
 
 
 def pipeline_table(args: argparse.Namespace) -> None:
     threads = args.threads or 1
-    load = os.getloadavg()[0]
     print(
-        f"\nInput pipeline: pretrain tokens/s on CPU ({threads} training thread(s), "
-        f"{os.cpu_count()} cores, 1-minute load {load:.1f} at the start), best of "
-        f"{args.rounds} rounds of {args.pipeline_steps} steps"
+        f"\nInput pipeline: pretrain on CPU ({threads} training thread(s), {os.cpu_count()} cores, "
+        f"1-minute load {os.getloadavg()[0]:.1f} at the start), {args.rounds} rounds of "
+        f"{args.pipeline_steps} steps; tokens/s of the median step, best round"
     )
-    results: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], list[dict]] = {}
     for _ in range(args.rounds):
         for setting in PIPELINE_SETTINGS:
             for arm, (old, workers) in PIPELINE_ARMS.items():
                 one = [setting, str(int(old)), str(workers), str(args.pipeline_steps), str(threads)]
                 r = in_subprocess(one, args.timeout, threads, mode="_pipeline")
-                value = r.get("tokens_per_s", float("nan"))
-                results.setdefault((setting, arm), []).append(value)
-    print("| setting | pipeline | tokens/s (each round) | best | vs old |")
-    print("|---|---|---|---|---|")
+                r = r if "tokens_per_s" in r else {"tokens_per_s": math.nan, "cpu_ms": math.nan}
+                results.setdefault((setting, arm), []).append(r)
+    print("| setting | pipeline | tokens/s (each round) | best | vs old | CPU ms/step, trainer |")
+    print("|---|---|---|---|---|---|")
     for setting in PIPELINE_SETTINGS:
-        base = max(results[(setting, "old")])
+        base = max(r["tokens_per_s"] for r in results[(setting, "old")])
         for arm in PIPELINE_ARMS:
-            values = results[(setting, arm)]
-            each = ", ".join(f"{v:,.0f}" for v in values)
-            best = max(values)
-            print(f"| {setting} | {arm} | {each} | {best:,.0f} | {best / base:.2f}x |")
+            runs = results[(setting, arm)]
+            each = ", ".join(f"{r['tokens_per_s']:,.0f}" for r in runs)
+            best = max(r["tokens_per_s"] for r in runs)
+            cpu = min(r["cpu_ms"] for r in runs)
+            print(f"| {setting} | {arm} | {each} | {best:,.0f} | {best / base:.2f}x | {cpu:,.0f} |")
     print(f"(1-minute load at the end {os.getloadavg()[0]:.1f})")
 
 

@@ -89,7 +89,7 @@ def step_loader(
         collate_fn=_as_built,
         pin_memory=pin_memory,
         prefetch_factor=prefetch if parallel else None,
-        worker_init_fn=_ignore_stop_signals if parallel else None,
+        worker_init_fn=_ignore_ctrl_c if parallel else None,
         # forked workers share the opened inputs (reads use pread or memory maps) instead of
         # pickling them; fork is Linux's default, named for the platforms where it is not
         multiprocessing_context=_fork() if parallel else None,
@@ -100,11 +100,11 @@ def _as_built(item: list[Batch]) -> list[Batch]:
     return item
 
 
-def _ignore_stop_signals(worker_id: int) -> None:
+def _ignore_ctrl_c(worker_id: int) -> None:
     """Ctrl-C reaches the whole process group: the training process finishes its step and
-    saves, so its workers must not die first (they exit with it)."""
+    saves, so its workers must not die first (they exit with it). SIGTERM keeps its default:
+    it is how a worker that does not stop when asked is ended."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _fork():
