@@ -177,3 +177,9 @@ def test_each_rank_saves_and_restores_its_own_gpu_rng_state(tmp_path, monkeypatc
     assert restored == []
     runtime.set_rng_state(state, torch.device("cpu"), rank=1)  # a CPU run: none
     assert restored == [] and "cuda" not in runtime.rng_state(torch.device("cpu"))
+
+
+def test_workers_out_of_range_is_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["pretrain", "--workers", "-1", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and not (tmp_path / "r").exists()
+    assert "--workers must be an integer in 0..256, not -1" in result.output
