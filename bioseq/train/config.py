@@ -172,7 +172,9 @@ class TrainConfig:
         default_text="0 on CPU, up to 4 per GPU",
     )
     seed: int = setting(0, "Random seed of the weights, batches and masks")
-    max_bad_steps: int = setting(5, "Stop after this many NaN/inf steps in a row")
+    max_bad_steps: int = setting(
+        5, "Stop after this many NaN/inf steps in a row (checked at each log line)"
+    )
     # bookkeeping
     out: str | None = setting(None, "Run directory to create")
     log_every: int = setting(10, "Steps between lines of metrics.jsonl")
