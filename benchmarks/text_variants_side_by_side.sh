@@ -18,16 +18,22 @@ N=${N:-500}
 export OMP_NUM_THREADS=1
 mkdir -p "$RUNS"
 
-bioseq make-snv-vcf --genbank "$GBFF" --region NC_000913.3:4178100-4641652 --limit "$N_CDS" \
-    --out "$RUNS/heldout_snvs.vcf.gz"
-bioseq make-text-variants --n "$N" --out "$RUNS/text_variants.tsv"
+[ -f "$RUNS/heldout_snvs.vcf.gz" ] ||
+    bioseq make-snv-vcf --genbank "$GBFF" --region NC_000913.3:4178100-4641652 \
+        --limit "$N_CDS" --out "$RUNS/heldout_snvs.vcf.gz"
+[ -f "$RUNS/text_variants.tsv" ] ||
+    bioseq make-text-variants --n "$N" --out "$RUNS/text_variants.tsv"
 args=()
 for model in hyena mamba transformer; do
-    bioseq pretrain --model "$model" --threads 1 --seed 0 --out "$RUNS/dna-$model" --overwrite --quiet
-    bioseq pretrain --text --model "$model" --threads 1 --seed 0 --out "$RUNS/text-$model" \
-        --overwrite --quiet
+    [ -d "$RUNS/dna-$model/final" ] ||  # a finished run is kept: rerunning resumes the table
+        bioseq pretrain --model "$model" --threads 1 --seed 0 --out "$RUNS/dna-$model" \
+            --overwrite --quiet
+    [ -d "$RUNS/text-$model/final" ] ||
+        bioseq pretrain --text --model "$model" --threads 1 --seed 0 --out "$RUNS/text-$model" \
+            --overwrite --quiet
+    # the demo's context: Mamba reads any length, so score-vcf would otherwise take 8,192 bases
     bioseq score-vcf --model "$RUNS/dna-$model" --fasta "$GBFF" --vcf "$RUNS/heldout_snvs.vcf.gz" \
-        --out "$RUNS/dna-$model.vcf.gz" --no-progress
+        --out "$RUNS/dna-$model.vcf.gz" --window 256 --no-progress
     bioseq score-text --model "$RUNS/text-$model" --variants "$RUNS/text_variants.tsv" \
         --out "$RUNS/text-$model.tsv" --no-progress
     args+=(--dna "$model=$RUNS/dna-$model.vcf.gz" --text "$model=$RUNS/text-$model.tsv")
