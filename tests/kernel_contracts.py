@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from bioseq.models.ops import causal_conv, dispatch, selective_scan_cuda
+from bioseq.models.ops import causal_conv_cuda, dispatch, selective_scan_cuda
 from bioseq.models.ops.selective_scan_ref import selective_scan_ref
 
 __all__ = [
@@ -262,4 +262,4 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Counter:
 def uninstall() -> None:
     """Forget the imports cached while the stand-ins were in place."""
     selective_scan_cuda._import_mamba.cache_clear()
-    causal_conv._import_causal_conv.cache_clear()
+    causal_conv_cuda._import_causal_conv.cache_clear()

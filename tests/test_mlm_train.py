@@ -19,10 +19,10 @@ from transformers import AutoModelForMaskedLM
 import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.data import example_genome
+from bioseq.models.markov import TwoSidedMarkov
 from bioseq.tokenizers import CharTokenizer
 from bioseq.train import TIMING_FIELDS, TrainConfig
 from bioseq.train.data import build_data
-from bioseq.train.markov import TwoSidedMarkov
 from bioseq.train.masking import Masking
 
 LAMBDA = str(example_genome("lambda"))

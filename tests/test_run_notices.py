@@ -17,10 +17,10 @@ from click.testing import CliRunner
 
 from bioseq.cli.main import main
 from bioseq.data import example_genome
+from bioseq.models import markov
+from bioseq.models.markov import MarkovModel
 from bioseq.runtime import notice_if_slow
 from bioseq.tasks.variants import run as variant_runs
-from bioseq.train import markov
-from bioseq.train.markov import MarkovModel
 from bioseq.train.plot import plot_metrics
 from tests.conftest import write_file
 

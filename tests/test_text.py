@@ -23,12 +23,12 @@ import bioseq.models  # noqa: F401  (registers the Auto classes)
 from bioseq.cli.main import main
 from bioseq.data import default_text
 from bioseq.errors import InputError
+from bioseq.models.markov import ByteMarkovModel
 from bioseq.tasks.icl import CausalLMAdapter, load_functions, read_results, run_bitstring
 from bioseq.tasks.icl.prompts import Symbols
 from bioseq.tokenizers import ByteTokenizer, CharTokenizer, load_tokenizer
 from bioseq.train import TrainConfig, merge
 from bioseq.train.data import build_data
-from bioseq.train.markov import ByteMarkovModel
 
 SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 TINY_FLAGS = ["--d-model", "32", "--n-layer", "1", "--context", "64", "--batch-size", "4",
@@ -83,9 +83,9 @@ def test_byte_tokenizer_saves_and_loads(tmp_path):
 
 def test_module_doctests():
     import bioseq.data as data
+    import bioseq.models.markov as markov
     import bioseq.tokenizers.byte as byte
     import bioseq.train.data.text as text
-    import bioseq.train.markov as markov
 
     for module in (byte, data, markov, text):
         assert doctest.testmod(module).failed == 0, module.__name__

@@ -105,9 +105,9 @@ def test_config_file_then_flags_and_unknown_keys(tmp_path):
 
 
 def test_module_doctests():
+    import bioseq.models.markov as markov
     import bioseq.train.config as config
     import bioseq.train.data as data
-    import bioseq.train.markov as markov
     import bioseq.train.model as model
     import bioseq.train.progress as progress
 

@@ -8,8 +8,8 @@ Modules: :mod:`~bioseq.train.config` (the run configuration and its YAML),
 :mod:`~bioseq.train.data` (batches as a function of the step), :mod:`~bioseq.train.loop` (the
 loop), :mod:`~bioseq.train.checkpoint` (atomic checkpoints; a run's model directory is
 :func:`bioseq.models.hub.resolve_model_dir`),
-:mod:`~bioseq.train.distributed` (torchrun / DDP), :mod:`~bioseq.train.markov` (the Markov
-references), :mod:`~bioseq.train.masking` (BERT masking for ``objective: mlm``),
+:mod:`~bioseq.train.distributed` (torchrun / DDP) (the Markov references are
+:mod:`~bioseq.models.markov`), :mod:`~bioseq.train.masking` (BERT masking for ``objective: mlm``),
 :mod:`~bioseq.train.plot` (``loss.png``).
 
 Every name is imported on first use, so ``import bioseq.train.config`` (what ``bioseq pretrain

@@ -43,6 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from bioseq.errors import BioseqError, InputError
 from bioseq.io.outputs import os_error_message
 from bioseq.models.hub import latest_checkpoint
+from bioseq.models.markov import check_order
 from bioseq.models.ops import kernel_backends
 from bioseq.runtime import StopSignal, TrainingInterrupted, notice_if_slow, read_metrics
 from bioseq.train.checkpoint import (
@@ -55,7 +56,6 @@ from bioseq.train.checkpoint import (
 from bioseq.train.config import TrainConfig, load_yaml, merge
 from bioseq.train.data import Batch, TrainData, auto_workers, build_data, step_loader
 from bioseq.train.distributed import Dist, param_digest, setup, teardown
-from bioseq.train.markov import check_order
 from bioseq.train.memory import check_memory
 from bioseq.train.model import build_model, make_optimizer, make_scheduler
 from bioseq.train.objectives import objective_for

@@ -28,8 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bioseq.models.markov import TwoSidedMarkov
 from bioseq.train.config import TrainConfig
-from bioseq.train.markov import TwoSidedMarkov
 
 
 class Objective:

@@ -21,30 +21,14 @@ True
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from bioseq.models.ops import dispatch
+from bioseq.models.ops.causal_conv_cuda import _import_causal_conv, causal_conv_import_error
+
 __all__ = ["causal_conv1d", "causal_conv1d_step", "causal_conv_import_error"]
-
-
-@functools.lru_cache(maxsize=1)
-def _import_causal_conv() -> tuple[Callable | None, Callable | None, str]:
-    """``(causal_conv1d_fn, causal_conv1d_update, "")`` or ``(None, None, why it failed)``."""
-    try:
-        # deferred: causal-conv1d is optional (the cuda extra) and needs a built CUDA extension
-        from causal_conv1d import causal_conv1d_fn, causal_conv1d_update
-    except Exception as exc:  # ImportError, or a missing / mismatched compiled extension
-        return None, None, f"{type(exc).__name__}: {exc}"
-    return causal_conv1d_fn, causal_conv1d_update, ""
-
-
-def causal_conv_import_error() -> str:
-    """``""`` when causal-conv1d's kernels import, else why they do not."""
-    return _import_causal_conv()[2]
 
 
 def _activate(y: Tensor, activation: str | None) -> Tensor:
@@ -56,8 +40,6 @@ def causal_conv1d(
 ) -> Tensor:
     """Depthwise causal convolution of x (batch, dim, L) with weight (dim, width) and bias
     (dim,), then ``activation`` (None or ``"silu"``): output (batch, dim, L)."""
-    from bioseq.models.ops import dispatch  # deferred: dispatch imports this module
-
     if dispatch.resolve_conv_backend(x) == "cuda":
         fn = _import_causal_conv()[0]
         # channel-first: the kernel's channel-last layout (what x.transpose gives) needs dim and
@@ -77,8 +59,6 @@ def causal_conv1d_step(
 ) -> tuple[Tensor, Tensor]:
     """One token x (batch, dim) after ``conv_state`` (batch, dim, width), the last ``width``
     inputs: ``(output (batch, dim), new conv_state)``; ``conv_state`` is left as it was."""
-    from bioseq.models.ops import dispatch  # deferred: dispatch imports this module
-
     if dispatch.resolve_conv_backend(x) == "cuda":
         update = _import_causal_conv()[1]
         state = conv_state.clone()  # the kernel shifts the state in place

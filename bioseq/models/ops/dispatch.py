@@ -36,7 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from bioseq.errors import InputError
-from bioseq.models.ops.causal_conv import causal_conv_import_error
+from bioseq.models.ops.causal_conv_cuda import causal_conv_import_error
 from bioseq.models.ops.selective_scan_cpu import selective_scan_cpu
 from bioseq.models.ops.selective_scan_cuda import (
     ScanBackendUnavailable,

@@ -180,7 +180,7 @@ def plot(rows: list[dict], path: str | os.PathLike) -> None:
     import matplotlib  # deferred: the Agg backend is chosen when drawing, not on import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     names = list(dict.fromkeys(r["name"] for r in rows))
     fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(names) + 2), 4), dpi=120)

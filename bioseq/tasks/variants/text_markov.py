@@ -1,6 +1,6 @@
 """An order-k byte Markov model as a causal LM, so ``score-text --model markov:4`` scores it
 by the same code as a network: :class:`MarkovLM` wraps a fitted
-:class:`~bioseq.train.markov.ByteMarkovModel` (the reference every ``pretrain --text`` run
+:class:`~bioseq.models.markov.ByteMarkovModel` (the reference every ``pretrain --text`` run
 reports) and returns, at every position, the log-probabilities of the next byte over the
 :class:`~bioseq.tokenizers.ByteTokenizer` vocabulary.
 
@@ -29,8 +29,8 @@ import torch
 from transformers import PretrainedConfig
 
 from bioseq.errors import InputError
+from bioseq.models.markov import ByteMarkovModel
 from bioseq.tokenizers import ByteTokenizer
-from bioseq.train.markov import ByteMarkovModel
 
 PREFIX = "markov:"
 

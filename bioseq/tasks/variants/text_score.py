@@ -211,7 +211,7 @@ def plot_classes(
     import matplotlib  # deferred: the Agg backend is chosen when drawing, not on import
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after use("Agg")
 
     values: dict[str, list[float]] = {}
     for s, label in zip(scores, labels, strict=True):

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 
 from bioseq.io.alphabet import DNA, PROTEIN
+from bioseq.models.markov import MarkovModel
 from bioseq.train.config import TrainConfig
 from bioseq.train.distributed import rank_slice
-from bioseq.train.markov import MarkovModel
 from bioseq.train.masking import TRAIN_SALT, VAL_SALT, Masking
 
 __all__ = ["IGNORE", "Batch", "TrainData", "context_at", "evenly_spaced", "labelled_batch"]

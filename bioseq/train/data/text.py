@@ -5,7 +5,7 @@ size can be probed side by side. Each input file (UTF-8 text, plain or gzip-comp
 means its ``*.txt`` and ``*.txt.gz`` files) is read as bytes, and the last ``val_fraction`` of
 every file is held out. One token is one byte (:class:`~bioseq.tokenizers.ByteTokenizer`), so
 the "bits per base" of the metrics are bits per byte, and the Markov reference is an order-k
-byte model (:class:`~bioseq.train.markov.ByteMarkovModel`).
+byte model (:class:`~bioseq.models.markov.ByteMarkovModel`).
 
 Sample ``g`` of the run (the ``g % batch_size``-th of step ``g // batch_size``) is a window of
 ``context`` bytes at an offset drawn by a generator seeded with ``(seed, g)``, uniformly over
@@ -34,10 +34,10 @@ from bioseq.errors import InputError
 from bioseq.io.compression import ungzip
 from bioseq.io.inputs import expand_inputs
 from bioseq.io.splits import ValidationSplit
+from bioseq.models.markov import ByteMarkovModel
 from bioseq.tokenizers import ByteTokenizer, load_tokenizer
 from bioseq.train.config import TrainConfig
 from bioseq.train.data.base import Batch, TrainData, evenly_spaced
-from bioseq.train.markov import ByteMarkovModel
 
 _CHECK_CHUNK = 1 << 24  # bytes decoded at a time when checking that a file is UTF-8
 

@@ -8,7 +8,7 @@ Text runs use :class:`ByteMarkovModel`: every one of the 256 byte values is a sy
 ``256 ** (k + 1)`` table is kept sparse (the observed k-grams only), giving bits per byte.
 
 >>> import numpy as np
->>> from bioseq.train.markov import MarkovModel
+>>> from bioseq.models.markov import MarkovModel
 >>> seq = np.frombuffer(b"ACGT" * 1000, dtype=np.uint8)
 >>> model = MarkovModel(order=2, letters="ACGT").fit([seq])
 >>> round(model.bits_per_symbol([seq]), 3)  # a periodic sequence is almost fully predictable
