@@ -25,12 +25,13 @@ from typing import Any
 _EXPORTS = {
     "TrainConfig": "config", "load_yaml": "config", "merge": "config",
     "TIMING_FIELDS": "loop", "TrainingDiverged": "loop", "pretrain": "loop",
-    "MarkovModel": "markov", "TwoSidedMarkov": "markov", "markov_bits_per_base": "markov",
 }  # fmt: skip
 # and the names re-exported from lower layers
 _REEXPORTS = {
     "latest_checkpoint": "bioseq.models.hub", "resolve_model_dir": "bioseq.models.hub",
     "TrainingInterrupted": "bioseq.runtime",
+    "MarkovModel": "bioseq.models.markov", "TwoSidedMarkov": "bioseq.models.markov",
+    "markov_bits_per_base": "bioseq.models.markov",
 }  # fmt: skip
 
 __all__ = sorted(_EXPORTS | _REEXPORTS)
