@@ -95,3 +95,13 @@ threads_option = click.option(
     default=None,
     help="CPU threads for torch (1 suits tiny models on a busy machine).",
 )
+
+
+def show_report(report) -> None:
+    """A run's :class:`~bioseq.tasks.variants.run.Report`: notes and warnings on standard
+    error, results on standard output, in order."""
+    for kind, text in report.lines:
+        if kind == "result":
+            click.echo(text)
+        else:
+            click.echo(f"bioseq: warning: {text}" if kind == "warning" else text, err=True)

@@ -5,19 +5,8 @@ from __future__ import annotations
 
 import click
 
-from bioseq.cli.options import device_option, trust_remote_code_option
+from bioseq.cli.options import device_option, show_report, trust_remote_code_option
 from bioseq.errors import InputError
-
-
-def _show(report) -> None:
-    """A run's :class:`~bioseq.tasks.variants.run.Report`: notes and warnings on standard
-    error, results on standard output, in order."""
-    for kind, text in report.lines:
-        if kind == "result":
-            click.echo(text)
-        else:
-            click.echo(f"bioseq: warning: {text}" if kind == "warning" else text, err=True)
-
 
 # -- score-vcf ------------------------------------------------------------------------------
 
@@ -133,7 +122,7 @@ def score_vcf(
         invalid=invalid,
         progress=progress,
     )
-    _show(run.report)
+    show_report(run.report)
 
 
 # -- score-mutations ------------------------------------------------------------------------
@@ -264,7 +253,7 @@ def score_mutations(
         context_draws=context_draws,
         seed=seed,
     )
-    _show(run.report)
+    show_report(run.report)
 
 
 # -- make-snv-vcf ---------------------------------------------------------------------------
@@ -313,4 +302,4 @@ def make_snv_vcf(
             raise InputError(f"--region {region!r}: expected CONTIG:START-END")
         where = (contig, start, end)
     run = make_snv_vcf_run(genbank, out, cds_names, all_cds, where, limit)
-    _show(run.report)
+    show_report(run.report)

@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import click
 
-from bioseq.cli.options import device_option, trust_remote_code_option
-
-
-def _show(report) -> None:
-    """A run's report: notes and warnings on standard error, results on standard output."""
-    for kind, text in report.lines:
-        if kind == "result":
-            click.echo(text)
-        else:
-            click.echo(f"bioseq: warning: {text}" if kind == "warning" else text, err=True)
+from bioseq.cli.options import device_option, show_report, trust_remote_code_option
 
 
 @click.command("make-text-variants")
@@ -47,7 +38,7 @@ def make_text_variants(
     """
     from bioseq.tasks.variants.text_run import make_text_variants_run
 
-    _show(make_text_variants_run(text, out, n, seed, region, indels).report)
+    show_report(make_text_variants_run(text, out, n, seed, region, indels).report)
 
 
 @click.command("score-text")
@@ -136,7 +127,7 @@ def score_text(
         trust_remote_code=trust_remote_code,
         progress=progress,
     )
-    _show(run.report)
+    show_report(run.report)
 
 
 @click.command("compare-variants")
@@ -163,4 +154,4 @@ def compare_variants(dna: tuple[str, ...], text: tuple[str, ...], out: str, n_bo
     from bioseq.tasks.variants.text_compare import parse_named
 
     named = [parse_named(s) for s in dna], [parse_named(s) for s in text]
-    _show(run(*named, out, n_boot, seed).report)
+    show_report(run(*named, out, n_boot, seed).report)
