@@ -2,18 +2,22 @@
 control (``benchmarks/text_control.sh`` makes it): accuracy per shot count for every model, form
 and condition, the mode baseline, and the share of well-formed completions.
 
-A completion is well-formed when it parses as 8 bit symbols. Two readings are shown: ``strict``
-(its first 8 characters are each the trial's 0 or 1 symbol: the paper's rule, read from the raw
-completion here, not from the probe's code) and ``harness`` (the probe's own ``answer`` column,
-which drops characters outside the form's alphabet before reading, has 8 bits).
+Well-formed completions are counted three ways. ``8 symbols``: the completion's first 8
+characters are all symbols of the form (``ACGT``; the digits ``0-9``): an answer of the right
+shape, whatever its content. ``strict``: they are each the trial's 0 or 1 symbol (the paper's
+rule, read from the raw completion here, not from the probe's code), so an answer that writes the
+separator or an unused symbol is not. ``harness``: the probe's own ``answer`` column (which
+drops characters outside the form's alphabet before reading) has 8 bits.
 
     python benchmarks/text_control.py runs/text-control/probe/results.csv
 
 >>> rows = [{"model": "m", "form": "linguistic", "condition": "clean", "shots": "1",
 ...          "zero": "3", "one": "7", "sep": "0", "target": "00000000", "answer": "0000000",
 ...          "completion": "3333333,", "correct": "0", "mode_correct": "0"}]
->>> strict_well_formed(rows[0]), len(rows[0]["answer"]) == 8
-(False, False)
+>>> form_symbols(rows[0]), strict_well_formed(rows[0]), len(rows[0]["answer"]) == 8
+(False, False, False)
+>>> form_symbols({"form": "linguistic", "completion": "33303333"})  # 0 is the separator
+True
 """
 
 from __future__ import annotations
@@ -25,6 +29,13 @@ from collections.abc import Iterable
 from pathlib import Path
 
 N_BITS = 8
+ALPHABETS = {"genomic": "ACGT", "linguistic": "0123456789"}
+
+
+def form_symbols(row: dict) -> bool:
+    """The completion's first 8 characters are all symbols of the prompt's form."""
+    head = row["completion"][:N_BITS]
+    return len(head) == N_BITS and all(c in ALPHABETS[row["form"]] for c in head)
 
 
 def strict_well_formed(row: dict) -> bool:
@@ -63,16 +74,19 @@ def tables(rows: list[dict]) -> str:
         out.append(f"| mode baseline | {form} | clean | " + " | ".join(cells) + " |")
     out += [
         "",
-        "Well-formed completions (%: parse as 8 bit symbols)",
+        "Well-formed completions (%: 8 symbols of the form; 8 bit symbols, strict and harness)",
         "",
-        "| model | form | condition | prompts | strict | harness |",
-        "|---|---|---|---|---|---|",
+        "| model | form | condition | prompts | 8 symbols | strict | harness |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (model, form, condition), by_shots in groups.items():
         group = [r for rs in by_shots.values() for r in rs]
+        shape = _pct(form_symbols(r) for r in group)
         strict = _pct(strict_well_formed(r) for r in group)
         harness = _pct(len(r["answer"]) == N_BITS for r in group)
-        out.append(f"| {model} | {form} | {condition} | {len(group)} | {strict} | {harness} |")
+        out.append(
+            f"| {model} | {form} | {condition} | {len(group)} | {shape} | {strict} | {harness} |"
+        )
     return "\n".join(out)
 
 

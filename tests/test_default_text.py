@@ -1,5 +1,6 @@
-"""The default text corpus of ``bioseq pretrain --text``: Alice plus the World Factbook 1992
-excerpt (numerals in running text), its held-out split, and its packaging."""
+"""The default text corpus of ``bioseq pretrain --text``: Alice, the World Factbook 1992
+excerpt (numerals in running text) and the table of circulating decimals (long runs of digits),
+its held-out split, and its packaging."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import gzip
 import hashlib
 import json
 import re
+from decimal import Decimal, localcontext
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 import bioseq.data
 from bioseq.data import default_text, default_text_corpus
+from bioseq.data.decimals import circulating_decimals_table, decimal_expansion
 from bioseq.train.config import TrainConfig
 from bioseq.train.data import build_data
 
@@ -27,7 +31,7 @@ def _text(path: Path) -> bytes:
 
 
 def test_factbook_excerpt_is_the_documented_one():
-    book, factbook = default_text_corpus()
+    book, factbook, _ = default_text_corpus()
     assert book == default_text()  # the book stays first (and the default of single-text uses)
     data = _text(factbook)
     provenance = (DATA / "PROVENANCE.md").read_text()
@@ -49,22 +53,63 @@ def test_factbook_excerpt_is_the_documented_one():
 def test_default_corpus_splits_each_file_and_trains_on_digits():
     data = build_data(TrainConfig(text=True, context=128).resolved())
     files = [_text(p) for p in default_text_corpus()]
-    assert len(data.train_parts) == len(data.val_parts) == 2
+    assert len(data.train_parts) == len(data.val_parts) == 3
     for raw, train, val in zip(files, data.train_parts, data.val_parts, strict=True):
         held_out = round(len(raw) * 0.1)  # the last tenth of each file
         assert val.tobytes() == raw[len(raw) - held_out :]
         assert train.tobytes() == raw[: len(raw) - held_out]
-    # windows are drawn uniformly over both files, so about 22% come from Alice
+    # windows are drawn uniformly over the three files: about 15% from Alice, 33% from the table
     windows = [
         bytes((row - 5).tolist())
         for step in range(16)
         for row in data.batch(step, 128, 16)[0].input_ids
     ]
-    alice = np.mean([w in files[0] for w in windows])
-    assert all(w in files[0] or w in files[1] for w in windows)
-    assert 0.12 < alice < 0.34, alice
+    alice, _, table = (np.mean([w in f for w in windows]) for f in files)
+    assert all(any(w in f for f in files) for w in windows)
+    assert 0.07 < alice < 0.25, alice
+    assert 0.22 < table < 0.44, table
     digits = np.mean([b in DIGITS for w in windows for b in w])
-    assert 0.03 < digits < 0.07, digits
+    assert 0.22 < digits < 0.46, digits
+
+
+def test_digit_table_is_the_documented_one():
+    *_, table = default_text_corpus()
+    data = _text(table)
+    provenance = (DATA / "PROVENANCE.md").read_text()
+    assert hashlib.sha256(data).hexdigest() in provenance
+    assert hashlib.sha256(table.read_bytes()).hexdigest() in provenance
+    assert data.decode() == circulating_decimals_table()  # the documented recipe
+    assert len(data) == 325_199 and data.count(b"\n") == 3_048
+    lines = data.decode().splitlines()
+    assert lines[0] == "A TABLE OF CIRCULATING DECIMALS"
+    rows = [line for line in lines if " = " in line]
+    # every proper fraction in lowest terms with a denominator from 2 to 100, once, in order
+    expected = [
+        Fraction(m, n)
+        for n in range(2, 101)
+        for m in range(1, n)
+        if Fraction(m, n).denominator == n
+    ]
+    fractions = [Fraction(row.split(" = ")[0]) for row in rows]
+    assert fractions == expected and len(rows) == 3_043
+    # runs of 96 digits: longer than any run in the prose, as a linguistic prompt's are
+    assert max(len(run) for run in re.findall(rb"[0-9]+", data)) == 96
+
+
+def test_decimal_expansion_against_decimal_arithmetic():
+    """Long division against Python's decimal module (truncated, not rounded)."""
+    rng = np.random.default_rng(0)
+    with localcontext() as ctx:
+        ctx.prec = 200
+        for _ in range(300):
+            n = int(rng.integers(1, 10_000))
+            m = int(rng.integers(0, 3 * n))
+            places = int(rng.integers(0, 120))
+            exact = (Decimal(m) / Decimal(n)).quantize(Decimal(1).scaleb(-places), "ROUND_DOWN")
+            got = decimal_expansion(m, n, places)
+            assert Decimal(got) == exact and len(got.split(".")[1]) == places, (m, n, places)
+    assert decimal_expansion(1, 7, 12) == "0.142857142857"
+    assert decimal_expansion(22, 7, 3) == "3.142"
 
 
 def test_every_bundled_file_is_package_data():

@@ -105,9 +105,10 @@ def pretrain(
 
     With --text, INPUTS are UTF-8 text files (plain or gzipped; folders: their *.txt and
     *.txt.gz files) and the model reads bytes: the linguistic control for a DNA model of the
-    same size. With no INPUTS it trains on the bundled Alice's Adventures in Wonderland and
-    World Factbook 1992 excerpt (numerals in running text). Bits per base are then bits per
-    byte, against an order-k byte Markov reference.
+    same size. With no INPUTS it trains on the bundled Alice's Adventures in Wonderland, World
+    Factbook 1992 excerpt (numerals in running text) and table of circulating decimals (runs
+    of digits as long as a linguistic ICL prompt's). Bits per base are then bits per byte,
+    against an order-k byte Markov reference.
 
     --model caduceus trains a bidirectional masked LM (--objective mlm): 15% of the letters
     are targets, and validation reports masked-token bits per base (val_masked_bits) beside a

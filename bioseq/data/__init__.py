@@ -9,7 +9,7 @@ works offline.
 >>> default_text().name
 'alice_in_wonderland.txt.gz'
 >>> [p.name for p in default_text_corpus()]
-['alice_in_wonderland.txt.gz', 'world_factbook_1992.txt.gz']
+['alice_in_wonderland.txt.gz', 'world_factbook_1992.txt.gz', 'circulating_decimals.txt.gz']
 
 Open them with any reader, e.g. ``Genome(default_genome())``. Provenance: PROVENANCE.md.
 """
@@ -24,7 +24,8 @@ from bioseq.errors import InputError
 DEFAULT_GENOME = "ecoli_k12_mg1655.fa.gz"
 DEFAULT_TEXT = "alice_in_wonderland.txt.gz"
 NUMERAL_TEXT = "world_factbook_1992.txt.gz"
-DEFAULT_TEXT_CORPUS = (DEFAULT_TEXT, NUMERAL_TEXT)
+DIGIT_TABLE = "circulating_decimals.txt.gz"
+DEFAULT_TEXT_CORPUS = (DEFAULT_TEXT, NUMERAL_TEXT, DIGIT_TABLE)
 EXAMPLE_GENOMES = {
     "ecoli": DEFAULT_GENOME,
     "lambda": "lambda_NC_001416.gbk",
@@ -47,10 +48,13 @@ def default_text() -> Path:
 
 
 def default_text_corpus() -> list[Path]:
-    """The default corpus of ``bioseq pretrain --text``: the book (:func:`default_text`) and
-    the country entries Afghanistan to Czechoslovakia of the CIA's *World Factbook 1992*
-    (public domain; 515,847 bytes of ASCII, 5.9% digits), so that a text model has seen
-    numerals in running text. Training holds out the last tenth of each file."""
+    """The default corpus of ``bioseq pretrain --text``: the book (:func:`default_text`); the
+    country entries Afghanistan to Czechoslovakia of the CIA's *World Factbook 1992* (public
+    domain; 515,847 bytes of ASCII, 5.9% digits), so that a text model has seen numerals in
+    running text; and a table of circulating decimals (every fraction in lowest terms with a
+    denominator up to 100, to 96 places: :mod:`bioseq.data.decimals`; 325,199 bytes), so that
+    it has seen runs of digits as long as a linguistic ICL prompt's. Training holds out the
+    last tenth of each file."""
     return [_path(name) for name in DEFAULT_TEXT_CORPUS]
 
 

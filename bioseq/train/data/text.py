@@ -170,6 +170,7 @@ class TextData(TrainData):
 
 def build_text_data(config: TrainConfig) -> TextData:
     """The text data of a resolved ``text`` config: its inputs, or the bundled text corpus
-    (:func:`~bioseq.data.default_text_corpus`: Alice and the World Factbook 1992 excerpt)."""
+    (:func:`~bioseq.data.default_text_corpus`: Alice, the World Factbook 1992 excerpt and a table
+    of circulating decimals)."""
     paths = expand_text_inputs(config.inputs) if config.inputs else default_text_corpus()
     return TextData(paths, config, text_tokenizer(config.tokenizer))
