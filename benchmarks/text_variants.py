@@ -4,10 +4,17 @@ same code (score-text), in one run. Prints a table (AUROC word vs nonword with i
 interval, mean score per class) and writes every score table under --out.
 
     python benchmarks/text_variants.py --run runs/text --out runs/text_variants
+    python benchmarks/text_variants.py --run runs/text --positions    # + where the AUROC comes from
 
---run is a finished `bioseq pretrain --text` run (trained on all but the last tenth of the book,
-the default). The Markov model is fitted on the same training text (the book less its last
-tenth); the untrained model is the run's config with fresh weights (seed 0).
+--run is a finished `bioseq pretrain --text` run (its last tenth of every file held out). The
+Markov model is fitted on the run's own training text (the files in its config.yaml, or the
+default text corpus), each less its last tenth; the untrained model is the run's config with
+fresh weights (seed 0).
+
+--positions adds a second table: the AUROC of the log-likelihood ratio summed over only the
+first k characters from the edit on (k = 1: the edited character alone), from the windows
+score-text reads (the variant in the middle of 128 characters). A causal model's ratio is zero
+before the edit; an order-4 Markov model's is zero from the fifth character after it.
 """
 
 from __future__ import annotations
@@ -16,12 +23,19 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+import yaml
+from sklearn.metrics import roc_auc_score
 from transformers import AutoConfig, AutoModelForCausalLM
 
 import bioseq.models  # noqa: F401  (registers the model types with the Auto classes)
+from bioseq.data import default_text, default_text_corpus
 from bioseq.models.hub import LoadedModel, load_model
+from bioseq.tasks.variants.text import read_text, read_variant_table
 from bioseq.tasks.variants.text_run import make_text_variants_run, markov_model, score_text_run
+
+PREFIXES = (1, 2, 3, 5, 9, 17, 33, 64)
 
 
 def untrained(run: Path, seed: int = 0) -> LoadedModel:
@@ -32,6 +46,33 @@ def untrained(run: Path, seed: int = 0) -> LoadedModel:
     return LoadedModel(model, trained.tokenizer, Path(f"untrained-{run.name}"))
 
 
+def training_text(run: Path) -> list[Path]:
+    """The files a `pretrain --text` run trained on: its inputs, or the default corpus."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    return [Path(p) for p in config["inputs"]] or default_text_corpus()
+
+
+def position_aurocs(loaded: LoadedModel, variants: Path, half: int = 64) -> list[float]:
+    """AUROC word vs nonword of the ratio summed over the first k characters from the edit."""
+    text = read_text(default_text())
+    _, rows = read_variant_table(variants)
+    rows = [r for r in rows if r.label in ("word", "nonword")]
+    tok = loaded.tokenizer
+    diffs = np.zeros((len(rows), max(PREFIXES)))
+    for i, row in enumerate(rows):
+        start = row.pos - half
+        ref = text[start : row.pos + half]
+        alt = text[start : row.pos] + row.alt + text[row.pos + len(row.ref) : row.pos + half]
+        ids = torch.tensor(np.stack([tok.encode_array(ref), tok.encode_array(alt)]))
+        with torch.no_grad():
+            logp = loaded.model(ids.long()).logits.float().log_softmax(-1)
+        ll = logp[:, :-1].gather(-1, ids[:, 1:, None].long())[..., 0]
+        d = (ll[1] - ll[0]).numpy()[len(tok.encode_array(text[start : row.pos])) - 1 :]
+        diffs[i, : min(len(d), diffs.shape[1])] = d[: diffs.shape[1]]
+    y = np.array([r.label == "word" for r in rows])
+    return [roc_auc_score(y, diffs[:, :k].sum(1)) for k in PREFIXES]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, type=Path, help="a bioseq pretrain --text run")
@@ -39,20 +80,30 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="variants per class")
     parser.add_argument("--window", type=int, default=None)
     parser.add_argument("--order", type=int, default=4)
+    parser.add_argument("--positions", action="store_true", help="the per-position table too")
+    parser.add_argument(
+        "--train-text", nargs="+", type=Path, help="the run's training files (default: its config)"
+    )
     args = parser.parse_args()
+    torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     variants = args.out / "variants.tsv"
+    variants.unlink(missing_ok=True)
     made = make_text_variants_run(out=variants, n=args.n)
     print("\n".join(made.report.notes()))
+    texts = args.train_text or training_text(args.run)
+    print(f"Markov fitted on: {', '.join(p.name for p in texts)} (each less its last tenth)")
     models = {
         f"{args.run.name} (trained)": load_model(args.run, "cpu"),
-        f"order-{args.order} byte Markov": markov_model(args.order),
+        f"order-{args.order} byte Markov": markov_model(args.order, texts),
         f"{args.run.name}, untrained": untrained(args.run),
     }
     rows = []
     for name, loaded in models.items():
         start = time.process_time()
         out = args.out / (name.split(" ")[0].replace(",", "") + f"-{len(rows)}.tsv")
+        for old in args.out.glob(out.stem + "*"):
+            old.unlink()
         run = score_text_run(loaded, variants, out, window=args.window, progress=False)
         seconds = time.process_time() - start
         rows.append((name, run.metrics, seconds, run.window))
@@ -67,6 +118,16 @@ def main() -> None:
             f"| {name} | {m['auroc_word_vs_nonword']:.3f} [{low:.3f}, {high:.3f}] | {means} "
             f"| {window} | {seconds:.0f} |"
         )
+    if args.positions:
+        print(
+            "\nAUROC word vs nonword of the ratio summed over the first k characters from the edit"
+        )
+        print()
+        print("| model | " + " | ".join(f"k={k}" for k in PREFIXES) + " |")
+        print("|---|" + "---|" * len(PREFIXES))
+        for name, loaded in models.items():
+            aurocs = position_aurocs(loaded, variants)
+            print(f"| {name} | " + " | ".join(f"{a:.3f}" for a in aurocs) + " |")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from bioseq.models.markov import ByteMarkovModel
 from bioseq.tasks.variants.text import TextSource, TextVariant, read_variant_table
 from bioseq.tasks.variants.text_make import make_text_variants
 from bioseq.tasks.variants.text_markov import MarkovLM
+from bioseq.tasks.variants.text_run import markov_model
 from bioseq.tasks.variants.text_score import bootstrap_auroc, score_text
 from bioseq.tokenizers import ByteTokenizer
 from tests.conftest import tiny_model, write_file
@@ -162,6 +163,23 @@ def test_markov_lm_matches_the_reference_byte_markov_model():
     ref_w, alt_w = TEXT[start : start + 16], TEXT[start:20] + "q" + TEXT[21 : start + 16]
     direct = window_ll(lm, tok, alt_w) - window_ll(lm, tok, ref_w)
     assert s.score == pytest.approx(direct, abs=1e-4)
+
+
+def test_markov_model_fits_every_training_file_less_its_held_out_tenth(tmp_path):
+    """``markov_model`` on several files learns each file's training part and none of its
+    held-out tenth, as ``pretrain --text`` splits them."""
+    book = write_file(tmp_path, "book.txt", TEXT)
+    table = "".join(f"{i} = qz qz qz\n" for i in range(60)) + "xj xj xj xj xj xj xj\n"
+    other = write_file(tmp_path, "table.txt", table)
+    assert table.index("xj") > len(table) * 0.9  # "xj" only in the held-out tenth
+
+    def prob(model, context: str, nxt: str) -> float:  # P(next byte | context), raw bytes
+        data = np.frombuffer(context.encode(), dtype=np.uint8)
+        return float(model.model.next_byte_probs(data)[-1, ord(nxt)])
+
+    both, alone = markov_model(2, [book, other]), markov_model(2, book)
+    assert prob(both, " q", "z") > 0.9 > 0.1 > prob(alone, " q", "z")
+    assert prob(both, " x", "j") < 0.1 and prob(alone, " x", "j") < 0.1
 
 
 def test_auroc_against_a_pairwise_count():

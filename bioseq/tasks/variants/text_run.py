@@ -12,6 +12,7 @@ as ``score-vcf`` does).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,18 +90,27 @@ class TextRun:
 
 
 def markov_model(
-    order: int, train_text: str | os.PathLike | None = None, holdout: float = 0.1
+    order: int,
+    train_text: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
+    holdout: float = 0.1,
 ) -> LoadedModel:
-    """An order-``order`` byte Markov LM fitted on ``train_text`` (default: the bundled book)
-    less its last ``holdout`` fraction of bytes (what ``pretrain --text --val-fraction``
-    holds out, so the two are fitted on the same text)."""
+    """An order-``order`` byte Markov LM fitted on ``train_text`` (a file or several; default:
+    the bundled book), each less its last ``holdout`` fraction of bytes (what ``pretrain --text
+    --val-fraction`` holds out, so the two are fitted on the same text)."""
     if not 0 <= holdout < 1:
         raise InputError(f"--markov-holdout {holdout}: expected a fraction in [0, 1)")
-    path = Path(train_text) if train_text is not None else default_text()
-    data = np.frombuffer(read_text(path).encode("utf-8"), dtype=np.uint8)
-    data = data[: ValidationSplit(holdout).tail_start(len(data))]
+    if train_text is None:
+        paths = [default_text()]
+    elif isinstance(train_text, (str, os.PathLike)):
+        paths = [Path(train_text)]
+    else:
+        paths = [Path(p) for p in train_text]
+    parts = []
+    for path in paths:
+        data = np.frombuffer(read_text(path).encode("utf-8"), dtype=np.uint8)
+        parts.append(data[: ValidationSplit(holdout).tail_start(len(data))])
     tokenizer = ByteTokenizer()
-    model = MarkovLM.fit([data], order, tokenizer)
+    model = MarkovLM.fit(parts, order, tokenizer)
     return LoadedModel(model, tokenizer, Path(f"markov:{order}"), kind="causal")
 
 
