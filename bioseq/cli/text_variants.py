@@ -73,8 +73,9 @@ def make_text_variants(
 )
 @click.option(
     "--train-text",
-    default=None,
-    help="markov:K: the text to fit on [default: the bundled book], less --markov-holdout.",
+    multiple=True,
+    help="markov:K: a text to fit on, each less --markov-holdout (repeatable, e.g. a --text "
+    "run's inputs) [default: the bundled book].",
 )
 @click.option(
     "--markov-holdout",
@@ -95,7 +96,7 @@ def score_text(
     reduce: str,
     batch_size: int,
     window_step: int,
-    train_text: str | None,
+    train_text: tuple[str, ...],
     markov_holdout: float,
     device: str | None,
     trust_remote_code: bool,
@@ -121,7 +122,7 @@ def score_text(
         reduce=reduce,
         batch_size=batch_size,
         window_step=window_step,
-        train_text=train_text,
+        train_text=list(train_text) or None,
         markov_holdout=markov_holdout,
         device=device,
         trust_remote_code=trust_remote_code,

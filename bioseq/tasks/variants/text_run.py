@@ -116,7 +116,7 @@ def markov_model(
 
 def load_text_model(
     model: str | os.PathLike | LoadedModel,
-    train_text: str | os.PathLike | None = None,
+    train_text: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     holdout: float = 0.1,
     device: str | None = None,
     trust_remote_code: bool = False,
@@ -142,7 +142,7 @@ def score_text_run(
     reduce: str = "sum",
     batch_size: int = 8,
     window_step: int = 1,
-    train_text: str | os.PathLike | None = None,
+    train_text: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     markov_holdout: float = 0.1,
     device: str | None = None,
     trust_remote_code: bool = False,
@@ -154,7 +154,7 @@ def score_text_run(
 
     ``window=None`` reads :data:`DEFAULT_WINDOW` characters, or the most the model reads when
     that is fewer (a note says so). ``model`` may be ``markov:K``: an order-K byte Markov model
-    fitted on ``train_text`` less its last ``markov_holdout``."""
+    fitted on ``train_text`` (one file or several) less the last ``markov_holdout`` of each."""
     asked = window is not None
     window = window if asked else DEFAULT_WINDOW
     check_window(window, window_step)
