@@ -115,6 +115,13 @@ def scatter_plot(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=9)
+    save_png(fig, path)
+
+
+def save_png(fig, path: str | Path) -> None:
+    """Write ``fig`` to ``path`` as a PNG (replaced once complete) and close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     try:
         with atomic_output(path) as tmp:

@@ -23,6 +23,7 @@ import pysam
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import atomic_output
+from bioseq.tasks.variants.metrics import save_png
 from bioseq.tasks.variants.run import Report, check_outputs, quiet_htslib, written_together
 from bioseq.tasks.variants.text_score import bootstrap_auroc
 
@@ -201,8 +202,4 @@ def plot(rows: list[dict], path: str | os.PathLike) -> None:
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_title("synonymous vs nonsynonymous (genomic),\nword vs nonword (linguistic)", fontsize=8)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, format="png")
-    finally:
-        plt.close(fig)
+    save_png(fig, path)

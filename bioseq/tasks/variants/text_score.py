@@ -33,8 +33,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from bioseq.errors import InputError
-from bioseq.io.outputs import atomic_output
 from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore, short
+from bioseq.tasks.variants.metrics import save_png
 from bioseq.tasks.variants.text import CONTIG, TextSource, TextVariant
 from bioseq.tasks.variants.text_make import LABELS
 
@@ -226,9 +226,4 @@ def plot_classes(
     ax.set_ylabel("density")
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        with atomic_output(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+    save_png(fig, path)
