@@ -313,3 +313,30 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, monkeypatch
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0)
     steps = [json.loads(line)["step"] for line in (cut / "metrics.jsonl").read_text().splitlines()]
     assert steps == [4, 6, 8, 12, 16, 20]
+
+
+def test_checkpoints_keep_the_rng_of_the_models_device(tmp_path, monkeypatch):
+    """The saved and restored generator states are those of the device the model runs on, not
+    of whatever GPU is current (a run on cuda:1 must not keep cuda:0's)."""
+    from bioseq import runtime
+    from bioseq.tasks.adapt import finetune as ft
+
+    seen = []
+    real_get, real_set = runtime.rng_state, runtime.set_rng_state
+
+    def get(device=None):
+        seen.append(("save", device))
+        return real_get(device)
+
+    def put(state, device=None, rank=0):
+        seen.append(("load", device))
+        real_set(state, device, rank)
+
+    monkeypatch.setattr(runtime, "rng_state", get)
+    monkeypatch.setattr(runtime, "set_rng_state", put)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    ft.save_checkpoint(tmp_path, 3, model, optimizer, scheduler, {})
+    assert ft.load_checkpoint(tmp_path, model, optimizer, scheduler)["step"] == 3
+    assert seen == [("save", torch.device("cpu")), ("load", torch.device("cpu"))]

@@ -172,6 +172,11 @@ def _trainable_state(model) -> dict[str, torch.Tensor]:
     }
 
 
+def _device(model) -> torch.device:
+    """Where the model runs: whose CUDA generator a checkpoint keeps (not the current GPU's)."""
+    return next(model.parameters()).device
+
+
 def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state: dict) -> None:
     """``checkpoints/step-N/``: the trained weights (safetensors) and the trainer's state."""
     root = run_dir / "checkpoints"
@@ -185,7 +190,7 @@ def save_checkpoint(run_dir: Path, step: int, model, optimizer, scheduler, state
             "step": step,
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "rng": runtime.rng_state(),
+            "rng": runtime.rng_state(_device(model)),
             **state,
         },
         tmp / STATE_FILE,
@@ -210,7 +215,7 @@ def load_checkpoint(run_dir: Path, model, optimizer, scheduler) -> dict | None:
         model.load_state_dict(weights, strict=False)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        runtime.set_rng_state(state["rng"])
+        runtime.set_rng_state(state["rng"], _device(model))
     except Exception as err:  # noqa: BLE001 - a damaged checkpoint fails in many ways
         first = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise InputError(f"{path}: unreadable checkpoint ({first[:160]})") from None
