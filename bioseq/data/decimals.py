@@ -35,7 +35,7 @@ def decimal_expansion(m: int, n: int, places: int = PLACES) -> str:
 
 
 def circulating_decimals_table(max_denominator: int = MAX_DENOMINATOR, places: int = PLACES) -> str:
-    """The table's text: a title, a line saying what follows, then ``m/n = expansion`` for
+    """The table's text: a title, two lines saying what follows, then ``m/n = expansion`` for
     every ``n`` from 2 to ``max_denominator`` and every ``m < n`` coprime with ``n``."""
     lines = [
         TITLE,
