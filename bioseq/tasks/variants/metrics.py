@@ -120,7 +120,7 @@ def scatter_plot(
 
 def save_png(fig, path: str | Path) -> None:
     """Write ``fig`` to ``path`` as a PNG (replaced once complete) and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: loaded by the caller that drew ``fig`` already
 
     fig.tight_layout()
     try:
