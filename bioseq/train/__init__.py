@@ -8,9 +8,9 @@ Modules: :mod:`~bioseq.train.config` (the run configuration and its YAML),
 :mod:`~bioseq.train.data` (batches as a function of the step), :mod:`~bioseq.train.loop` (the
 loop), :mod:`~bioseq.train.checkpoint` (atomic checkpoints; a run's model directory is
 :func:`bioseq.models.hub.resolve_model_dir`),
-:mod:`~bioseq.train.distributed` (torchrun / DDP) (the Markov references are
-:mod:`~bioseq.models.markov`), :mod:`~bioseq.train.masking` (BERT masking for ``objective: mlm``),
-:mod:`~bioseq.train.plot` (``loss.png``).
+:mod:`~bioseq.train.distributed` (torchrun / DDP), :mod:`~bioseq.train.masking` (BERT
+masking for ``objective: mlm``), :mod:`~bioseq.train.plot` (``loss.png``). The Markov references
+every run reports live in :mod:`~bioseq.models.markov` (re-exported here).
 
 Every name is imported on first use, so ``import bioseq.train.config`` (what ``bioseq pretrain
 --help`` reads) loads no torch.

@@ -162,9 +162,9 @@ def mutation_scorer(
     site-independent model scores as it is, alone. ``context_mask`` / ``context_draws`` /
     ``seed``: masked models' random context masks
     (:class:`~bioseq.tasks.variants.masked_protein.MaskedMutationScorer`)."""
-    if context_mask and {x.kind for x in loaded} != {"masked"}:
-        raise InputError("--context-mask applies to masked models (ESM-2, Caduceus) only")
     kinds = {x.kind for x in loaded}
+    if context_mask and kinds != {"masked"}:
+        raise InputError("--context-mask applies to masked models (ESM-2, Caduceus) only")
     if SITE_INDEPENDENT in kinds:
         if len(loaded) != 1:
             raise InputError(f"--model {SITE_INDEPENDENT} cannot be combined with other models")
