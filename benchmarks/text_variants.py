@@ -33,7 +33,8 @@ import bioseq.models  # noqa: F401  (registers the model types with the Auto cla
 from bioseq.data import default_text, default_text_corpus
 from bioseq.models.hub import LoadedModel, load_model
 from bioseq.tasks.variants.text import read_text, read_variant_table
-from bioseq.tasks.variants.text_run import make_text_variants_run, markov_model, score_text_run
+from bioseq.tasks.variants.text_make import make_text_variants_run
+from bioseq.tasks.variants.text_run import markov_model, score_text_run
 
 PREFIXES = (1, 2, 3, 5, 9, 17, 33, 64)
 

@@ -123,6 +123,34 @@ def test_info_runs_without_torch():
     assert not heavy(modules)
 
 
+def test_text_variant_tables_are_made_and_compared_without_torch(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text("the cat sat on the mat, the hat. a cat, a hat, a mat. " * 4)
+    made = tmp_path / "made.tsv"
+    done, modules = imported_by_command(
+        "make-text-variants", str(text), "--out", str(made), "--n", "3", "--region", "all"
+    )
+    assert done.returncode == 0 and made.stat().st_size, done.stderr[-2000:]
+    assert not heavy(modules)
+    vcf = tmp_path / "dna.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n##contig=<ID=c,length=9>\n"
+        '##INFO=<ID=BIOSEQ_EFFECT,Number=1,Type=String,Description="e">\n'
+        '##INFO=<ID=BIOSEQ_LLR,Number=A,Type=Float,Description="s">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "c\t1\t.\tA\tC\t.\t.\tBIOSEQ_EFFECT=synonymous;BIOSEQ_LLR=0.1\n"
+        "c\t2\t.\tA\tC\t.\t.\tBIOSEQ_EFFECT=nonsynonymous;BIOSEQ_LLR=-0.3\n"
+    )
+    scores = tmp_path / "text.tsv"
+    scores.write_text("id\tlabel\tscore\tstatus\n1\tword\t1.0\tok\n2\tnonword\t-2.0\tok\n")
+    out = tmp_path / "cmp.tsv"
+    done, modules = imported_by_command(
+        "compare-variants", "--dna", f"m={vcf}", "--text", f"m={scores}", "--out", str(out)
+    )
+    assert done.returncode == 0 and out.stat().st_size, done.stderr[-2000:]
+    assert not heavy(modules)
+
+
 @pytest.mark.slow
 def test_a_model_command_still_turns_transformers_progress_bars_off(tmp_path):
     fasta = tmp_path / "t.fa"

@@ -17,11 +17,12 @@ from click.testing import CliRunner
 
 from bioseq.cli.main import main
 from bioseq.models.markov import ByteMarkovModel
+from bioseq.tasks.variants.metrics import bootstrap_auroc
 from bioseq.tasks.variants.text import TextSource, TextVariant, read_variant_table
 from bioseq.tasks.variants.text_make import make_text_variants
 from bioseq.tasks.variants.text_markov import MarkovLM
 from bioseq.tasks.variants.text_run import markov_model
-from bioseq.tasks.variants.text_score import bootstrap_auroc, score_text
+from bioseq.tasks.variants.text_score import score_text
 from bioseq.tokenizers import ByteTokenizer
 from tests.conftest import tiny_model, write_file
 

@@ -52,7 +52,7 @@ COMMANDS = {
                   "Train tokenizers (BPE, k-mer) and measure compression."),
 }  # fmt: skip
 # Commands that run no model: they skip the model set-up (transformers, the allocator tuning).
-NO_MODEL = {"info", "fetch"}
+NO_MODEL = {"info", "fetch", "make-text-variants", "compare-variants"}
 
 
 class BioseqGroup(click.Group):

@@ -98,7 +98,7 @@ threads_option = click.option(
 
 
 def show_report(report) -> None:
-    """A run's :class:`~bioseq.tasks.variants.run.Report`: notes and warnings on standard
+    """A run's :class:`~bioseq.tasks.variants.report.Report`: notes and warnings on standard
     error, results on standard output, in order."""
     for kind, text in report.lines:
         if kind == "result":

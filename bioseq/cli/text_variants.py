@@ -1,6 +1,6 @@
 """``bioseq make-text-variants``, ``score-text`` and ``compare-variants``: options, then one
-call each to :mod:`bioseq.tasks.variants.text_run` / ``text_compare``, whose report is
-printed here."""
+call each to :mod:`bioseq.tasks.variants.text_make` / ``text_run`` / ``text_compare``, whose
+report is printed here."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def make_text_variants(
     Example:
         bioseq make-text-variants --out alice_variants.tsv --n 500
     """
-    from bioseq.tasks.variants.text_run import make_text_variants_run
+    from bioseq.tasks.variants.text_make import make_text_variants_run
 
     show_report(make_text_variants_run(text, out, n, seed, region, indels).report)
 

@@ -33,73 +33,56 @@ The engine under both (:class:`PairScorer`) scores each reference once and recom
 suffix of each alternative; :func:`naive_pair_scores` is the slow reference it is tested against.
 """
 
-from bioseq.io.weights import sequence_weights
-from bioseq.models.hub import LoadedModel, load_model
-from bioseq.models.site_independent import SiteIndependentModel
-from bioseq.tasks.variants.contigs import ContigMatcher
-from bioseq.tasks.variants.dna import (
-    DnaVariantScorer,
-    Variant,
-    VariantScore,
-    window_bounds,
-)
-from bioseq.tasks.variants.likelihood import PairScore, PairScorer, naive_pair_scores
-from bioseq.tasks.variants.masked import MaskedMarginalScorer, MaskedPairScorer
-from bioseq.tasks.variants.masked_dna import MaskedLMPairScorer, MaskedLMVariantScorer
-from bioseq.tasks.variants.masked_lm import MaskedLMReader
-from bioseq.tasks.variants.masked_protein import MaskedMutationScorer
-from bioseq.tasks.variants.metrics import auroc, mutation_metrics, snv_summary, spearman
-from bioseq.tasks.variants.mutations import (
-    CausalMutationScorer,
-    MutationScore,
-    Substitution,
-    apply_mutant,
-    check_mutant,
-    parse_mutant,
-    read_mutation_table,
-    read_wildtype,
-    score_mutations,
-    write_mutation_scores,
-)
-from bioseq.tasks.variants.run import (
-    Report,
-    better_offset,
-    make_snv_vcf_run,
-    mutation_model,
-    score_mutations_run,
-    score_vcf_run,
-)
-from bioseq.tasks.variants.scorers import (
-    FAMILIES,
-    STATUSES,
-    dna_scorer,
-    mutation_scorer,
-    score_variants,
-    scorer_kind,
-)
-from bioseq.tasks.variants.snv import CodingSnv, SnvVcf, coding_snvs, make_snv_vcf, select_cds
-from bioseq.tasks.variants.vcf import (
-    VcfData,
-    VcfResult,
-    read_vcf,
-    score_entries,
-    score_vcf,
-    write_tsv,
-    write_vcf,
-)
+from __future__ import annotations
 
-__all__ = [
-    "STATUSES", "ContigMatcher", "DnaVariantScorer", "Variant", "VariantScore",
-    "score_variants", "window_bounds", "MaskedMarginalScorer", "MaskedPairScorer",
-    "MaskedLMPairScorer", "MaskedLMVariantScorer", "MaskedLMReader",
-    "MaskedMutationScorer", "FAMILIES", "dna_scorer", "mutation_scorer", "scorer_kind",
-    "PairScore", "PairScorer", "naive_pair_scores",
-    "LoadedModel", "load_model", "auroc", "mutation_metrics", "snv_summary", "spearman",
-    "CausalMutationScorer", "MutationScore", "Substitution", "apply_mutant", "check_mutant",
-    "parse_mutant", "read_mutation_table", "read_wildtype", "score_mutations",
-    "write_mutation_scores", "SiteIndependentModel", "sequence_weights", "CodingSnv",
-    "coding_snvs", "make_snv_vcf", "select_cds", "VcfData", "VcfResult", "read_vcf",
-    "score_entries", "score_vcf", "write_tsv", "write_vcf", "SnvVcf", "Report",
-    "better_offset", "make_snv_vcf_run", "mutation_model", "score_mutations_run",
-    "score_vcf_run",
-]  # fmt: skip
+import importlib
+from typing import Any
+
+# name -> the module that defines it (in this package, unless a full bioseq. path), imported on
+# first use: make-text-variants and compare-variants, which only read and write tables, load no
+# torch
+_EXPORTS = {
+    "sequence_weights": "bioseq.io.weights",
+    "LoadedModel": "bioseq.models.hub", "load_model": "bioseq.models.hub",
+    "SiteIndependentModel": "bioseq.models.site_independent",
+    "ContigMatcher": "contigs",
+    "DnaVariantScorer": "dna", "Variant": "dna", "VariantScore": "dna",
+    "window_bounds": "dna",
+    "PairScore": "likelihood", "PairScorer": "likelihood",
+    "naive_pair_scores": "likelihood",
+    "MaskedMarginalScorer": "masked", "MaskedPairScorer": "masked",
+    "MaskedLMPairScorer": "masked_dna", "MaskedLMVariantScorer": "masked_dna",
+    "MaskedLMReader": "masked_lm",
+    "MaskedMutationScorer": "masked_protein",
+    "auroc": "metrics", "mutation_metrics": "metrics", "snv_summary": "metrics",
+    "spearman": "metrics",
+    "CausalMutationScorer": "mutations", "MutationScore": "mutations",
+    "Substitution": "mutations", "apply_mutant": "mutations", "check_mutant": "mutations",
+    "parse_mutant": "mutations", "read_mutation_table": "mutations",
+    "read_wildtype": "mutations", "score_mutations": "mutations",
+    "write_mutation_scores": "mutations",
+    "Report": "report", "better_offset": "run", "make_snv_vcf_run": "run",
+    "mutation_model": "run", "score_mutations_run": "run", "score_vcf_run": "run",
+    "FAMILIES": "scorers", "STATUSES": "scorers", "dna_scorer": "scorers",
+    "mutation_scorer": "scorers", "score_variants": "scorers", "scorer_kind": "scorers",
+    "CodingSnv": "snv", "SnvVcf": "snv", "coding_snvs": "snv", "make_snv_vcf": "snv",
+    "select_cds": "snv",
+    "VcfData": "vcf", "VcfResult": "vcf", "read_vcf": "vcf", "score_entries": "vcf",
+    "score_vcf": "vcf", "write_tsv": "vcf", "write_vcf": "vcf",
+}  # fmt: skip
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bioseq.tasks.variants' has no attribute {name!r}")
+    where = module if module.startswith("bioseq.") else f"{__name__}.{module}"
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value  # later look-ups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

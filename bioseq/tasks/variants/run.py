@@ -16,19 +16,15 @@ counted and shown, never fatal.
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import pysam
 from tqdm.auto import tqdm
 
 from bioseq.errors import InputError
 from bioseq.io.inputs import detect_format, open_genome
-from bioseq.io.outputs import atomic_output, check_output
 from bioseq.io.proteins import read_alignment
 from bioseq.models.hub import LoadedModel, load_model
 from bioseq.runtime import notice_if_slow
@@ -38,72 +34,16 @@ from bioseq.tasks.variants import snv as mk
 from bioseq.tasks.variants.dna import WindowTooLong, check_window, short
 from bioseq.tasks.variants.masked_protein import AlignedMutationScorer
 from bioseq.tasks.variants.mutations import MutationModel, MutationScore
+from bioseq.tasks.variants.report import (
+    Report,
+    check_outputs,
+    quiet_htslib,
+    written_together,
+)
 from bioseq.tasks.variants.scorers import mutation_scorer, scoring_meta
 from bioseq.tasks.variants.vcf import VcfResult, score_vcf, write_scores
 
-EXAMPLES = 3  # problems shown per status
 DEFAULT_WINDOW = 8192  # score-vcf bases per window, when the model reads that many
-
-
-@dataclass
-class Report:
-    """The lines a run has to say, in order: ``(kind, text)`` with kind ``note`` (progress
-    and counts), ``warning`` or ``result`` (the metrics line; standard output)."""
-
-    lines: list[tuple[str, str]] = field(default_factory=list)
-
-    def note(self, text: str) -> None:
-        self.lines.append(("note", text))
-
-    def warn(self, text: str) -> None:
-        self.lines.append(("warning", text))
-
-    def result(self, text: str) -> None:
-        self.lines.append(("result", text))
-
-    def notes(self) -> list[str]:
-        return [text for kind, text in self.lines if kind == "note"]
-
-    def warnings(self) -> list[str]:
-        return [text for kind, text in self.lines if kind == "warning"]
-
-    def results(self) -> list[str]:
-        return [text for kind, text in self.lines if kind == "result"]
-
-    def problems(self, problems: list[tuple[str, str, str]], total: int, what: str) -> None:
-        """problems: (status, where, detail). One summary line, then a few examples per
-        status."""
-        counts = Counter(status for status, _, _ in problems)
-        if not counts:
-            return
-        summary = ", ".join(f"{n:,} {status}" for status, n in counts.most_common())
-        self.note(f"not scored: {summary} (of {total:,} {what})")
-        shown: dict[str, int] = defaultdict(int)
-        for status, where, detail in problems:
-            if shown[status] < EXAMPLES:
-                shown[status] += 1
-                self.note(f"  {status}: {where}: {detail}")
-
-
-def quiet_htslib() -> None:
-    """htslib's own [E::...]/[W::...] lines would stand beside ours, which already say what
-    went wrong (a status per record, one line per problem)."""
-    pysam.set_verbosity(0)
-
-
-def check_outputs(*paths: str | os.PathLike) -> None:
-    """Check every output path up front, before a model is loaded or anything scored."""
-    for path in paths:
-        check_output(path)
-
-
-@contextlib.contextmanager
-def written_together(paths: list[Path]) -> Iterator[list[Path | None]]:
-    """Temporary paths for ``paths`` (``[None]`` when there are none), renamed onto them only
-    when the block succeeds: write the main output last, inside the block, so a failure
-    anywhere replaces nothing."""
-    with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(atomic_output(p)) for p in paths] or [None]
 
 
 def _load(

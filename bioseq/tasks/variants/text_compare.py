@@ -23,9 +23,8 @@ import pysam
 
 from bioseq.errors import InputError
 from bioseq.io.outputs import atomic_output
-from bioseq.tasks.variants.metrics import save_png
-from bioseq.tasks.variants.run import Report, check_outputs, quiet_htslib, written_together
-from bioseq.tasks.variants.text_score import bootstrap_auroc
+from bioseq.tasks.variants.metrics import bootstrap_auroc, save_png
+from bioseq.tasks.variants.report import Report, check_outputs, quiet_htslib, written_together
 
 FORMS = {"genomic": ("synonymous", "nonsynonymous"), "linguistic": ("word", "nonword")}
 TSV_COLUMNS = (

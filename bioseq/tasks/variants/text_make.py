@@ -29,15 +29,20 @@ True
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from bioseq.data import default_text
 from bioseq.errors import InputError
-from bioseq.tasks.variants.text import held_out_start
+from bioseq.tasks.variants.report import Report, check_outputs
+from bioseq.tasks.variants.text import held_out_start, read_text, write_variant_table
 
 Region = Literal["last-tenth", "all"]
 LABELS = ("word", "nonword", "space", "punct")
@@ -196,3 +201,35 @@ def make_text_variants(
 def class_counts(rows: list[dict]) -> dict[str, int]:
     """Rows per label, in :data:`LABELS` order."""
     return {label: sum(r["label"] == label for r in rows) for label in LABELS}
+
+
+@dataclass
+class MadeText:
+    """What :func:`make_text_variants_run` wrote and has to say."""
+
+    rows: list[dict]
+    written: list[Path]
+    report: Report
+
+
+def make_text_variants_run(
+    text: str | os.PathLike | None = None,
+    out: str | os.PathLike = "text_variants.tsv",
+    n: int = 500,
+    seed: int = 0,
+    region: str = "last-tenth",
+    indels: bool = False,
+) -> MadeText:
+    """Write up to ``n`` variants per class of ``text`` (default: the bundled book) to
+    ``out`` (:func:`~bioseq.tasks.variants.text_make.make_text_variants`)."""
+    check_outputs(out)
+    path = Path(text) if text is not None else default_text()
+    rows = make_text_variants(read_text(path), n, seed, region, indels)  # type: ignore[arg-type]
+    write_variant_table(rows, out)
+    report = Report()
+    counts = ", ".join(f"{k} {v:,}" for k, v in class_counts(rows).items())
+    report.note(f"wrote {len(rows):,} variants of {path.name} ({region}: {counts}) to {out}")
+    short = [k for k, v in class_counts(rows).items() if v < n]
+    if short:
+        report.warn(f"fewer than {n:,} candidates for {', '.join(short)}: all of them taken")
+    return MadeText(rows, [Path(out)], report)

@@ -1,8 +1,10 @@
-"""Whole runs of ``bioseq make-text-variants``, ``score-text`` and ``compare-variants``: read,
-score, write every output and say what happened (a :class:`~bioseq.tasks.variants.run.Report`,
-as ``score-vcf`` does).
+"""Whole runs of ``bioseq score-text``: read, score, write every output and say what happened
+(a :class:`~bioseq.tasks.variants.report.Report`, as ``score-vcf`` does).
+``make-text-variants`` runs in :mod:`~bioseq.tasks.variants.text_make`, ``compare-variants`` in
+:mod:`~bioseq.tasks.variants.text_compare` (neither loads torch).
 
->>> from bioseq.tasks.variants.text_run import make_text_variants_run, score_text_run
+>>> from bioseq.tasks.variants.text_make import make_text_variants_run
+>>> from bioseq.tasks.variants.text_run import score_text_run
 >>> made = make_text_variants_run(out="alice_variants.tsv")  # doctest: +SKIP
 >>> run = score_text_run("runs/text", "alice_variants.tsv", "alice_scores.tsv")  # doctest: +SKIP
 >>> run.metrics["auroc_word_vs_nonword"]  # doctest: +SKIP
@@ -25,14 +27,13 @@ from bioseq.io.splits import ValidationSplit
 from bioseq.models.hub import LoadedModel
 from bioseq.tasks.variants import metrics as m
 from bioseq.tasks.variants.dna import WindowTooLong, check_window
-from bioseq.tasks.variants.run import Report, _load, check_outputs, written_together
+from bioseq.tasks.variants.report import Report, check_outputs, written_together
+from bioseq.tasks.variants.run import _load
 from bioseq.tasks.variants.text import (
     TextSource,
     read_text,
     read_variant_table,
-    write_variant_table,
 )
-from bioseq.tasks.variants.text_make import class_counts, make_text_variants
 from bioseq.tasks.variants.text_markov import MarkovLM, parse_markov
 from bioseq.tasks.variants.text_score import (
     DEFAULT_WINDOW,
@@ -44,38 +45,6 @@ from bioseq.tasks.variants.text_score import (
 from bioseq.tokenizers import ByteTokenizer
 
 SCORE_COLUMNS = ("score", "status", "detail")
-
-
-@dataclass
-class MadeText:
-    """What :func:`make_text_variants_run` wrote and has to say."""
-
-    rows: list[dict]
-    written: list[Path]
-    report: Report
-
-
-def make_text_variants_run(
-    text: str | os.PathLike | None = None,
-    out: str | os.PathLike = "text_variants.tsv",
-    n: int = 500,
-    seed: int = 0,
-    region: str = "last-tenth",
-    indels: bool = False,
-) -> MadeText:
-    """Write up to ``n`` variants per class of ``text`` (default: the bundled book) to
-    ``out`` (:func:`~bioseq.tasks.variants.text_make.make_text_variants`)."""
-    check_outputs(out)
-    path = Path(text) if text is not None else default_text()
-    rows = make_text_variants(read_text(path), n, seed, region, indels)  # type: ignore[arg-type]
-    write_variant_table(rows, out)
-    report = Report()
-    counts = ", ".join(f"{k} {v:,}" for k, v in class_counts(rows).items())
-    report.note(f"wrote {len(rows):,} variants of {path.name} ({region}: {counts}) to {out}")
-    short = [k for k, v in class_counts(rows).items() if v < n]
-    if short:
-        report.warn(f"fewer than {n:,} candidates for {', '.join(short)}: all of them taken")
-    return MadeText(rows, [Path(out)], report)
 
 
 @dataclass

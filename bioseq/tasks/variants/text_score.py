@@ -30,11 +30,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from bioseq.errors import InputError
 from bioseq.tasks.variants.dna import DnaVariantScorer, Variant, VariantScore, short
-from bioseq.tasks.variants.metrics import save_png
+from bioseq.tasks.variants.metrics import bootstrap_auroc, save_png
 from bioseq.tasks.variants.text import CONTIG, TextSource, TextVariant
 from bioseq.tasks.variants.text_make import LABELS
 
@@ -152,29 +151,6 @@ def score_text(
         score.pos -= 1  # back to 0-based
         results[i] = score
     return results
-
-
-def bootstrap_auroc(
-    positives: Sequence[float], negatives: Sequence[float], n_boot: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
-    """AUROC of ``positives`` above ``negatives`` (ties half) and a 95% percentile interval
-    from ``n_boot`` resamples of each class; NaNs without both classes.
-
-    >>> round(bootstrap_auroc([3, 4, 5], [1, 2, 3.5], n_boot=200)[0], 4)  # 8 of 9 pairs
-    0.8889
-    """
-    pos, neg = np.asarray(positives, float), np.asarray(negatives, float)
-    if not pos.size or not neg.size:
-        return math.nan, math.nan, math.nan
-    labels = np.r_[np.ones(pos.size), np.zeros(neg.size)]
-    value = float(roc_auc_score(labels, np.r_[pos, neg]))
-    rng = np.random.default_rng(seed)
-    draws = [
-        roc_auc_score(labels, np.r_[rng.choice(pos, pos.size), rng.choice(neg, neg.size)])
-        for _ in range(n_boot)
-    ]
-    low, high = np.percentile(draws, [2.5, 97.5]) if draws else (math.nan, math.nan)
-    return value, float(low), float(high)
 
 
 def text_metrics(
