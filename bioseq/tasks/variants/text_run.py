@@ -34,6 +34,10 @@ from bioseq.tasks.variants.text import (
     read_text,
     read_variant_table,
 )
+from bioseq.tasks.variants.text_make import (  # noqa: F401  (importable from here as before)
+    MadeText,
+    make_text_variants_run,
+)
 from bioseq.tasks.variants.text_markov import MarkovLM, parse_markov
 from bioseq.tasks.variants.text_score import (
     DEFAULT_WINDOW,
