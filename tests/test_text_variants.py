@@ -119,10 +119,13 @@ def text_model(family: str, vocab_size: int):
         torch.manual_seed(0)
         config = GPT2Config(vocab_size=vocab_size, n_embd=16, n_layer=2, n_head=2, n_positions=64)
         return GPT2LMHeadModel(config).eval()
+    if family == "striped-hyena":  # Evo 2's layout (7 blocks), narrowed
+        small = dict(d_model=32, hcl_filter_groups=32, inner_mlp_size=64)
+        return tiny_model(family, vocab_size, seed=0, **small).eval()
     return tiny_model(family, vocab_size, seed=0, d_model=16, n_layer=2).eval()
 
 
-@pytest.mark.parametrize("family", ["mamba", "hyena", "transformer", "gpt2"])
+@pytest.mark.parametrize("family", ["mamba", "hyena", "transformer", "striped-hyena", "gpt2"])
 def test_llr_equals_a_direct_full_sequence_computation(family):
     tok = ByteTokenizer()
     model = text_model(family, len(tok))
@@ -135,9 +138,8 @@ def test_llr_equals_a_direct_full_sequence_computation(family):
     scores = score_text(model, tok, TextSource(text), rows, window=window, batch_size=3)
     for (pos, ref, alt), s in zip(rows_in, scores, strict=True):
         assert s.status == "ok" and s.pos == pos
-        if len(ref) == len(alt):
-            start = max(pos - window // 2, 0)
-            end = min(start + window, len(text))
+        if len(ref) == len(alt):  # centred on the edit, then clipped at the text's ends
+            start, end = max(pos - window // 2, 0), min(pos - window // 2 + window, len(text))
         else:  # indel: equal flanks of (window - len(ref)) // 2
             flank = (window - len(ref)) // 2
             start, end = max(pos - flank, 0), min(pos + len(ref) + flank, len(text))
@@ -145,6 +147,44 @@ def test_llr_equals_a_direct_full_sequence_computation(family):
         alt_window = text[start:pos] + alt + text[pos + len(ref) : end]
         expected = window_ll(model, tok, alt_window) - window_ll(model, tok, ref_window)
         assert s.score == pytest.approx(expected, abs=1e-3)  # float32 sums of ~130 nats
+
+
+def test_multi_character_tokens_are_scored_over_the_whole_window():
+    """A Hugging Face causal LM whose BPE tokens hold several characters: an edit changes how
+    the words around it split, and the score is still the full ALT window's log-likelihood
+    minus the REF window's, each tokenized as a whole."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    backend.train_from_iterator([TEXT] * 3, trainer)
+    tok = PreTrainedTokenizerFast(tokenizer_object=backend)
+    model = text_model("gpt2", len(tok))
+    edits = [(10, "x"), (40, "o"), (33, " "), (61, "Q")]
+    rows = [TextVariant(i + 2, pos, TEXT[pos], alt) for i, (pos, alt) in enumerate(edits)]
+    window = 40
+    scores = score_text(model, tok, TextSource(TEXT), rows, window=window, batch_size=2)
+
+    def ll(text: str) -> float:
+        ids = torch.tensor(tok(text, add_special_tokens=False)["input_ids"])[None]
+        with torch.no_grad():
+            logp = model(ids).logits[0, :-1].float().log_softmax(-1)
+        return float(logp.gather(-1, ids[0, 1:, None]).sum())
+
+    merged = 0
+    for (pos, alt), s in zip(edits, scores, strict=True):
+        start, end = max(pos - window // 2, 0), pos - window // 2 + window
+        ref_window = TEXT[start:end]
+        alt_window = TEXT[start:pos] + alt + TEXT[pos + 1 : end]
+        assert s.status == "ok"
+        assert s.score == pytest.approx(ll(alt_window) - ll(ref_window), abs=1e-3)
+        merged += len(tok(ref_window)["input_ids"]) < len(ref_window)
+    assert merged == len(edits)  # the windows really hold multi-character tokens
 
 
 def test_markov_lm_matches_the_reference_byte_markov_model():
