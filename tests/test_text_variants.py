@@ -331,6 +331,17 @@ def test_make_text_variants_cli_writes_a_table_score_text_reads(files):
     assert all(TEXT[r.pos : r.pos + len(r.ref)] == r.ref for r in rows)  # escapes undone
 
 
+def test_make_text_variants_says_when_there_is_nothing_to_edit(tmp_path):
+    text = write_file(tmp_path, "short.txt", "a cat.")  # its last tenth: "."
+    out = tmp_path / "made.tsv"
+    result = run("make-text-variants", text, "--out", out)
+    assert result.exit_code == 2 and not out.exists()
+    [line] = result.output.strip().splitlines()
+    assert "short.txt: nothing to edit in its last tenth (1 character" in line
+    assert "--region all" in line
+    assert run("make-text-variants", text, "--out", out, "--region", "all").exit_code == 0
+
+
 def test_compare_variants_puts_both_forms_side_by_side(tmp_path):
     vcf = [
         "##fileformat=VCFv4.2",

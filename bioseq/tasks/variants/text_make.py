@@ -224,7 +224,16 @@ def make_text_variants_run(
     ``out`` (:func:`~bioseq.tasks.variants.text_make.make_text_variants`)."""
     check_outputs(out)
     path = Path(text) if text is not None else default_text()
-    rows = make_text_variants(read_text(path), n, seed, region, indels)  # type: ignore[arg-type]
+    content = read_text(path)
+    rows = make_text_variants(content, n, seed, region, indels)  # type: ignore[arg-type]
+    if not rows:
+        size = len(content) - (held_out_start(content) if region == "last-tenth" else 0)
+        where = "its last tenth" if region == "last-tenth" else "it"
+        hint = "; --region all edits the whole text" if region == "last-tenth" else ""
+        raise InputError(
+            f"{path}: nothing to edit in {where} ({size:,} character{'s' * (size != 1)}: no "
+            f"letter, space or punctuation mark that another of its class can replace){hint}"
+        )
     write_variant_table(rows, out)
     report = Report()
     counts = ", ".join(f"{k} {v:,}" for k, v in class_counts(rows).items())
