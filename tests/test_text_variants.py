@@ -382,3 +382,17 @@ def test_compare_variants_puts_both_forms_side_by_side(tmp_path):
     assert md.count("| m |") == 1 and f"{genomic:.4f}" in md and f"{linguistic:.4f}" in md
     assert (tmp_path / "cmp.png").stat().st_size > 0
     assert not math.isnan(genomic)
+
+
+def test_compare_variants_with_one_class_warns_in_one_line_and_still_plots(tmp_path):
+    import warnings
+
+    from bioseq.tasks.variants.text_compare import compare_variants
+
+    scores = write_file(tmp_path, "one.tsv", "id\tlabel\tscore\tstatus\n1\tnonword\t-1\tok\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing from matplotlib (an empty legend) either
+        done = compare_variants([], [("m", str(scores))], tmp_path / "cmp.tsv", n_boot=10)
+    assert done.report.warnings() == ["no AUROC without both classes: m (linguistic)"]
+    assert "| m | - | NA [NA, NA] (0 / 1) |" in (tmp_path / "cmp.md").read_text()
+    assert (tmp_path / "cmp.png").stat().st_size > 0

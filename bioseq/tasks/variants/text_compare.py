@@ -200,5 +200,6 @@ def plot(rows: list[dict], path: str | os.PathLike) -> None:
     ax.set_ylabel("AUROC (95% bootstrap CI)")
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_title("synonymous vs nonsynonymous (genomic),\nword vs nonword (linguistic)", fontsize=8)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no AUROC at all: an empty plot, no legend
+        ax.legend(fontsize=8)
     save_png(fig, path)
