@@ -12,3 +12,6 @@ run() {
 run "python -m bioseq --help" python -m bioseq --help
 run "python -m bioseq info lambda.gbk" python -m bioseq info bioseq/data/lambda_NC_001416.gbk
 run "python -c 'import bioseq.io'" python -c "import bioseq.io"
+out=$(mktemp -d)  # a command that writes a table (issue 18's make-text-variants; no model)
+run "python -m bioseq make-text-variants" python -m bioseq make-text-variants --out "$out/v.tsv"
+rm -rf "$out"
