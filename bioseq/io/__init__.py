@@ -16,8 +16,7 @@ Biopython until a dataset or a reader that needs them is touched.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bioseq.lazy import lazy_exports
 
 # name -> the module that defines it
 _EXPORTS = {
@@ -36,14 +35,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bioseq.io' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"bioseq.io.{module}"), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

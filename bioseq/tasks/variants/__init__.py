@@ -35,8 +35,7 @@ suffix of each alternative; :func:`naive_pair_scores` is the slow reference it i
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bioseq.lazy import lazy_exports
 
 # name -> the module that defines it (in this package, unless a full bioseq. path), imported on
 # first use: make-text-variants and compare-variants, which only read and write tables, load no
@@ -74,15 +73,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bioseq.tasks.variants' has no attribute {name!r}")
-    where = module if module.startswith("bioseq.") else f"{__name__}.{module}"
-    value = getattr(importlib.import_module(where), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
