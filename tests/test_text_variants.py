@@ -117,7 +117,8 @@ def text_model(family: str, vocab_size: int):
         from transformers import GPT2Config, GPT2LMHeadModel
 
         torch.manual_seed(0)
-        config = GPT2Config(vocab_size=vocab_size, n_embd=16, n_layer=2, n_head=2, n_positions=64)
+        config = GPT2Config(vocab_size=vocab_size, n_embd=16, n_layer=2, n_head=2, n_positions=64,
+                            bos_token_id=0, eos_token_id=0)  # fmt: skip
         return GPT2LMHeadModel(config).eval()
     if family == "striped-hyena":  # Evo 2's layout (7 blocks), narrowed
         small = dict(d_model=32, hcl_filter_groups=32, inner_mlp_size=64)
