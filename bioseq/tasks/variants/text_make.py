@@ -17,6 +17,9 @@ letters or more), insertions of a lower-case letter into a word (not before a ca
 deletions of a space or a punctuation mark. Only about 2% of letter substitutions make a word,
 so each class is sampled separately: ``n`` candidates per class (all of them when fewer).
 
+:func:`make_text_variants_run` is the whole ``make-text-variants`` command: read the text, write the
+table, report the counts (no model, no torch).
+
 >>> text = "the cat sat on the mat, the hat. a cat, a hat, a mat."
 >>> rows = make_text_variants(text, n=3, seed=0, region="all")
 >>> sorted({r["label"] for r in rows})
