@@ -338,7 +338,7 @@ def test_make_text_variants_says_when_there_is_nothing_to_edit(tmp_path):
     result = run("make-text-variants", text, "--out", out)
     assert result.exit_code == 2 and not out.exists()
     [line] = result.output.strip().splitlines()
-    assert "short.txt: nothing to edit in its last tenth (1 character" in line
+    assert "short.txt: nothing to edit in its last tenth (no letter, space or punct" in line
     assert "--region all" in line
     assert run("make-text-variants", text, "--out", out, "--region", "all").exit_code == 0
 

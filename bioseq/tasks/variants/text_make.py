@@ -230,18 +230,18 @@ def make_text_variants_run(
     content = read_text(path)
     rows = make_text_variants(content, n, seed, region, indels)  # type: ignore[arg-type]
     if not rows:
-        size = len(content) - (held_out_start(content) if region == "last-tenth" else 0)
-        where = "its last tenth" if region == "last-tenth" else "it"
-        hint = "; --region all edits the whole text" if region == "last-tenth" else ""
+        last_tenth = region == "last-tenth"
         raise InputError(
-            f"{path}: nothing to edit in {where} ({size:,} character{'s' * (size != 1)}: no "
-            f"letter, space or punctuation mark that another of its class can replace){hint}"
+            f"{path}: nothing to edit in {'its last tenth' if last_tenth else 'it'} (no letter, "
+            "space or punctuation mark that another of its class can replace)"
+            + ("; --region all edits the whole text" if last_tenth else "")
         )
     write_variant_table(rows, out)
     report = Report()
-    counts = ", ".join(f"{k} {v:,}" for k, v in class_counts(rows).items())
-    report.note(f"wrote {len(rows):,} variants of {path.name} ({region}: {counts}) to {out}")
-    short = [k for k, v in class_counts(rows).items() if v < n]
+    counts = class_counts(rows)
+    listed = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    report.note(f"wrote {len(rows):,} variants of {path.name} ({region}: {listed}) to {out}")
+    short = [k for k, v in counts.items() if v < n]
     if short:
         report.warn(f"fewer than {n:,} candidates for {', '.join(short)}: all of them taken")
     return MadeText(rows, [Path(out)], report)
