@@ -1,7 +1,9 @@
-"""Issue 18, done-when 1: a `--text` model against an order-4 byte Markov model and an untrained
-model of the same size, all scoring the same edits of the held-out last tenth of the book by the
-same code (score-text), in one run. Prints a table (AUROC word vs nonword with its 95% bootstrap
-interval, mean score per class) and writes every score table under --out.
+"""Issue 18, done-when 1: a `--text` model against an order-4 byte Markov model (add-one smoothed,
+the plain Markov chain, and Witten-Bell smoothed, the stronger reference `pretrain --text`
+reports) and an untrained model of the same size, all scoring the same edits of the held-out
+last tenth of the book by the same code (score-text), in one run. Prints a table (AUROC word vs
+nonword with its 95% bootstrap interval, mean score per class) and writes every score table
+under --out.
 
     python benchmarks/text_variants.py --run runs/text --out runs/text_variants
     python benchmarks/text_variants.py --run runs/text --positions    # + where the AUROC comes from
@@ -96,7 +98,10 @@ def main() -> None:
     print(f"Markov fitted on: {', '.join(p.name for p in texts)} (each less its last tenth)")
     models = {
         f"{args.run.name} (trained)": load_model(args.run, "cpu"),
-        f"order-{args.order} byte Markov": markov_model(args.order, texts),
+        f"order-{args.order} byte Markov, add-one": markov_model(
+            args.order, texts, smoothing="add-one"
+        ),
+        f"order-{args.order} byte Markov, Witten-Bell": markov_model(args.order, texts),
         f"{args.run.name}, untrained": untrained(args.run),
     }
     rows = []

@@ -20,6 +20,7 @@ and unknown keys in configs, odd command-line values.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import dataclasses
@@ -27,6 +28,7 @@ import functools
 import gzip
 import io
 import json
+import shutil
 import string
 import tempfile
 import traceback
@@ -1098,6 +1100,7 @@ def tiny_models() -> dict[str, Path]:
     from bioseq.tokenizers import CharTokenizer
 
     folder = Path(tempfile.mkdtemp(prefix="bioseq-fuzz-models-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     out = {}
     for name in ("dna", "protein"):
         tokenizer = CharTokenizer(name)

@@ -207,6 +207,70 @@ def test_markov_lm_matches_the_reference_byte_markov_model():
     assert s.score == pytest.approx(direct, abs=1e-4)
 
 
+def test_add_one_markov_lm_matches_counts_made_here():
+    """``markov:K:add-one``: ``(n(c s) + 1) / (n(c) + 256)`` from the longest context there is,
+    counted here with a dict over random bytes drawn from a few letters."""
+    rng = np.random.default_rng(1)
+    order = 3
+    train = rng.choice(np.frombuffer(b"abcde ", np.uint8), size=3000)
+    held = rng.choice(np.frombuffer(b"abcdefg ", np.uint8), size=200)
+    grams, contexts = Counter(), Counter()
+    for j in range(order + 1):  # every order, for the positions near the start
+        for t in range(j, len(train)):
+            grams[bytes(train[t - j : t + 1])] += 1
+            contexts[bytes(train[t - j : t])] += 1
+    lm = MarkovLM.fit([train], order, smoothing="add-one")
+    probs = lm.next_byte_probs(held)
+    for t in range(len(held) - 1):
+        context = bytes(held[max(0, t + 1 - order) : t + 1])
+        for nxt in (held[t + 1], ord("z")):
+            expected = (grams[context + bytes([nxt])] + 1) / (contexts[context] + 256)
+            assert probs[t, nxt] == pytest.approx(expected, rel=1e-12)
+    assert np.allclose(probs.sum(1), 1.0)
+    # the witten-bell model of the same counts backs off instead: an unseen byte is rarer
+    witten_bell = MarkovLM.fit([train], order).next_byte_probs(held)
+    assert (witten_bell[:, ord("z")] < probs[:, ord("z")]).all()
+
+
+@pytest.mark.parametrize(
+    "spec, parsed",
+    [("markov:4", (4, "witten-bell")), ("markov:2:add-one", (2, "add-one")), ("runs/x", None)],
+)
+def test_markov_specs(spec, parsed):
+    from bioseq.tasks.variants.text_markov import parse_markov
+
+    assert parse_markov(spec) == parsed
+
+
+@pytest.mark.parametrize("spec", ["markov:7", "markov:x", "markov:4:laplace", "markov:"])
+def test_a_bad_markov_spec_is_one_line(files, spec):
+    tmp, text, variants = files
+    result = run("score-text", "--model", spec, "--text", text, "--variants", variants,
+                 "--out", tmp / "s.tsv")  # fmt: skip
+    assert result.exit_code == 2 and f"--model {spec}: expected markov:K" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp / "s.tsv").exists()
+
+
+def test_score_text_scores_an_add_one_markov_model(files):
+    """``markov:2:add-one`` through the CLI gives the ratio of the add-one model's windows."""
+    tmp, text, variants = files
+    out = tmp / "s.tsv"
+    result = run("score-text", "--model", "markov:2:add-one", "--train-text", text, "--text",
+                 text, "--variants", variants, "--out", out, "--window", 16,
+                 "--markov-holdout", 0, "--no-progress")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        score = {r["id"]: float(r["score"]) for r in csv.DictReader(handle, delimiter="\t")
+                 if r["status"] == "ok"}  # fmt: skip
+    data = np.frombuffer(TEXT.encode(), dtype=np.uint8)
+    lm, tok = MarkovLM.fit([data], 2, smoothing="add-one"), ByteTokenizer()
+    pos, window = 4, 16  # row "a": c -> h; the centred window clipped at the text's start
+    start, end = max(pos - window // 2, 0), pos - window // 2 + window
+    ref_w, alt_w = TEXT[start:end], TEXT[start:pos] + "h" + TEXT[pos + 1 : end]
+    direct = window_ll(lm, tok, alt_w) - window_ll(lm, tok, ref_w)
+    assert score["a"] == pytest.approx(direct, abs=1e-4)
+
+
 def test_markov_model_fits_every_training_file_less_its_held_out_tenth(tmp_path):
     """``markov_model`` on several files learns each file's training part and none of its
     held-out tenth, as ``pretrain --text`` splits them."""

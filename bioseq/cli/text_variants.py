@@ -46,7 +46,8 @@ def make_text_variants(
     "--model",
     required=True,
     help="A text model (run or model directory: pretrain --text, byte-level StripedHyena, a "
-    "Hugging Face causal LM) or markov:K (an order-K byte Markov model fitted on --train-text).",
+    "Hugging Face causal LM), markov:K (an order-K byte Markov model fitted on --train-text, "
+    "Witten-Bell smoothed) or markov:K:add-one (the same counts, add-one smoothed).",
 )
 @click.option("--text", default=None, help="The text the variants edit [default: the bundled book]")
 @click.option("--variants", required=True, help="make-text-variants table (pos ref alt ...).")

@@ -5,8 +5,11 @@ reports) and returns, at every position, the log-probabilities of the next byte 
 :class:`~bioseq.tokenizers.ByteTokenizer` vocabulary.
 
 The next byte is predicted from the last ``order`` bytes of the sequence the model reads, by
-the same interpolated Witten-Bell estimate as ``ByteMarkovModel.bits_per_symbol``; nearer the
-start than ``order`` bytes, from as many as there are (a lower-order estimate).
+the same interpolated Witten-Bell estimate as ``ByteMarkovModel.bits_per_symbol`` (``markov:4``)
+or, with ``markov:4:add-one``, by the plain add-one (Laplace) estimate
+``(n(c s) + 1) / (n(c) + 256)`` of the order-``order`` counts alone, the textbook Markov chain
+without back-off: a much weaker reference for text, where most contexts are rare. Nearer the
+start than ``order`` bytes, either predicts from as many as there are (a lower order).
 
 >>> import numpy as np
 >>> from bioseq.tokenizers import ByteTokenizer
@@ -33,20 +36,24 @@ from bioseq.models.markov import ByteMarkovModel
 from bioseq.tokenizers import ByteTokenizer
 
 PREFIX = "markov:"
+SMOOTHINGS = ("witten-bell", "add-one")
 
 
-def parse_markov(spec: str) -> int | None:
-    """The order of a ``markov:K`` model spec, or None when ``spec`` names something else.
+def parse_markov(spec: str) -> tuple[int, str] | None:
+    """The order and smoothing of a ``markov:K`` or ``markov:K:add-one`` model spec, or None
+    when ``spec`` names something else.
 
-    >>> parse_markov("markov:4"), parse_markov("runs/text")
-    (4, None)
+    >>> parse_markov("markov:4"), parse_markov("markov:4:add-one"), parse_markov("runs/text")
+    ((4, 'witten-bell'), (4, 'add-one'), None)
     """
     if not str(spec).startswith(PREFIX):
         return None
-    order = str(spec)[len(PREFIX) :]
-    if not order.isdigit() or not 0 <= int(order) <= 6:
-        raise InputError(f"--model {spec}: expected markov:K with an order K from 0 to 6")
-    return int(order)
+    order, _, smoothing = str(spec)[len(PREFIX) :].partition(":")
+    if not order.isdigit() or not 0 <= int(order) <= 6 or smoothing not in ("", *SMOOTHINGS):
+        raise InputError(
+            f"--model {spec}: expected markov:K or markov:K:add-one with an order K from 0 to 6"
+        )
+    return int(order), smoothing or SMOOTHINGS[0]
 
 
 def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
@@ -59,13 +66,18 @@ def _lookup(keys: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarr
 
 class MarkovLM(torch.nn.Module):
     """A fitted byte Markov model behind the causal-LM interface (see the module doc):
-    ``model(input_ids).logits`` of shape ``(batch, length, vocabulary)``."""
+    ``model(input_ids).logits`` of shape ``(batch, length, vocabulary)``; ``smoothing`` is
+    ``"witten-bell"`` or ``"add-one"``."""
 
-    def __init__(self, markov: ByteMarkovModel, tokenizer: ByteTokenizer) -> None:
+    def __init__(
+        self, markov: ByteMarkovModel, tokenizer: ByteTokenizer, smoothing: str = "witten-bell"
+    ) -> None:
         super().__init__()
-        self.markov, self.order = markov, markov.order
+        if smoothing not in SMOOTHINGS:
+            raise InputError(f"smoothing {smoothing!r}: expected one of {', '.join(SMOOTHINGS)}")
+        self.markov, self.order, self.smoothing = markov, markov.order, smoothing
         self.config = PretrainedConfig(model_type="byte-markov", vocab_size=len(tokenizer))
-        self.config.markov_order = markov.order
+        self.config.markov_order, self.config.markov_smoothing = markov.order, smoothing
         self._device = torch.nn.Parameter(torch.zeros(0), requires_grad=False)  # a device
         byte_of = np.full(len(tokenizer), 0, dtype=np.int64)  # special tokens read as byte 0
         byte_of[tokenizer.encode_array(bytes(range(256)))] = np.arange(256)
@@ -79,10 +91,14 @@ class MarkovLM(torch.nn.Module):
 
     @classmethod
     def fit(
-        cls, texts: Iterable[np.ndarray], order: int = 4, tokenizer: ByteTokenizer | None = None
+        cls,
+        texts: Iterable[np.ndarray],
+        order: int = 4,
+        tokenizer: ByteTokenizer | None = None,
+        smoothing: str = "witten-bell",
     ) -> MarkovLM:
         """An order-``order`` model fitted on ``texts`` (uint8 arrays of UTF-8 bytes)."""
-        return cls(ByteMarkovModel(order).fit(texts), tokenizer or ByteTokenizer())
+        return cls(ByteMarkovModel(order).fit(texts), tokenizer or ByteTokenizer(), smoothing)
 
     def next_byte_probs(self, data: np.ndarray) -> np.ndarray:
         """``P(next byte | data[: t + 1])`` for every ``t``: ``(len(data), 256)``."""
@@ -100,6 +116,10 @@ class MarkovLM(torch.nn.Module):
             n_ctx = _lookup(contexts, seen, context)
             t_ctx = _lookup(contexts, kinds, context)
             hits = _lookup(keys, counts, (context[:, None] << 8) | symbols)
+            if self.smoothing == "add-one":  # the longest context there is, alone
+                laplace = (hits + 1) / (n_ctx + 256)[:, None]
+                prob = np.where(has[:, None], laplace, prob)
+                continue
             with np.errstate(invalid="ignore", divide="ignore"):
                 mixed = (hits + t_ctx[:, None] * prob) / (n_ctx + t_ctx)[:, None]
             prob = np.where((has & (n_ctx > 0))[:, None], mixed, prob)

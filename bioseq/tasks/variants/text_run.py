@@ -66,10 +66,12 @@ def markov_model(
     order: int,
     train_text: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     holdout: float = 0.1,
+    smoothing: str = "witten-bell",
 ) -> LoadedModel:
     """An order-``order`` byte Markov LM fitted on ``train_text`` (a file or several; default:
     the bundled book), each less its last ``holdout`` fraction of bytes (what ``pretrain --text
-    --val-fraction`` holds out, so the two are fitted on the same text)."""
+    --val-fraction`` holds out, so the two are fitted on the same text); ``smoothing`` is
+    ``"witten-bell"`` (``markov:K``) or ``"add-one"`` (``markov:K:add-one``)."""
     if not 0 <= holdout < 1:
         raise InputError(f"--markov-holdout {holdout}: expected a fraction in [0, 1)")
     if train_text is None:
@@ -83,8 +85,9 @@ def markov_model(
         data = np.frombuffer(read_text(path).encode("utf-8"), dtype=np.uint8)
         parts.append(data[: ValidationSplit(holdout).tail_start(len(data))])
     tokenizer = ByteTokenizer()
-    model = MarkovLM.fit(parts, order, tokenizer)
-    return LoadedModel(model, tokenizer, Path(f"markov:{order}"), kind="causal")
+    model = MarkovLM.fit(parts, order, tokenizer, smoothing)
+    name = f"markov:{order}" + ("" if smoothing == "witten-bell" else f":{smoothing}")
+    return LoadedModel(model, tokenizer, Path(name), kind="causal")
 
 
 def load_text_model(
@@ -98,9 +101,10 @@ def load_text_model(
     """``model`` as given, ``markov:K`` fitted on ``train_text``, or a model directory."""
     if isinstance(model, LoadedModel):
         return model
-    order = parse_markov(str(model))
-    if order is not None:
-        return markov_model(order, train_text, holdout)
+    markov = parse_markov(str(model))
+    if markov is not None:
+        order, smoothing = markov
+        return markov_model(order, train_text, holdout, smoothing)
     if train_text is not None:
         raise InputError("--train-text is for --model markov:K (a network has its training)")
     return _load(model, device, progress, trust_remote_code=trust_remote_code)
