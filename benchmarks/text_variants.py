@@ -22,6 +22,7 @@ before the edit; an order-4 Markov model's is zero from the fifth character afte
 from __future__ import annotations
 
 import argparse
+import csv
 import time
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 import bioseq.models  # noqa: F401  (registers the model types with the Auto classes)
 from bioseq.data import default_text, default_text_corpus
 from bioseq.models.hub import LoadedModel, load_model
+from bioseq.tasks.variants.metrics import auroc
 from bioseq.tasks.variants.text import read_text, read_variant_table
 from bioseq.tasks.variants.text_make import make_text_variants_run
 from bioseq.tasks.variants.text_run import markov_model, score_text_run
@@ -76,6 +78,41 @@ def position_aurocs(loaded: LoadedModel, variants: Path, half: int = 64) -> list
     return [roc_auc_score(y, diffs[:, :k].sum(1)) for k in PREFIXES]
 
 
+def scores_by_label(table: Path) -> dict[str, dict[str, float]]:
+    """``{"word": {id: score}, "nonword": {...}}`` of a score-text table's scored rows."""
+    out = {"word": {}, "nonword": {}}
+    for row in csv.DictReader(table.open(newline=""), delimiter="\t"):
+        if row["status"] == "ok" and row["label"] in out:
+            out[row["label"]][row["id"]] = float(row["score"])
+    return out
+
+
+def paired_difference(
+    a: Path, b: Path, n_boot: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """AUROC of table ``a`` minus that of table ``b`` on the edits both scored, with a 95%
+    interval from resampling the edits of each class (the same draws for both)."""
+    sa, sb = scores_by_label(a), scores_by_label(b)
+    ids = {c: sorted(sa[c].keys() & sb[c].keys()) for c in sa}
+    labels = np.r_[np.ones(len(ids["word"])), np.zeros(len(ids["nonword"]))]
+
+    def diff(word: list[str], nonword: list[str]) -> float:
+        first = [sa["word"][i] for i in word] + [sa["nonword"][i] for i in nonword]
+        second = [sb["word"][i] for i in word] + [sb["nonword"][i] for i in nonword]
+        return auroc(np.array(first), labels) - auroc(np.array(second), labels)
+
+    rng = np.random.default_rng(seed)
+    draws = [
+        diff(
+            list(rng.choice(ids["word"], len(ids["word"]))),
+            list(rng.choice(ids["nonword"], len(ids["nonword"]))),
+        )  # fmt: skip
+        for _ in range(n_boot)
+    ]
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return diff(ids["word"], ids["nonword"]), float(low), float(high)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, type=Path, help="a bioseq pretrain --text run")
@@ -112,17 +149,22 @@ def main() -> None:
             old.unlink()
         run = score_text_run(loaded, variants, out, window=args.window, progress=False)
         seconds = time.process_time() - start
-        rows.append((name, run.metrics, seconds, run.window))
+        rows.append((name, run.metrics, seconds, run.window, out))
     print()
-    print("| model | AUROC word vs nonword [95% CI] | mean word | mean nonword | mean space "
-          "| mean punct | window | CPU s |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    for name, m, seconds, window in rows:
+    print("| model | AUROC word vs nonword [95% CI] | trained minus this [95% CI, paired] "
+          "| mean word | mean nonword | mean space | mean punct | window | CPU s |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, m, seconds, window, out in rows:
         low, high = m["auroc_ci95"]
         means = " | ".join(f"{m[f'mean_{c}']:.3f}" for c in ("word", "nonword", "space", "punct"))
+        gap = (
+            ""
+            if out == rows[0][4]
+            else "{:+.3f} [{:+.3f}, {:+.3f}]".format(*paired_difference(rows[0][4], out))
+        )
         print(
-            f"| {name} | {m['auroc_word_vs_nonword']:.3f} [{low:.3f}, {high:.3f}] | {means} "
-            f"| {window} | {seconds:.0f} |"
+            f"| {name} | {m['auroc_word_vs_nonword']:.3f} [{low:.3f}, {high:.3f}] | {gap} "
+            f"| {means} | {window} | {seconds:.0f} |"
         )
     if args.positions:
         print(

@@ -165,7 +165,7 @@ def score_text_run(
     labels = [row.label for row in rows]
     metrics = {"model": str(loaded.path), "window": window, "reduce": reduce}
     metrics.update(text_metrics(scores, labels))
-    auroc = metrics["auroc_word_vs_nonword"]
+    auroc = _three_places(metrics["auroc_word_vs_nonword"])
     where = loaded.path.parent if loaded.path.name == "final" else loaded.path  # a run's model
     title = f"{where.name}: AUROC word vs nonword {auroc} (window {window})"
     with written_together([metrics_path, plot_path]) as (metrics_tmp, plot_tmp):
@@ -174,6 +174,11 @@ def score_text_run(
         _write_scores(header, rows, scores, out)
     _report(report, rows, scores, metrics, out, metrics_path)
     return TextRun(scores, metrics, [Path(out), metrics_path, plot_path], report, window)
+
+
+def _three_places(value: float | None) -> str:
+    """An AUROC as printed: three places (0.790, not 0.79), or "NA" without both classes."""
+    return "NA" if value is None else f"{value:.3f}"
 
 
 def _write_scores(header: list[str], rows, scores, out) -> None:
@@ -206,7 +211,6 @@ def _report(report: Report, rows, scores, metrics: dict, out, metrics_path) -> N
     )
     ci = metrics["auroc_ci95"]
     interval = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-    report.result(
-        f"AUROC word vs nonword {metrics['auroc_word_vs_nonword']}{interval}; mean score: {means}"
-    )
+    auroc = _three_places(metrics["auroc_word_vs_nonword"])
+    report.result(f"AUROC word vs nonword {auroc}{interval}; mean score: {means}")
     report.note(f"wrote {metrics_path}")
