@@ -106,7 +106,7 @@ def paired_difference(
         diff(
             list(rng.choice(ids["word"], len(ids["word"]))),
             list(rng.choice(ids["nonword"], len(ids["nonword"]))),
-        )  # fmt: skip
+        )
         for _ in range(n_boot)
     ]
     low, high = np.percentile(draws, [2.5, 97.5])

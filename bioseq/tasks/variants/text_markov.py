@@ -114,12 +114,11 @@ class MarkovLM(torch.nn.Module):
                 context = context | (shifted << 8 * (j - 1))
             has = np.arange(n) >= j - 1  # j bytes exist before the next one
             n_ctx = _lookup(contexts, seen, context)
-            t_ctx = _lookup(contexts, kinds, context)
             hits = _lookup(keys, counts, (context[:, None] << 8) | symbols)
             if self.smoothing == "add-one":  # the longest context there is, alone
-                laplace = (hits + 1) / (n_ctx + 256)[:, None]
-                prob = np.where(has[:, None], laplace, prob)
+                prob = np.where(has[:, None], (hits + 1) / (n_ctx + 256)[:, None], prob)
                 continue
+            t_ctx = _lookup(contexts, kinds, context)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mixed = (hits + t_ctx[:, None] * prob) / (n_ctx + t_ctx)[:, None]
             prob = np.where((has & (n_ctx > 0))[:, None], mixed, prob)
