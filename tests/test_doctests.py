@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import importlib
 import pkgutil
+import tempfile
 
 import pytest
 
@@ -16,6 +17,7 @@ MODULES = sorted(info.name for info in pkgutil.walk_packages(bioseq.__path__, "b
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write (runs/, out.tsv) write here
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and their mkdtemp() folders
     try:
         module = importlib.import_module(name)
     except ImportError as err:  # optional CUDA extras (mamba_ssm, causal_conv1d) only

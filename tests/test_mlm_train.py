@@ -305,6 +305,7 @@ def test_torchrun_two_processes_match_one(tmp_path):
     ]
     ddp = tmp_path / "ddp"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
+    env["TMPDIR"] = str(tmp_path)  # torchrun's torchelastic_* folder, removed with tmp_path
     env.pop("WORLD_SIZE", None)
     cmd = [
         sys.executable,

@@ -397,7 +397,8 @@ def test_torchrun_two_processes_match_one(tmp_path):
         "--quiet",
         *flags,
     ]
-    done = subprocess.run(cmd, env=subprocess_env(), capture_output=True, text=True, timeout=200)
+    env = dict(subprocess_env(), TMPDIR=str(tmp_path))  # torchrun's torchelastic_* folder
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(ddp / "checkpoints" / "step-4" / STATE_FILE, weights_only=True)
     assert state["world_size"] == 2 and len(set(state["rank_digests"])) == 1  # identical ranks
