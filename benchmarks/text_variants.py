@@ -22,7 +22,6 @@ before the edit; an order-4 Markov model's is zero from the fifth character afte
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from bioseq.data import default_text, default_text_corpus
 from bioseq.models.hub import LoadedModel, load_model
 from bioseq.tasks.variants.metrics import auroc
 from bioseq.tasks.variants.text import read_text, read_variant_table
+from bioseq.tasks.variants.text_compare import text_classes
 from bioseq.tasks.variants.text_make import make_text_variants_run
 from bioseq.tasks.variants.text_run import markov_model, score_text_run
 
@@ -78,39 +78,27 @@ def position_aurocs(loaded: LoadedModel, variants: Path, half: int = 64) -> list
     return [roc_auc_score(y, diffs[:, :k].sum(1)) for k in PREFIXES]
 
 
-def scores_by_label(table: Path) -> dict[str, dict[str, float]]:
-    """``{"word": {id: score}, "nonword": {...}}`` of a score-text table's scored rows."""
-    out = {"word": {}, "nonword": {}}
-    for row in csv.DictReader(table.open(newline=""), delimiter="\t"):
-        if row["status"] == "ok" and row["label"] in out:
-            out[row["label"]][row["id"]] = float(row["score"])
-    return out
-
-
 def paired_difference(
     a: Path, b: Path, n_boot: int = 1000, seed: int = 0
 ) -> tuple[float, float, float]:
-    """AUROC of table ``a`` minus that of table ``b`` on the edits both scored, with a 95%
-    interval from resampling the edits of each class (the same draws for both)."""
-    sa, sb = scores_by_label(a), scores_by_label(b)
-    ids = {c: sorted(sa[c].keys() & sb[c].keys()) for c in sa}
-    labels = np.r_[np.ones(len(ids["word"])), np.zeros(len(ids["nonword"]))]
+    """AUROC of score table ``a`` minus that of ``b`` (the same edits, scored in the same order),
+    with a 95% interval from resampling the edits of each class (the same draws for both)."""
+    (word_a, non_a), (word_b, non_b) = text_classes(a), text_classes(b)
+    assert (len(word_a), len(non_a)) == (len(word_b), len(non_b)), "not the same edits scored"
+    first, second = np.r_[word_a, non_a], np.r_[word_b, non_b]
+    labels = np.r_[np.ones(len(word_a)), np.zeros(len(non_a))]
 
-    def diff(word: list[str], nonword: list[str]) -> float:
-        first = [sa["word"][i] for i in word] + [sa["nonword"][i] for i in nonword]
-        second = [sb["word"][i] for i in word] + [sb["nonword"][i] for i in nonword]
-        return auroc(np.array(first), labels) - auroc(np.array(second), labels)
+    def diff(rows: np.ndarray) -> float:
+        return auroc(first[rows], labels[rows]) - auroc(second[rows], labels[rows])
 
     rng = np.random.default_rng(seed)
+    words, nonwords = np.arange(len(word_a)), len(word_a) + np.arange(len(non_a))
     draws = [
-        diff(
-            list(rng.choice(ids["word"], len(ids["word"]))),
-            list(rng.choice(ids["nonword"], len(ids["nonword"]))),
-        )
+        diff(np.r_[rng.choice(words, words.size), rng.choice(nonwords, nonwords.size)])
         for _ in range(n_boot)
     ]
     low, high = np.percentile(draws, [2.5, 97.5])
-    return diff(ids["word"], ids["nonword"]), float(low), float(high)
+    return diff(np.arange(labels.size)), float(low), float(high)
 
 
 def main() -> None:
